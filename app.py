@@ -1,0 +1,239 @@
+"""Kontor: the application factory and the serving entry point.
+
+`create_app` only wires things together: no network, no migrations, no scheduler. `main()`
+(`python app.py`) applies migrations, prints the setup URL on an empty database, starts the
+scheduler and serves with waitress. `flask --app app <command>` offers the same as CLI commands.
+"""
+import logging
+import sys
+from datetime import timezone
+from pathlib import Path
+
+from flask import Flask, g, render_template, request, session
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from kontor import __version__, access, config as kontor_config
+from kontor.extensions import babel, csrf, limiter, login_manager
+from kontor.server_session import DatabaseSessionInterface
+from kontor.web import browser_name, current_company
+from models import User, db, open_database
+
+LANGUAGES = {"en": "English", "nl": "Nederlands", "nb": "Norsk bokmål", "de": "Deutsch"}
+
+ENDED_SESSION_MESSAGES = {
+    "idle": _l("You were signed out after %(minutes)s minutes without activity. "
+               "Please sign in again."),
+    "absolute": _l("Your session reached its %(hours)s-hour limit. Please sign in again."),
+    "ended_by_admin": _l("Your session was ended by an administrator. Please sign in again."),
+    "password_changed": _l("Your password was changed, so this session was ended. "
+                           "Please sign in again."),
+    "password_reset": _l("Your password was reset, so this session was ended. "
+                         "Please sign in again."),
+    "deactivated": _l("Your account was deactivated."),
+}
+
+
+def create_app(config=None):
+    """Build the Flask app: settings from the environment, then `config` on top."""
+    app = Flask(__name__)
+    configure(app, config)
+    open_database(app.config["DATABASE_URL"])
+    register_extensions(app)
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
+    return app
+
+
+def configure(app, config):
+    settings = kontor_config.from_environment()
+    settings.update(config or {})
+    app.config.update(settings)
+    data_dir = Path(app.config["DATA_DIR"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = kontor_config.load_secret_key(data_dir)
+    app.config.setdefault("UPLOAD_MAX_MB", 20)
+    app.config.setdefault("MAX_CONTENT_LENGTH", 60 * 1024 * 1024)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)   # the token lives as long as the session
+    app.config.setdefault("WTF_CSRF_SSL_STRICT", True)
+    app.config.setdefault("SESSION_COOKIE_NAME", "kontor_session")
+    app.config.setdefault("LOGIN_LIMIT_PER_IP", "30 per minute")
+    app.config.setdefault("LOGIN_LIMIT_PER_EMAIL", "10 per 15 minutes")
+    app.config.setdefault("RESET_LIMIT_PER_IP", "20 per hour")
+    app.config.setdefault("RESET_LIMIT_PER_EMAIL", "3 per hour")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    app.debug = bool(app.config.get("DEBUG"))
+
+
+def register_extensions(app):
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to open that page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = None   # sessions are server-side records already
+    login_manager.user_loader(load_user)
+    app.session_interface = DatabaseSessionInterface()
+
+
+def register_blueprints(app):
+    from blueprints import admin, auth, employees, main, profile, setup
+    for module in (main, auth, setup, profile, admin, employees):
+        app.register_blueprint(module.bp)
+
+
+def register_request_hooks(app):
+    @app.before_request
+    def connect_and_check():
+        g.company = None
+        announce_ended_session(app)
+        return access.enforce_access()
+
+    @app.teardown_request
+    def close_connection(exc):
+        if not db.is_closed():
+            db.close()
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy",
+                           "default-src 'self'; object-src 'none'; base-uri 'none'; "
+                           "frame-ancestors 'none'; form-action 'self'")
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "same-origin"
+        headers["X-Frame-Options"] = "DENY"
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        if request.is_secure:
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if request.endpoint != "static" and (current_user.is_authenticated
+                                             or response.mimetype == "text/html"):
+            headers["Cache-Control"] = "no-store"
+        return response
+
+
+def announce_ended_session(app):
+    """Tell the person why their session ended, once, on the first request after it did."""
+    reason = getattr(session, "ended_reason", None)
+    if reason in ENDED_SESSION_MESSAGES and not getattr(session, "ended_announced", False):
+        from flask import flash
+        session.ended_announced = True
+        flash(ENDED_SESSION_MESSAGES[reason] % {"minutes": app.config["IDLE_MINUTES"],
+                                                "hours": app.config["ABSOLUTE_HOURS"]}, "warning")
+
+
+def register_errorhandlers(app):
+    def render_error(error):
+        code = error.code if isinstance(error, HTTPException) else 500
+        if code == 500:
+            app.logger.exception("unhandled error on %s", request.path.replace("\n", "\\n"))
+        return render_template("errors/error.html", code=code, error=error), code
+
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, render_error)
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(error):
+        return render_template("errors/error.html", code=400, error=error, csrf=True), 400
+
+
+def register_template_helpers(app):
+    from flask_babel import format_datetime
+
+    @app.template_filter("datetime_local")
+    def datetime_local(value, style="short"):
+        """A stored UTC time in the company's time zone and the reader's locale."""
+        if value is None:
+            return ""
+        return format_datetime(value.replace(tzinfo=timezone.utc), style)
+
+    app.add_template_filter(browser_name, "browser_name")
+
+    @app.context_processor
+    def kontor_globals():
+        return {"languages": LANGUAGES, "kontor_version": __version__,
+                "current_locale": str(select_locale() or "en"), "company": current_company()}
+
+
+def register_commands(app):
+    from kontor import commands
+    commands.register(app)
+
+
+def load_user(user_id):
+    user = User.get_or_none(User.id == int(user_id)) if str(user_id).isdigit() else None
+    return user if user is not None and user.is_active else None
+
+
+def select_locale():
+    if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
+        return current_user.language
+    chosen = session.get("lang") if session else None
+    if chosen in LANGUAGES:
+        return chosen
+    best = request.accept_languages.best_match(list(LANGUAGES) + ["no", "nn"])
+    if best in ("no", "nn"):
+        return "nb"
+    return best or "en"
+
+
+def select_timezone():
+    company = current_company()
+    return company.timezone if company and company.timezone else "UTC"
+
+
+class TrustedProxies:
+    """Honour X-Forwarded-* only when the request comes from a configured proxy address."""
+
+    def __init__(self, wsgi_app, trusted):
+        self.wsgi_app = wsgi_app
+        self.trusted = set(trusted)
+        self.fixed = ProxyFix(wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+
+    def __call__(self, environ, start_response):
+        if self.trusted and environ.get("REMOTE_ADDR") in self.trusted:
+            return self.fixed(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+
+def main(argv=None):
+    """Serve Kontor with waitress: migrate, print the setup URL if needed, start the jobs."""
+    import waitress
+
+    from kontor import jobs, migrate
+    from kontor.commands import print_setup_url_if_needed
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app()
+    applied = migrate.upgrade(db.obj)
+    if applied:
+        print(f"Applied migrations: {', '.join(applied)}", flush=True)
+    with app.app_context(), db.connection_context():
+        print_setup_url_if_needed(app)
+    scheduler = jobs.start_scheduler(app.config)
+    app.extensions["kontor_scheduler"] = scheduler
+    host, port = app.config["HOST"], app.config["PORT"]
+    print(f"Kontor {__version__} is serving on {host}:{port}; browse to "
+          f"{app.config['BASE_URL']}/", flush=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=app.config["THREADS"], ident="Kontor")
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+if __name__ == "__main__":
+    # Run main() from the module named "app", the one the blueprints import, not "__main__".
+    import app as kontor_app
+    kontor_app.main(sys.argv[1:])

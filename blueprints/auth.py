@@ -1,0 +1,149 @@
+"""Sign in, sign out, forgot password and reset (SPEC section 3)."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SubmitField
+from wtforms.validators import DataRequired
+
+from blueprints.forms import NewPasswordForm, email_field
+from kontor import accounts, audit, emails, sessions, tokens
+from kontor.access import public
+from kontor.extensions import limiter
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    email = email_field(_l("E-mail"))
+    password = PasswordField(_l("Password"), validators=[DataRequired()],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Sign in"))
+
+
+class ForgotForm(FlaskForm):
+    email = email_field(_l("E-mail"))
+    submit = SubmitField(_l("Send reset link"))
+
+
+class ResetForm(NewPasswordForm):
+    submit = SubmitField(_l("Set new password"))
+
+
+def safe_next(target):
+    """Accept only a same-site path: one leading slash, no scheme, host or backslash."""
+    if not target or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target or any(ch in target for ch in "\r\n\t"):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+def email_key():
+    """Rate-limit key: the normalised e-mail posted, so "A@x" and "a@x" share one counter."""
+    return "email:" + accounts.normalise_email(request.form.get("email", ""))
+
+
+def limit(config_key):
+    return lambda: current_app.config[config_key]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(limit("LOGIN_LIMIT_PER_IP"), methods=["POST"])
+@limiter.limit(limit("LOGIN_LIMIT_PER_EMAIL"), methods=["POST"], key_func=email_key)
+@public
+def login():
+    """Sign in with e-mail and password; one answer for every kind of failure."""
+    next_page = safe_next(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_page or url_for("main.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user, outcome = accounts.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            session.clear()
+            session.regenerate()
+            login_user(user)
+            audit.record("login", user=user, ip=request.remote_addr)
+            return redirect(next_page or url_for("main.home"))
+        audit.record("login.failed", target=accounts.normalise_email(form.email.data),
+                     detail=outcome, ip=request.remote_addr)
+        if outcome == "locked_now":
+            audit.record("account.locked", target=accounts.normalise_email(form.email.data),
+                         ip=request.remote_addr)
+        form.password.data = ""
+        flash(_("Wrong e-mail or password."), "error")
+        return render_template("auth/login.html", form=form, next_page=next_page), 200
+    return render_template("auth/login.html", form=form, next_page=next_page)
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    """Sign out: end the session record, so the old cookie is worthless."""
+    if current_user.is_authenticated:
+        if session.row_id:
+            sessions.end_session(session.row_id, "logout")
+        audit.record("logout", user=current_user, ip=request.remote_addr)
+        logout_user()
+    session.clear()
+    session.regenerate()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit(limit("RESET_LIMIT_PER_IP"), methods=["POST"])
+@limiter.limit(limit("RESET_LIMIT_PER_EMAIL"), methods=["POST"], key_func=email_key)
+@public
+def forgot():
+    """Send a reset link if the account exists; answer the same way either way."""
+    form = ForgotForm()
+    if form.validate_on_submit():
+        user = accounts.reset_candidate(form.email.data)
+        if user is not None:
+            raw = tokens.issue("reset", user=user)
+            emails.send("reset", user.email, emails.language_for(user), "reset",
+                        link=emails.link(url_for("auth.reset_with_token", token=raw)),
+                        minutes=30)
+            audit.record("password.reset_requested", user=user, ip=request.remote_addr)
+        return render_template("auth/forgot_sent.html")
+    return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/reset/<token>")
+@public
+def reset_with_token(token):
+    """Take the token out of the URL at once: keep it in the session, redirect."""
+    session["reset_token"] = token
+    return redirect(url_for("auth.reset"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@public
+def reset():
+    """Set a new password with a valid reset link; unlocks the account."""
+    token, state = tokens.check("reset", session.get("reset_token"))
+    if state == "ok" and token.created_at < token.user.password_changed_at:
+        state = "revoked"
+    if state != "ok":
+        session.pop("reset_token", None)
+        return render_template("auth/token_problem.html", state=state, kind="reset"), 410 \
+            if state != "unknown" else 404
+    user = token.user
+    form = ResetForm()
+    form.context_email = user.email
+    form.context_company = accounts.company_name()
+    if form.validate_on_submit():
+        if not tokens.consume(token):
+            return render_template("auth/token_problem.html", state="used", kind="reset"), 410
+        accounts.set_password(user, form.password.data, "password_reset")
+        session.pop("reset_token", None)
+        audit.record("password.reset", user=user, ip=request.remote_addr)
+        emails.send("password_changed", user.email, emails.language_for(user), "notice")
+        flash(_("Your password is set. Sign in with your new password."), "success")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form, email=user.email)

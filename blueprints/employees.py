@@ -1,0 +1,100 @@
+"""The employee register: staff may look, superusers add, edit and link themselves."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length
+
+from blueprints.forms import ActionForm, email_field
+from kontor import audit, employees as register
+from kontor.access import superuser_required
+from kontor.paging import paginate
+from models import Employee, User
+
+bp = Blueprint("employees", __name__, url_prefix="/employees")
+
+
+class EmployeeForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    email = email_field(_l("E-mail"), required=False)
+    phone = StringField(_l("Phone"), validators=[Length(max=50)])
+    mobile = StringField(_l("Mobile"), validators=[Length(max=50)])
+    title = StringField(_l("Title"), validators=[Length(max=100)])
+    department = StringField(_l("Department"), validators=[Length(max=100)])
+    active = BooleanField(_l("Active"), default=True)
+    submit = SubmitField(_l("Save employee"))
+
+
+def get_employee(employee_id):
+    employee = Employee.get_or_none(Employee.id == employee_id)
+    if employee is None:
+        abort(404)
+    return employee
+
+
+@bp.route("")
+def index():
+    """The register, searchable; superusers see the actions."""
+    text = request.args.get("q", "")
+    page = paginate(register.search(text), request.args.get("page"))
+    linked = {u.employee_id: u for u in User.select().where(
+        User.employee.in_([e.id for e in page.items]))} if page.items else {}
+    return render_template("employees/list.html", page=page, q=text, linked=linked,
+                           form=ActionForm())
+
+
+def save_from_form(employee, form, template):
+    values = {name: getattr(form, name).data for name in register.FIELDS}
+    values["email"] = values["email"] or ""
+    try:
+        saved = register.save(employee, values)
+    except register.DuplicateEmail:
+        form.email.errors.append(_("Another employee already has this e-mail address."))
+        return render_template(template, form=form, employee=employee), 400
+    audit.record("employee.created" if employee is None else "employee.updated",
+                 user=current_user, target=saved.name, ip=request.remote_addr)
+    flash(_("Employee %(name)s saved.", name=saved.name), "success")
+    return redirect(url_for("employees.index"))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@superuser_required
+def new():
+    """Add an employee to the register."""
+    form = EmployeeForm()
+    if form.validate_on_submit():
+        return save_from_form(None, form, "employees/form.html")
+    return render_template("employees/form.html", form=form, employee=None), \
+        400 if form.errors else 200
+
+
+@bp.route("/<int:employee_id>/edit", methods=["GET", "POST"])
+@superuser_required
+def edit(employee_id):
+    """Change an employee's details."""
+    employee = get_employee(employee_id)
+    form = EmployeeForm(obj=employee)
+    if form.validate_on_submit():
+        return save_from_form(employee, form, "employees/form.html")
+    return render_template("employees/form.html", form=form, employee=employee), \
+        400 if form.errors else 200
+
+
+@bp.route("/<int:employee_id>/link-me", methods=["POST"])
+@superuser_required
+def link_me(employee_id):
+    """Link your own account to this employee (a readiness requirement)."""
+    employee = get_employee(employee_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not employee.active:
+        flash(_("An inactive employee cannot be linked."), "error")
+    elif register.link_user(current_user, employee):
+        audit.record("employee.linked", user=current_user, target=employee.name,
+                     ip=request.remote_addr)
+        flash(_("Your account is now linked to %(name)s.", name=employee.name), "success")
+    else:
+        flash(_("Another account is already linked to %(name)s.", name=employee.name), "error")
+    return redirect(url_for("employees.index"))

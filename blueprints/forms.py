@@ -1,0 +1,77 @@
+"""Forms and form pieces shared by several blueprints."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+
+from kontor import passwords
+from kontor.countries import country_choices
+
+PASSWORD_MESSAGES = {
+    "too_short": _l("Use at least %(n)s characters.", n=passwords.MIN_LENGTH),
+    "too_long": _l("Use at most %(n)s characters.", n=passwords.MAX_LENGTH),
+    "common": _l("This password is one of the most common ones; choose another."),
+    "context": _l("The password must not be your e-mail address or the company name."),
+}
+
+PASSWORD_HINT = _l("12 to 128 characters. A few unrelated words make a good password.")
+
+LANGUAGE_CHOICES = [("en", "English"), ("nl", "Nederlands"), ("nb", "Norsk bokmål"),
+                    ("de", "Deutsch")]
+
+
+class ActionForm(FlaskForm):
+    """A CSRF token and a button: every state-changing link is one of these."""
+    submit = SubmitField(_l("Confirm"))
+
+
+def email_field(label, required=True):
+    validators = [DataRequired(), Email(message=_l("Enter a valid e-mail address."))] \
+        if required else [Optional(), Email(message=_l("Enter a valid e-mail address."))]
+    return EmailField(label, validators=validators + [Length(max=254)],
+                      render_kw={"autocomplete": "email"})
+
+
+class NewPasswordForm(FlaskForm):
+    """New password twice, checked against the rules. Set `context_email` and
+    `context_company` before validating so the context-word rule can apply."""
+    password = PasswordField(_l("New password"), validators=[DataRequired()],
+                             description=PASSWORD_HINT,
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("Repeat the new password"), validators=[
+        DataRequired(), EqualTo("password", message=_l("The two passwords are not the same."))],
+        render_kw={"autocomplete": "new-password"})
+    context_email = ""
+    context_company = ""
+
+    def validate_password(self, field):
+        problem = passwords.password_problem(field.data or "", self.context_email,
+                                             self.context_company)
+        if problem:
+            raise ValidationError(PASSWORD_MESSAGES[problem])
+
+
+def language_field(label=None):
+    return SelectField(label or _l("Language"), choices=LANGUAGE_CHOICES)
+
+
+class CompanyForm(FlaskForm):
+    """The company details: the setup page and the company settings share these fields."""
+    name = StringField(_l("Company name"), validators=[DataRequired(), Length(max=200)],
+                       render_kw={"autocomplete": "organization"})
+    street = StringField(_l("Street and number"), validators=[Length(max=200)],
+                         render_kw={"autocomplete": "street-address"})
+    postcode = StringField(_l("Postcode"), validators=[Length(max=20)],
+                           render_kw={"autocomplete": "postal-code"})
+    city = StringField(_l("City"), validators=[Length(max=100)],
+                       render_kw={"autocomplete": "address-level2"})
+    country = SelectField(_l("Country"), choices=country_choices)
+    phone = StringField(_l("Phone"), validators=[Length(max=50)],
+                        render_kw={"autocomplete": "tel"})
+    email = email_field(_l("Company e-mail"), required=False)
+    vat_number = StringField(_l("VAT number"), validators=[Length(max=30)])
+    org_number = StringField(_l("Organisation number"), validators=[Length(max=30)])
+
+
+__all__ = ["ActionForm", "NewPasswordForm", "PasswordField", "StringField", "SubmitField",
+           "CompanyForm", "email_field", "language_field"]

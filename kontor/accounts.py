@@ -1,0 +1,79 @@
+"""Sign-in, lockout, password changes and resets (SPEC section 3; SECURITY.md 1-12).
+
+Plain functions over the models; the views in blueprints/auth.py and profile.py call them.
+"""
+from peewee import Case
+
+from kontor import passwords, sessions, tokens
+from kontor.clock import utcnow
+from models import Company, User, db
+
+LOCK_AFTER_FAILURES = 5
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def authenticate(email, password):
+    """Return (user, outcome). `user` is None unless outcome is "ok".
+
+    Outcomes: "ok", "unknown", "inactive", "locked", "wrong", "locked_now". Every path runs
+    the password hasher exactly once, so the answer takes the same time whatever the cause.
+    """
+    user = User.by_email(normalise_email(email))
+    matches = passwords.verify_password(user.password_hash if user else None, password)
+    if user is None:
+        return None, "unknown"
+    if not user.is_active:
+        return None, "inactive"
+    if user.is_locked:
+        return None, "locked"
+    if not matches:
+        now = utcnow()
+        with db.atomic():
+            User.update(
+                failed_logins=User.failed_logins + 1,
+                locked_at=Case(None, [(User.failed_logins + 1 >= LOCK_AFTER_FAILURES, now)],
+                               User.locked_at),
+            ).where(User.id == user.id).execute()
+            user = User.get_by_id(user.id)
+        return None, "locked_now" if user.is_locked else "wrong"
+    changes = {"failed_logins": 0, "last_login_at": utcnow()}
+    if passwords.needs_rehash(user.password_hash):
+        changes["password_hash"] = passwords.hash_password(password)
+    User.update(**changes).where(User.id == user.id).execute()
+    return User.get_by_id(user.id), "ok"
+
+
+def company_name():
+    company = Company.current()
+    return company.name if company else ""
+
+
+def set_password(user, new_password, reason, keep_session_id=None):
+    """Store a new password, unlock the account, void reset links, end other sessions."""
+    now = utcnow()
+    with db.atomic():
+        User.update(password_hash=passwords.hash_password(new_password), failed_logins=0,
+                    locked_at=None, password_changed_at=now).where(User.id == user.id).execute()
+        tokens.revoke_open("reset", user=user)
+        sessions.end_sessions_of(user.id, reason, except_row_id=keep_session_id)
+
+
+def change_password(user, current_password, new_password, keep_session_id):
+    """Returns False (and changes nothing) when the current password is wrong."""
+    if not passwords.verify_password(user.password_hash, current_password):
+        return False
+    set_password(user, new_password, "password_changed", keep_session_id=keep_session_id)
+    return True
+
+
+def reset_candidate(email):
+    """The account a "Forgot password" request may mail, or None (unknown or deactivated)."""
+    user = User.by_email(normalise_email(email))
+    return user if user is not None and user.is_active else None
+
+
+def unlock(user):
+    User.update(failed_logins=0, locked_at=None).where(User.id == user.id).execute()

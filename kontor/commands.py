@@ -1,0 +1,90 @@
+"""CLI commands: `flask --app app <command>` (migrate, setup, setup-url, serve, run-jobs)."""
+import click
+from flask import current_app
+
+from kontor import company as company_rules
+from kontor import migrate as migrations
+from kontor import passwords, tokens
+from models import db
+
+
+def print_setup_url_if_needed(app):
+    """On an empty database, print a one-time setup URL (and only to the console)."""
+    if company_rules.needs_setup():
+        raw = tokens.issue("setup")
+        click.echo("Kontor has no users yet. Open this one-time setup link to create the "
+                   f"company and the first superuser:\n\n    {app.config['BASE_URL']}/setup/{raw}\n")
+        return True
+    return False
+
+
+def register(app):
+    @app.cli.command("migrate")
+    def migrate_command():
+        """Apply pending schema migrations."""
+        applied = migrations.upgrade(db.obj)
+        click.echo("Applied: " + ", ".join(applied) if applied else "The schema is up to date.")
+
+    @app.cli.command("setup-url")
+    def setup_url_command():
+        """Print a new one-time setup URL (only while no user exists)."""
+        with db.connection_context():
+            if not print_setup_url_if_needed(current_app):
+                raise click.ClickException("Setup is already done.")
+
+    @app.cli.command("setup")
+    @click.option("--company", "company_name", required=True, help="Company name.")
+    @click.option("--name", required=True, help="The first superuser's full name.")
+    @click.option("--email", required=True, help="The first superuser's e-mail (login name).")
+    @click.option("--password", envvar="KONTOR_SETUP_PASSWORD", prompt=True, hide_input=True,
+                  confirmation_prompt=True, help="Read from KONTOR_SETUP_PASSWORD or asked for.")
+    @click.option("--street", default="")
+    @click.option("--postcode", default="")
+    @click.option("--city", default="")
+    @click.option("--country", default="")
+    @click.option("--phone", default="")
+    @click.option("--company-email", default="")
+    @click.option("--vat-number", default="")
+    @click.option("--org-number", default="")
+    @click.option("--language", type=click.Choice(["en", "nl", "nb", "de"]), default="en")
+    def setup_command(company_name, name, email, password, company_email, **fields):
+        """Create the company and the first superuser without a browser."""
+        from kontor.mail import InvalidAddress, normalise_address
+        try:
+            email = normalise_address(email).lower()
+        except InvalidAddress as exc:
+            raise click.BadParameter(str(exc), param_hint="--email") from None
+        problem = passwords.password_problem(password, email, company_name)
+        if problem:
+            raise click.BadParameter(PASSWORD_PROBLEMS_EN[problem], param_hint="--password")
+        with db.connection_context():
+            migrations.upgrade(db.obj)
+            try:
+                company_rules.perform_setup(
+                    dict(fields, name=company_name, email=company_email), name, email, password)
+            except company_rules.SetupAlreadyDone:
+                raise click.ClickException("Setup is already done.") from None
+            tokens.revoke_open("setup")
+        click.echo(f"Company {company_name!r} created; {email} is its first superuser.")
+
+    @app.cli.command("run-jobs")
+    def run_jobs_command():
+        """Run every scheduled job once, now (for cron or troubleshooting)."""
+        from kontor import jobs
+        for name, (work, _every) in jobs.JOBS.items():
+            ran = jobs.run_job(name, work, current_app.config)
+            click.echo(f"{name}: {'done' if ran else 'skipped (another process holds it)'}")
+
+    @app.cli.command("serve")
+    def serve_command():
+        """Serve with waitress, as `python app.py` does."""
+        from app import main
+        main()
+
+
+PASSWORD_PROBLEMS_EN = {
+    "too_short": f"Use at least {passwords.MIN_LENGTH} characters.",
+    "too_long": f"Use at most {passwords.MAX_LENGTH} characters.",
+    "common": "This password is too common; choose another.",
+    "context": "The password must not be your e-mail address or the company name.",
+}

@@ -1,0 +1,58 @@
+"""First-run setup and the readiness checklist (SPEC section 2)."""
+from kontor import passwords
+from kontor.clock import utcnow
+from models import Company, Employee, User, db
+
+COMPANY_FIELDS = ("name", "street", "postcode", "city", "country", "phone", "email",
+                  "vat_number", "org_number", "language", "timezone")
+
+# What must be filled in before users can be invited or sync activated, in checklist order.
+REQUIRED_COMPANY_FIELDS = ("name", "street", "postcode", "city", "phone", "email", "vat_number")
+
+
+class SetupAlreadyDone(Exception):
+    pass
+
+
+def needs_setup() -> bool:
+    return not User.select().exists()
+
+
+def perform_setup(company_fields: dict, name: str, email: str, password: str):
+    """Create the company, the first employee and the first superuser, linked together.
+
+    Raises SetupAlreadyDone if any account exists (two browsers racing for the setup page
+    produce one superuser: the check and the insert share one write transaction).
+    """
+    email = email.strip().lower()
+    with db.atomic():
+        if User.select().exists():
+            raise SetupAlreadyDone()
+        fields = {k: (company_fields.get(k) or "").strip() for k in COMPANY_FIELDS
+                  if company_fields.get(k) is not None}
+        company = Company.current()
+        if company is None:
+            company = Company.create(**fields)
+        else:
+            Company.update(**fields).where(Company.id == company.id).execute()
+        employee = Employee.create(name=name.strip(), email=email)
+        user = User.create(email=email, password_hash=passwords.hash_password(password),
+                           employee=employee, is_superuser=True,
+                           language=fields.get("language", ""))
+    return user
+
+
+def update_company(company, fields: dict):
+    values = {k: (fields[k] or "").strip() for k in COMPANY_FIELDS if k in fields}
+    values.update(version=Company.version + 1, updated_at=utcnow())
+    Company.update(**values).where(Company.id == company.id).execute()
+
+
+def missing_for_readiness(company, user):
+    """The checklist items not yet done, as codes: company field names, and "employee_link"
+    when the acting superuser is not linked to an employee. Empty means ready."""
+    missing = [field for field in REQUIRED_COMPANY_FIELDS
+               if company is None or not (getattr(company, field) or "").strip()]
+    if user is None or user.employee_id is None:
+        missing.append("employee_link")
+    return missing

@@ -1,0 +1,70 @@
+"""Configuration from environment variables, with the defaults documented in README.md.
+
+Everything Kontor reads from the environment is read here, once, into a plain dict that
+`create_app` puts into `app.config`. Tests pass their own values on top.
+"""
+import os
+import secrets
+from pathlib import Path
+
+
+def _bool(value, default=False):
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(value, default):
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def load_secret_key(data_dir: Path) -> str:
+    """Return SECRET_KEY from the environment, or the one generated once into the data folder.
+
+    The generated file is created with owner-only permissions (0600) before anything is
+    written into it, so the key is never readable by other local users.
+    """
+    from_env = os.environ.get("SECRET_KEY") or os.environ.get("KONTOR_SECRET_KEY")
+    if from_env:
+        return from_env
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    os.chmod(path, 0o600)
+    return path.read_text().strip()
+
+
+def from_environment(environ=None) -> dict:
+    """Read Kontor's settings from environment variables (see README, "Configuration")."""
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("KONTOR_DATA_DIR") or "instance").resolve()
+    port = _int(env.get("KONTOR_PORT"), 8080)
+    base_url = (env.get("KONTOR_BASE_URL") or f"http://localhost:{port}").rstrip("/")
+    proxies = [p.strip() for p in (env.get("KONTOR_TRUSTED_PROXIES") or "").split(",") if p.strip()]
+    return {
+        "DATA_DIR": str(data_dir),
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'kontor.db'}",
+        "HOST": env.get("KONTOR_HOST") or "0.0.0.0",
+        "PORT": port,
+        "BASE_URL": base_url,
+        "SMTP_HOST": env.get("SMTP_HOST") or "",
+        "SMTP_PORT": _int(env.get("SMTP_PORT"), 25),
+        "SMTP_USER": env.get("SMTP_USER") or "",
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or "",
+        "SMTP_STARTTLS": _bool(env.get("SMTP_STARTTLS")),
+        "SMTP_TIMEOUT": _int(env.get("SMTP_TIMEOUT"), 20),
+        "MAIL_FROM": env.get("MAIL_FROM") or "kontor@localhost",
+        "IDLE_MINUTES": _int(env.get("KONTOR_IDLE_MINUTES"), 20),
+        "ABSOLUTE_HOURS": _int(env.get("KONTOR_ABSOLUTE_HOURS"), 12),
+        "TRUSTED_PROXIES": proxies,
+        "MAIL_INTERVAL_SECONDS": _int(env.get("KONTOR_MAIL_INTERVAL"), 5),
+        "THREADS": _int(env.get("KONTOR_THREADS"), 8),
+        "RATELIMIT_STORAGE_URI": env.get("KONTOR_RATELIMIT_STORAGE") or "memory://",
+        "DEBUG": _bool(env.get("KONTOR_DEBUG")),
+    }

@@ -1,0 +1,30 @@
+"""Compose Kontor's e-mails in the recipient's language and put them in the outbox.
+
+Needs an application context (templates, Flask-Babel); delivery is kontor/mail.py's job.
+"""
+from flask import current_app, render_template
+from flask_babel import force_locale
+
+from kontor import mail
+from models import Company
+
+
+def language_for(user=None):
+    if user is not None and user.language:
+        return user.language
+    company = Company.current()
+    return company.language if company and company.language else "en"
+
+
+def link(path: str) -> str:
+    """An absolute link for an e-mail, always from KONTOR_BASE_URL, never the Host header."""
+    return current_app.config["BASE_URL"] + path
+
+
+def send(template, to_addr, language, kind, **context):
+    """Render templates/email/<template>.txt (first line: subject) and queue it."""
+    company = Company.current()
+    with force_locale(language):
+        text = render_template(f"email/{template}.txt", company=company, **context)
+    subject, _, body = text.strip().partition("\n")
+    return mail.enqueue(to_addr, subject.strip(), body.strip() + "\n", kind=kind)

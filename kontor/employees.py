@@ -1,0 +1,64 @@
+"""The employee register (SPEC section 4): search, save, link a user to an employee."""
+from peewee import fn
+
+from kontor.clock import utcnow
+from models import Employee, User, db
+
+FIELDS = ("name", "email", "phone", "mobile", "title", "department", "active")
+
+
+def search(text="", include_inactive=True):
+    query = Employee.select().order_by(fn.LOWER(Employee.name), Employee.id)
+    text = (text or "").strip().lower()
+    if text:
+        query = query.where(fn.LOWER(Employee.name).contains(text) |
+                            fn.LOWER(Employee.email).contains(text) |
+                            Employee.phone.contains(text) | Employee.mobile.contains(text) |
+                            fn.LOWER(Employee.title).contains(text) |
+                            fn.LOWER(Employee.department).contains(text))
+    if not include_inactive:
+        query = query.where(Employee.active == True)  # noqa: E712 (peewee expression)
+    return query
+
+
+def email_taken(email, exclude_id=None):
+    email = (email or "").strip().lower()
+    if not email:
+        return False
+    query = Employee.select().where(fn.LOWER(Employee.email) == email)
+    if exclude_id is not None:
+        query = query.where(Employee.id != exclude_id)
+    return query.exists()
+
+
+class DuplicateEmail(Exception):
+    pass
+
+
+def save(employee, values):
+    """Create (employee is None) or update an employee; the change counter moves on each save.
+
+    Raises DuplicateEmail when another employee has the e-mail (checked inside the write
+    transaction, so two saves racing cannot both pass).
+    """
+    values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()
+              if k in FIELDS}
+    if "email" in values:
+        values["email"] = values["email"].lower()
+    with db.atomic():
+        if email_taken(values.get("email"), employee.id if employee else None):
+            raise DuplicateEmail()
+        if employee is None:
+            return Employee.create(**values)
+        Employee.update(version=Employee.version + 1, updated_at=utcnow(), **values).where(
+            Employee.id == employee.id).execute()
+        return Employee.get_by_id(employee.id)
+
+
+def link_user(user, employee):
+    """Link an account to an employee; False if another account is linked to it already."""
+    with db.atomic():
+        if User.select().where(User.employee == employee, User.id != user.id).exists():
+            return False
+        User.update(employee=employee).where(User.id == user.id).execute()
+        return True

@@ -1,0 +1,107 @@
+"""Scheduled jobs and the database leases that make each run once across processes.
+
+Every job is a plain function run inside `run_job`, which opens the job's own database
+connection and takes the job's lease first: several processes serving the same database
+(the scale-out path) each run a scheduler, and the lease decides which one works.
+The scheduler is started only by the serving entry point (`app.main`), never by
+`create_app`, the tests or a reloader.
+"""
+import logging
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from peewee import Case, IntegrityError
+
+from kontor import mail, sessions
+from kontor.clock import utcnow
+from models import JobLease, db
+
+log = logging.getLogger("kontor.jobs")
+
+NODE_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def take_lease(name, holder, ttl: timedelta) -> bool:
+    """Take or renew the lease `name` for `holder`; False while another holder's is valid."""
+    now = utcnow()
+    with db.atomic():
+        renewed = (JobLease.update(
+            holder=holder, expires_at=now + ttl,
+            epoch=Case(None, [(JobLease.holder == holder, JobLease.epoch)], JobLease.epoch + 1))
+            .where(JobLease.name == name,
+                   (JobLease.holder == holder) | (JobLease.expires_at < now))
+            .execute())
+        if renewed:
+            return True
+        try:
+            with db.atomic():
+                JobLease.create(name=name, holder=holder, epoch=1, expires_at=now + ttl)
+            return True
+        except IntegrityError:
+            return False
+
+
+def run_job(name, work, config, ttl=timedelta(minutes=2), holder=NODE_ID):
+    """Run `work(config)` if this process holds the lease; record how it went."""
+    with db.connection_context():
+        if not take_lease(name, holder, ttl):
+            return False
+        try:
+            work(config)
+        except Exception as exc:   # a job must never kill the scheduler thread
+            log.exception("job %s failed", name)
+            JobLease.update(last_run_at=utcnow(), last_error=f"{type(exc).__name__}: {exc}"[:1000]
+                            ).where(JobLease.name == name).execute()
+            return False
+        JobLease.update(last_run_at=utcnow(), last_error="").where(JobLease.name == name).execute()
+        return True
+
+
+def end_idle_sessions(config):
+    ended = sessions.end_idle_sessions(config["IDLE_MINUTES"], config["ABSOLUTE_HOURS"])
+    if ended:
+        log.info("ended %d idle or expired sessions", ended)
+
+
+def deliver_outbox(config):
+    sent, retried, failed = mail.deliver_due(config)
+    if sent or retried or failed:
+        log.info("outbox: %d sent, %d deferred, %d failed", sent, retried, failed)
+
+
+JOBS = {
+    # name: (function, interval in seconds, or the config key that holds it)
+    "end_idle_sessions": (end_idle_sessions, 60),
+    "deliver_outbox": (deliver_outbox, "MAIL_INTERVAL_SECONDS"),
+}
+
+
+def start_scheduler(config):
+    """Start one background scheduler with every job; return it (the caller shuts it down)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(daemon=True, timezone="UTC",
+                                    job_defaults={"max_instances": 1, "coalesce": True,
+                                                  "misfire_grace_time": 30})
+    for name, (work, every) in JOBS.items():
+        seconds = config[every] if isinstance(every, str) else every
+        scheduler.add_job(run_job, "interval", seconds=seconds, id=name, name=name,
+                          args=(name, work, config),
+                          kwargs={"ttl": timedelta(seconds=max(120, 3 * seconds))},
+                          next_run_time=utcnow_aware())
+    scheduler.start()
+    return scheduler
+
+
+def utcnow_aware():
+    from datetime import timezone
+    return utcnow().replace(tzinfo=timezone.utc)
+
+
+def status():
+    """Each job's last run and holder, for /healthz and the admin pages."""
+    return {lease.name: {"holder": lease.holder, "last_run_at": lease.last_run_at,
+                         "last_error": lease.last_error}
+            for lease in JobLease.select()}

@@ -1,0 +1,156 @@
+"""The durable outbox and its delivery (SPEC section 5).
+
+`enqueue` only writes a row; `deliver_due` (run by the scheduler's job) sends what is due by
+SMTP, or, without SMTP configured, writes `.eml` files into the data folder. A failed attempt
+stays queued with exponential back-off; after MAX_ATTEMPTS it is marked failed with the error.
+A message is claimed ("sending") before it is sent and marked sent right after, so two
+processes never send the same message and a message is sent once.
+"""
+import logging
+import smtplib
+import ssl
+from datetime import timedelta, timezone
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from kontor.clock import utcnow
+from models import OutboxMessage, db
+
+log = logging.getLogger("kontor.mail")
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=1)
+STALE_CLAIM = timedelta(minutes=10)
+
+
+class InvalidAddress(ValueError):
+    pass
+
+
+def normalise_address(address: str) -> str:
+    """Return the address in canonical form, or raise InvalidAddress (no CR/LF gets through)."""
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidAddress(str(exc)) from None
+
+
+def enqueue(to_addr, subject, body, kind=""):
+    """Queue one plain-text message. The subject is folded onto one line."""
+    subject = " ".join(str(subject).split())[:300]
+    return OutboxMessage.create(to_addr=normalise_address(to_addr), subject=subject,
+                                body=body, kind=kind)
+
+
+def build_message(message, mail_from):
+    email = EmailMessage()
+    email["From"] = mail_from
+    email["To"] = normalise_address(message.to_addr)
+    email["Subject"] = message.subject
+    email["Date"] = format_datetime(message.created_at.replace(tzinfo=timezone.utc))
+    email["Message-ID"] = make_msgid(idstring=f"kontor{message.id}")
+    email["Auto-Submitted"] = "auto-generated"
+    email.set_content(message.body)
+    return email
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def _claim(message_id) -> bool:
+    now = utcnow()
+    return bool(OutboxMessage.update(status="sending", claimed_at=now)
+                .where(OutboxMessage.id == message_id,
+                       ((OutboxMessage.status == "queued") |
+                        ((OutboxMessage.status == "sending") &
+                         (OutboxMessage.claimed_at < now - STALE_CLAIM))))
+                .execute())
+
+
+class Transport:
+    """Sends built messages: by SMTP when a host is configured, else into `.eml` files."""
+
+    def __init__(self, config):
+        self.config = config
+        self.smtp = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+
+    def send(self, email, message_id):
+        cfg = self.config
+        if not cfg.get("SMTP_HOST"):
+            folder = Path(cfg["DATA_DIR"]) / "mail"
+            folder.mkdir(parents=True, exist_ok=True)
+            stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+            (folder / f"{stamp}-{message_id:06d}.eml").write_bytes(bytes(email))
+            return
+        if self.smtp is None:
+            smtp = smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"],
+                                timeout=cfg.get("SMTP_TIMEOUT", 20))
+            if cfg.get("SMTP_STARTTLS"):
+                smtp.starttls(context=ssl.create_default_context())
+            if cfg.get("SMTP_USER"):
+                smtp.login(cfg["SMTP_USER"], cfg["SMTP_PASSWORD"])
+            self.smtp = smtp
+        self.smtp.send_message(email)
+
+
+def deliver_due(config, limit=100):
+    """Send the messages that are due. Returns (sent, retried, failed) counts."""
+    now = utcnow()
+    due = list(OutboxMessage.select(OutboxMessage.id)
+               .where(((OutboxMessage.status == "queued") & (OutboxMessage.next_attempt_at <= now)) |
+                      ((OutboxMessage.status == "sending") &
+                       (OutboxMessage.claimed_at < now - STALE_CLAIM)))
+               .order_by(OutboxMessage.id).limit(limit).tuples())
+    sent = retried = failed = 0
+    with Transport(config) as transport:
+        for (message_id,) in due:
+            if not _claim(message_id):
+                continue
+            message = OutboxMessage.get_by_id(message_id)
+            try:
+                transport.send(build_message(message, config["MAIL_FROM"]), message_id)
+            except (smtplib.SMTPException, OSError, InvalidAddress) as exc:
+                attempts = message.attempts + 1
+                error = f"{type(exc).__name__}: {exc}"[:1000]
+                gave_up = attempts >= MAX_ATTEMPTS or isinstance(
+                    exc, (InvalidAddress, smtplib.SMTPRecipientsRefused))
+                OutboxMessage.update(
+                    status="failed" if gave_up else "queued", attempts=attempts,
+                    last_error=error, claimed_at=None,
+                    next_attempt_at=utcnow() + backoff(attempts),
+                ).where(OutboxMessage.id == message_id).execute()
+                log.warning("mail %s to message %s: %s", "failed" if gave_up else "deferred",
+                            message_id, error.replace("\n", " "))
+                failed += gave_up
+                retried += not gave_up
+                if transport.smtp is None and not isinstance(exc, InvalidAddress):
+                    break   # the server is unreachable: the rest waits for the next run
+                continue
+            OutboxMessage.update(status="sent", sent_at=utcnow(), attempts=message.attempts + 1,
+                                 last_error="", claimed_at=None
+                                 ).where(OutboxMessage.id == message_id).execute()
+            sent += 1
+    return sent, retried, failed
+
+
+def retry(message_id) -> bool:
+    """Put a failed message back in the queue, due now."""
+    with db.atomic():
+        return bool(OutboxMessage.update(status="queued", next_attempt_at=utcnow(), attempts=0)
+                    .where(OutboxMessage.id == message_id, OutboxMessage.status == "failed")
+                    .execute())

@@ -1,0 +1,63 @@
+"""Session rules: idle and absolute timeouts, ending sessions, who is signed in.
+
+Plain functions over the `UserSession` table, shared by the request path (via
+`server_session.py`), the per-minute job, and the superuser's "Signed in now" page.
+"""
+import hashlib
+from datetime import timedelta
+
+from kontor.clock import utcnow
+from models import UserSession
+
+# "last seen" is written at most this often per session, so that browsing is not a write
+# per page view. Idle logout can therefore come up to this much earlier than the setting.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+def sid_digest(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8")).hexdigest()
+
+
+def expiry_reason(row, now, idle_minutes, absolute_hours):
+    """Why a live session row must end now ("idle", "absolute"), or None if it may go on."""
+    if row.user_id and now - row.created_at >= timedelta(hours=absolute_hours):
+        return "absolute"
+    if now - row.last_seen_at > timedelta(minutes=idle_minutes):
+        return "idle"
+    return None
+
+
+def end_session(row_id, reason) -> bool:
+    return bool(UserSession.update(ended_at=utcnow(), end_reason=reason)
+                .where(UserSession.id == row_id, UserSession.ended_at.is_null()).execute())
+
+
+def end_sessions_of(user_id, reason, except_row_id=None) -> int:
+    """End every live session of a user (password change, deactivation, reset)."""
+    query = UserSession.update(ended_at=utcnow(), end_reason=reason).where(
+        UserSession.user == user_id, UserSession.ended_at.is_null())
+    if except_row_id is not None:
+        query = query.where(UserSession.id != except_row_id)
+    return query.execute()
+
+
+def end_idle_sessions(idle_minutes, absolute_hours) -> int:
+    """End signed-in sessions past either timeout; forget stale anonymous ones. The job's body."""
+    now = utcnow()
+    live = UserSession.ended_at.is_null()
+    idle = UserSession.update(ended_at=now, end_reason="idle").where(
+        live, UserSession.user.is_null(False),
+        UserSession.last_seen_at < now - timedelta(minutes=idle_minutes)).execute()
+    absolute = UserSession.update(ended_at=now, end_reason="absolute").where(
+        live, UserSession.user.is_null(False),
+        UserSession.created_at <= now - timedelta(hours=absolute_hours)).execute()
+    UserSession.delete().where(
+        UserSession.user.is_null(),
+        UserSession.last_seen_at < now - timedelta(minutes=idle_minutes)).execute()
+    UserSession.delete().where(UserSession.ended_at < now - timedelta(days=30)).execute()
+    return idle + absolute
+
+
+def others_signed_in(user_id):
+    """Live sessions of users other than `user_id`: the answer to "is anyone else signed in?"."""
+    return UserSession.signed_in().where(UserSession.user != user_id)

@@ -1,0 +1,66 @@
+"""Single-use secrets for reset links, invitations and the setup URL (SECURITY.md item 8).
+
+A token is `secrets.token_urlsafe(32)`; the database keeps only its SHA-256. Issuing a new
+token for the same purpose and person revokes the older ones.
+"""
+import hashlib
+import secrets
+from datetime import timedelta
+
+from kontor.clock import utcnow
+from models import Token, db
+
+LIFETIMES = {
+    "reset": timedelta(minutes=30),
+    "invite": timedelta(days=7),
+    "setup": timedelta(days=365),
+}
+
+
+def digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def issue(purpose, user=None, employee=None):
+    """Create a token and return the raw value (shown or mailed once, never stored)."""
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    with db.atomic():
+        revoke_open(purpose, user=user, employee=employee)
+        Token.create(purpose=purpose, token_hash=digest(raw), user=user, employee=employee,
+                     created_at=now, expires_at=now + LIFETIMES[purpose])
+    return raw
+
+
+def revoke_open(purpose, user=None, employee=None):
+    query = Token.update(revoked_at=utcnow()).where(
+        Token.purpose == purpose, Token.used_at.is_null(), Token.revoked_at.is_null())
+    if user is not None:
+        query = query.where(Token.user == user)
+    if employee is not None:
+        query = query.where(Token.employee == employee)
+    return query.execute()
+
+
+def check(purpose, raw):
+    """Return (token, state): state is "ok", "unknown", "used", "revoked" or "expired"."""
+    if not raw:
+        return None, "unknown"
+    token = Token.get_or_none(Token.token_hash == digest(raw), Token.purpose == purpose)
+    if token is None:
+        return None, "unknown"
+    if token.used_at is not None:
+        return token, "used"
+    if token.revoked_at is not None:
+        return token, "revoked"
+    if token.expires_at <= utcnow():
+        return token, "expired"
+    return token, "ok"
+
+
+def consume(token) -> bool:
+    """Mark the token used; False if someone else used or revoked it first (races)."""
+    return bool(Token.update(used_at=utcnow())
+                .where(Token.id == token.id, Token.used_at.is_null(),
+                       Token.revoked_at.is_null(), Token.expires_at > utcnow())
+                .execute())

@@ -1,0 +1,235 @@
+"""Kontor's Peewee models, the deferred database they live in, and model-level query helpers.
+
+The database itself is chosen by `open_database(url)` (SQLite by default, PostgreSQL by
+`DATABASE_URL`) and bound to the proxy `db`. The schema is created and changed only by the
+numbered scripts in `migrations/` (see `kontor/migrate.py`), never from here.
+
+Times are naive datetimes in UTC throughout (`kontor.clock.utcnow`).
+"""
+from datetime import timedelta
+
+from peewee import (
+    AutoField, BooleanField, CharField, DatabaseProxy, DateTimeField, ForeignKeyField,
+    IntegerField, Model, TextField, fn,
+)
+from playhouse.db_url import connect
+
+from kontor.clock import utcnow
+
+db = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": 1,          # NORMAL: safe with WAL, much faster than FULL
+    "cache_size": -64000,      # 64 MB page cache
+    "busy_timeout": 10000,     # wait up to 10 s for a writer instead of failing at once
+}
+
+
+def open_database(url: str):
+    """Open the database named by `url` with Kontor's settings and bind it to `db`.
+
+    SQLite gets the WAL pragmas and `lock_type='IMMEDIATE'`, so that every `db.atomic()`
+    takes the write lock when it begins: a transaction that reads and then writes would
+    otherwise fail at once with "database is locked" under concurrent writers.
+    """
+    if url.startswith("sqlite"):
+        if not url.startswith("sqlite+pool"):
+            url = "sqlite+pool" + url[len("sqlite"):]
+        database = connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
+                           check_same_thread=False, max_connections=32, stale_timeout=300)
+    else:
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        if url.startswith("postgresql://"):
+            url = "postgresql+pool://" + url[len("postgresql://"):]
+        database = connect(url, max_connections=32, stale_timeout=300)
+    db.initialize(database)
+    return database
+
+
+def is_sqlite() -> bool:
+    return db.obj is not None and db.obj.__class__.__name__.endswith("SqliteDatabase")
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class Company(BaseModel):
+    """The firm running this Kontor: exactly one row once setup is done."""
+    name = CharField(max_length=200)
+    street = CharField(max_length=200, default="")
+    postcode = CharField(max_length=20, default="")
+    city = CharField(max_length=100, default="")
+    country = CharField(max_length=2, default="")
+    phone = CharField(max_length=50, default="")
+    email = CharField(max_length=254, default="")
+    vat_number = CharField(max_length=30, default="")
+    org_number = CharField(max_length=30, default="")
+    language = CharField(max_length=5, default="en")
+    timezone = CharField(max_length=64, default="Europe/Amsterdam")
+    version = IntegerField(default=1)
+    updated_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def current(cls):
+        return cls.select().order_by(cls.id).first()
+
+
+class Employee(BaseModel):
+    """A person in the employee register; may or may not have a user account."""
+    name = CharField(max_length=200)
+    email = CharField(max_length=254, default="")
+    phone = CharField(max_length=50, default="")
+    mobile = CharField(max_length=50, default="")
+    title = CharField(max_length=100, default="")
+    department = CharField(max_length=100, default="")
+    active = BooleanField(default=True)
+    version = IntegerField(default=1)   # change counter: every save increments it (sync, locking)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("name",), False),)
+
+
+class User(BaseModel):
+    """An account. The login name is `email`, lower-cased, and never changes once created."""
+    email = CharField(max_length=254, unique=True)
+    password_hash = CharField(max_length=255)
+    employee = ForeignKeyField(Employee, null=True, unique=True, backref="users",
+                               on_delete="SET NULL")
+    is_superuser = BooleanField(default=False)
+    is_active = BooleanField(default=True)
+    language = CharField(max_length=5, default="")
+    failed_logins = IntegerField(default=0)
+    locked_at = DateTimeField(null=True)
+    last_login_at = DateTimeField(null=True)
+    password_changed_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=utcnow)
+
+    # flask-login's protocol
+    @property
+    def is_authenticated(self):
+        return True
+
+    @property
+    def is_anonymous(self):
+        return False
+
+    def get_id(self):
+        return str(self.id)
+
+    @property
+    def display_name(self):
+        return self.employee.name if self.employee_id else self.email
+
+    @property
+    def is_locked(self):
+        return self.locked_at is not None
+
+    @classmethod
+    def by_email(cls, email):
+        return cls.get_or_none(cls.email == (email or "").strip().lower())
+
+
+class UserSession(BaseModel):
+    """A server-side session. The browser's cookie holds only a random id whose SHA-256 is
+    `sid_hash`; `data` holds the Flask session (CSRF token, flash messages, user id)."""
+    id = AutoField()
+    sid_hash = CharField(max_length=64, unique=True)
+    user = ForeignKeyField(User, null=True, backref="sessions", on_delete="CASCADE")
+    data = TextField(default="{}")
+    created_at = DateTimeField(default=utcnow)
+    last_seen_at = DateTimeField(default=utcnow)
+    ip = CharField(max_length=64, default="")
+    user_agent = CharField(max_length=300, default="")
+    ended_at = DateTimeField(null=True)
+    end_reason = CharField(max_length=20, default="")
+
+    class Meta:
+        indexes = ((("ended_at", "last_seen_at"), False),)
+
+    @classmethod
+    def signed_in(cls):
+        """Live sessions of signed-in users, newest activity first."""
+        return (cls.select(cls, User).join(User)
+                .where(cls.ended_at.is_null(), cls.user.is_null(False))
+                .order_by(cls.last_seen_at.desc()))
+
+
+class Token(BaseModel):
+    """A single-use secret sent by e-mail or printed to the console. Only its SHA-256 is kept."""
+    purpose = CharField(max_length=20)            # "reset", "setup", "invite"
+    token_hash = CharField(max_length=64, unique=True)
+    user = ForeignKeyField(User, null=True, backref="tokens", on_delete="CASCADE")
+    employee = ForeignKeyField(Employee, null=True, backref="tokens", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+
+class OutboxMessage(BaseModel):
+    """An e-mail waiting for, or done with, delivery. Nothing is sent except from here."""
+    to_addr = CharField(max_length=254)
+    subject = CharField(max_length=300)
+    body = TextField()
+    kind = CharField(max_length=30, default="")
+    status = CharField(max_length=10, default="queued")   # queued, sending, sent, failed
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    claimed_at = DateTimeField(null=True)
+    last_error = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("status", "next_attempt_at"), False),)
+
+    @classmethod
+    def backlog(cls):
+        """Counts by status and the age in seconds of the oldest queued message."""
+        counts = dict.fromkeys(("queued", "sending", "sent", "failed"), 0)
+        for status, count in (cls.select(cls.status, fn.COUNT(cls.id))
+                              .group_by(cls.status).tuples()):
+            counts[status] = count
+        oldest = (cls.select(fn.MIN(cls.created_at))
+                  .where(cls.status.in_(("queued", "sending"))).scalar())
+        if isinstance(oldest, str):   # SQLite hands back text for aggregates
+            from datetime import datetime
+            oldest = datetime.fromisoformat(oldest)
+        counts["oldest_queued_seconds"] = int((utcnow() - oldest).total_seconds()) if oldest else 0
+        return counts
+
+
+class AuditEvent(BaseModel):
+    """Who did what, when: security-relevant and administrative actions."""
+    at = DateTimeField(default=utcnow, index=True)
+    user = ForeignKeyField(User, null=True, backref="audit_events", on_delete="SET NULL")
+    action = CharField(max_length=50, index=True)
+    target = CharField(max_length=200, default="")
+    detail = TextField(default="")
+    ip = CharField(max_length=64, default="")
+
+
+class JobLease(BaseModel):
+    """One row per scheduled job: which process holds it, until when, and how it last went."""
+    name = CharField(max_length=50, primary_key=True)
+    holder = CharField(max_length=100, default="")
+    epoch = IntegerField(default=0)
+    expires_at = DateTimeField(default=utcnow)
+    last_run_at = DateTimeField(null=True)
+    last_error = TextField(default="")
+
+
+ALL_MODELS = [Company, Employee, User, UserSession, Token, OutboxMessage, AuditEvent, JobLease]
+
+
+def ago(**kwargs):
+    """utcnow() minus a timedelta: `ago(minutes=20)`."""
+    return utcnow() - timedelta(**kwargs)
