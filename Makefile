@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-dev translations browser clean
+.PHONY: run test install install-dev translations browser extract clean
 
 run: install translations
 	$(BIN)/python app.py
@@ -23,7 +23,7 @@ install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 
 translations: $(BIN)/python
-	$(BIN)/pybabel compile --use-fuzzy -q -d translations 2>/dev/null || $(BIN)/pybabel compile -q -d translations
+	$(BIN)/pybabel -q compile -d translations
 
 # Browser tests drive Debian's chromium; Playwright's own browser download cannot work here.
 browser:
@@ -33,8 +33,9 @@ browser:
 
 # Extract the messages to translate into translations/messages.pot and merge them into the .po files.
 extract: $(BIN)/python
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
-	$(BIN)/pybabel update -q -N -i translations/messages.pot -d translations
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext \
+	  --ignore-dirs=".* ._ tests bench .venv" -o translations/messages.pot .
+	$(BIN)/pybabel -q update -N -i translations/messages.pot -d translations
 
 clean:
 	rm -rf $(VENV)

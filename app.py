@@ -9,7 +9,8 @@ import sys
 from datetime import timezone
 from pathlib import Path
 
-from flask import Flask, g, render_template, request, session
+from flask import Flask, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -42,9 +43,9 @@ def create_app(config=None):
     app = Flask(__name__)
     configure(app, config)
     open_database(app.config["DATABASE_URL"])
+    register_request_hooks(app)   # first: access checks run before the CSRF check
     register_extensions(app)
     register_blueprints(app)
-    register_request_hooks(app)
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
@@ -79,11 +80,9 @@ def register_extensions(app):
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
-    login_manager.login_message = _l("Please sign in to open that page.")
-    login_manager.login_message_category = "info"
     login_manager.session_protection = None   # sessions are server-side records already
     login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(send_to_login)
     app.session_interface = DatabaseSessionInterface()
 
 
@@ -123,11 +122,18 @@ def register_request_hooks(app):
         return response
 
 
+def send_to_login():
+    """Anonymous request for a signed-in page: to the login page, and back here afterwards."""
+    if not getattr(session, "ended_announced", False):
+        flash(_("Please sign in to open that page."), "info")
+    next_page = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(url_for("auth.login", next=next_page))
+
+
 def announce_ended_session(app):
     """Tell the person why their session ended, once, on the first request after it did."""
     reason = getattr(session, "ended_reason", None)
     if reason in ENDED_SESSION_MESSAGES and not getattr(session, "ended_announced", False):
-        from flask import flash
         session.ended_announced = True
         flash(ENDED_SESSION_MESSAGES[reason] % {"minutes": app.config["IDLE_MINUTES"],
                                                 "hours": app.config["ABSOLUTE_HOURS"]}, "warning")
@@ -138,7 +144,13 @@ def register_errorhandlers(app):
         code = error.code if isinstance(error, HTTPException) else 500
         if code == 500:
             app.logger.exception("unhandled error on %s", request.path.replace("\n", "\\n"))
-        return render_template("errors/error.html", code=code, error=error), code
+        try:
+            return render_template("errors/error.html", code=code, error=error), code
+        except Exception:   # e.g. the database is down: the page itself cannot be rendered
+            app.logger.exception("error page failed")
+            return (f"<!doctype html><html lang=en><title>Kontor</title><h1>Error {code}</h1>"
+                    "<p>Kontor cannot answer right now. Please try again in a minute.</p>", code,
+                    {"Content-Type": "text/html; charset=utf-8"})
 
     for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, render_error)

@@ -1,0 +1,358 @@
+"""Real-browser fixtures: Debian's chromium through pytest-playwright, Kontor served by
+`python app.py` (waitress, migrations, scheduler) in a subprocess, and a real SMTP server
+(aiosmtpd) on loopback that the server's outbox job delivers to every second.
+
+Servers:
+- `live_server`: one Kontor for the whole session, set up once through the browser
+  (`site`), shared by the stories that need a company and a superuser.
+- `server_factory()`: a brand-new Kontor on an empty database (the setup story, the setup
+  page's accessibility check).
+
+Every server gets its own data folder and, when DATABASE_URL names PostgreSQL, its own
+throw-away database, dropped at the end.
+"""
+import os
+import queue
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from conftest import PASSWORD, Inbox, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+SERVER_START_TIMEOUT = 30
+
+PG_URL = os.environ.get("DATABASE_URL", "")
+ON_POSTGRES = PG_URL.startswith(("postgres://", "postgresql://"))
+
+ADMIN = {"name": "Anna Jansen", "email": "anna@jansen.example"}
+COMPANY = {"name": "Jansen Installatie BV", "street": "Dorpsstraat 1", "postcode": "1234 AB",
+           "city": "Utrecht", "phone": "+31 30 123 4567", "email": "info@jansen.example",
+           "vat_number": "NL001234567B01", "org_number": "12345678"}
+
+
+# --- the browser ------------------------------------------------------------------------
+
+@pytest.fixture(scope="session", autouse=True)
+def chromium_available():
+    """No chromium: fail on CI (a silently skipped browser suite proves nothing), else skip."""
+    if not os.path.exists(CHROMIUM):
+        message = (f"{CHROMIUM} is missing: install Debian's chromium "
+                   "(apt-get install -y chromium, or `make browser`) to run the browser tests")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM,
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--no-first-run"]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 800},
+            "locale": "en-GB"}
+
+
+# --- mail -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def smtp():
+    """One loopback SMTP server for every Kontor the session starts."""
+    from aiosmtpd.controller import Controller
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    inbox.port = controller.port
+    yield inbox
+    controller.stop()
+
+
+def wait_for_mail(inbox, address, count=1, timeout=15):
+    """The messages to `address`, once at least `count` have arrived (the outbox job runs
+    every second)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        messages = inbox.to(address)
+        if len(messages) >= count:
+            return messages
+        time.sleep(0.2)
+    raise AssertionError(f"no e-mail to {address} within {timeout} s "
+                         f"(the inbox has {len(inbox.envelopes)} messages)")
+
+
+def link_in_mail(message, base_url):
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    match = re.search(re.escape(base_url) + r"/\S+", body)
+    assert match, f"no link to {base_url} in: {body!r}"
+    return match.group(0)
+
+
+# --- the server -------------------------------------------------------------------------
+
+def compile_translations():
+    """The server compiles nothing itself; the .mo files are build output (gitignored)."""
+    translations = ROOT / "translations"
+    if not list(translations.glob("*/LC_MESSAGES/*.po")):
+        return
+    done = subprocess.run([str(Path(sys.executable).parent / "pybabel"), "compile", "-q",
+                           "-d", str(translations)], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        print(f"pybabel compile failed:\n{done.stdout}{done.stderr}", file=sys.stderr)
+
+
+class LiveServer:
+    """`python app.py` in a subprocess, on its own port, data folder and database."""
+
+    def __init__(self, data_dir, smtp_port):
+        self.data_dir = Path(data_dir)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.smtp_port = smtp_port
+        self.pg_name = None
+        self.database_url = None
+        self.setup_url = None
+        self.output = []
+        self.process = None
+
+    # lifecycle
+    def start(self):
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env.update(KONTOR_DATA_DIR=str(self.data_dir), KONTOR_HOST="127.0.0.1",
+                   KONTOR_PORT=str(self.port), KONTOR_BASE_URL=self.url,
+                   SMTP_HOST="127.0.0.1", SMTP_PORT=str(self.smtp_port),
+                   KONTOR_MAIL_INTERVAL="1", PYTHONUNBUFFERED="1")
+        env.pop("KONTOR_TESTING", None)
+        if ON_POSTGRES:
+            self.database_url = self._create_pg_database()
+            env["DATABASE_URL"] = self.database_url
+        else:
+            self.database_url = f"sqlite:///{self.data_dir / 'kontor.db'}"
+        self.process = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        lines = queue.Queue()
+
+        def pump():
+            for line in self.process.stdout:
+                self.output.append(line)
+                lines.put(line)
+            lines.put(None)
+        threading.Thread(target=pump, daemon=True).start()
+
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        setup_pattern = re.compile(re.escape(self.url) + r"/setup/\S+")
+        while self.setup_url is None:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                line = ""
+            if line is None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("Kontor printed no setup URL:\n" + "".join(self.output))
+            match = setup_pattern.search(line or "")
+            if match:
+                self.setup_url = match.group(0)
+        while not self._accepts():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("Kontor does not accept connections:\n"
+                                   + "".join(self.output))
+            time.sleep(0.05)
+        return self
+
+    def _accepts(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        if self.pg_name:
+            self._drop_pg_database()
+
+    # PostgreSQL: one throw-away database per server
+    @staticmethod
+    def _pg_admin():
+        import psycopg2
+        parts = urlsplit(PG_URL.replace("postgres://", "postgresql://", 1))
+        conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
+        conn.autocommit = True
+        return conn, parts
+
+    def _create_pg_database(self):
+        conn, parts = self._pg_admin()
+        self.pg_name = f"kontor_b_{uuid.uuid4().hex[:10]}"
+        with conn, conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{self.pg_name}"')
+        conn.close()
+        return urlunsplit(parts._replace(path=f"/{self.pg_name}"))
+
+    def _drop_pg_database(self):
+        conn, _parts = self._pg_admin()
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
+        conn.close()
+        self.pg_name = None
+
+    # the server's database, seen from the test
+    def sql(self, statement, params=()):
+        """Run one statement on the server's database (`?` placeholders); rows or rowcount."""
+        if ON_POSTGRES:
+            import psycopg2
+            conn = psycopg2.connect(self.database_url)
+            try:
+                with conn, conn.cursor() as cur:
+                    cur.execute(statement.replace("?", "%s"), params)
+                    return cur.fetchall() if cur.description else cur.rowcount
+            finally:
+                conn.close()
+        import sqlite3
+        conn = sqlite3.connect(self.data_dir / "kontor.db", timeout=10)
+        try:
+            with conn:
+                cur = conn.execute(statement, params)
+                return cur.fetchall() if cur.description else cur.rowcount
+        finally:
+            conn.close()
+
+    def timestamp(self, value):
+        """A naive UTC datetime as the server's database stores it."""
+        return value if ON_POSTGRES else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+    def make_user(self, email, name, password=PASSWORD, superuser=False):
+        """An account with its employee, made by Kontor's own models in a separate process."""
+        code = (
+            "import sys\n"
+            "from kontor import passwords\n"
+            "from models import Employee, User, db, open_database\n"
+            "open_database(sys.argv[1])\n"
+            "with db.connection_context():\n"
+            "    person = Employee.create(name=sys.argv[3], email=sys.argv[2])\n"
+            "    User.create(email=sys.argv[2], employee=person, is_superuser=sys.argv[5] == '1',\n"
+            "                password_hash=passwords.hash_password(sys.argv[4]), language='en')\n"
+        )
+        subprocess.run([sys.executable, "-c", code, self.database_url, email, name, password,
+                        "1" if superuser else "0"], cwd=ROOT, check=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def server_factory(tmp_path_factory, smtp):
+    """Start a new Kontor on an empty database: `server_factory()`."""
+    compile_translations()
+    started = []
+
+    def start():
+        server = LiveServer(tmp_path_factory.mktemp("kontor"), smtp.port)
+        started.append(server)
+        return server.start()
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(server_factory):
+    return server_factory()
+
+
+# --- user stories' building blocks --------------------------------------------------------
+
+def fill_setup_form(page, password=PASSWORD):
+    page.get_by_label("Company name").fill(COMPANY["name"])
+    page.get_by_label("Street and number").fill(COMPANY["street"])
+    page.get_by_label("Postcode").fill(COMPANY["postcode"])
+    page.get_by_label("City").fill(COMPANY["city"])
+    page.get_by_label("Country").select_option("NL")
+    page.get_by_label("Phone").fill(COMPANY["phone"])
+    page.get_by_label("Company e-mail").fill(COMPANY["email"])
+    page.get_by_label("VAT number").fill(COMPANY["vat_number"])
+    page.get_by_label("Organisation number").fill(COMPANY["org_number"])
+    page.get_by_label("Your full name").fill(ADMIN["name"])
+    page.get_by_label("Your e-mail (your login name)").fill(ADMIN["email"])
+    page.get_by_label("New password", exact=True).fill(password)
+    page.get_by_label("Repeat the new password").fill(password)
+
+
+def sign_in(page, base_url, email, password=PASSWORD, path="/login"):
+    if path is not None:
+        page.goto(base_url + path)
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture(scope="session")
+def site(live_server, browser):
+    """The shared Kontor, set up through its setup page: company and first superuser."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    page = context.new_page()
+    page.goto(live_server.setup_url)
+    fill_setup_form(page)
+    page.get_by_role("button", name="Create company and sign in").click()
+    assert page.url == live_server.url + "/admin/company", page.content()[:2000]
+    context.close()
+    return live_server
+
+
+@pytest.fixture(scope="session")
+def admin_state(site, browser):
+    """A signed-in superuser's cookies, so that each test need not sign in again (the login
+    form is rate-limited per address, and every test here comes from 127.0.0.1)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    page = context.new_page()
+    sign_in(page, site.url, ADMIN["email"])
+    assert page.url == site.url + "/", page.content()[:2000]
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+@pytest.fixture
+def admin_page(browser, admin_state):
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB",
+                                  storage_state=admin_state)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def ago(**delta):
+    """A naive UTC datetime `delta` in the past, as Kontor stores times."""
+    return datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(**delta)
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def reset_screenshots():
+    if SCREENSHOTS.exists():
+        shutil.rmtree(SCREENSHOTS)

@@ -1,0 +1,179 @@
+"""Default deny (SECURITY.md item 19): every route is for signed-in users unless it is marked
+public, superuser routes answer 403 to staff users, and the tests find the routes by walking
+`app.url_map`, so a route added tomorrow is checked without anyone remembering to."""
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+from flask import url_for
+
+from conftest import make_company
+from kontor.access import access_level
+from models import AuditEvent, Company, Employee
+
+# Every route anyone may open without signing in. A new public route must be added here on
+# purpose; the test below fails until it is.
+PUBLIC_ENDPOINTS = {
+    "static",
+    "main.set_language",
+    "main.healthz",
+    "auth.login",
+    "auth.logout",
+    "auth.forgot",
+    "auth.reset_with_token",
+    "auth.reset",
+    "setup.with_token",
+    "setup.start",
+}
+
+DUMMY_INT = 987654
+DUMMY_TEXT = "dummy-value"
+
+
+def dummy_url(app, rule):
+    """The rule's URL with every variable filled in with a value of the right kind."""
+    values = {}
+    for name in rule.arguments:
+        converter = type(rule._converters[name]).__name__
+        values[name] = DUMMY_INT if converter in ("IntegerConverter", "NumberConverter") \
+            else DUMMY_TEXT
+    with app.test_request_context():
+        return url_for(rule.endpoint, **values)
+
+
+def routes(app, level=None, exclude_level=None):
+    """(method, url, endpoint) for every GET/POST of every rule with the given access level."""
+    found = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        access = access_level(rule.endpoint)
+        if level is not None and access != level:
+            continue
+        if exclude_level is not None and access == exclude_level:
+            continue
+        for method in ("GET", "POST"):
+            if method in rule.methods:
+                found.append((method, dummy_url(app, rule), rule.endpoint))
+    return found
+
+
+def send(client, method, url):
+    """GET, or POST with a valid CSRF token as a browser's form would (a direct POST)."""
+    if method == "GET":
+        return client.get(url)
+    return client.form(url, {})
+
+
+def test_the_public_routes_are_exactly_the_listed_ones(app):
+    public = {rule.endpoint for rule in app.url_map.iter_rules()
+              if access_level(rule.endpoint) == "public"}
+    assert public == PUBLIC_ENDPOINTS
+
+
+def test_every_route_has_a_known_access_level(app):
+    levels = {access_level(rule.endpoint) for rule in app.url_map.iter_rules()}
+    assert levels <= {"public", "user", "superuser"}
+
+
+def test_the_whole_admin_area_is_for_superusers_only(app):
+    admin = [rule.endpoint for rule in app.url_map.iter_rules()
+             if rule.endpoint.startswith("admin.")]
+    assert admin, "the admin blueprint has routes"
+    assert {access_level(endpoint) for endpoint in admin} == {"superuser"}
+
+
+def test_a_visitor_who_is_not_signed_in_is_sent_to_the_login_page_everywhere(app, client):
+    make_company()
+    checked = 0
+    for method, url, endpoint in routes(app, exclude_level="public"):
+        response = send(client, method, url)
+        assert response.status_code == 302, (method, url, response.status_code)
+        target = urlsplit(response.headers["Location"])
+        assert target.path == "/login", (method, url, response.headers["Location"])
+        assert parse_qs(target.query)["next"] == [url], (method, url)
+        checked += 1
+    assert checked >= 10   # the walk really found the protected routes
+
+
+def test_a_visitor_may_open_the_public_pages_without_being_sent_to_login(app, client):
+    for method, url, endpoint in routes(app, level="public"):
+        if endpoint == "static":
+            url = "/static/kontor.css"
+        response = send(client, method, url)
+        location = response.headers.get("Location", "")
+        assert not location.startswith("/login?next="), (method, url, location)
+        assert response.status_code < 500, (method, url)
+
+
+@pytest.mark.parametrize("level", ["user", "superuser"])
+def test_nothing_is_changed_by_a_visitors_post(app, client, superuser, level):
+    """A direct POST (with a token, as a forged form would have) changes nothing."""
+    before = Employee.select().count(), Company.current().name
+    for method, url, endpoint in routes(app, level=level):
+        if method == "POST":
+            client.form(url, {"name": "Hacked BV", "email": "x@evil.example"})
+    assert (Employee.select().count(), Company.current().name) == before
+
+
+def test_a_staff_user_gets_403_on_every_superuser_route(app, staff_client, staff):
+    checked = 0
+    for method, url, endpoint in routes(app, level="superuser"):
+        response = send(staff_client, method, url)
+        assert response.status_code == 403, (method, url, response.status_code)
+        assert "Not allowed" in response.get_data(as_text=True)
+        checked += 1
+    assert checked >= 8
+
+
+def test_a_staff_users_direct_post_to_a_superuser_form_changes_nothing(app, staff_client, staff):
+    name = Company.current().name
+    response = staff_client.form("/admin/company", {"name": "Staff Takeover BV"})
+    assert response.status_code == 403
+    assert Company.current().name == name
+    response = staff_client.form("/employees/new", {"name": "Ghost", "email": "g@x.example"})
+    assert response.status_code == 403
+    assert not Employee.select().where(Employee.name == "Ghost").exists()
+    own = Employee.get(Employee.email == staff.email)
+    response = staff_client.form(f"/employees/{own.id}/edit", {"name": "Boss"})
+    assert response.status_code == 403
+    assert Employee.get_by_id(own.id).name == own.name
+
+
+def test_a_staff_user_reaches_every_ordinary_route(app, staff_client):
+    """The other half of the rule: "user" routes are not accidentally closed to staff."""
+    for method, url, endpoint in routes(app, level="user"):
+        if method != "GET":
+            continue
+        response = staff_client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+
+
+def test_a_superuser_reaches_the_superuser_pages(app, admin_client):
+    for method, url, endpoint in routes(app, level="superuser"):
+        if method == "GET" and "<" not in url and str(DUMMY_INT) not in url:
+            assert admin_client.get(url).status_code == 200, url
+
+
+def test_a_denied_request_is_recorded_in_the_audit_log(app, staff_client, staff):
+    staff_client.get("/admin/outbox")
+    event = AuditEvent.get(AuditEvent.action == "access.denied")
+    assert event.user_id == staff.id
+    assert event.target == "/admin/outbox"
+
+
+def test_after_signing_in_the_visitor_lands_on_the_page_they_asked_for(app, client, staff):
+    response = client.get("/employees?q=piet")
+    login_url = response.headers["Location"]
+    assert urlsplit(login_url).path == "/login"
+    assert parse_qs(urlsplit(login_url).query)["next"] == ["/employees?q=piet"]
+    page = client.get(login_url)
+    assert "Please sign in to open that page." in page.get_data(as_text=True)
+    response = client.form(login_url, {"email": staff.email,
+                                       "password": "correct horse battery staple"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/employees?q=piet"
+    assert client.get("/employees?q=piet").status_code == 200
+
+
+def test_the_login_form_keeps_the_next_page_in_its_action(app, client):
+    page = client.get("/login?next=" + quote("/employees?q=a", safe=""))
+    assert 'action="/login?next=/employees?q%3Da"' in page.get_data(as_text=True) or \
+        "next=%2Femployees%3Fq%3Da" in page.get_data(as_text=True)
