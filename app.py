@@ -62,10 +62,14 @@ def configure(app, config):
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = kontor_config.load_secret_key(data_dir)
     app.config.setdefault("UPLOAD_MAX_MB", 20)
-    app.config.setdefault("MAX_CONTENT_LENGTH", 60 * 1024 * 1024)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)   # the token lives as long as the session
     app.config.setdefault("WTF_CSRF_SSL_STRICT", True)
-    app.config.setdefault("SESSION_COOKIE_NAME", "kontor_session")
+    # Flask's own defaults already hold these two keys (None, "session"): setdefault would be a
+    # no-op, so set them unless the caller's config chose a value.
+    for key, value in (("MAX_CONTENT_LENGTH", 60 * 1024 * 1024),
+                       ("SESSION_COOKIE_NAME", "kontor_session")):
+        if key not in (config or {}):
+            app.config[key] = value
     app.config.setdefault("LOGIN_LIMIT_PER_IP", "30 per minute")
     app.config.setdefault("LOGIN_LIMIT_PER_EMAIL", "10 per 15 minutes")
     app.config.setdefault("RESET_LIMIT_PER_IP", "20 per hour")
@@ -87,8 +91,8 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import admin, auth, employees, main, profile, setup
-    for module in (main, auth, setup, profile, admin, employees):
+    from blueprints import admin, auth, employees, invitations, main, profile, setup, users
+    for module in (main, auth, setup, profile, admin, employees, invitations, users):
         app.register_blueprint(module.bp)
 
 

@@ -53,6 +53,12 @@ def is_sqlite() -> bool:
     return db.obj is not None and db.obj.__class__.__name__.endswith("SqliteDatabase")
 
 
+def locked(query):
+    """`SELECT … FOR UPDATE` where the database has it. SQLite has no row locks, but there
+    every `db.atomic()` is IMMEDIATE and holds the one write lock, which serialises the same."""
+    return query if is_sqlite() else query.for_update()
+
+
 class BaseModel(Model):
     class Meta:
         database = db
@@ -174,6 +180,35 @@ class Token(BaseModel):
     revoked_at = DateTimeField(null=True)
 
 
+class Invitation(BaseModel):
+    """An invitation e-mailed to an employee. Open while neither accepted nor revoked;
+    usable while open and not expired. At most one open invitation per employee (a partial
+    unique index made by migration 0003)."""
+    employee = ForeignKeyField(Employee, backref="invitations", on_delete="CASCADE")
+    email = CharField(max_length=254)         # the login name the account will get
+    language = CharField(max_length=5, default="en")
+    token_hash = CharField(max_length=64, unique=True)
+    invited_by = ForeignKeyField(User, null=True, backref="invitations_sent",
+                                 on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    accepted_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+
+    @property
+    def is_open(self):
+        return self.accepted_at is None and self.revoked_at is None
+
+    @property
+    def is_expired(self):
+        return self.is_open and self.expires_at <= utcnow()
+
+    @classmethod
+    def open(cls):
+        return cls.select().where(cls.accepted_at.is_null(), cls.revoked_at.is_null())
+
+
 class OutboxMessage(BaseModel):
     """An e-mail waiting for, or done with, delivery. Nothing is sent except from here."""
     to_addr = CharField(max_length=254)
@@ -227,7 +262,8 @@ class JobLease(BaseModel):
     last_error = TextField(default="")
 
 
-ALL_MODELS = [Company, Employee, User, UserSession, Token, OutboxMessage, AuditEvent, JobLease]
+ALL_MODELS = [Company, Employee, User, UserSession, Token, Invitation, OutboxMessage, AuditEvent,
+              JobLease]
 
 
 def ago(**kwargs):

@@ -38,7 +38,7 @@ def readiness_context():
 
 class CompanySettingsForm(CompanyForm):
     language = language_field(_l("Default language for e-mails and new users"))
-    timezone = SelectField(_l("Time zone"), choices=[(tz, tz) for tz in TIMEZONES])
+    timezone = SelectField(_l("Time zone"), choices={tz: tz for tz in TIMEZONES})
     submit = SubmitField(_l("Save company details"))
 
 

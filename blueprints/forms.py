@@ -52,7 +52,7 @@ class NewPasswordForm(FlaskForm):
 
 
 def language_field(label=None):
-    return SelectField(label or _l("Language"), choices=LANGUAGE_CHOICES)
+    return SelectField(label or _l("Language"), choices=dict(LANGUAGE_CHOICES))
 
 
 class CompanyForm(FlaskForm):

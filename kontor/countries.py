@@ -14,7 +14,7 @@ TIMEZONES = ("Europe/Amsterdam", "Europe/Brussels", "Europe/Oslo", "Europe/Stock
 def country_choices():
     names = get_locale().territories
     choices = sorted(((code, names.get(code, code)) for code in COUNTRIES), key=lambda c: c[1])
-    return [("", "—")] + choices
+    return dict([("", "—")] + choices)   # a dict: WTForms 3.3 deprecates tuple choices
 
 
 def country_name(code):

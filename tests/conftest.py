@@ -79,6 +79,16 @@ def database_url(tmp_path, pg_template):
 class KontorClient(FlaskClient):
     """A test client that sends the page's CSRF token with every form, as a browser does."""
 
+    def open(self, *args, **kwargs):
+        # The `app` fixture keeps an app context pushed, and Flask reuses it for each request,
+        # so `g` (which caches the CSRF token) would outlive the request. A browser's next
+        # request always starts with a fresh `g`.
+        from flask import g, has_app_context
+        if has_app_context():
+            for name in list(vars(g)):
+                delattr(g, name)
+        return super().open(*args, **kwargs)
+
     def csrf_token(self):
         page = self.get("/__csrf__")   # any HTML page carries a token in its footer form
         match = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))

@@ -1,0 +1,113 @@
+"""Invite a registered employee (superuser, readiness checklist passed) and accept an
+invitation (anyone holding the link)."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user
+from flask_wtf import FlaskForm
+from wtforms import SelectField, SubmitField
+
+from blueprints.forms import NewPasswordForm, language_field
+from kontor import accounts, audit, company as company_rules, emails, invitations
+from kontor.access import public, superuser_required
+from kontor.web import current_company
+
+bp = Blueprint("invitations", __name__)
+
+NOT_INVITABLE = {
+    "unknown": _l("Choose an employee from the list."),
+    "inactive": _l("This employee is no longer active."),
+    "no_email": _l("This employee has no e-mail address in the register."),
+    "has_account": _l("This employee already has an account."),
+    "already_invited": _l("This employee has just been invited by someone else."),
+}
+
+
+class InviteForm(FlaskForm):
+    employee = SelectField(_l("Employee"), coerce=int, validate_choice=False)
+    language = language_field(_l("Language of the invitation"))
+    submit = SubmitField(_l("Send invitation"))
+
+
+class AcceptForm(NewPasswordForm):
+    submit = SubmitField(_l("Create my account"))
+
+
+def send_invitation(invitation, raw):
+    emails.send("invitation", invitation.email, invitation.language, "invitation",
+                link=emails.link(url_for("invitations.with_token", token=raw)),
+                name=invitation.employee.name, inviter=current_user.display_name,
+                expires_at=invitation.expires_at)
+
+
+@bp.route("/users/invite", methods=["GET", "POST"])
+@superuser_required
+def invite():
+    """Choose a registered employee and send them an invitation."""
+    missing = company_rules.missing_for_readiness(current_company(), current_user)
+    if missing:
+        return render_template("invitations/not_ready.html", missing=missing), 409
+    candidates = list(invitations.invitable_employees())
+    form = InviteForm()
+    form.employee.choices = [(0, _("Choose an employee…"))] + [
+        (e.id, f"{e.name} <{e.email}>") for e in candidates]
+    if request.method == "GET":
+        form.language.data = current_company().language or "en"
+        if request.args.get("employee", "").isdigit():
+            form.employee.data = int(request.args["employee"])
+    if form.validate_on_submit():
+        if form.employee.data not in {e.id for e in candidates}:
+            form.employee.errors.append(NOT_INVITABLE["unknown"])
+        else:
+            try:
+                invitation, raw = invitations.invite(form.employee.data, form.language.data,
+                                                     current_user.id)
+            except invitations.NotInvitable as refused:
+                form.employee.errors.append(NOT_INVITABLE.get(refused.reason,
+                                                              NOT_INVITABLE["unknown"]))
+            else:
+                send_invitation(invitation, raw)
+                audit.record("invitation.sent", user=current_user, target=invitation.email,
+                             ip=request.remote_addr)
+                flash(_("Invitation sent to %(name)s (%(email)s).",
+                        name=invitation.employee.name, email=invitation.email), "success")
+                return redirect(url_for("users.index"))
+    status = 400 if form.errors else 200
+    return render_template("invitations/invite.html", form=form, candidates=candidates), status
+
+
+@bp.route("/invite/<token>")
+@public
+def with_token(token):
+    """Take the token out of the URL at once: keep it in the session, redirect."""
+    session["invite_token"] = token
+    return redirect(url_for("invitations.accept"))
+
+
+@bp.route("/invite", methods=["GET", "POST"])
+@public
+def accept():
+    """Choose a password for the invited e-mail; the account is then active and signed in."""
+    invitation, state = invitations.check(session.get("invite_token"))
+    if state != "ok":
+        session.pop("invite_token", None)
+        return render_template("auth/token_problem.html", state=state, kind="invite"), \
+            404 if state == "unknown" else 410
+    form = AcceptForm()
+    form.context_email = invitation.email
+    form.context_company = accounts.company_name()
+    if form.validate_on_submit():
+        try:
+            user = invitations.accept(invitation, form.password.data)
+        except invitations.InvitationUnusable as unusable:
+            return render_template("auth/token_problem.html", state=unusable.state,
+                                   kind="invite"), 410
+        session.clear()
+        session.regenerate()
+        session["lang"] = user.language
+        login_user(user)
+        audit.record("invitation.accepted", user=user, target=user.email, ip=request.remote_addr)
+        flash(_("Welcome to Kontor, %(name)s. Your account is ready.", name=user.display_name),
+              "success")
+        return redirect(url_for("main.home"))
+    return render_template("invitations/accept.html", form=form, invitation=invitation)

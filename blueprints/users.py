@@ -1,0 +1,125 @@
+"""User management (superuser): every employee's access, and the actions on it."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from blueprints.forms import ActionForm
+from blueprints.invitations import send_invitation
+from kontor import audit, company as company_rules, invitations, users
+from kontor.access import superuser_required
+from kontor.web import current_company
+from models import Invitation, User
+
+bp = Blueprint("users", __name__, url_prefix="/users")
+
+REFUSALS = {
+    "self": _l("You cannot deactivate your own account."),
+    "last_superuser": _l("This is the last active administrator: make someone else "
+                         "administrator first."),
+}
+
+
+@bp.route("")
+@superuser_required
+def index():
+    """Every employee with the state of their access to Kontor."""
+    text = request.args.get("q", "")
+    rows = users.overview(text)
+    missing = company_rules.missing_for_readiness(current_company(), current_user)
+    return render_template("users/index.html", rows=rows, q=text, form=ActionForm(),
+                           missing=missing, needs_reminder=invitations.needs_reminder)
+
+
+def get_user(user_id):
+    user = User.get_or_none(User.id == user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def checked_form():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
+
+@bp.route("/invitations/<int:invitation_id>/resend", methods=["POST"])
+@superuser_required
+def resend(invitation_id):
+    """Send a new link; the old one stops working."""
+    checked_form()
+    invitation, raw = invitations.resend(invitation_id, current_user.id)
+    if invitation is None:
+        abort(404)
+    send_invitation(invitation, raw)
+    audit.record("invitation.resent", user=current_user, target=invitation.email,
+                 ip=request.remote_addr)
+    flash(_("A new invitation is on its way to %(email)s.", email=invitation.email), "success")
+    return redirect(url_for("users.index"))
+
+
+@bp.route("/invitations/<int:invitation_id>/revoke", methods=["POST"])
+@superuser_required
+def revoke(invitation_id):
+    """Withdraw an invitation: its link stops working."""
+    checked_form()
+    invitation = Invitation.get_or_none(Invitation.id == invitation_id)
+    if invitation is None or not invitations.revoke(invitation_id):
+        abort(404)
+    audit.record("invitation.revoked", user=current_user, target=invitation.email,
+                 ip=request.remote_addr)
+    flash(_("The invitation for %(email)s is withdrawn.", email=invitation.email), "success")
+    return redirect(url_for("users.index"))
+
+
+def account_action(user_id, action, done_message, audit_action):
+    checked_form()
+    user = get_user(user_id)
+    try:
+        action(user)
+    except users.Refused as refused:
+        flash(REFUSALS[refused.reason], "error")
+        return redirect(url_for("users.index"))
+    audit.record(audit_action, user=current_user, target=user.email, ip=request.remote_addr)
+    flash(done_message % {"email": user.email}, "success")
+    return redirect(url_for("users.index"))
+
+
+@bp.route("/<int:user_id>/deactivate", methods=["POST"])
+@superuser_required
+def deactivate(user_id):
+    """Deactivate an account: it can no longer sign in, and its sessions end at once."""
+    return account_action(user_id, lambda u: users.deactivate(u, current_user),
+                          _("%(email)s is deactivated and signed out."), "user.deactivated")
+
+
+@bp.route("/<int:user_id>/reactivate", methods=["POST"])
+@superuser_required
+def reactivate(user_id):
+    """Let a deactivated account sign in again."""
+    return account_action(user_id, users.reactivate, _("%(email)s can sign in again."),
+                          "user.reactivated")
+
+
+@bp.route("/<int:user_id>/grant-superuser", methods=["POST"])
+@superuser_required
+def grant_superuser(user_id):
+    """Make an account administrator."""
+    return account_action(user_id, lambda u: users.set_superuser(u, True, current_user),
+                          _("%(email)s is now an administrator."), "user.superuser_granted")
+
+
+@bp.route("/<int:user_id>/withdraw-superuser", methods=["POST"])
+@superuser_required
+def withdraw_superuser(user_id):
+    """Take the administrator role away (never from the last active administrator)."""
+    return account_action(user_id, lambda u: users.set_superuser(u, False, current_user),
+                          _("%(email)s is no longer an administrator."),
+                          "user.superuser_withdrawn")
+
+
+@bp.route("/<int:user_id>/unlock", methods=["POST"])
+@superuser_required
+def unlock(user_id):
+    """Reopen an account locked after too many wrong passwords."""
+    return account_action(user_id, users.unlock, _("%(email)s is unlocked."), "user.unlocked")

@@ -1,0 +1,151 @@
+"""Inviting registered employees and accepting invitations (SPEC section 4).
+
+Only employees in the register can be invited: active, with an e-mail, without an account and
+without an open invitation. The invitation fixes the e-mail that becomes the login name.
+Tokens follow the same rules as reset links (kontor/tokens.py): random, stored only as a
+SHA-256 hash, single use; invitations are valid for 7 days.
+"""
+import secrets
+from datetime import timedelta
+
+from peewee import IntegrityError, fn
+
+from kontor import passwords, tokens
+from kontor.clock import utcnow
+from models import Employee, Invitation, User, db
+
+VALID_FOR = timedelta(days=7)
+REMIND_AFTER = timedelta(days=5)
+
+
+class NotInvitable(Exception):
+    """The employee cannot be invited (now): `reason` says why."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason   # "inactive", "no_email", "has_account", "already_invited"
+
+
+def invitable_employees():
+    """Active employees with an e-mail and neither an account nor a usable open invitation."""
+    has_account = User.select(User.employee).where(User.employee.is_null(False))
+    invited = Invitation.select(Invitation.employee).where(
+        Invitation.accepted_at.is_null(), Invitation.revoked_at.is_null(),
+        Invitation.expires_at > utcnow())
+    return (Employee.select()
+            .where(Employee.active == True, Employee.email != "",  # noqa: E712
+                   Employee.id.not_in(has_account), Employee.id.not_in(invited))
+            .order_by(fn.LOWER(Employee.name)))
+
+
+def _why_not_invitable(employee):
+    if not employee.active:
+        return "inactive"
+    if not employee.email:
+        return "no_email"
+    if User.select().where(User.employee == employee).exists() or \
+            User.by_email(employee.email) is not None:
+        return "has_account"
+    open_one = Invitation.open().where(Invitation.employee == employee).first()
+    if open_one is not None and not open_one.is_expired:
+        return "already_invited"
+    return None
+
+
+def invite(employee_id, language, invited_by):
+    """Create an invitation; return (invitation, raw token). Raises NotInvitable."""
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    try:
+        with db.atomic():
+            employee = Employee.get_or_none(Employee.id == employee_id)
+            if employee is None:
+                raise NotInvitable("unknown")
+            reason = _why_not_invitable(employee)
+            if reason:
+                raise NotInvitable(reason)
+            # an expired invitation is closed before a new one opens
+            Invitation.update(revoked_at=now).where(
+                Invitation.employee == employee, Invitation.accepted_at.is_null(),
+                Invitation.revoked_at.is_null()).execute()
+            invitation = Invitation.create(
+                employee=employee, email=employee.email.strip().lower(), language=language,
+                token_hash=tokens.digest(raw), invited_by=invited_by, created_at=now,
+                expires_at=now + VALID_FOR)
+    except IntegrityError:
+        # another superuser's invitation for the same employee won the race
+        raise NotInvitable("already_invited") from None
+    return invitation, raw
+
+
+def resend(invitation_id, invited_by):
+    """Replace an open invitation with a new one (new link, new 7 days); the old link dies."""
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    with db.atomic():
+        old = Invitation.open().where(Invitation.id == invitation_id).first()
+        if old is None:
+            return None, None
+        Invitation.update(revoked_at=now).where(Invitation.id == old.id).execute()
+        invitation = Invitation.create(
+            employee=old.employee_id, email=old.email, language=old.language,
+            token_hash=tokens.digest(raw), invited_by=invited_by, created_at=now,
+            expires_at=now + VALID_FOR)
+    return invitation, raw
+
+
+def revoke(invitation_id):
+    return bool(Invitation.update(revoked_at=utcnow()).where(
+        Invitation.id == invitation_id, Invitation.accepted_at.is_null(),
+        Invitation.revoked_at.is_null()).execute())
+
+
+def check(raw):
+    """Return (invitation, state): "ok", "unknown", "used", "revoked" or "expired"."""
+    if not raw:
+        return None, "unknown"
+    invitation = Invitation.get_or_none(Invitation.token_hash == tokens.digest(raw))
+    if invitation is None:
+        return None, "unknown"
+    if invitation.accepted_at is not None:
+        return invitation, "used"
+    if invitation.revoked_at is not None:
+        return invitation, "revoked"
+    if invitation.expires_at <= utcnow():
+        return invitation, "expired"
+    return invitation, "ok"
+
+
+class InvitationUnusable(Exception):
+    def __init__(self, state):
+        super().__init__(state)
+        self.state = state
+
+
+def accept(invitation, password):
+    """Create the account for the invitation's own employee and e-mail; return the user.
+
+    The account gets exactly the invitation's employee and e-mail: nothing from the request
+    can point it at someone else. Raises InvitationUnusable if it was used or withdrawn
+    meanwhile.
+    """
+    now = utcnow()
+    with db.atomic():
+        claimed = Invitation.update(accepted_at=now).where(
+            Invitation.id == invitation.id, Invitation.accepted_at.is_null(),
+            Invitation.revoked_at.is_null(), Invitation.expires_at > now).execute()
+        if not claimed:
+            raise InvitationUnusable("used")
+        if User.by_email(invitation.email) is not None or \
+                User.select().where(User.employee == invitation.employee_id).exists():
+            raise InvitationUnusable("used")
+        user = User.create(email=invitation.email, password_hash=passwords.hash_password(password),
+                           employee=invitation.employee_id, language=invitation.language,
+                           last_login_at=now)
+        Invitation.update(user=user).where(Invitation.id == invitation.id).execute()
+    return user
+
+
+def needs_reminder(invitation):
+    return invitation.is_open and not invitation.is_expired and \
+        utcnow() - invitation.created_at > REMIND_AFTER
