@@ -10,7 +10,7 @@ import logging
 import os
 import socket
 import uuid
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from peewee import Case, IntegrityError
 
@@ -90,14 +90,9 @@ def start_scheduler(config):
         scheduler.add_job(run_job, "interval", seconds=seconds, id=name, name=name,
                           args=(name, work, config),
                           kwargs={"ttl": timedelta(seconds=max(120, 3 * seconds))},
-                          next_run_time=utcnow_aware())
+                          next_run_time=utcnow().replace(tzinfo=timezone.utc))
     scheduler.start()
     return scheduler
-
-
-def utcnow_aware():
-    from datetime import timezone
-    return utcnow().replace(tzinfo=timezone.utc)
 
 
 def status():
