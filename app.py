@@ -232,6 +232,7 @@ def main(argv=None):
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)   # not a line per job run
     app = create_app()
     applied = migrate.upgrade(db.obj)
     if applied:
