@@ -91,8 +91,10 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import admin, auth, employees, invitations, main, profile, setup, users
-    for module in (main, auth, setup, profile, admin, employees, invitations, users):
+    from blueprints import (admin, auth, contacts, employees, invitations, main, notes, profile,
+                            setup, users)
+    for module in (main, auth, setup, profile, admin, employees, invitations, users, contacts,
+                   notes):
         app.register_blueprint(module.bp)
 
 

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SubmitField
 
 from blueprints.forms import NewPasswordForm, language_field
-from kontor import accounts, audit, company as company_rules, emails, invitations
+from kontor import accounts, audit, company as company_rules, emails, invitations, tokens
 from kontor.access import public, superuser_required
 from kontor.web import current_company
 
@@ -49,15 +49,17 @@ def invite():
         return render_template("invitations/not_ready.html", missing=missing), 409
     candidates = list(invitations.invitable_employees())
     form = InviteForm()
-    form.employee.choices = [(0, _("Choose an employee…"))] + [
-        (e.id, f"{e.name} <{e.email}>") for e in candidates]
+    form.employee.choices = {0: _("Choose an employee…")} | {
+        e.id: f"{e.name} <{e.email}>" for e in candidates}
     if request.method == "GET":
         form.language.data = current_company().language or "en"
         if request.args.get("employee", "").isdigit():
             form.employee.data = int(request.args["employee"])
     if form.validate_on_submit():
         if form.employee.data not in {e.id for e in candidates}:
-            form.employee.errors.append(NOT_INVITABLE["unknown"])
+            # say why (e.g. another superuser invited them a moment ago), not just "choose"
+            reason = invitations.why_not_invitable(form.employee.data)
+            form.employee.errors.append(NOT_INVITABLE.get(reason, NOT_INVITABLE["unknown"]))
         else:
             try:
                 invitation, raw = invitations.invite(form.employee.data, form.language.data,
@@ -79,8 +81,8 @@ def invite():
 @bp.route("/invite/<token>")
 @public
 def with_token(token):
-    """Take the token out of the URL at once: keep it in the session, redirect."""
-    session["invite_token"] = token
+    """Take the token out of the URL at once: keep its hash in the session, redirect."""
+    session["invite_token_hash"] = tokens.digest(token)
     return redirect(url_for("invitations.accept"))
 
 
@@ -88,9 +90,9 @@ def with_token(token):
 @public
 def accept():
     """Choose a password for the invited e-mail; the account is then active and signed in."""
-    invitation, state = invitations.check(session.get("invite_token"))
+    invitation, state = invitations.check_digest(session.get("invite_token_hash"))
     if state != "ok":
-        session.pop("invite_token", None)
+        session.pop("invite_token_hash", None)
         return render_template("auth/token_problem.html", state=state, kind="invite"), \
             404 if state == "unknown" else 410
     form = AcceptForm()

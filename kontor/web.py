@@ -26,3 +26,21 @@ def browser_name(user_agent):
     if browser and system:
         return f"{browser} · {system}"
     return browser or system or agent[:60]
+
+
+def ascii_filename(name, fallback="download"):
+    """A file name safe in any header and file system: ASCII letters, digits, - _ . and spaces."""
+    import re
+
+    from kontor.text import fold
+    text = "".join(ch if ch.isascii() else fold(ch) for ch in (name or ""))
+    text = text.encode("ascii", "ignore").decode()
+    text = re.sub(r"[^A-Za-z0-9._ -]+", "", text).strip(" .")[:80]
+    return text or fallback
+
+
+def content_disposition(filename):
+    """`attachment` with an ASCII fallback and the RFC 6266 / 5987 `filename*` (SECURITY 31)."""
+    from urllib.parse import quote
+    safe = "".join(ch for ch in filename if ch not in "\r\n\"\\")
+    return f"attachment; filename=\"{ascii_filename(safe)}\"; filename*=UTF-8''{quote(safe)}"

@@ -1,0 +1,356 @@
+"""The contact register: list and search, view mode and edit mode, contact persons,
+CSV import and export, vCard. Open to every signed-in user."""
+import secrets
+from pathlib import Path
+
+from flask import (
+    Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
+    stream_with_context, url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField, DecimalField, HiddenField, RadioField, SelectField, StringField, SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from blueprints.forms import ActionForm, email_field
+from kontor import audit, contact_io, contacts as register, notes
+from kontor.countries import country_choices
+from kontor.web import content_disposition
+from models import Contact, ContactPerson
+
+bp = Blueprint("contacts", __name__, url_prefix="/contacts")
+
+SORT_LABELS = {"name": _l("Name"), "number": _l("Customer number"), "city": _l("City")}
+
+
+class ContactForm(FlaskForm):
+    kind = RadioField(_l("Type"), choices=[SelectChoice("company", _l("Company")),
+                               SelectChoice("person", _l("Person"))],
+                      default="company")
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    org_number = StringField(_l("Organisation number"), validators=[Length(max=30)])
+    vat_number = StringField(_l("VAT number"), validators=[Length(max=30)])
+    email = email_field(_l("E-mail"), required=False)
+    phone = StringField(_l("Phone"), validators=[Length(max=50)],
+                        render_kw={"autocomplete": "off", "type": "tel"})
+    mobile = StringField(_l("Mobile"), validators=[Length(max=50)], render_kw={"type": "tel"})
+    fax = StringField(_l("Fax"), validators=[Length(max=50)], render_kw={"type": "tel"})
+    website = StringField(_l("Website"), validators=[Length(max=200)])
+    street = StringField(_l("Street and number"), validators=[Length(max=200)])
+    postcode = StringField(_l("Postcode"), validators=[Length(max=20)])
+    city = StringField(_l("City"), validators=[Length(max=100)])
+    country = SelectField(_l("Country"), choices=country_choices, validate_choice=False)
+    visit_street = StringField(_l("Street and number"), validators=[Length(max=200)])
+    visit_postcode = StringField(_l("Postcode"), validators=[Length(max=20)])
+    visit_city = StringField(_l("City"), validators=[Length(max=100)])
+    visit_country = SelectField(_l("Country"), choices=country_choices, validate_choice=False)
+    discount = DecimalField(_l("Customer discount (%)"), places=2, default=0,
+                            validators=[Optional(), NumberRange(
+                                min=0, max=100, message=_l("Enter a discount from 0 to 100."))])
+    active = BooleanField(_l("Active"), default=True)
+    version = HiddenField()
+    confirm_duplicate = HiddenField(default="")
+    submit = SubmitField(_l("Save"))
+
+    def values(self):
+        values = {name: getattr(self, name).data for name in register.FIELDS}
+        values["discount"] = values["discount"] or 0
+        values["email"] = values["email"] or ""
+        return values
+
+
+class PersonForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    title = StringField(_l("Title"), validators=[Length(max=100)])
+    email = email_field(_l("E-mail"), required=False)
+    phone = StringField(_l("Phone"), validators=[Length(max=50)], render_kw={"type": "tel"})
+    mobile = StringField(_l("Mobile"), validators=[Length(max=50)], render_kw={"type": "tel"})
+    active = BooleanField(_l("Active"), default=True)
+    submit = SubmitField(_l("Save contact person"))
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+    submit = SubmitField(_l("Show preview"))
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField(_l("Text"), validators=[DataRequired(_l("Write some text first.")),
+                                                 Length(max=notes.MAX_ENTRY_LENGTH)])
+    submit = SubmitField(_l("Save text"))
+
+
+def get_contact(contact_id):
+    contact = Contact.get_or_none(Contact.id == contact_id)
+    if contact is None:
+        abort(404)
+    return contact
+
+
+def get_person(contact, person_id):
+    person = ContactPerson.get_or_none(ContactPerson.id == person_id,
+                                       ContactPerson.contact == contact.id)
+    if person is None:
+        abort(404)
+    return person
+
+
+def page_number():
+    value = request.args.get("page", "1")
+    return int(value) if value.isdigit() and 0 < int(value) < 1_000_000 else 1
+
+
+@bp.route("")
+def index():
+    """All contacts, searchable over name, number, organisation number, e-mail, phone, city."""
+    text = request.args.get("q", "")[:200]
+    sort = request.args.get("sort", "name")
+    if sort not in register.SORTS:
+        sort = "name"
+    include_inactive = request.args.get("inactive") == "1"
+    result = register.search(text, sort, page_number(), include_inactive=include_inactive)
+    return render_template("contacts/list.html", result=result, q=text, sort=sort,
+                           sort_labels=SORT_LABELS, include_inactive=include_inactive)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    """Create a contact; warns about likely duplicates first."""
+    form = ContactForm()
+    duplicates = []
+    if form.validate_on_submit():
+        values = form.values()
+        duplicates = register.likely_duplicates(values)
+        if not duplicates or form.confirm_duplicate.data == "1":
+            contact = register.create(values, user=current_user.id)
+            audit.record("contact.created", user=current_user, target=contact.customer_number)
+            flash(_("Contact %(name)s created with customer number %(number)s.",
+                    name=contact.name, number=contact.customer_number), "success")
+            return redirect(url_for("contacts.show", contact_id=contact.id))
+        form.confirm_duplicate.data = "1"
+    status = 400 if form.errors else (409 if duplicates else 200)
+    return render_template("contacts/new.html", form=form, duplicates=duplicates), status
+
+
+@bp.route("/<int:contact_id>")
+def show(contact_id):
+    """View mode: every field, the contact persons, the note and the timeline."""
+    contact = get_contact(contact_id)
+    persons = list(contact.persons.order_by(ContactPerson.active.desc(), ContactPerson.name))
+    return render_template("contacts/view.html", contact=contact, persons=persons,
+                           entries=list(notes.entries(contact)),
+                           timeline=register.timeline(contact))
+
+
+@bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
+def edit(contact_id):
+    """Edit mode. Saving refuses to overwrite someone else's newer save and shows it."""
+    contact = get_contact(contact_id)
+    form = ContactForm(obj=contact)
+    if request.method == "GET":
+        form.version.data = contact.version
+    conflict = None
+    if form.validate_on_submit():
+        opened = int(form.version.data) if str(form.version.data).isdigit() else contact.version
+        try:
+            register.update(contact.id, form.values(), opened, user=current_user.id)
+        except register.EditConflict as clash:
+            conflict = clash
+            form.version.data = clash.current.version   # saving again now overwrites knowingly
+        else:
+            flash(_("Contact saved."), "success")
+            return redirect(url_for("contacts.show", contact_id=contact.id))
+    persons = list(contact.persons.order_by(ContactPerson.active.desc(), ContactPerson.name))
+    status = 409 if conflict else (400 if form.errors else 200)
+    return render_template("contacts/edit.html", contact=contact, form=form, persons=persons,
+                           conflict=conflict, entries=list(notes.entries(contact)),
+                           note_form=NoteForm(prefix="note"),
+                           labels=field_labels(form)), status
+
+
+def field_labels(form):
+    return {name: getattr(form, name).label.text for name in register.FIELDS}
+
+
+@bp.route("/<int:contact_id>/persons/new", methods=["GET", "POST"])
+def new_person(contact_id):
+    """Add a contact person to a company."""
+    contact = get_contact(contact_id)
+    form = PersonForm()
+    if form.validate_on_submit():
+        person = register.save_person(contact, None, {k: getattr(form, k).data or ""
+                                                      for k in register.PERSON_FIELDS
+                                                      if k != "active"} | {"active": True})
+        flash(_("Contact person %(name)s added.", name=person.name), "success")
+        return redirect(url_for("contacts.edit", contact_id=contact.id) + "#persons")
+    return render_template("contacts/person_form.html", contact=contact, person=None,
+                           form=form), 400 if form.errors else 200
+
+
+@bp.route("/<int:contact_id>/persons/<int:person_id>")
+def show_person(contact_id, person_id):
+    """A contact person in view mode, with their note."""
+    contact = get_contact(contact_id)
+    person = get_person(contact, person_id)
+    return render_template("contacts/person_view.html", contact=contact, person=person,
+                           entries=list(notes.entries(contact, person)))
+
+
+@bp.route("/<int:contact_id>/persons/<int:person_id>/edit", methods=["GET", "POST"])
+def edit_person(contact_id, person_id):
+    """Edit a contact person (unticking Active deactivates them); add to their note."""
+    contact = get_contact(contact_id)
+    person = get_person(contact, person_id)
+    form = PersonForm(obj=person)
+    if form.validate_on_submit():
+        register.save_person(contact, person, {k: getattr(form, k).data
+                                               for k in register.PERSON_FIELDS})
+        flash(_("Contact person %(name)s saved.", name=form.name.data), "success")
+        return redirect(url_for("contacts.show_person", contact_id=contact.id,
+                                person_id=person.id))
+    return render_template("contacts/person_form.html", contact=contact, person=person,
+                           form=form, entries=list(notes.entries(contact, person)),
+                           note_form=NoteForm(prefix="note")), 400 if form.errors else 200
+
+
+@bp.route("/<int:contact_id>/vcard")
+def vcard(contact_id):
+    """The contact (and its active persons) as a vCard file."""
+    contact = get_contact(contact_id)
+    persons = contact.persons.where(ContactPerson.active == True)  # noqa: E712
+    return download(contact_io.vcard(contact, persons), "text/vcard",
+                    f"{contact.customer_number}.vcf")
+
+
+@bp.route("/export.csv")
+def export():
+    """The (filtered) list as CSV, headed in your language."""
+    query = register.filtered(request.args.get("q", "")[:200], request.args.get("sort", "name"),
+                              include_inactive=request.args.get("inactive") == "1")
+    language = str(get_locale() or "en")
+    audit.record("contacts.exported", user=current_user, detail=request.args.get("q", "")[:100])
+    response = Response(stream_with_context(contact_io.export_csv(query, language)),
+                        mimetype="text/csv")
+    response.headers["Content-Disposition"] = "attachment; filename=\"contacts.csv\""
+    return response
+
+
+def download(body, mimetype, filename):
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = content_disposition(filename)
+    return response
+
+
+def import_folder():
+    folder = Path(current_app.config["DATA_DIR"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def stored_import():
+    name = session.get("contact_import", "")
+    if not name or not name.isalnum():
+        return None
+    path = import_folder() / f"{name}.csv"
+    return path if path.exists() else None
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_contacts():
+    """Upload a CSV file and see what would be created and which lines are wrong."""
+    form = ImportForm()
+    preview = None
+    if form.validate_on_submit():
+        raw = form.file.data.read(10 * 1024 * 1024 + 1)
+        if len(raw) > 10 * 1024 * 1024:
+            abort(413)
+        preview = contact_io.parse(raw)
+        name = secrets.token_hex(16)
+        (import_folder() / f"{name}.csv").write_bytes(raw)
+        old = stored_import()
+        if old is not None:
+            old.unlink(missing_ok=True)
+        session["contact_import"] = name
+    elif request.method == "GET" and stored_import() is not None and request.args.get("again"):
+        preview = contact_io.parse(stored_import().read_bytes())
+    return render_template("contacts/import.html", form=form, preview=preview,
+                           confirm_form=ActionForm(), columns=contact_io.COLUMNS), \
+        400 if form.errors else 200
+
+
+@bp.route("/import/confirm", methods=["POST"])
+def confirm_import():
+    """Import every line of the previewed file, or nothing when a line is wrong."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    path = stored_import()
+    if path is None:
+        flash(_("Upload the file again: the preview is no longer available."), "error")
+        return redirect(url_for("contacts.import_contacts"))
+    preview = contact_io.parse(path.read_bytes())
+    if not preview.ok:
+        flash(_("Nothing was imported: the file has errors."), "error")
+        return redirect(url_for("contacts.import_contacts", again=1))
+    count = contact_io.import_rows(preview, user=current_user.id)
+    path.unlink(missing_ok=True)
+    session.pop("contact_import", None)
+    audit.record("contacts.imported", user=current_user, detail=f"{count} contacts")
+    flash(_("%(count)s contacts imported.", count=count), "success")
+    return redirect(url_for("contacts.index"))
+
+
+FIELD_LABELS = {
+    "kind": _l("Type"), "name": _l("Name"), "org_number": _l("Organisation number"),
+    "vat_number": _l("VAT number"), "email": _l("E-mail"), "phone": _l("Phone"),
+    "mobile": _l("Mobile"), "fax": _l("Fax"), "website": _l("Website"),
+    "street": _l("Street and number"), "postcode": _l("Postcode"), "city": _l("City"),
+    "country": _l("Country"), "visit_street": _l("Visiting address"),
+    "visit_postcode": _l("Visiting postcode"), "visit_city": _l("Visiting city"),
+    "visit_country": _l("Visiting country"), "discount": _l("Customer discount (%)"),
+    "active": _l("Active"),
+}
+
+IMPORT_PROBLEMS = {
+    "empty": _l("The file is empty."),
+    "no_name_column": _l("The first line must name the columns, and one of them must be Name."),
+    "too_many": _l("Too many lines: at most %(detail)s per file."),
+    "name_missing": _l("The name is missing."),
+    "too_long": _l("A value is too long."),
+    "bad_kind": _l("Unknown type “%(detail)s”: use company or person."),
+    "bad_email": _l("“%(detail)s” is not a valid e-mail address."),
+    "bad_discount": _l("“%(detail)s” is not a discount from 0 to 100."),
+    "bad_number": _l("“%(detail)s” is not a valid customer number."),
+    "number_twice": _l("Customer number %(detail)s appears twice in the file (number:line)."),
+    "number_taken": _l("Customer number %(detail)s is taken by an existing contact."),
+    "bad_country": _l("“%(detail)s” is not a two-letter country code."),
+}
+
+
+@bp.app_template_filter("field_label")
+def field_label(name):
+    return FIELD_LABELS.get(name, name)
+
+
+@bp.app_template_filter("import_problem")
+def import_problem(code, detail=""):
+    return IMPORT_PROBLEMS.get(code, code) % {"detail": detail}
+
+
+@bp.app_template_filter("country_name")
+def country_name_filter(code):
+    from kontor.countries import country_name
+    return country_name(code)
+
+
+@bp.app_template_filter("decimal")
+def decimal_filter(value):
+    from flask_babel import format_decimal
+    return format_decimal(value or 0, format="#,##0.00")

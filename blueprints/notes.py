@@ -1,0 +1,70 @@
+"""Notes on contacts and contact persons: add a stamped entry, download the note as RTF."""
+from datetime import timezone
+
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from blueprints.contacts import NoteForm, get_contact, get_person
+from kontor import notes, rtf
+from kontor.web import ascii_filename, content_disposition
+
+bp = Blueprint("notes", __name__, url_prefix="/contacts")
+
+
+def add(contact, person, back):
+    form = NoteForm(prefix="note")
+    if form.validate_on_submit():
+        notes.add_entry(contact, form.text.data, author=current_user, person=person)
+        flash(_("Text added to the note."), "success")
+        return redirect(back + "#note")
+    return render_template("notes/add.html", contact=contact, person=person, form=form,
+                           back=back), 400
+
+
+@bp.route("/<int:contact_id>/notes", methods=["POST"])
+def add_to_contact(contact_id):
+    """Append a stamped entry to the contact's note."""
+    contact = get_contact(contact_id)
+    return add(contact, None, url_for("contacts.edit", contact_id=contact.id))
+
+
+@bp.route("/<int:contact_id>/persons/<int:person_id>/notes", methods=["POST"])
+def add_to_person(contact_id, person_id):
+    """Append a stamped entry to a contact person's note."""
+    contact = get_contact(contact_id)
+    person = get_person(contact, person_id)
+    return add(contact, person, url_for("contacts.edit_person", contact_id=contact.id,
+                                        person_id=person.id))
+
+
+def stamp(entry):
+    who = entry.author_name or _("unknown")
+    return f"{format_datetime(entry.created_at.replace(tzinfo=timezone.utc), 'short')} · {who}"
+
+
+def rtf_response(title, subtitle, entries, filename):
+    body = rtf.document(title, [(stamp(e), e.text) for e in entries], subtitle)
+    response = Response(body, mimetype="application/rtf")
+    response.headers["Content-Disposition"] = content_disposition(filename)
+    return response
+
+
+@bp.route("/<int:contact_id>/notes.rtf")
+def contact_rtf(contact_id):
+    """The contact's whole note as an RTF document."""
+    contact = get_contact(contact_id)
+    return rtf_response(contact.name, _("Note, customer number %(number)s",
+                                        number=contact.customer_number),
+                        notes.entries(contact), f"{ascii_filename(contact.name)}.rtf")
+
+
+@bp.route("/<int:contact_id>/persons/<int:person_id>/notes.rtf")
+def person_rtf(contact_id, person_id):
+    """A contact person's whole note as an RTF document."""
+    contact = get_contact(contact_id)
+    person = get_person(contact, person_id)
+    return rtf_response(person.name, _("Note, contact person at %(company)s",
+                                       company=contact.name),
+                        notes.entries(contact, person), f"{ascii_filename(person.name)}.rtf")

@@ -1,0 +1,241 @@
+"""Contacts in and out: CSV import (preview, per-line errors, all or nothing), CSV export and
+vCard (SPEC section 6).
+
+CSV columns may be headed in any of Kontor's four languages (see COLUMNS; README lists them);
+the export uses the reader's language. Separators `,` `;` and tab are recognised; the file
+may be UTF-8 (with or without BOM) or Windows-1252, as spreadsheets write them.
+"""
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from email_validator import EmailNotValidError, validate_email
+
+from kontor import contacts
+from models import Contact, db
+
+# canonical key → header in en, nl, nb, de (the first is what the export writes)
+COLUMNS = {
+    "customer_number": ("Customer number", "Klantnummer", "Kundenummer", "Kundennummer"),
+    "kind": ("Type", "Soort", "Type", "Art"),
+    "name": ("Name", "Naam", "Navn", "Name"),
+    "org_number": ("Organisation number", "KvK-nummer", "Organisasjonsnummer",
+                   "Handelsregisternummer"),
+    "vat_number": ("VAT number", "Btw-nummer", "MVA-nummer", "USt-IdNr."),
+    "email": ("E-mail", "E-mail", "E-post", "E-Mail"),
+    "phone": ("Phone", "Telefoon", "Telefon", "Telefon"),
+    "mobile": ("Mobile", "Mobiel", "Mobil", "Mobil"),
+    "fax": ("Fax", "Fax", "Faks", "Fax"),
+    "website": ("Website", "Website", "Nettsted", "Webseite"),
+    "street": ("Street", "Straat", "Gateadresse", "Straße"),
+    "postcode": ("Postcode", "Postcode", "Postnummer", "PLZ"),
+    "city": ("City", "Plaats", "Poststed", "Ort"),
+    "country": ("Country", "Land", "Land", "Land"),
+    "visit_street": ("Visiting street", "Bezoekadres straat", "Besøksadresse",
+                     "Besuchsadresse Straße"),
+    "visit_postcode": ("Visiting postcode", "Bezoekadres postcode", "Besøkspostnummer",
+                       "Besuchsadresse PLZ"),
+    "visit_city": ("Visiting city", "Bezoekadres plaats", "Besøkssted", "Besuchsadresse Ort"),
+    "visit_country": ("Visiting country", "Bezoekadres land", "Besøksland",
+                      "Besuchsadresse Land"),
+    "discount": ("Discount %", "Korting %", "Rabatt %", "Rabatt %"),
+}
+LANGUAGE_INDEX = {"en": 0, "nl": 1, "nb": 2, "de": 3}
+KINDS = {"company": "company", "bedrijf": "company", "firma": "company", "foretak": "company",
+         "unternehmen": "company", "organisation": "company", "organization": "company",
+         "person": "person", "persoon": "person", "privatperson": "person", "": "company"}
+MAX_IMPORT_ROWS = 50000
+
+
+def _header_key(header):
+    wanted = " ".join(header.strip().lower().replace("_", " ").split())
+    for key, names in COLUMNS.items():
+        if wanted == key.replace("_", " ") or wanted in (n.lower() for n in names):
+            return key
+    return None
+
+
+@dataclass
+class Preview:
+    rows: list = field(default_factory=list)      # (line number, values) to be created
+    errors: list = field(default_factory=list)    # (line number, code, detail)
+    unknown_columns: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return bool(self.rows) and not self.errors
+
+
+def decode(raw: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
+
+
+def parse(raw: bytes) -> Preview:
+    """Read a CSV file into the contacts it would create and the lines that are wrong."""
+    preview = Preview()
+    text = decode(raw)
+    if not text.strip():
+        preview.errors.append((0, "empty", ""))
+        return preview
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text), dialect)
+    headers = next(reader, [])
+    keys = [_header_key(h) for h in headers]
+    preview.unknown_columns = [h for h, k in zip(headers, keys) if k is None and h.strip()]
+    if "name" not in keys:
+        preview.errors.append((1, "no_name_column", ""))
+        return preview
+    numbers_in_file = {}
+    existing = set()
+    for line_number, cells in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(preview.rows) + len(preview.errors) >= MAX_IMPORT_ROWS:
+            preview.errors.append((line_number, "too_many", str(MAX_IMPORT_ROWS)))
+            break
+        values = {k: (cells[i].strip() if i < len(cells) else "")
+                  for i, k in enumerate(keys) if k}
+        problem = _check(values, line_number, numbers_in_file)
+        if problem:
+            preview.errors.append((line_number, *problem))
+        else:
+            if values.get("customer_number"):
+                existing.add(values["customer_number"])
+            preview.rows.append((line_number, values))
+    if existing:
+        taken = {n for (n,) in Contact.select(Contact.customer_number)
+                 .where(Contact.customer_number.in_(list(existing))).tuples()}
+        for line_number, values in list(preview.rows):
+            if values.get("customer_number") in taken:
+                preview.rows.remove((line_number, values))
+                preview.errors.append((line_number, "number_taken",
+                                       str(values["customer_number"])))
+        preview.errors.sort()
+    return preview
+
+
+def _check(values, line_number, numbers_in_file):
+    if not values.get("name"):
+        return "name_missing", ""
+    if len(values["name"]) > 200:
+        return "too_long", "name"
+    kind = KINDS.get(values.get("kind", "").lower())
+    if kind is None:
+        return "bad_kind", values.get("kind", "")
+    values["kind"] = kind
+    if values.get("email"):
+        try:
+            values["email"] = validate_email(values["email"],
+                                             check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            return "bad_email", values["email"]
+    if values.get("discount"):
+        try:
+            discount = Decimal(values["discount"].replace("%", "").replace(",", ".").strip())
+        except InvalidOperation:
+            return "bad_discount", values["discount"]
+        if not 0 <= discount <= 100:
+            return "bad_discount", values["discount"]
+        values["discount"] = discount
+    else:
+        values.pop("discount", None)
+    number = values.pop("customer_number", "")
+    if number:
+        if not number.isdigit() or not 0 < int(number) < 2**31:
+            return "bad_number", number
+        if int(number) in numbers_in_file:
+            return "number_twice", f"{number}:{numbers_in_file[int(number)]}"
+        numbers_in_file[int(number)] = line_number
+        values["customer_number"] = int(number)
+    for key in ("country", "visit_country"):
+        if values.get(key) and not re.fullmatch(r"[A-Za-z]{2}", values[key]):
+            return "bad_country", values[key]
+    return None
+
+
+def import_rows(preview: Preview, user=None) -> int:
+    """Create every contact of a clean preview in one transaction: all or nothing."""
+    if not preview.ok:
+        raise ValueError("the preview has errors")
+    with db.atomic():
+        for _line, values in preview.rows:
+            values = dict(values)
+            number = values.pop("customer_number", None)
+            contacts.create(values, user=user, customer_number=number)
+    return len(preview.rows)
+
+
+def _safe_cell(value):
+    """Spreadsheets run cells starting with = + - @ as formulas: quote them."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def export_csv(query, language="en"):
+    """Yield the CSV export line by line (streamed; a large register never sits in memory)."""
+    index = LANGUAGE_INDEX.get(language, 0)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";" if language in ("nl", "de", "nb") else ",")
+    writer.writerow([names[index] for names in COLUMNS.values()])
+    yield "\ufeff" + buffer.getvalue()
+    for contact in query.iterator():
+        buffer.seek(0)
+        buffer.truncate()
+        row = []
+        for key in COLUMNS:
+            value = getattr(contact, key)
+            if key == "discount":
+                value = f"{value:.2f}".replace(".", "," if language != "en" else ".")
+            row.append(_safe_cell(value))
+        writer.writerow(row)
+        yield buffer.getvalue()
+
+
+def _vcard_escape(text):
+    return (str(text or "").replace("\\", "\\\\").replace("\n", "\\n").replace(",", "\\,")
+            .replace(";", "\\;"))
+
+
+def vcard(contact, persons=()):
+    """vCard 4.0 of a contact, with one more card per active contact person of a company."""
+    e = _vcard_escape
+    lines = ["BEGIN:VCARD", "VERSION:4.0",
+             f"KIND:{'org' if contact.kind == 'company' else 'individual'}",
+             f"FN:{e(contact.name)}"]
+    if contact.kind == "company":
+        lines.append(f"ORG:{e(contact.name)}")
+    if contact.email:
+        lines.append(f"EMAIL;TYPE=work:{e(contact.email)}")
+    for kind, number in (("work,voice", contact.phone), ("cell", contact.mobile),
+                         ("work,fax", contact.fax)):
+        if number:
+            lines.append(f"TEL;TYPE=\"{kind}\":{e(number)}")
+    if contact.street or contact.city:
+        lines.append(f"ADR;TYPE=work:;;{e(contact.street)};{e(contact.city)};;"
+                     f"{e(contact.postcode)};{e(contact.country)}")
+    if contact.website:
+        lines.append(f"URL:{e(contact.website)}")
+    lines += [f"X-KONTOR-CUSTOMER-NUMBER:{contact.customer_number}", "END:VCARD"]
+    for person in persons:
+        lines += ["BEGIN:VCARD", "VERSION:4.0", "KIND:individual", f"FN:{e(person.name)}",
+                  f"ORG:{e(contact.name)}"]
+        if person.title:
+            lines.append(f"TITLE:{e(person.title)}")
+        if person.email:
+            lines.append(f"EMAIL;TYPE=work:{e(person.email)}")
+        if person.phone:
+            lines.append(f"TEL;TYPE=\"work,voice\":{e(person.phone)}")
+        if person.mobile:
+            lines.append(f"TEL;TYPE=cell:{e(person.mobile)}")
+        lines.append("END:VCARD")
+    return "\r\n".join(lines) + "\r\n"

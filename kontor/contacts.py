@@ -1,0 +1,291 @@
+"""The contact register (SPEC section 6): search, numbering, duplicates, saving with
+optimistic locking and a change history, contact persons, and the timeline.
+
+Search matches substrings of the folded text ("ans" finds "Jansen", "Soren" finds "Søren")
+through an FTS5 trigram index on SQLite and a pg_trgm index on PostgreSQL (migration 0004).
+"""
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from peewee import JOIN, SQL, IntegrityError, fn
+
+from kontor.clock import utcnow
+from kontor.text import fold
+from models import Contact, ContactChange, ContactPerson, NoteEntry, User, db, is_sqlite
+
+FIELDS = ("kind", "name", "org_number", "vat_number", "email", "phone", "mobile", "fax",
+          "website", "street", "postcode", "city", "country", "visit_street", "visit_postcode",
+          "visit_city", "visit_country", "discount", "active")
+PERSON_FIELDS = ("name", "title", "email", "phone", "mobile", "active")
+SORTS = {
+    "name": (Contact.sort_name, Contact.id),
+    "-name": (Contact.sort_name.desc(), Contact.id.desc()),
+    "number": (Contact.customer_number,),
+    "-number": (Contact.customer_number.desc(),),
+    "city": (Contact.city, Contact.sort_name, Contact.id),
+    "-city": (Contact.city.desc(), Contact.sort_name.desc(), Contact.id.desc()),
+}
+FIRST_CUSTOMER_NUMBER = 10001
+
+_LEGAL_FORMS = re.compile(
+    r"\b(b\.?v\.?|n\.?v\.?|v\.?o\.?f\.?|a/?s|asa|ans|da|gmbh|ag|kg|ohg|e\.?k\.?|ug|ltd|"
+    r"limited|llc|inc|plc|co|company|and|og|en|und)\b\.?")
+
+
+def normalise_name(name: str) -> str:
+    """The name as a duplicate check sees it: folded, legal forms and punctuation dropped."""
+    text = _LEGAL_FORMS.sub(" ", fold(name))
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+def digits(text: str) -> str:
+    return re.sub(r"\D", "", text or "")
+
+
+def search_text_for(values) -> str:
+    """The text search looks in: name, number, organisation number, e-mail, phones, city."""
+    parts = [values.get("name"), str(values.get("customer_number") or ""),
+             values.get("org_number"), values.get("email"), values.get("city"),
+             values.get("visit_city")]
+    phones = [values.get(k) for k in ("phone", "mobile")]
+    parts += phones + [digits(p) for p in phones if p]
+    return " ".join(fold(p) for p in parts if p)
+
+
+def _derived(values):
+    return {"name_norm": normalise_name(values["name"])[:200],
+            "sort_name": fold(values["name"]).strip()[:200],
+            "search_text": search_text_for(values)}
+
+
+# --- search ---------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    contacts: list
+    total: int          # exact up to COUNT_LIMIT, else COUNT_LIMIT + 1 ("more than")
+    page: int
+    per_page: int
+
+    @property
+    def pages(self):
+        return max(1, -(-min(self.total, COUNT_LIMIT) // self.per_page))
+
+    @property
+    def total_is_exact(self):
+        return self.total <= COUNT_LIMIT
+
+
+COUNT_LIMIT = 100000
+
+
+def _terms(text):
+    return [fold(t) for t in (text or "").split() if t.strip()][:6]
+
+
+def _matching(query, terms):
+    if not terms:
+        return query
+    if is_sqlite():
+        # the FTS5 trigram index answers LIKE for terms of 3+ characters
+        clauses = " AND ".join("search_text LIKE ?" for _ in terms)
+        return query.where(Contact.id.in_(SQL(
+            f"(SELECT rowid FROM contact_fts WHERE {clauses})", [f"%{_like(t)}%" for t in terms])))
+    for term in terms:
+        query = query.where(Contact.search_text.contains(term))
+    return query
+
+
+def _like(term):
+    return term.replace("\\", "").replace("%", "").replace("_", "")
+
+
+def search(text="", sort="name", page=1, per_page=50, include_inactive=False):
+    """One page of contacts matching every word of `text`, and how many match in all."""
+    query = Contact.select()
+    if not include_inactive:
+        query = query.where(Contact.active == True)  # noqa: E712
+    query = _matching(query, _terms(text))
+    total = (query.select(Contact.id).limit(COUNT_LIMIT + 1).count()
+             if text else query.count())
+    page = max(1, min(page, -(-max(total, 1) // per_page)))
+    rows = list(query.order_by(*SORTS.get(sort, SORTS["name"]))
+                .limit(per_page).offset((page - 1) * per_page))
+    return Result(rows, total, page, per_page)
+
+
+def filtered(text="", sort="name", include_inactive=False):
+    """The whole filtered list, in order (for the CSV export)."""
+    query = Contact.select()
+    if not include_inactive:
+        query = query.where(Contact.active == True)  # noqa: E712
+    return _matching(query, _terms(text)).order_by(*SORTS.get(sort, SORTS["name"]))
+
+
+# --- duplicates -----------------------------------------------------------------------------
+
+def likely_duplicates(values, exclude_id=None, limit=10):
+    """Contacts that are probably the same: same organisation number, e-mail or normalised name."""
+    conditions = []
+    if (values.get("org_number") or "").strip():
+        conditions.append(Contact.org_number == values["org_number"].strip())
+    if (values.get("email") or "").strip():
+        conditions.append(Contact.email == values["email"].strip().lower())
+    norm = normalise_name(values.get("name") or "")
+    if norm:
+        conditions.append(Contact.name_norm == norm)
+    if not conditions:
+        return []
+    match = conditions[0]
+    for condition in conditions[1:]:
+        match |= condition
+    query = Contact.select().where(match)
+    if exclude_id:
+        query = query.where(Contact.id != exclude_id)
+    return list(query.order_by(Contact.customer_number).limit(limit))
+
+
+# --- saving ---------------------------------------------------------------------------------
+
+class EditConflict(Exception):
+    """Someone saved the contact after the editor opened it. `changes` are theirs:
+    a list of (version, user, at, {field: [old, new]})."""
+
+    def __init__(self, current, changes):
+        super().__init__("edit conflict")
+        self.current = current
+        self.changes = changes
+
+
+def _clean(values):
+    clean = {}
+    for key in FIELDS:
+        if key not in values:
+            continue
+        value = values[key]
+        if isinstance(value, str):
+            value = value.strip()
+        if key == "email":
+            value = (value or "").lower()
+        if key == "discount":
+            value = Decimal(str(value or 0)).quantize(Decimal("0.01"))
+        if key in ("country", "visit_country"):
+            value = (value or "").upper()
+            value = value if re.fullmatch(r"[A-Z]{2}", value) else ""
+        if value is None and key not in ("discount", "active"):
+            value = ""
+        clean[key] = value
+    return clean
+
+
+def next_customer_number():
+    highest = Contact.select(fn.MAX(Contact.customer_number)).scalar()
+    return max(FIRST_CUSTOMER_NUMBER, (highest or 0) + 1)
+
+
+def create(values, user=None, customer_number=None):
+    """Create a contact with the next free customer number (or the one given)."""
+    values = _clean(values)
+    for attempt in range(5):
+        try:
+            with db.atomic():
+                number = customer_number or next_customer_number()
+                data = dict(values, customer_number=number)
+                contact = Contact.create(**data, **_derived(data), updated_by=user)
+                ContactChange.create(contact=contact, version=1, user=user,
+                                     changes=json.dumps({"created": [None, number]}))
+                return contact
+        except IntegrityError:
+            if customer_number or attempt == 4:
+                raise
+    raise RuntimeError("unreachable")
+
+
+def _as_text(value):
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return value
+
+
+def update(contact_id, values, opened_version, user=None):
+    """Save the edited fields if nobody saved since `opened_version`; else EditConflict.
+
+    Returns the updated contact (unchanged if nothing differed).
+    """
+    values = _clean(values)
+    with db.atomic():
+        current = Contact.get_by_id(contact_id)
+        if current.version != opened_version:
+            theirs = list(ContactChange.select(ContactChange, User)
+                          .join(User, on=(ContactChange.user == User.id), join_type=JOIN.LEFT_OUTER)
+                          .where(ContactChange.contact == contact_id,
+                                 ContactChange.version > opened_version)
+                          .order_by(ContactChange.version))
+            raise EditConflict(current, [(c.version, c.user, c.at, json.loads(c.changes))
+                                         for c in theirs])
+        changes = {k: [_as_text(getattr(current, k)), _as_text(v)] for k, v in values.items()
+                   if _as_text(getattr(current, k)) != _as_text(v)}
+        if not changes:
+            return current
+        merged = {k: getattr(current, k) for k in FIELDS}
+        merged.update(values, customer_number=current.customer_number)
+        updated = (Contact.update(**values, **_derived(merged), version=Contact.version + 1,
+                                  updated_at=utcnow(), updated_by=user)
+                   .where(Contact.id == contact_id, Contact.version == opened_version)
+                   .execute())
+        if not updated:   # cannot happen inside the write transaction, but never overwrite
+            raise EditConflict(current, [])
+        ContactChange.create(contact=contact_id, version=opened_version + 1, user=user,
+                             changes=json.dumps(changes, default=str))
+    return Contact.get_by_id(contact_id)
+
+
+# --- contact persons ------------------------------------------------------------------------
+
+def save_person(contact, person, values):
+    values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()
+              if k in PERSON_FIELDS}
+    if "email" in values:
+        values["email"] = (values["email"] or "").lower()
+    with db.atomic():
+        if person is None:
+            return ContactPerson.create(contact=contact, **values)
+        ContactPerson.update(**values, version=ContactPerson.version + 1, updated_at=utcnow()
+                             ).where(ContactPerson.id == person.id).execute()
+    return ContactPerson.get_by_id(person.id)
+
+
+# --- timeline -------------------------------------------------------------------------------
+
+@dataclass
+class Event:
+    at: object
+    kind: str          # "note", "change", "person_note"
+    who: str
+    text: str = ""
+    changes: dict = None
+    person: str = ""
+
+
+def timeline(contact, limit=50):
+    """Notes and changes of a contact (and its persons' notes), newest first."""
+    events = []
+    for entry in (NoteEntry.select(NoteEntry, ContactPerson)
+                  .join(ContactPerson, join_type=JOIN.LEFT_OUTER,
+                        on=(NoteEntry.person == ContactPerson.id))
+                  .where(NoteEntry.contact == contact.id)
+                  .order_by(NoteEntry.created_at.desc()).limit(limit)):
+        events.append(Event(entry.created_at, "person_note" if entry.person_id else "note",
+                            entry.author_name, entry.text,
+                            person=entry.person.name if entry.person_id else ""))
+    for change in (ContactChange.select(ContactChange, User)
+                   .join(User, join_type=JOIN.LEFT_OUTER, on=(ContactChange.user == User.id))
+                   .where(ContactChange.contact == contact.id)
+                   .order_by(ContactChange.version.desc()).limit(limit)):
+        events.append(Event(change.at, "change",
+                            change.user.display_name if change.user_id else "",
+                            changes=json.loads(change.changes)))
+    events.sort(key=lambda e: e.at, reverse=True)
+    return events[:limit]

@@ -1,0 +1,47 @@
+"""A note as an RTF document for Word and LibreOffice (SECURITY.md item 32).
+
+All text is escaped: `\\`, `{` and `}` get a backslash; every character outside printable
+ASCII becomes `\\uN?` (N signed 16-bit, characters beyond the BMP as a surrogate pair); a line
+break becomes `\\par`. So nothing in a note can smuggle in control words such as
+`{\\*\\template URL}` or `\\field` that would make a word processor fetch remote content.
+"""
+
+
+def escape(text: str) -> str:
+    out = []
+    for ch in text.replace("\r\n", "\n").replace("\r", "\n"):
+        code = ord(ch)
+        if ch in "\\{}":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\par\n")
+        elif ch == "\t":
+            out.append("\\tab ")
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code > 0xFFFF:
+            code -= 0x10000
+            for unit in (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)):
+                out.append(f"\\u{unit - 0x10000}?")
+        elif code < 0x20:
+            continue    # other control characters have no place in a note
+        else:
+            out.append(f"\\u{code - 0x10000 if code > 0x7FFF else code}?")
+    return "".join(out)
+
+
+def document(title: str, entries, subtitle: str = "") -> bytes:
+    """`entries`: (stamp, text) pairs, oldest first. Returns the RTF as ASCII bytes."""
+    parts = [
+        "{\\rtf1\\ansi\\ansicpg1252\\deff0\\uc1\n",
+        "{\\fonttbl{\\f0\\fswiss Arial;}}\n",
+        "{\\info{\\title ", escape(title), "}}\n",
+        "\\viewkind4\\pard\\f0\\fs20\n",
+        "{\\b\\fs28 ", escape(title), "}\\par\n",
+    ]
+    if subtitle:
+        parts += ["{\\i ", escape(subtitle), "}\\par\n"]
+    for stamp, text in entries:
+        parts += ["\\par\n{\\b ", escape(stamp), "}\\par\n", escape(text), "\\par\n"]
+    parts.append("}\n")
+    return "".join(parts).encode("ascii")
