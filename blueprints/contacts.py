@@ -145,9 +145,18 @@ def show(contact_id):
     """View mode: every field, the contact persons, the note and the timeline."""
     contact = get_contact(contact_id)
     persons = list(contact.persons.order_by(ContactPerson.active.desc(), ContactPerson.name))
+    entries, total = note_for_page(contact)
     return render_template("contacts/view.html", contact=contact, persons=persons,
-                           entries=list(notes.entries(contact)),
+                           entries=entries, note_total=total,
                            timeline=register.timeline(contact))
+
+
+def note_for_page(contact, person=None):
+    """The whole note when asked for (?note=all), else its newest entries."""
+    if request.args.get("note") == "all":
+        entries = list(notes.entries(contact, person))
+        return entries, len(entries)
+    return notes.recent(contact, person)
 
 
 @bp.route("/<int:contact_id>/edit", methods=["GET", "POST"])
@@ -169,9 +178,10 @@ def edit(contact_id):
             flash(_("Contact saved."), "success")
             return redirect(url_for("contacts.show", contact_id=contact.id))
     persons = list(contact.persons.order_by(ContactPerson.active.desc(), ContactPerson.name))
+    entries, total = note_for_page(contact)
     status = 409 if conflict else (400 if form.errors else 200)
     return render_template("contacts/edit.html", contact=contact, form=form, persons=persons,
-                           conflict=conflict, entries=list(notes.entries(contact)),
+                           conflict=conflict, entries=entries, note_total=total,
                            note_form=NoteForm(prefix="note"),
                            labels=field_labels(form)), status
 
@@ -200,8 +210,9 @@ def show_person(contact_id, person_id):
     """A contact person in view mode, with their note."""
     contact = get_contact(contact_id)
     person = get_person(contact, person_id)
+    entries, total = note_for_page(contact, person)
     return render_template("contacts/person_view.html", contact=contact, person=person,
-                           entries=list(notes.entries(contact, person)))
+                           entries=entries, note_total=total)
 
 
 @bp.route("/<int:contact_id>/persons/<int:person_id>/edit", methods=["GET", "POST"])
@@ -216,8 +227,9 @@ def edit_person(contact_id, person_id):
         flash(_("Contact person %(name)s saved.", name=form.name.data), "success")
         return redirect(url_for("contacts.show_person", contact_id=contact.id,
                                 person_id=person.id))
+    entries, total = note_for_page(contact, person)
     return render_template("contacts/person_form.html", contact=contact, person=person,
-                           form=form, entries=list(notes.entries(contact, person)),
+                           form=form, entries=entries, note_total=total,
                            note_form=NoteForm(prefix="note")), 400 if form.errors else 200
 
 

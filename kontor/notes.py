@@ -28,3 +28,17 @@ def entries(contact, person=None):
     query = query.where(NoteEntry.person == person) if person is not None \
         else query.where(NoteEntry.person.is_null())
     return query.order_by(NoteEntry.created_at, NoteEntry.id)
+
+
+SHOWN_ON_PAGE = 50
+
+
+def recent(contact, person=None, limit=SHOWN_ON_PAGE):
+    """The newest `limit` entries (oldest first, as the note reads) and how many there are."""
+    query = NoteEntry.select().where(NoteEntry.contact == contact)
+    query = query.where(NoteEntry.person == person) if person is not None \
+        else query.where(NoteEntry.person.is_null())
+    newest = list(query.order_by(NoteEntry.created_at.desc(), NoteEntry.id.desc())
+                  .limit(limit))
+    total = len(newest) if len(newest) < limit else query.count()
+    return newest[::-1], total

@@ -5,29 +5,26 @@ ASCII becomes `\\uN?` (N signed 16-bit, characters beyond the BMP as a surrogate
 break becomes `\\par`. So nothing in a note can smuggle in control words such as
 `{\\*\\template URL}` or `\\field` that would make a word processor fetch remote content.
 """
+import re
+
+
+_ASCII = str.maketrans({"\\": "\\\\", "{": "\\{", "}": "\\}", "\n": "\\par\n", "\t": "\\tab "})
+_OTHER = re.compile(r"[^\x20-\x7e\n\t]")
+
+
+def _unicode(match):
+    code = ord(match.group())
+    if code < 0x20:
+        return ""           # other control characters have no place in a note
+    if code > 0xFFFF:       # beyond the BMP: a UTF-16 surrogate pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10) - 0x10000}?\\u{0xDC00 + (code & 0x3FF) - 0x10000}?"
+    return f"\\u{code - 0x10000 if code > 0x7FFF else code}?"
 
 
 def escape(text: str) -> str:
-    out = []
-    for ch in text.replace("\r\n", "\n").replace("\r", "\n"):
-        code = ord(ch)
-        if ch in "\\{}":
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\par\n")
-        elif ch == "\t":
-            out.append("\\tab ")
-        elif 0x20 <= code < 0x7F:
-            out.append(ch)
-        elif code > 0xFFFF:
-            code -= 0x10000
-            for unit in (0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)):
-                out.append(f"\\u{unit - 0x10000}?")
-        elif code < 0x20:
-            continue    # other control characters have no place in a note
-        else:
-            out.append(f"\\u{code - 0x10000 if code > 0x7FFF else code}?")
-    return "".join(out)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_ASCII)
+    return _OTHER.sub(_unicode, text)
 
 
 def document(title: str, entries, subtitle: str = "") -> bytes:

@@ -1,0 +1,206 @@
+"""Contact register at scale (SPEC section 11): 100,000 contacts, 200,000 contact persons and
+300,000 note entries; server time of the contact list (first and a deep page), a search, a
+contact page with a long note and its RTF download, next to a bare page of the same app
+(same layout, same session handling, no data) measured in the same run.
+
+    .venv/bin/python bench/contacts.py                 # SQLite in a temporary folder
+    .venv/bin/python bench/contacts.py --database-url postgresql://postgres@127.0.0.1:5432/kontor_bench
+    .venv/bin/python bench/contacts.py --requests 300 --keep /tmp/kontor-bench   # reuse the data
+
+Server time is measured in-process around Flask's test client (no network, no client), so it
+is the app's own time per request. Targets: median under 50 ms, and each at least 40 % of the
+bare page's throughput. Prints a table; exits 1 if a target is missed.
+"""
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SURNAMES = ["Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Meijer",
+            "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks", "Hansen",
+            "Johansen", "Olsen", "Larsen", "Andersen", "Pedersen", "Nilsen", "Kristiansen",
+            "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
+            "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Søren", "Ødegård",
+            "Æsøy", "Strøm"]
+FIRST = ["Anna", "Piet", "Kari", "Ola", "Jan", "Eva", "Lars", "Ingrid", "Klaus", "Sabine",
+         "John", "Mary", "Sofie", "Emma", "Noah", "Lucas", "Mette", "Henrik", "Jürgen", "Liv"]
+TRADES = ["Installatie", "Bouw", "Transport", "Consult", "Elektro", "Rørlegger", "Bygg",
+          "Handel", "Technik", "Services", "Holding", "Logistics", "Advies", "Design"]
+FORMS = ["B.V.", "AS", "GmbH", "Ltd", "V.O.F.", "ANS", "KG", ""]
+CITIES = ["Utrecht", "Amsterdam", "Rotterdam", "Oslo", "Bergen", "Trondheim", "Berlin",
+          "Hamburg", "München", "London", "Manchester", "Dublin", "Tromsø", "Köln", "Zwolle"]
+CONTACTS, PERSONS, NOTES = 100_000, 200_000, 300_000
+LONG_NOTE_ENTRIES = 400
+
+
+def build(database_url, data_dir):
+    """Fill an empty Kontor database with the benchmark's data, in bulk."""
+    from kontor import contacts, migrate, passwords
+    from models import Company, Contact, ContactPerson, Employee, NoteEntry, User, db, \
+        open_database
+    database = open_database(database_url)
+    migrate.upgrade(database)
+    rng = random.Random(42)
+    started = time.perf_counter()
+    with db.connection_context():
+        company = Company.create(name="Bench BV", street="Benchweg 1", postcode="1000 AA",
+                                 city="Amsterdam", phone="020 1234567",
+                                 email="info@bench.example", vat_number="NL000B01")
+        employee = Employee.create(name="Bench User", email="bench@bench.example")
+        User.create(email="bench@bench.example", employee=employee, is_superuser=True,
+                    password_hash=passwords.hash_password("bench password 2026"))
+        del company
+        batch = []
+        for i in range(CONTACTS):
+            if i % 3 == 0:
+                name = f"{rng.choice(FIRST)} {rng.choice(SURNAMES)}"
+                kind = "person"
+            else:
+                name = f"{rng.choice(SURNAMES)} {rng.choice(TRADES)} {rng.choice(FORMS)}".strip()
+                kind = "company"
+            values = dict(customer_number=10001 + i, kind=kind, name=name,
+                          org_number=str(rng.randint(10_000_000, 99_999_999)),
+                          email=f"info{i}@{name.split()[0].lower()}.example",
+                          phone=f"0{rng.randint(10, 99)}-{rng.randint(1_000_000, 9_999_999)}",
+                          city=rng.choice(CITIES), street=f"Hoofdstraat {i % 300 + 1}",
+                          postcode=f"{rng.randint(1000, 9999)} AB", country="NL")
+            values.update(name_norm=contacts.normalise_name(name),
+                          sort_name=contacts.fold(name), search_text=contacts.search_text_for(values))
+            batch.append(values)
+            if len(batch) == 2000:
+                with db.atomic():
+                    Contact.insert_many(batch).execute()
+                batch = []
+        first_id = Contact.select(Contact.id).order_by(Contact.id).first().id
+        companies = [first_id + i for i in range(CONTACTS) if i % 3]
+        for start in range(0, PERSONS, 5000):
+            with db.atomic():
+                ContactPerson.insert_many([
+                    dict(contact=companies[(start + j) % len(companies)],
+                         name=f"{rng.choice(FIRST)} {rng.choice(SURNAMES)}",
+                         email=f"p{start + j}@bench.example", title="Sales")
+                    for j in range(5000)]).execute()
+        from kontor.clock import utcnow
+        now = utcnow()
+        long_note_id = companies[0]
+        entries = [dict(contact=long_note_id, text=f"Call {k}: {rng.choice(SURNAMES)} asked "
+                        f"about the offer {{ref {k}}}, price \\ {k * 10} €.\nFollow up next week.",
+                        author_name="Bench User", created_at=now, uid=uuid.uuid4().hex)
+                   for k in range(LONG_NOTE_ENTRIES)]
+        for start in range(0, NOTES - LONG_NOTE_ENTRIES, 5000):
+            entries += [dict(contact=first_id + rng.randrange(CONTACTS),
+                             text="Visited the customer; all well.", author_name="Bench User",
+                             created_at=now, uid=uuid.uuid4().hex) for _ in range(5000)]
+            with db.atomic():
+                NoteEntry.insert_many(entries).execute()
+            entries = []
+        if entries:
+            with db.atomic():
+                NoteEntry.insert_many(entries).execute()
+        if database_url.startswith("sqlite"):
+            db.execute_sql("ANALYZE")
+            db.execute_sql("PRAGMA optimize")
+        else:
+            db.execute_sql("ANALYZE")
+    print(f"built {CONTACTS:,} contacts, {PERSONS:,} persons, {NOTES:,} note entries in "
+          f"{time.perf_counter() - started:.0f} s")
+    return long_note_id
+
+
+def measure(client, path, count):
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = client.get(path)
+        body = response.get_data()
+        times.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise SystemExit(f"{path} answered {response.status_code}: {body[:300]!r}")
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--keep", default="", help="data folder to build once and reuse")
+    args = parser.parse_args()
+
+    data_dir = Path(args.keep or tempfile.mkdtemp(prefix="kontor-bench-"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = args.database_url or f"sqlite:///{data_dir / 'kontor.db'}"
+    marker = data_dir / "built"
+    if args.keep and marker.exists() and not args.database_url:
+        long_note_id = int(marker.read_text())
+    else:
+        long_note_id = build(url, data_dir)
+        marker.write_text(str(long_note_id))
+
+    from flask import render_template_string
+
+    from app import create_app
+    from models import Contact
+    app = create_app({"DATA_DIR": str(data_dir), "DATABASE_URL": url,
+                      "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False})
+
+    @app.route("/bench/bare")
+    def bare():
+        """The same layout with no data: the baseline."""
+        return render_template_string(
+            '{% extends "base.html" %}{% block content %}<h1>Bare</h1>{% endblock %}')
+
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    import re
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    signed_in = client.post("/login", data={"email": "bench@bench.example",
+                                            "password": "bench password 2026",
+                                            "csrf_token": token})
+    assert signed_in.status_code == 302, "sign-in failed"
+    with app.app_context():
+        from models import db
+        with db.connection_context():
+            total = Contact.select().count()
+    deep = total // 50 // 2
+    cases = [
+        ("bare page (baseline)", "/bench/bare"),
+        ("contact list, first page", "/contacts"),
+        (f"contact list, page {deep}", f"/contacts?page={deep}"),
+        ("search \"jans\"", "/contacts?q=jans"),
+        ("search \"ødegård bygg\"", "/contacts?q=odegard+bygg"),
+        (f"contact page, {LONG_NOTE_ENTRIES}-entry note", f"/contacts/{long_note_id}"),
+        ("RTF of that note", f"/contacts/{long_note_id}/notes.rtf"),
+    ]
+    for _name, path in cases:     # warm caches and the connection pool
+        measure(client, path, 3)
+    results = {name: measure(client, path, args.requests) for name, path in cases}
+
+    bare_mean = statistics.mean(results[cases[0][0]])
+    database = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"\nKontor contacts at scale on {database}: {total:,} contacts, "
+          f"{args.requests} requests each (server time)\n")
+    print(f"{'request':36} {'median ms':>9} {'p95 ms':>8} {'req/s':>7} {'vs bare':>8}  target")
+    print("-" * 84)
+    failed = False
+    for name, times in results.items():
+        ms = sorted(t * 1000 for t in times)
+        median, p95 = statistics.median(ms), ms[int(len(ms) * 0.95) - 1]
+        share = bare_mean / statistics.mean(times)
+        ok = name == cases[0][0] or (median < 50 and share >= 0.40)
+        failed |= not ok
+        verdict = "" if name == cases[0][0] else ("ok" if ok else "MISSED")
+        print(f"{name:36} {median:9.1f} {p95:8.1f} {1 / statistics.mean(times):7.0f} "
+              f"{share:7.0%}  {verdict}")
+    print("\ntargets: median < 50 ms and at least 40 % of the bare page's throughput")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
