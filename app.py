@@ -61,15 +61,11 @@ def configure(app, config):
     data_dir.mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = kontor_config.load_secret_key(data_dir)
-    app.config.setdefault("UPLOAD_MAX_MB", 20)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)   # the token lives as long as the session
     app.config.setdefault("WTF_CSRF_SSL_STRICT", True)
-    # Flask's own defaults already hold these two keys (None, "session"): setdefault would be a
-    # no-op, so set them unless the caller's config chose a value.
-    for key, value in (("MAX_CONTENT_LENGTH", 60 * 1024 * 1024),
-                       ("SESSION_COOKIE_NAME", "kontor_session")):
-        if key not in (config or {}):
-            app.config[key] = value
+    # Flask's own default already holds this key ("session"): setdefault would be a no-op.
+    if "SESSION_COOKIE_NAME" not in (config or {}):
+        app.config["SESSION_COOKIE_NAME"] = "kontor_session"
     app.config.setdefault("LOGIN_LIMIT_PER_IP", "30 per minute")
     app.config.setdefault("LOGIN_LIMIT_PER_EMAIL", "10 per 15 minutes")
     app.config.setdefault("RESET_LIMIT_PER_IP", "20 per hour")
@@ -92,9 +88,9 @@ def register_extensions(app):
 
 def register_blueprints(app):
     from blueprints import (admin, auth, contacts, employees, invitations, main, notes, profile,
-                            setup, users)
+                            setup, support, users)
     for module in (main, auth, setup, profile, admin, employees, invitations, users, contacts,
-                   notes):
+                   notes, support):
         app.register_blueprint(module.bp)
 
 

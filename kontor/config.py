@@ -65,6 +65,8 @@ def from_environment(environ=None) -> dict:
         "TRUSTED_PROXIES": proxies,
         "MAIL_INTERVAL_SECONDS": _int(env.get("KONTOR_MAIL_INTERVAL"), 5),
         "THREADS": _int(env.get("KONTOR_THREADS"), 8),
+        "UPLOAD_MAX_MB": _int(env.get("KONTOR_UPLOAD_MAX_MB"), 20),
+        "MAX_CONTENT_LENGTH": _int(env.get("KONTOR_REQUEST_MAX_MB"), 60) * 1024 * 1024,
         "RATELIMIT_STORAGE_URI": env.get("KONTOR_RATELIMIT_STORAGE") or "memory://",
         "DEBUG": _bool(env.get("KONTOR_DEBUG")),
     }

@@ -1,0 +1,202 @@
+"""Support requests (SPEC section 9): numbering, who may see a case, the thread, status
+changes, ownership, closing, "Was your question answered?" and the case history.
+
+Plain functions over the models; the outbox e-mails are sent by the views, which know the
+recipients' languages and the links.
+"""
+from dataclasses import dataclass
+
+from peewee import JOIN, IntegrityError, fn
+
+from kontor.clock import utcnow
+from models import (
+    CaseEvent, CaseFile, CaseMessage, Contact, SupportCase, User, db,
+)
+
+STATUSES = ("open", "answered", "closed")
+
+
+def can_see(user, case) -> bool:
+    """Superusers see every case; staff users the cases they asked or own."""
+    return bool(user.is_superuser or case.owner_id == user.id or
+                case.requester_user_id == user.id)
+
+
+def visible_to(user):
+    query = SupportCase.select()
+    if not user.is_superuser:
+        query = query.where((SupportCase.owner == user.id) |
+                            (SupportCase.requester_user == user.id))
+    return query
+
+
+def find(user, year, seq):
+    """The case numbered year-seq if `user` may see it, else None (the view answers 404)."""
+    case = SupportCase.get_or_none(SupportCase.year == year, SupportCase.seq == seq)
+    return case if case is not None and can_see(user, case) else None
+
+
+def listing(user, mine=False, status="", text=""):
+    query = (visible_to(user).select(SupportCase, Contact, User)
+             .join(Contact, on=(SupportCase.contact == Contact.id))
+             .switch(SupportCase)
+             .join(User, JOIN.LEFT_OUTER, on=(SupportCase.owner == User.id)))
+    if mine:
+        query = query.where(SupportCase.owner == user.id)
+    if status in STATUSES:
+        query = query.where(SupportCase.status == status)
+    text = (text or "").strip()
+    if text:
+        number = text.split("-")
+        if len(number) == 2 and all(p.isdigit() for p in number):
+            query = query.where(SupportCase.year == int(number[0]),
+                                SupportCase.seq == int(number[1]))
+        else:
+            like = text.lower()
+            query = query.where(fn.LOWER(SupportCase.subject).contains(like) |
+                                fn.LOWER(Contact.name).contains(like))
+    return query.order_by(SupportCase.updated_at.desc(), SupportCase.id.desc())
+
+
+def satisfaction(user):
+    """(answered yes, closed cases that were asked) among the cases the user sees."""
+    closed = visible_to(user).where(SupportCase.satisfied.is_null(False))
+    yes = closed.where(SupportCase.satisfied == True).count()  # noqa: E712
+    return yes, closed.count()
+
+
+def event(case, user, action, old="", new=""):
+    CaseEvent.create(case=case, user=user, action=action, old=str(old)[:200],
+                     new=str(new)[:200], at=utcnow())
+
+
+@dataclass
+class Draft:
+    contact_id: int
+    category_id: int
+    type_id: int
+    subject: str
+    description: str
+    owner_id: int
+    include_tech: bool
+    tech_info: str
+
+
+def create(draft: Draft, requester, files=()):
+    """Open a case from a finished wizard; `files` are (original_name, stored_name, size,
+    content_type). Returns the case."""
+    now = utcnow()
+    for attempt in range(5):
+        try:
+            with db.atomic():
+                seq = (SupportCase.select(fn.MAX(SupportCase.seq))
+                       .where(SupportCase.year == now.year).scalar() or 0) + 1
+                case = SupportCase.create(
+                    year=now.year, seq=seq, contact=draft.contact_id,
+                    category=draft.category_id or None, type=draft.type_id or None,
+                    subject=draft.subject.strip()[:200], owner=draft.owner_id or requester.id,
+                    requester_user=requester.id, status="open",
+                    tech_info=draft.tech_info if draft.include_tech else "",
+                    created_at=now, updated_at=now)
+                message = CaseMessage.create(case=case, author=requester,
+                                             author_name=requester.display_name,
+                                             body=draft.description.strip(), created_at=now)
+                for original, stored, size, content_type in files:
+                    CaseFile.create(case=case, message=message, original_name=original,
+                                    stored_name=stored, size=size, content_type=content_type,
+                                    uploaded_by=requester, created_at=now)
+                event(case, requester, "created", new=case.number)
+                if case.owner_id != requester.id:
+                    event(case, requester, "owner", new=case.owner.display_name)
+                return case
+        except IntegrityError:
+            if attempt == 4:
+                raise
+    raise RuntimeError("unreachable")
+
+
+def is_requester(user, case):
+    return case.requester_user_id == user.id
+
+
+def add_information(case, author, body, files=()):
+    """Add a message (and files). Who wrote it decides the new status:
+    the requester → open (the owner is told); anyone else → answered (the requester is
+    told). A closed case reopens. Returns (message, new status)."""
+    now = utcnow()
+    new_status = "open" if is_requester(author, case) else "answered"
+    with db.atomic():
+        message = CaseMessage.create(case=case, author=author, author_name=author.display_name,
+                                     body=body.strip(), created_at=now)
+        for original, stored, size, content_type in files:
+            CaseFile.create(case=case, message=message, original_name=original,
+                            stored_name=stored, size=size, content_type=content_type,
+                            uploaded_by=author, created_at=now)
+        event(case, author, "message", new=f"{len(body.strip())} characters, {len(files)} files")
+        _set_status(case, author, new_status, now)
+    return message, new_status
+
+
+def _set_status(case, user, status, now):
+    if case.status != status:
+        event(case, user, "status", old=case.status, new=status)
+    changes = {"status": status, "updated_at": now, "version": SupportCase.version + 1}
+    if status == "closed":
+        changes.update(closed_at=now, satisfied=None)
+    SupportCase.update(**changes).where(SupportCase.id == case.id).execute()
+    case.status = status
+
+
+def close(case, user):
+    with db.atomic():
+        _set_status(case, user, "closed", utcnow())
+
+
+def change_owner(case, user, new_owner):
+    with db.atomic():
+        event(case, user, "owner", old=case.owner.display_name if case.owner_id else "",
+              new=new_owner.display_name)
+        SupportCase.update(owner=new_owner.id, updated_at=utcnow(),
+                           version=SupportCase.version + 1).where(
+            SupportCase.id == case.id).execute()
+
+
+def needs_answer_question(user, case):
+    """Ask "Was your question answered?" when the requester views a closed, unrated case."""
+    return case.status == "closed" and case.satisfied is None and is_requester(user, case)
+
+
+def answered_yes(case, user):
+    with db.atomic():
+        SupportCase.update(satisfied=True).where(SupportCase.id == case.id).execute()
+        event(case, user, "answered_yes")
+
+
+def answered_no(case, user, feedback):
+    """Record the feedback and reopen the case."""
+    now = utcnow()
+    with db.atomic():
+        CaseMessage.create(case=case, author=user, author_name=user.display_name,
+                           body=feedback.strip(), kind="feedback", created_at=now)
+        SupportCase.update(satisfied=False).where(SupportCase.id == case.id).execute()
+        event(case, user, "answered_no")
+        _set_status(case, user, "open", now)
+
+
+def staff_owners():
+    """Active accounts that can own a case."""
+    return User.select().where(User.is_active == True).order_by(User.email)  # noqa: E712
+
+
+def thread(case):
+    messages = list(case.messages.order_by(CaseMessage.created_at, CaseMessage.id))
+    files = {}
+    for f in case.files.order_by(CaseFile.id):
+        files.setdefault(f.message_id, []).append(f)
+    return [(m, files.get(m.id, [])) for m in messages]
+
+
+def history(case):
+    return list(CaseEvent.select(CaseEvent, User).join(User, JOIN.LEFT_OUTER,
+                                                       on=(CaseEvent.user == User.id))
+                .where(CaseEvent.case == case.id).order_by(CaseEvent.at, CaseEvent.id))

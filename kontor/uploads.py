@@ -1,0 +1,98 @@
+"""Uploaded files (SECURITY.md items 29-31): an allow-list of types checked by content, not
+only by name; stored under random names in the data folder; the original name kept as data.
+"""
+import secrets
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+# type → (file name endings it may have, how its content starts or is checked)
+ALLOWED = {
+    "pdf": ((".pdf",), "application/pdf"),
+    "png": ((".png",), "image/png"),
+    "jpeg": ((".jpg", ".jpeg"), "image/jpeg"),
+    "gif": ((".gif",), "image/gif"),
+    "text": ((".txt", ".csv", ".log"), "text/plain"),
+    "rtf": ((".rtf",), "application/rtf"),
+    "office": ((".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp"),
+               "application/vnd.openxmlformats-officedocument"),
+    "zip": ((".zip",), "application/zip"),
+}
+
+
+class Refused(Exception):
+    def __init__(self, reason, name=""):
+        super().__init__(reason)
+        self.reason = reason    # "type", "empty", "too_large"
+        self.name = name
+
+
+@dataclass
+class Upload:
+    original_name: str
+    data: bytes
+    content_type: str
+
+
+def sniff(data: bytes, name: str):
+    """The allowed type `data` really is, given its name, or None."""
+    lower = name.lower()
+    head = data[:16]
+    if head.startswith(b"%PDF-"):
+        kind = "pdf"
+    elif head.startswith(b"\x89PNG\r\n\x1a\n"):
+        kind = "png"
+    elif head.startswith(b"\xff\xd8\xff"):
+        kind = "jpeg"
+    elif head[:6] in (b"GIF87a", b"GIF89a"):
+        kind = "gif"
+    elif head.startswith(b"{\\rtf"):
+        kind = "rtf"
+    elif head.startswith(b"PK\x03\x04"):
+        kind = "office" if lower.endswith(ALLOWED["office"][0]) else "zip"
+        try:
+            import io
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile:
+            return None
+        if kind == "office" and not any(n in ("[Content_Types].xml", "mimetype")
+                                        for n in names):
+            return None
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if "\x00" in text:
+            return None
+        kind = "text"
+    endings, _ = ALLOWED[kind]
+    return kind if lower.endswith(endings) else None
+
+
+def check(name: str, data: bytes, max_bytes: int) -> Upload:
+    """Accept one file or raise Refused; the name is reduced to its last path part."""
+    original = Path((name or "").replace("\\", "/")).name.strip()[:200] or "file"
+    if not data:
+        raise Refused("empty", original)
+    if len(data) > max_bytes:
+        raise Refused("too_large", original)
+    kind = sniff(data, original)
+    if kind is None:
+        raise Refused("type", original)
+    return Upload(original, data, ALLOWED[kind][1])
+
+
+def store(folder: Path, data: bytes) -> str:
+    """Write the bytes under a new random name inside `folder`; return that name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = secrets.token_hex(16)
+    (folder / stored).write_bytes(data)
+    return stored
+
+
+def path_of(folder: Path, stored_name: str) -> Path:
+    if not stored_name.isalnum():
+        raise ValueError("not a stored file name")
+    return folder / stored_name
