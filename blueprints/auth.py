@@ -13,6 +13,7 @@ from blueprints.forms import NewPasswordForm, email_field
 from kontor import accounts, audit, emails, sessions, tokens
 from kontor.access import public
 from kontor.extensions import limiter
+from models import User
 
 bp = Blueprint("auth", __name__)
 
@@ -69,11 +70,12 @@ def login():
             login_user(user)
             audit.record("login", user=user, ip=request.remote_addr)
             return redirect(next_page or url_for("main.home"))
-        audit.record("login.failed", target=accounts.normalise_email(form.email.data),
+        known = User.by_email(form.email.data)   # the audit log names the account, if any
+        audit.record("login.failed", user=known, target=accounts.normalise_email(form.email.data),
                      detail=outcome, ip=request.remote_addr)
         if outcome == "locked_now":
-            audit.record("account.locked", target=accounts.normalise_email(form.email.data),
-                         ip=request.remote_addr)
+            audit.record("account.locked", user=known,
+                         target=accounts.normalise_email(form.email.data), ip=request.remote_addr)
         form.password.data = ""
         flash(_("Wrong e-mail or password."), "error")
         return render_template("auth/login.html", form=form, next_page=next_page), 200
@@ -117,8 +119,8 @@ def forgot():
 @bp.route("/reset/<token>")
 @public
 def reset_with_token(token):
-    """Take the token out of the URL at once: keep it in the session, redirect."""
-    session["reset_token"] = token
+    """Take the token out of the URL at once: keep its hash in the session, redirect."""
+    session["reset_token_hash"] = tokens.digest(token)
     return redirect(url_for("auth.reset"))
 
 
@@ -126,11 +128,11 @@ def reset_with_token(token):
 @public
 def reset():
     """Set a new password with a valid reset link; unlocks the account."""
-    token, state = tokens.check("reset", session.get("reset_token"))
+    token, state = tokens.check_digest("reset", session.get("reset_token_hash"))
     if state == "ok" and token.created_at < token.user.password_changed_at:
         state = "revoked"
     if state != "ok":
-        session.pop("reset_token", None)
+        session.pop("reset_token_hash", None)
         return render_template("auth/token_problem.html", state=state, kind="reset"), 410 \
             if state != "unknown" else 404
     user = token.user
@@ -141,7 +143,7 @@ def reset():
         if not tokens.consume(token):
             return render_template("auth/token_problem.html", state="used", kind="reset"), 410
         accounts.set_password(user, form.password.data, "password_reset")
-        session.pop("reset_token", None)
+        session.pop("reset_token_hash", None)
         audit.record("password.reset", user=user, ip=request.remote_addr)
         emails.send("password_changed", user.email, emails.language_for(user), "notice")
         flash(_("Your password is set. Sign in with your new password."), "success")

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired
 
 from blueprints.forms import NewPasswordForm, language_field
 from flask_wtf import FlaskForm
-from kontor import accounts, audit, emails
+from kontor import accounts, audit, emails, passwords
 from models import User
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
@@ -68,5 +68,9 @@ def change_password():
             return redirect(url_for("profile.show"))
         password.current.errors.append(_("The current password is not right."))
         audit.record("password.change_failed", user=current_user, ip=request.remote_addr)
+    elif password.current.data and not password.current.errors and \
+            not passwords.verify_password(current_user.password_hash, password.current.data):
+        # say so now too, not only once the new password is acceptable
+        password.current.errors.append(_("The current password is not right."))
     return render_template("profile/profile.html", language_form=language,
                            password_form=password), 400

@@ -24,7 +24,7 @@ class SetupForm(CompanyForm, NewPasswordForm):
 def valid_setup_token():
     if not company_rules.needs_setup():
         return None
-    token, state = tokens.check("setup", session.get("setup_token"))
+    token, state = tokens.check_digest("setup", session.get("setup_token_hash"))
     return token if state == "ok" else None
 
 
@@ -34,7 +34,7 @@ def with_token(token):
     """Move the token from the URL into the session."""
     if not company_rules.needs_setup():
         abort(404)
-    session["setup_token"] = token
+    session["setup_token_hash"] = tokens.digest(token)   # sessions are rows: keep no raw token
     return redirect(url_for("setup.start"))
 
 

@@ -91,17 +91,22 @@ def _matching(query, terms):
     if not terms:
         return query
     if is_sqlite():
-        # the FTS5 trigram index answers LIKE for terms of 3+ characters
-        clauses = " AND ".join("search_text LIKE ?" for _ in terms)
-        return query.where(Contact.id.in_(SQL(
-            f"(SELECT rowid FROM contact_fts WHERE {clauses})", [f"%{_like(t)}%" for t in terms])))
+        # The FTS5 trigram index answers LIKE for terms of 3+ characters. Shorter terms, and
+        # terms holding LIKE's wildcards % and _, are matched on the row itself (instr is a
+        # plain substring test): SQLite 3.40 crashes on a trigram query that mixes a pattern
+        # without any trigram ("de") with other patterns, and "jan_de" must not match "jande".
+        indexed = [t for t in terms if len(t) >= 3 and not set(t) & set("%_")]
+        if indexed:
+            clauses = " AND ".join("search_text LIKE ?" for _ in indexed)
+            query = query.where(Contact.id.in_(SQL(
+                f"(SELECT rowid FROM contact_fts WHERE {clauses})", [f"%{t}%" for t in indexed])))
+        for term in terms:
+            if term not in indexed:
+                query = query.where(fn.instr(Contact.search_text, term) > 0)
+        return query
     for term in terms:
         query = query.where(Contact.search_text.contains(term))
     return query
-
-
-def _like(term):
-    return term.replace("\\", "").replace("%", "").replace("_", "")
 
 
 def search(text="", sort="name", page=1, per_page=50, include_inactive=False):

@@ -41,8 +41,8 @@ def save(employee, values):
     Raises DuplicateEmail when another employee has the e-mail (checked inside the write
     transaction, so two saves racing cannot both pass).
     """
-    values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()
-              if k in FIELDS}
+    values = {k: (v.strip() if isinstance(v, str) else "" if v is None else v)
+              for k, v in values.items() if k in FIELDS}   # a field left out of the POST: ""
     if "email" in values:
         values["email"] = values["email"].lower()
     with db.atomic():

@@ -27,14 +27,19 @@ class NotInvitable(Exception):
 
 
 def invitable_employees():
-    """Active employees with an e-mail and neither an account nor a usable open invitation."""
+    """Active employees with an e-mail and neither an account nor a usable open invitation.
+
+    An address that is already someone's login name (their register e-mail was corrected
+    later) counts as having an account: inviting it could only fail."""
     has_account = User.select(User.employee).where(User.employee.is_null(False))
+    login_names = User.select(User.email)
     invited = Invitation.select(Invitation.employee).where(
         Invitation.accepted_at.is_null(), Invitation.revoked_at.is_null(),
         Invitation.expires_at > utcnow())
     return (Employee.select()
             .where(Employee.active == True, Employee.email != "",  # noqa: E712
-                   Employee.id.not_in(has_account), Employee.id.not_in(invited))
+                   Employee.id.not_in(has_account), Employee.id.not_in(invited),
+                   fn.LOWER(Employee.email).not_in(login_names))
             .order_by(fn.LOWER(Employee.name)))
 
 
@@ -52,6 +57,12 @@ def _why_not_invitable(employee):
     return None
 
 
+def why_not_invitable(employee_id):
+    """Why the employee cannot be invited now ("unknown", "inactive", ...), or None."""
+    employee = Employee.get_or_none(Employee.id == employee_id) if employee_id else None
+    return "unknown" if employee is None else _why_not_invitable(employee)
+
+
 def invite(employee_id, language, invited_by):
     """Create an invitation; return (invitation, raw token). Raises NotInvitable."""
     raw = secrets.token_urlsafe(32)
@@ -64,10 +75,11 @@ def invite(employee_id, language, invited_by):
             reason = _why_not_invitable(employee)
             if reason:
                 raise NotInvitable(reason)
-            # an expired invitation is closed before a new one opens
+            # an expired invitation is closed before a new one opens; only an expired one: an
+            # open one another superuser committed a moment ago must make the insert fail
             Invitation.update(revoked_at=now).where(
                 Invitation.employee == employee, Invitation.accepted_at.is_null(),
-                Invitation.revoked_at.is_null()).execute()
+                Invitation.revoked_at.is_null(), Invitation.expires_at <= now).execute()
             invitation = Invitation.create(
                 employee=employee, email=employee.email.strip().lower(), language=language,
                 token_hash=tokens.digest(raw), invited_by=invited_by, created_at=now,
@@ -86,7 +98,10 @@ def resend(invitation_id, invited_by):
         old = Invitation.open().where(Invitation.id == invitation_id).first()
         if old is None:
             return None, None
-        Invitation.update(revoked_at=now).where(Invitation.id == old.id).execute()
+        if not Invitation.update(revoked_at=now).where(
+                Invitation.id == old.id, Invitation.accepted_at.is_null(),
+                Invitation.revoked_at.is_null()).execute():
+            return None, None   # another superuser resent or revoked it a moment ago
         invitation = Invitation.create(
             employee=old.employee_id, email=old.email, language=old.language,
             token_hash=tokens.digest(raw), invited_by=invited_by, created_at=now,
@@ -104,7 +119,15 @@ def check(raw):
     """Return (invitation, state): "ok", "unknown", "used", "revoked" or "expired"."""
     if not raw:
         return None, "unknown"
-    invitation = Invitation.get_or_none(Invitation.token_hash == tokens.digest(raw))
+    return check_digest(tokens.digest(raw))
+
+
+def check_digest(token_hash):
+    """`check` by the token's SHA-256, which is what a session may keep (never the raw token:
+    sessions are database rows too)."""
+    if not token_hash:
+        return None, "unknown"
+    invitation = Invitation.get_or_none(Invitation.token_hash == token_hash)
     if invitation is None:
         return None, "unknown"
     if invitation.accepted_at is not None:

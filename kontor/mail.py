@@ -7,6 +7,7 @@ A message is claimed ("sending") before it is sent and marked sent right after, 
 processes never send the same message and a message is sent once.
 """
 import logging
+import re
 import smtplib
 import ssl
 from datetime import timedelta, timezone
@@ -29,6 +30,16 @@ STALE_CLAIM = timedelta(minutes=10)
 
 class InvalidAddress(ValueError):
     pass
+
+
+# Single-use links (reset, invitation) end in a `secrets.token_urlsafe(32)` value. The outbox
+# keeps it only until the message is sent; then the stored copy loses it, so the database (and
+# every backup of it) holds no usable link (SECURITY.md item 8).
+_LINK_SECRET = re.compile(r"(https?://\S*/)[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
+
+
+def without_secrets(body: str) -> str:
+    return _LINK_SECRET.sub(r"\1[removed after sending]", body)
 
 
 def normalise_address(address: str) -> str:
@@ -142,7 +153,8 @@ def deliver_due(config, limit=100):
                     break   # the server is unreachable: the rest waits for the next run
                 continue
             OutboxMessage.update(status="sent", sent_at=utcnow(), attempts=message.attempts + 1,
-                                 last_error="", claimed_at=None
+                                 last_error="", claimed_at=None,
+                                 body=without_secrets(message.body)
                                  ).where(OutboxMessage.id == message_id).execute()
             sent += 1
     return sent, retried, failed

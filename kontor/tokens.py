@@ -46,7 +46,15 @@ def check(purpose, raw):
     """Return (token, state): state is "ok", "unknown", "used", "revoked" or "expired"."""
     if not raw:
         return None, "unknown"
-    token = Token.get_or_none(Token.token_hash == digest(raw), Token.purpose == purpose)
+    return check_digest(purpose, digest(raw))
+
+
+def check_digest(purpose, token_hash):
+    """`check` by the token's SHA-256, which is what a session may keep (never the raw token:
+    sessions are database rows too)."""
+    if not token_hash:
+        return None, "unknown"
+    token = Token.get_or_none(Token.token_hash == token_hash, Token.purpose == purpose)
     if token is None:
         return None, "unknown"
     if token.used_at is not None:

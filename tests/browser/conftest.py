@@ -111,7 +111,7 @@ def compile_translations():
     translations = ROOT / "translations"
     if not list(translations.glob("*/LC_MESSAGES/*.po")):
         return
-    done = subprocess.run([str(Path(sys.executable).parent / "pybabel"), "compile", "-q",
+    done = subprocess.run([str(Path(sys.executable).parent / "pybabel"), "-q", "compile",
                            "-d", str(translations)], cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
         print(f"pybabel compile failed:\n{done.stdout}{done.stderr}", file=sys.stderr)
@@ -207,7 +207,7 @@ class LiveServer:
     def _create_pg_database(self):
         conn, parts = self._pg_admin()
         self.pg_name = f"kontor_b_{uuid.uuid4().hex[:10]}"
-        with conn, conn.cursor() as cur:
+        with conn.cursor() as cur:   # not `with conn`: that would open a transaction
             cur.execute(f'CREATE DATABASE "{self.pg_name}"')
         conn.close()
         return urlunsplit(parts._replace(path=f"/{self.pg_name}"))
@@ -244,8 +244,9 @@ class LiveServer:
         """A naive UTC datetime as the server's database stores it."""
         return value if ON_POSTGRES else value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
-    def make_user(self, email, name, password=PASSWORD, superuser=False):
-        """An account with its employee, made by Kontor's own models in a separate process."""
+    def make_user(self, email, name, password=PASSWORD, superuser=False, account=True):
+        """An account with its employee (or, `account=False`, only the employee), made by
+        Kontor's own models in a separate process."""
         code = (
             "import sys\n"
             "from kontor import passwords\n"
@@ -253,11 +254,13 @@ class LiveServer:
             "open_database(sys.argv[1])\n"
             "with db.connection_context():\n"
             "    person = Employee.create(name=sys.argv[3], email=sys.argv[2])\n"
-            "    User.create(email=sys.argv[2], employee=person, is_superuser=sys.argv[5] == '1',\n"
-            "                password_hash=passwords.hash_password(sys.argv[4]), language='en')\n"
+            "    if sys.argv[6] == '1':\n"
+            "        User.create(email=sys.argv[2], employee=person, is_superuser=sys.argv[5] == '1',\n"
+            "                    password_hash=passwords.hash_password(sys.argv[4]), language='en')\n"
         )
         subprocess.run([sys.executable, "-c", code, self.database_url, email, name, password,
-                        "1" if superuser else "0"], cwd=ROOT, check=True, timeout=60)
+                        "1" if superuser else "0", "1" if account else "0"],
+                       cwd=ROOT, check=True, timeout=60)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,212 @@
+"""Every page Kontor has, checked with axe-core in the browser (WCAG 2.1 AA and axe's best
+practices: no violations), and photographed into tests/screenshots/ for a human look
+(1280 px wide; login and home also at 390 px, a phone)."""
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from .conftest import ADMIN, fill_setup_form, link_in_mail, screenshot, sign_in, wait_for_mail
+
+pytestmark = pytest.mark.browser
+
+DESKTOP = {"width": 1280, "height": 800}
+MOBILE = {"width": 390, "height": 844}
+
+
+class Pages:
+    """How to reach each page; `who` is anonymous, admin, staff or fresh (before setup)."""
+
+    def __init__(self, request, browser, smtp):
+        self.request = request
+        self.browser = browser
+        self.smtp = smtp
+
+    @property
+    def site(self):
+        return self.request.getfixturevalue("site")
+
+    @property
+    def fresh(self):
+        return self.request.getfixturevalue("unset_server")
+
+    def reset_link(self, email):
+        """Ask for a reset link for `email` (an account made on first use) and return it."""
+        site = self.site
+        if not getattr(site, "has_" + email.split("@")[0], False):
+            site.make_user(email, "Wim de Boer")
+            setattr(site, "has_" + email.split("@")[0], True)
+        earlier = len(self.smtp.to(email))
+        context = self.browser.new_context()
+        page = context.new_page()
+        page.goto(site.url + "/forgot")
+        page.get_by_label("E-mail").fill(email)
+        page.get_by_role("button", name="Send reset link").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Check your e-mail")
+        context.close()
+        message = wait_for_mail(self.smtp, email, count=earlier + 1)[-1]
+        return link_in_mail(message, site.url)
+
+
+    def candidate(self):
+        """An employee without an account, whom the superuser may invite."""
+        site, email = self.site, "joost@jansen.example"
+        if not getattr(site, "has_joost", False):
+            site.make_user(email, "Joost Smit", account=False)
+            site.has_joost = True
+        return email
+
+    def invitation_link(self):
+        """Invite a new employee as the superuser and return the link from the e-mail."""
+        site, email = self.site, self.candidate()
+        state = self.request.getfixturevalue("admin_state")
+        context = self.browser.new_context(storage_state=state)
+        page = context.new_page()
+        page.goto(site.url + "/users/invite")
+        page.get_by_label("Employee").select_option(label=f"Joost Smit <{email}>")
+        page.get_by_role("button", name="Send invitation").click()
+        expect(page).to_have_url(site.url + "/users")
+        context.close()
+        return link_in_mail(wait_for_mail(self.smtp, email)[-1], site.url)
+
+
+    def contact(self, page):
+        """Open the page of a contact, made through the form on first use."""
+        site = self.site
+        if not getattr(site, "contact_url", None):
+            page.goto(site.url + "/contacts/new")
+            page.get_by_label("Name", exact=True).fill("Bakkerij De Korenschoof")
+            page.get_by_label("E-mail", exact=True).fill("info@korenschoof.example")
+            page.get_by_role("button", name="Create contact").click()
+            expect(page.get_by_role("heading", level=1)).to_contain_text("Korenschoof")
+            site.contact_url = page.url
+        else:
+            page.goto(site.contact_url)
+
+
+def submit(page, name):
+    page.get_by_role("button", name=name).click()
+
+
+# name: (who, viewport, how to get there)
+PAGES = {
+    "login": ("anonymous", DESKTOP, lambda p, x: p.goto(x.site.url + "/login")),
+    "login-errors": ("anonymous", DESKTOP, lambda p, x: (
+        p.goto(x.site.url + "/login"), submit(p, "Sign in"))),
+    "forgot": ("anonymous", DESKTOP, lambda p, x: p.goto(x.site.url + "/forgot")),
+    "forgot-sent": ("anonymous", DESKTOP, lambda p, x: (
+        p.goto(x.site.url + "/forgot"), p.get_by_label("E-mail").fill("nobody@jansen.example"),
+        submit(p, "Send reset link"))),
+    "reset": ("anonymous", DESKTOP, lambda p, x: p.goto(x.reset_link("wim@jansen.example"))),
+    "reset-errors": ("anonymous", DESKTOP, lambda p, x: (
+        p.goto(x.reset_link("wim@jansen.example")),
+        p.get_by_label("New password", exact=True).fill("short"),
+        p.get_by_label("Repeat the new password").fill("different"),
+        submit(p, "Set new password"))),
+    "link-unusable": ("anonymous", DESKTOP, lambda p, x: p.goto(x.site.url + "/reset/not-a-token")),
+    "setup": ("fresh", DESKTOP, lambda p, x: p.goto(x.fresh.setup_url)),
+    "setup-errors": ("fresh", DESKTOP, lambda p, x: (
+        p.goto(x.fresh.setup_url), fill_setup_form(p, password="kontor"),
+        p.get_by_label("Your e-mail (your login name)").fill("not an address"),
+        submit(p, "Create company and sign in"))),
+    "home": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/")),
+    "profile": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/profile")),
+    "profile-errors": ("admin", DESKTOP, lambda p, x: (
+        p.goto(x.site.url + "/profile"), p.get_by_label("Current password").fill("wrong"),
+        submit(p, "Change password"))),
+    "company": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/company")),
+    "company-errors": ("admin", DESKTOP, lambda p, x: (
+        p.goto(x.site.url + "/admin/company"), p.get_by_label("Company name").fill(""),
+        p.get_by_label("Company e-mail").fill("info at jansen"),
+        submit(p, "Save company details"))),
+    "employees": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/employees")),
+    "employee-new": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/employees/new")),
+    "employee-edit": ("admin", DESKTOP, lambda p, x: (
+        p.goto(x.site.url + "/employees"),
+        p.get_by_role("link", name=f"Edit {ADMIN['name']}").click())),
+    "employee-errors": ("admin", DESKTOP, lambda p, x: (
+        p.goto(x.site.url + "/employees/new"), p.get_by_label("E-mail").fill("not an address"),
+        submit(p, "Save employee"))),
+    "contacts-empty": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/contacts")),
+    "contact-new": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/contacts/new")),
+    "contact-errors": ("admin", DESKTOP, lambda p, x: (
+        p.goto(x.site.url + "/contacts/new"), p.get_by_label("E-mail", exact=True).fill("nope"),
+        submit(p, "Create contact"))),
+    "contact-view": ("admin", DESKTOP, lambda p, x: x.contact(p)),
+    "contacts": ("admin", DESKTOP, lambda p, x: (x.contact(p), p.goto(x.site.url + "/contacts"))),
+    "contact-import": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/contacts/import")),
+    "users": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users")),
+    "invite": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users/invite")),
+    "invite-errors": ("admin", DESKTOP, lambda p, x: (
+        x.candidate(), p.goto(x.site.url + "/users/invite"), submit(p, "Send invitation"))),
+    "invitation-accept": ("anonymous", DESKTOP, lambda p, x: p.goto(x.invitation_link())),
+    "signed-in-now": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/sessions")),
+    "outbox": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/outbox")),
+    "audit-log": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/audit")),
+    "not-found": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/no-such-page")),
+    "not-found-anonymous": ("anonymous", DESKTOP,
+                            lambda p, x: p.goto(x.site.url + "/setup/no-such-token")),
+    "not-allowed": ("staff", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/company")),
+    "login-mobile": ("anonymous", MOBILE, lambda p, x: p.goto(x.site.url + "/login")),
+    "home-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/")),
+}
+
+EXPECTED_HEADING = {
+    "login": "Sign in to Kontor", "forgot": "Forgot password", "forgot-sent": "Check your e-mail",
+    "reset": "Set a new password", "link-unusable": "This link cannot be used",
+    "setup": "Set up Kontor", "home": f"Welcome, {ADMIN['name']}", "profile": "Your profile",
+    "company": "Company details", "employees": "Employees", "employee-new": "Add employee",
+    "employee-edit": "Edit employee", "contacts": "Contacts", "contacts-empty": "Contacts",
+    "contact-new": "New contact", "users": "User management", "invite": "Invite user",
+    "invitation-accept": "Create your account", "signed-in-now": "Signed in now", "outbox": "Outbox",
+    "audit-log": "Audit log", "not-found": "Page not found",
+    "not-found-anonymous": "Page not found", "not-allowed": "Not allowed",
+}
+
+
+@pytest.fixture(scope="session")
+def unset_server(server_factory):
+    """A Kontor nobody has set up yet: its setup page."""
+    return server_factory()
+
+
+@pytest.fixture(scope="session")
+def staff_state(site, browser):
+    site.make_user("sanne@jansen.example", "Sanne Visser")
+    context = browser.new_context(viewport=DESKTOP, locale="en-GB")
+    page = context.new_page()
+    sign_in(page, site.url, "sanne@jansen.example")
+    expect(page).to_have_url(site.url + "/")
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_passes_axe_and_is_photographed(name, request, browser, smtp):
+    who, viewport, open_page = PAGES[name]
+    pages = Pages(request, browser, smtp)
+    options = {"viewport": viewport, "locale": "en-GB"}
+    if who == "admin":
+        options["storage_state"] = request.getfixturevalue("admin_state")
+    elif who == "staff":
+        options["storage_state"] = request.getfixturevalue("staff_state")
+    context = browser.new_context(**options)
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        open_page(page, pages)
+        page.wait_for_load_state()
+        base = name.split("-mobile")[0]
+        if base in EXPECTED_HEADING:
+            expect(page.get_by_role("heading", level=1)).to_have_text(EXPECTED_HEADING[base])
+        if name.endswith("-errors"):
+            expect(page.locator(".error, .flash-error").first).to_be_visible()
+        screenshot(page, name)
+        results = Axe().run(page)
+        if results.violations_count:
+            print(results.generate_report())
+        assert results.violations_count == 0, f"{name}: {results.generate_report()}"
+        page_width = page.evaluate("document.documentElement.scrollWidth")
+        assert page_width <= viewport["width"], f"{name}: the page scrolls sideways ({page_width} px)"
+    finally:
+        context.close()
