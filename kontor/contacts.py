@@ -104,8 +104,8 @@ def _matching(query, terms):
             if term not in indexed:
                 query = query.where(fn.instr(Contact.search_text, term) > 0)
         return query
-    for term in terms:
-        query = query.where(Contact.search_text.contains(term))
+    for term in terms:   # pg_trgm's GIN index answers ILIKE '%term%'
+        query = query.where(Contact.search_text.contains(_like(term)))
     return query
 
 
