@@ -20,7 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from kontor import __version__, access, config as kontor_config
 from kontor.extensions import babel, csrf, limiter, login_manager
 from kontor.server_session import DatabaseSessionInterface
-from kontor.web import browser_name, current_company
+from kontor.web import browser_name, current_company, local_time
 from models import User, db, open_database
 
 LANGUAGES = {"en": "English", "nl": "Nederlands", "nb": "Norsk bokmål", "de": "Deutsch"}
@@ -163,15 +163,7 @@ def register_errorhandlers(app):
 
 
 def register_template_helpers(app):
-    from flask_babel import format_datetime
-
-    @app.template_filter("datetime_local")
-    def datetime_local(value, style="short"):
-        """A stored UTC time in the company's time zone and the reader's locale."""
-        if value is None:
-            return ""
-        return format_datetime(value.replace(tzinfo=timezone.utc), style)
-
+    app.add_template_filter(local_time, "datetime_local")
     app.add_template_filter(browser_name, "browser_name")
 
     @app.context_processor

@@ -143,18 +143,22 @@ def main():
         long_note_id = build(url, data_dir)
         marker.write_text(str(long_note_id))
 
-    from flask import render_template_string
+    from flask import render_template
+    from jinja2 import ChoiceLoader, DictLoader
 
     from app import create_app
     from models import Contact
     app = create_app({"DATA_DIR": str(data_dir), "DATABASE_URL": url,
                       "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False})
+    # a compiled, cached template like every real page's, not one compiled per request
+    app.jinja_env.loader = ChoiceLoader([DictLoader({
+        "bench_bare.html": '{% extends "base.html" %}{% block content %}<h1>Bare</h1>'
+                           '{% endblock %}'}), app.jinja_env.loader])
 
     @app.route("/bench/bare")
     def bare():
-        """The same layout with no data: the baseline."""
-        return render_template_string(
-            '{% extends "base.html" %}{% block content %}<h1>Bare</h1>{% endblock %}')
+        """The same layout, session and sign-in check with no data: the baseline."""
+        return render_template("bench_bare.html")
 
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
@@ -168,11 +172,16 @@ def main():
         from models import db
         with db.connection_context():
             total = Contact.select().count()
-    deep = total // 50 // 2
+            deep = total // 50 // 2
+            # the last row of the page before: what the pager's "Next page" link carries
+            before_deep = (Contact.select(Contact.id).where(Contact.active == True)  # noqa
+                           .order_by(Contact.sort_name, Contact.id)
+                           .offset((deep - 1) * 50 - 1).limit(1).scalar())
     cases = [
         ("bare page (baseline)", "/bench/bare"),
         ("contact list, first page", "/contacts"),
-        (f"contact list, page {deep}", f"/contacts?page={deep}"),
+        (f"contact list, page {deep} (Next link)", f"/contacts?page={deep}&after={before_deep}"),
+        (f"contact list, page {deep} (bookmark)", f"/contacts?page={deep}"),
         ("search \"jans\"", "/contacts?q=jans"),
         ("search \"ødegård bygg\"", "/contacts?q=odegard+bygg"),
         (f"contact page, {LONG_NOTE_ENTRIES}-entry note", f"/contacts/{long_note_id}"),

@@ -116,7 +116,10 @@ def index():
     if sort not in register.SORTS:
         sort = "name"
     include_inactive = request.args.get("inactive") == "1"
-    result = register.search(text, sort, page_number(), include_inactive=include_inactive)
+    cursor = {key: int(request.args[key]) for key in ("after", "before")
+              if request.args.get(key, "").isdigit()}
+    result = register.search(text, sort, page_number(), include_inactive=include_inactive,
+                             **cursor)
     return render_template("contacts/list.html", result=result, q=text, sort=sort,
                            sort_labels=SORT_LABELS, include_inactive=include_inactive)
 
@@ -251,13 +254,15 @@ def export():
     audit.record("contacts.exported", user=current_user, detail=request.args.get("q", "")[:100])
     response = Response(stream_with_context(contact_io.export_csv(query, language)),
                         mimetype="text/csv")
-    response.headers["Content-Disposition"] = "attachment; filename=\"contacts.csv\""
+    response.headers["Content-Disposition"] = content_disposition("contacts.csv")
+    response.headers["Content-Security-Policy"] = "sandbox"
     return response
 
 
 def download(body, mimetype, filename):
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = content_disposition(filename)
+    response.headers["Content-Security-Policy"] = "sandbox"
     return response
 
 

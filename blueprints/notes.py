@@ -1,14 +1,11 @@
 """Notes on contacts and contact persons: add a stamped entry, download the note as RTF."""
-from datetime import timezone
-
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
-from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.contacts import NoteForm, get_contact, get_person
 from kontor import notes, rtf
-from kontor.web import ascii_filename, content_disposition
+from kontor.web import content_disposition, local_time
 
 bp = Blueprint("notes", __name__, url_prefix="/contacts")
 
@@ -41,13 +38,14 @@ def add_to_person(contact_id, person_id):
 
 def stamp(entry):
     who = entry.author_name or _("unknown")
-    return f"{format_datetime(entry.created_at.replace(tzinfo=timezone.utc), 'short')} · {who}"
+    return f"{local_time(entry.created_at)} · {who}"
 
 
 def rtf_response(title, subtitle, entries, filename):
     body = rtf.document(title, [(stamp(e), e.text) for e in entries], subtitle)
     response = Response(body, mimetype="application/rtf")
     response.headers["Content-Disposition"] = content_disposition(filename)
+    response.headers["Content-Security-Policy"] = "sandbox"
     return response
 
 
@@ -57,7 +55,7 @@ def contact_rtf(contact_id):
     contact = get_contact(contact_id)
     return rtf_response(contact.name, _("Note, customer number %(number)s",
                                         number=contact.customer_number),
-                        notes.entries(contact), f"{ascii_filename(contact.name)}.rtf")
+                        notes.entries(contact), f"{contact.name}.rtf")
 
 
 @bp.route("/<int:contact_id>/persons/<int:person_id>/notes.rtf")
@@ -67,4 +65,4 @@ def person_rtf(contact_id, person_id):
     person = get_person(contact, person_id)
     return rtf_response(person.name, _("Note, contact person at %(company)s",
                                        company=contact.name),
-                        notes.entries(contact, person), f"{ascii_filename(person.name)}.rtf")
+                        notes.entries(contact, person), f"{person.name}.rtf")

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from peewee import JOIN, SQL, IntegrityError, fn
+from peewee import JOIN, SQL, IntegrityError, Tuple, fn
 
 from kontor.clock import utcnow
 from kontor.text import fold
@@ -68,6 +68,7 @@ class Result:
     total: int          # exact up to COUNT_LIMIT, else COUNT_LIMIT + 1 ("more than")
     page: int
     per_page: int
+    has_next: bool = False
 
     @property
     def pages(self):
@@ -91,37 +92,69 @@ def _matching(query, terms):
     if not terms:
         return query
     if is_sqlite():
-        # The FTS5 trigram index answers LIKE for terms of 3+ characters. Shorter terms, and
-        # terms holding LIKE's wildcards % and _, are matched on the row itself (instr is a
-        # plain substring test): SQLite 3.40 crashes on a trigram query that mixes a pattern
-        # without any trigram ("de") with other patterns, and "jan_de" must not match "jande".
-        indexed = [t for t in terms if len(t) >= 3 and not set(t) & set("%_")]
+        # The FTS5 trigram index answers a phrase MATCH ("jans") from its position lists,
+        # without reading the rows: several times faster than LIKE. A phrase needs 3+
+        # characters; shorter terms are matched on the row itself (instr: a plain substring
+        # test, so % and _ are ordinary characters everywhere).
+        indexed = [t for t in terms if len(t) >= 3]
         if indexed:
-            clauses = " AND ".join("search_text LIKE ?" for _ in indexed)
+            phrase = " AND ".join('"' + t.replace('"', '""') + '"' for t in indexed)
             query = query.where(Contact.id.in_(SQL(
-                f"(SELECT rowid FROM contact_fts WHERE {clauses})", [f"%{t}%" for t in indexed])))
+                "(SELECT rowid FROM contact_fts WHERE contact_fts MATCH ?)", [phrase])))
         for term in terms:
             if term not in indexed:
                 query = query.where(fn.instr(Contact.search_text, term) > 0)
         return query
-    for term in terms:   # pg_trgm's GIN index answers ILIKE '%term%'
-        query = query.where(Contact.search_text.contains(_like(term)))
+    # pg_trgm's GIN index answers ILIKE '%term%'; peewee escapes % and _ in the term, so they
+    # are plain characters here too, as on SQLite above (tests/test_contacts.py, "jan_de").
+    for term in terms:
+        query = query.where(Contact.search_text.contains(term))
     return query
 
 
-def search(text="", sort="name", page=1, per_page=50, include_inactive=False):
-    """One page of contacts matching every word of `text`, and how many match in all."""
-    query = Contact.select(*LIST_COLUMNS)
+# the columns that order each sort, ending in a unique one, for keyset paging
+SORT_KEYS = {"name": ("sort_name", "id"), "number": ("customer_number",),
+             "city": ("city", "sort_name", "id")}
+
+
+def _after(query, sort, row_id, forward):
+    """Rows after (or before) the row `row_id` in the sort order: keyset paging, so a deep
+    page costs what the first one does. The boundary row's values are read by the database
+    itself from its id, so a cursor in a link cannot inject anything."""
+    descending = sort.startswith("-")
+    columns = SORT_KEYS[sort.lstrip("-")]
+    key = Tuple(*(getattr(Contact, c) for c in columns))
+    boundary = SQL(f"(SELECT {', '.join(columns)} FROM contact WHERE id = ?)", [row_id])
+    return query.where(key > boundary if forward != descending else key < boundary)
+
+
+def search(text="", sort="name", page=1, per_page=50, include_inactive=False, after=None,
+           before=None):
+    """One page of contacts matching every word of `text`, and how many match (up to
+    COUNT_LIMIT). `after` / `before` (a contact id) continue from the previous page's last
+    row or the next page's first row; without them, `page` is counted from the start."""
+    if sort not in SORTS:
+        sort = "name"
+    base = Contact.select(*LIST_COLUMNS)
     if not include_inactive:
-        query = query.where(Contact.active == True)  # noqa: E712
-    query = _matching(query, _terms(text))
-    rows = list(query.order_by(*SORTS.get(sort, SORTS["name"]))
-                .limit(per_page).offset((page - 1) * per_page))
-    if page == 1 and len(rows) < per_page:
+        base = base.where(Contact.active == True)  # noqa: E712
+    base = _matching(base, _terms(text))
+    order = SORTS[sort]
+    if before:
+        reverse = [o.desc() if not hasattr(o, "direction") else o.node for o in order]
+        rows = list(_after(base, sort, before, False).order_by(*reverse).limit(per_page))[::-1]
+        has_next = True       # we came back from the next page
+    else:
+        query = _after(base, sort, after, True) if after else \
+            base.order_by().offset((page - 1) * per_page)
+        rows = list(query.order_by(*order).limit(per_page + 1))
+        has_next = len(rows) > per_page
+        rows = rows[:per_page]
+    if page == 1 and not has_next:
         total = len(rows)     # everything is on this page: nothing to count
     else:
-        total = query.select(Contact.id).limit(COUNT_LIMIT + 1).count()
-    return Result(rows, total, page, per_page)
+        total = base.select(Contact.id).limit(COUNT_LIMIT + 1).count()
+    return Result(rows, total, page, per_page, has_next)
 
 
 def filtered(text="", sort="name", include_inactive=False):

@@ -43,4 +43,31 @@ def content_disposition(filename):
     """`attachment` with an ASCII fallback and the RFC 6266 / 5987 `filename*` (SECURITY 31)."""
     from urllib.parse import quote
     safe = "".join(ch for ch in filename if ch not in "\r\n\"\\")
-    return f"attachment; filename=\"{ascii_filename(safe)}\"; filename*=UTF-8''{quote(safe)}"
+    encoded = quote(safe, safe="")    # "/" too: RFC 5987 allows no "/" in the value
+    return f"attachment; filename=\"{ascii_filename(safe)}\"; filename*=UTF-8''{encoded}"
+
+
+def local_time(value, style="short"):
+    """A stored (naive UTC) time in the company's time zone, formatted for the reader's locale.
+
+    The same result as flask_babel.format_datetime, but the locale's patterns are looked up
+    once per request: a page or RTF with hundreds of stamps would otherwise spend most of its
+    time finding them again for every stamp.
+    """
+    from datetime import timezone
+
+    from babel.dates import get_date_format, get_datetime_format, get_time_format
+    from flask_babel import get_locale, get_timezone
+    if value is None:
+        return ""
+    cache = g.setdefault("_time_formats", {})
+    formats = cache.get(style)
+    if formats is None:
+        locale, zone = get_locale(), get_timezone()
+        formats = cache[style] = (locale, zone, get_datetime_format(style, locale=locale),
+                                  get_date_format(style, locale=locale),
+                                  get_time_format(style, locale=locale))
+    locale, zone, combined, date_pattern, time_pattern = formats
+    local = value.replace(tzinfo=timezone.utc).astimezone(zone)
+    return combined.replace("{1}", date_pattern.apply(local, locale)).replace(
+        "{0}", time_pattern.apply(local, locale))
