@@ -20,7 +20,7 @@ from wtforms import (
     BooleanField, HiddenField, MultipleFileField, SelectField, StringField, SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from blueprints.forms import ActionForm
 from kontor import __version__, audit, contacts as register, emails, support, uploads
@@ -50,6 +50,19 @@ class DetailsForm(FlaskForm):
     needs_files = BooleanField(_l("I need to upload documents"))
     back = SubmitField(_l("Back"))
     submit = SubmitField(_l("Next"))
+
+    def validate_category(self, field):
+        require_offered(field)
+
+    def validate_type(self, field):
+        require_offered(field)
+
+
+def require_offered(field):
+    """Category and type are required: one of those offered (active), when there are any."""
+    offered = [key for key in field.choices if key]
+    if offered and field.data not in offered:
+        raise ValidationError(field.gettext("This field is required."))
 
 
 class FilesForm(FlaskForm):
@@ -148,12 +161,10 @@ def technical_information():
     else:
         version = db.execute_sql("SHOW server_version").fetchone()[0]
         database = f"PostgreSQL {version}"
-    return "\n".join([
-        f"{_('Browser')}: {request.user_agent.string[:300]}",
-        f"Kontor: {__version__}",
-        f"{_('Server')}: {platform.platform()}, Python {platform.python_version()}",
-        f"{_('Database')}: {database}",
-    ])
+    lines = [(_("Browser"), request.user_agent.string[:300]), ("Kontor", __version__),
+             (_("Server"), f"{platform.platform()}, Python {platform.python_version()}"),
+             (_("Database"), database)]
+    return "\n".join(f"{label}: {value}" for label, value in lines)
 
 
 def draft():

@@ -1,0 +1,275 @@
+"""The superuser's pages (SPEC sections 2, 3, 5, 11): company details with the readiness
+checklist, who is signed in, the audit log, and /healthz for monitoring."""
+import html
+import re
+from datetime import timedelta
+
+import pytest
+
+from conftest import PASSWORD, make_company, make_user, sign_in
+from kontor import jobs, mail
+from models import AuditEvent, Company, User, UserSession
+
+COMPANY_FORM = {
+    "name": "Jansen Installatie BV", "street": "Dorpsstraat 1", "postcode": "1234 AB",
+    "city": "Utrecht", "country": "NL", "phone": "+31 30 123 4567",
+    "email": "info@jansen.example", "vat_number": "NL001234567B01", "org_number": "12345678",
+    "language": "en", "timezone": "Europe/Amsterdam",
+}
+
+
+def checklist(client, url="/admin/company"):
+    """The readiness checklist as [(text, link)], or None when the page says "Ready"."""
+    body = client.get(url).get_data(as_text=True)
+    block = re.search(r'<ul class="checklist">(.*?)</ul>', body, re.S)
+    if block is None:
+        assert re.search(r"<h2[^>]*>Ready</h2>", body), "neither a checklist nor Ready"
+        return None
+    items = []
+    for item in re.findall(r"<li>(.*?)</li>", block.group(1), re.S):
+        link = re.search(r'<a href="([^"]+)"', item).group(1)
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", item.split("—")[0])).strip()
+        items.append((html.unescape(text), link))
+    return items
+
+
+# --- readiness checklist -------------------------------------------------------------------
+
+def test_a_complete_company_and_a_linked_superuser_are_ready(app, admin_client):
+    assert checklist(admin_client) is None
+    assert checklist(admin_client, "/") is None
+
+
+def test_the_checklist_names_exactly_what_is_missing_with_links(app, admin_client):
+    make_company(street="", vat_number="")
+    assert checklist(admin_client) == [
+        ("Street and number is missing", "/admin/company#street"),
+        ("VAT number is missing", "/admin/company#vat_number"),
+    ]
+
+
+def test_an_unlinked_superuser_is_told_to_link_to_an_employee(app, admin_client, superuser):
+    make_company(street="", vat_number="")
+    User.update(employee=None).where(User.id == superuser.id).execute()
+    assert checklist(admin_client) == [
+        ("Street and number is missing", "/admin/company#street"),
+        ("VAT number is missing", "/admin/company#vat_number"),
+        ("Your account is linked to an employee in the employee register", "/employees"),
+    ]
+    assert checklist(admin_client, "/") == checklist(admin_client)   # the start page too
+
+
+@pytest.mark.parametrize("field, label", [
+    ("name", "Company name"), ("street", "Street and number"), ("postcode", "Postcode"),
+    ("city", "City"), ("phone", "Company phone"), ("email", "Company e-mail"),
+    ("vat_number", "VAT number"),
+])
+def test_each_required_company_field_is_named_when_blank(app, admin_client, field, label):
+    make_company(**{field: "   "})    # only spaces is still nothing
+    assert checklist(admin_client) == [(f"{label} is missing", f"/admin/company#{field}")]
+
+
+def test_optional_company_fields_do_not_block_readiness(app, admin_client):
+    make_company(org_number="", country="")
+    assert checklist(admin_client) is None
+
+
+def test_the_links_lead_to_the_fields(app, admin_client):
+    make_company(street="", vat_number="")
+    body = admin_client.get("/admin/company").get_data(as_text=True)
+    for anchor in ("street", "vat_number"):
+        assert f'id="{anchor}"' in body
+
+
+def test_staff_users_see_no_checklist(app, staff_client):
+    body = staff_client.get("/").get_data(as_text=True)
+    assert "checklist" not in body and "Ready" not in body
+
+
+# --- company details -----------------------------------------------------------------------
+
+def test_the_superuser_saves_the_company_details(app, admin_client, superuser):
+    make_company(street="", vat_number="")
+    version = Company.current().version
+    form = {**COMPANY_FORM, "name": "  Jansen & Zonen BV ", "street": "Kerkstraat 9",
+            "vat_number": "NL009999999B01", "timezone": "Europe/Oslo", "country": "NO"}
+    response = admin_client.form("/admin/company", form)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/company"
+    company = Company.current()
+    assert (company.name, company.street, company.vat_number, company.timezone,
+            company.country) == ("Jansen & Zonen BV", "Kerkstraat 9", "NL009999999B01",
+                                 "Europe/Oslo", "NO")
+    assert company.version == version + 1
+    page = admin_client.get("/admin/company").get_data(as_text=True)
+    assert "Company details saved." in page
+    assert 'value="Kerkstraat 9"' in page
+    assert checklist(admin_client) is None
+    event = AuditEvent.get(AuditEvent.action == "company.updated")
+    assert (event.user_id, event.target.strip()) == (superuser.id, "Jansen & Zonen BV")
+
+
+def test_company_details_with_mistakes_are_shown_again_with_the_errors(app, admin_client):
+    form = {**COMPANY_FORM, "name": "", "email": "info at jansen", "street": "Kerkstraat 9",
+            "country": "XX"}
+    response = admin_client.form("/admin/company", form)
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert re.search(r'id="name-error"[^>]*>\s*This field is required', body)
+    assert re.search(r'id="email-error"[^>]*>\s*Enter a valid e-mail address', body)
+    assert re.search(r'id="country-error"', body)
+    assert 'value="Kerkstraat 9"' in body and 'value="info at jansen"' in body
+    assert Company.current().street == "Dorpsstraat 1"
+
+
+def test_company_details_cannot_be_longer_than_the_database_allows(app, admin_client):
+    response = admin_client.form("/admin/company", {**COMPANY_FORM, "postcode": "9" * 21})
+    assert response.status_code == 400
+    assert Company.current().postcode == "1234 AB"
+
+
+# --- signed in now -------------------------------------------------------------------------
+
+def test_the_superuser_sees_who_is_signed_in(app, admin_client, staff_client, staff):
+    body = admin_client.get("/admin/sessions").get_data(as_text=True)
+    assert "piet@jansen.example" in body and "anna@jansen.example" in body
+    assert "This session" in body
+    assert body.count("End session") == 1   # not for one's own session
+    assert "127.0.0.1" in body
+
+
+def test_ending_a_session_signs_the_other_browser_out(app, admin_client, staff_client,
+                                                      superuser, staff):
+    row = UserSession.get(UserSession.user == staff.id, UserSession.ended_at.is_null())
+    response = admin_client.form(f"/admin/sessions/{row.id}/end")
+    assert response.status_code == 302
+    assert "The session of piet@jansen.example is ended." in admin_client.get(
+        response.headers["Location"]).get_data(as_text=True)
+    assert UserSession.get_by_id(row.id).end_reason == "ended_by_admin"
+
+    answer = staff_client.get("/employees")
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("/login")
+    login_page = staff_client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Your session was ended by an administrator." in login_page
+    assert "piet@jansen.example" not in admin_client.get("/admin/sessions").get_data(
+        as_text=True)
+    assert admin_client.get("/").status_code == 200   # the superuser stays signed in
+    event = AuditEvent.get(AuditEvent.action == "session.ended")
+    assert (event.user_id, event.target) == (superuser.id, "piet@jansen.example")
+
+
+def test_the_signed_out_user_can_sign_in_again(app, admin_client, staff_client, staff):
+    row = UserSession.get(UserSession.user == staff.id, UserSession.ended_at.is_null())
+    admin_client.form(f"/admin/sessions/{row.id}/end")
+    staff_client.get("/")
+    assert sign_in(staff_client, staff.email).status_code == 302
+    assert staff_client.get("/employees").status_code == 200
+
+
+def test_ending_an_unknown_session_is_404(app, admin_client):
+    assert admin_client.form("/admin/sessions/999999/end").status_code == 404
+
+
+def test_a_staff_user_cannot_end_sessions(app, client, staff_client, superuser, staff):
+    sign_in(client, superuser.email)
+    row = UserSession.get(UserSession.user == superuser.id, UserSession.ended_at.is_null())
+    assert staff_client.form(f"/admin/sessions/{row.id}/end").status_code == 403
+    assert UserSession.get_by_id(row.id).ended_at is None
+    assert client.get("/admin/sessions").status_code == 200
+
+
+# --- audit log -----------------------------------------------------------------------------
+
+def test_the_audit_log_page_lists_events_newest_first(app, client, other_client, superuser,
+                                                      staff):
+    sign_in(other_client, staff.email, password="not the right one")
+    sign_in(client, superuser.email)
+    body = client.get("/admin/audit").get_data(as_text=True)
+    rows = re.findall(r"<tr>\s*<td>.*?</tr>", body, re.S)
+    actions = [re.search(r"<code>([^<]+)</code>", row).group(1) for row in rows]
+    assert actions[:2] == ["login", "login.failed"]
+    assert "anna@jansen.example" in rows[0]
+    assert "piet@jansen.example" in rows[1]
+
+
+def test_the_audit_log_can_be_filtered_by_action(app, client, other_client, superuser, staff):
+    sign_in(other_client, staff.email, password="not the right one")
+    sign_in(client, superuser.email)
+    body = client.get("/admin/audit?action=login.failed").get_data(as_text=True)
+    actions = re.findall(r"<code>([^<]+)</code>", body)
+    assert actions == ["login.failed"]
+
+
+def test_the_audit_log_pages_through_many_events(app, admin_client):
+    from kontor import audit
+    for n in range(120):
+        audit.record("test.event", target=f"item {n}")
+    first = admin_client.get("/admin/audit?action=test").get_data(as_text=True)
+    assert "item 119" in first and "item 19<" not in first
+    assert 'rel="next"' in first
+    second = admin_client.get("/admin/audit?action=test&page=2").get_data(as_text=True)
+    assert "item 19<" in second and "item 119" not in second
+
+
+# --- /healthz ------------------------------------------------------------------------------
+
+def test_healthz_reports_database_outbox_and_scheduler(app, client, runner):
+    mail.enqueue("piet@jansen.example", "One", "Body")
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    report = response.get_json()
+    assert report["status"] == "ok"
+    assert report["database"] == "ok"
+    assert report["outbox"]["queued"] == 1
+    assert report["outbox"]["failed"] == 0
+    assert report["outbox"]["oldest_queued_seconds"] >= 0
+    assert report["scheduler"]["this_process"] == "not running"
+    assert report["scheduler"]["jobs"] == {}
+
+    runner.invoke(args=["run-jobs"])
+    report = client.get("/healthz").get_json()
+    assert report["outbox"]["queued"] == 0 and report["outbox"]["sent"] == 1
+    assert set(report["scheduler"]["jobs"]) == set(jobs.JOBS)
+    for state in report["scheduler"]["jobs"].values():
+        assert state["stale"] is False and state["error"] is False
+        assert state["last_run_at"].endswith("Z")
+
+
+def test_healthz_notices_a_job_that_stopped_running(app, client, runner):
+    import time_machine
+    from datetime import datetime, timezone
+    runner.invoke(args=["run-jobs"])
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=6)):
+        report = client.get("/healthz").get_json()
+    assert all(state["stale"] for state in report["scheduler"]["jobs"].values())
+
+
+def test_healthz_shows_a_running_scheduler(app, client):
+    scheduler = jobs.start_scheduler(app.config)
+    app.extensions["kontor_scheduler"] = scheduler
+    try:
+        assert client.get("/healthz").get_json()["scheduler"]["this_process"] == "running"
+    finally:
+        scheduler.shutdown(wait=True)
+        del app.extensions["kontor_scheduler"]
+
+
+def test_healthz_answers_503_when_the_database_is_unreachable(tmp_path, app_config):
+    from app import create_app
+    from models import db
+    broken = create_app({**app_config,
+                         "DATABASE_URL": f"sqlite:///{tmp_path}/no/such/folder/kontor.db"})
+    try:
+        response = broken.test_client().get("/healthz")
+        assert response.status_code == 503
+        assert response.get_json() == {"status": "error", "database": "unreachable"}
+    finally:
+        if hasattr(db.obj, "close_all"):
+            db.obj.close_all()
+
+
+def test_healthz_needs_no_sign_in_and_reveals_no_people(app, client, superuser):
+    body = client.get("/healthz").get_data(as_text=True)
+    assert "anna" not in body and "@" not in body

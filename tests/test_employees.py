@@ -1,0 +1,272 @@
+"""The employee register (SPEC section 4): superusers add and edit employees, with errors beside
+the fields; e-mails are unique whatever their case; everyone signed in can search; a superuser
+links their own account with "This is me"."""
+import re
+
+import pytest
+
+from conftest import make_user
+from models import AuditEvent, Employee, User
+
+NEW = {"name": "Marie Bakker", "email": "marie@jansen.example", "phone": "+31 30 555 0101",
+       "mobile": "+31 6 1234 5678", "title": "Planner", "department": "Service",
+       "active": "y"}
+
+
+def error_beside(body, field):
+    """The error text shown with the field `field`, or None."""
+    block = re.search(rf'<div class="field[^"]*" id="{field}-field">(.*?)</div>', body, re.S)
+    assert block, f"no field {field}"
+    error = re.search(rf'<p class="error" id="{field}-error">(.*?)</p>', block.group(1), re.S)
+    return error.group(1).strip() if error else None
+
+
+def names_listed(client, url="/employees"):
+    body = client.get(url).get_data(as_text=True)
+    return [re.sub(r"<[^>]+>.*", "", cell).strip()
+            for cell in re.findall(r"<tr>\s*<td>(.*?)</td>", body, re.S)]
+
+
+# --- adding and editing --------------------------------------------------------------------
+
+def test_the_superuser_adds_an_employee(app, admin_client, superuser):
+    response = admin_client.form("/employees/new", NEW)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/employees"
+    marie = Employee.get(Employee.name == "Marie Bakker")
+    assert (marie.email, marie.phone, marie.mobile, marie.title, marie.department,
+            marie.active) == ("marie@jansen.example", "+31 30 555 0101", "+31 6 1234 5678",
+                              "Planner", "Service", True)
+    body = admin_client.get("/employees").get_data(as_text=True)
+    assert "Employee Marie Bakker saved." in body
+    assert "Marie Bakker" in names_listed(admin_client)
+    event = AuditEvent.get(AuditEvent.action == "employee.created")
+    assert (event.user_id, event.target) == (superuser.id, "Marie Bakker")
+
+
+def test_a_bad_e_mail_is_shown_beside_the_field_and_the_typed_values_stay(app, admin_client):
+    response = admin_client.form("/employees/new", {**NEW, "email": "marie at jansen"})
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert error_beside(body, "email") == "Enter a valid e-mail address."
+    assert error_beside(body, "name") is None
+    for typed in ("Marie Bakker", "marie at jansen", "+31 30 555 0101", "Planner", "Service"):
+        assert f'value="{typed}"' in body, typed
+    assert not Employee.select().where(Employee.name == "Marie Bakker").exists()
+
+
+def test_a_name_is_required(app, admin_client):
+    response = admin_client.form("/employees/new", {**NEW, "name": ""})
+    assert response.status_code == 400
+    assert error_beside(response.get_data(as_text=True), "name") == "This field is required."
+
+
+def test_an_e_mail_may_be_left_empty(app, admin_client):
+    assert admin_client.form("/employees/new", {**NEW, "email": ""}).status_code == 302
+    assert Employee.get(Employee.name == "Marie Bakker").email == ""
+    assert admin_client.form("/employees/new", {**NEW, "name": "Kees", "email": ""}) \
+        .status_code == 302   # several employees without an e-mail are fine
+
+
+def test_an_e_mail_is_stored_in_lower_case(app, admin_client):
+    admin_client.form("/employees/new", {**NEW, "email": "Marie@Jansen.Example"})
+    assert Employee.get(Employee.name == "Marie Bakker").email == "marie@jansen.example"
+
+
+@pytest.mark.parametrize("email", ["piet@jansen.example", "PIET@Jansen.Example"])
+def test_an_e_mail_another_employee_has_is_refused_whatever_its_case(app, admin_client, staff,
+                                                                   email):
+    count = Employee.select().count()
+    response = admin_client.form("/employees/new", {**NEW, "email": email})
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert error_beside(body, "email") == "Another employee already has this e-mail address."
+    assert 'value="Marie Bakker"' in body
+    assert Employee.select().count() == count
+
+
+def test_editing_to_another_employees_e_mail_is_refused(app, admin_client, staff):
+    admin_client.form("/employees/new", NEW)
+    marie = Employee.get(Employee.name == "Marie Bakker")
+    response = admin_client.form(f"/employees/{marie.id}/edit",
+                                 {**NEW, "email": "Piet@jansen.example"})
+    assert response.status_code == 400
+    assert Employee.get_by_id(marie.id).email == "marie@jansen.example"
+
+
+def test_the_superuser_edits_an_employee(app, admin_client):
+    admin_client.form("/employees/new", NEW)
+    marie = Employee.get(Employee.name == "Marie Bakker")
+    form_page = admin_client.get(f"/employees/{marie.id}/edit").get_data(as_text=True)
+    assert 'value="Planner"' in form_page and 'value="marie@jansen.example"' in form_page
+    response = admin_client.form(f"/employees/{marie.id}/edit",
+                                 {**NEW, "title": "Head of planning", "active": ""})
+    assert response.status_code == 302
+    changed = Employee.get_by_id(marie.id)
+    assert (changed.title, changed.active, changed.email) == (
+        "Head of planning", False, "marie@jansen.example")   # keeping its own e-mail is fine
+    assert changed.version == marie.version + 1
+    assert "Inactive" in admin_client.get("/employees").get_data(as_text=True)
+    assert AuditEvent.get(AuditEvent.action == "employee.updated").target == "Marie Bakker"
+
+
+def test_a_mistake_while_editing_keeps_the_typed_values(app, admin_client, staff):
+    piet = Employee.get(Employee.email == staff.email)
+    response = admin_client.form(f"/employees/{piet.id}/edit",
+                                 {**NEW, "name": "Piet de Vries", "email": "piet@"})
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert error_beside(body, "email") == "Enter a valid e-mail address."
+    assert 'value="piet@"' in body and 'value="Planner"' in body
+    assert Employee.get_by_id(piet.id).title == ""
+
+
+def test_a_post_that_leaves_out_optional_fields_saves_them_empty(app, admin_client):
+    """A script (or an old form) may send only some fields: that is no server error."""
+    response = admin_client.form("/employees/new", {"name": "Kees Visser"})
+    assert response.status_code == 302
+    kees = Employee.get(Employee.name == "Kees Visser")
+    assert (kees.email, kees.phone, kees.title, kees.active) == ("", "", "", False)
+
+
+def test_editing_an_unknown_employee_is_404(app, admin_client):
+    assert admin_client.get("/employees/999999/edit").status_code == 404
+    assert admin_client.form("/employees/999999/edit", NEW).status_code == 404
+
+
+def test_fields_longer_than_the_database_allows_are_refused(app, admin_client):
+    response = admin_client.form("/employees/new", {**NEW, "phone": "1" * 51})
+    assert response.status_code == 400
+    assert error_beside(response.get_data(as_text=True), "phone")
+
+
+# --- search --------------------------------------------------------------------------------
+
+@pytest.fixture
+def register(app):
+    make_user("anna@jansen.example", superuser=True, name="Anna Jansen")
+    Employee.create(name="Marie Bakker", email="marie@jansen.example", title="Planner",
+                    phone="030 555 0101")
+    Employee.create(name="Kees Visser", email="kees@visser.example", department="Workshop",
+                    mobile="06 9999 0000")
+    Employee.create(name="Zoë de Wit", email="zoe@jansen.example", title="Bookkeeper")
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("", ["Anna Jansen", "Kees Visser", "Marie Bakker", "Zoë de Wit"]),
+    ("marie", ["Marie Bakker"]),
+    ("BAKKER", ["Marie Bakker"]),
+    ("visser.example", ["Kees Visser"]),
+    ("planner", ["Marie Bakker"]),
+    ("workshop", ["Kees Visser"]),
+    ("555 0101", ["Marie Bakker"]),
+    ("9999", ["Kees Visser"]),
+    ("jansen", ["Anna Jansen", "Marie Bakker", "Zoë de Wit"]),
+    ("zoë", ["Zoë de Wit"]),
+    ("%", []),
+    ("nobody", []),
+])
+def test_the_register_can_be_searched(app, client, register, query, expected):
+    from conftest import sign_in
+    sign_in(client, "anna@jansen.example")
+    assert names_listed(client, f"/employees?q={query}") == expected
+
+
+def test_a_search_without_results_says_so(app, admin_client):
+    body = admin_client.get("/employees?q=nobody-at-all").get_data(as_text=True)
+    assert "No employees found." in body
+    assert 'value="nobody-at-all"' in body
+
+
+def test_a_long_register_is_paged(app, admin_client):
+    for n in range(60):
+        Employee.create(name=f"Employee {n:02d}")
+    first = names_listed(admin_client)
+    assert len(first) == 50
+    body = admin_client.get("/employees").get_data(as_text=True)
+    assert 'rel="next"' in body
+    second = names_listed(admin_client, "/employees?page=2")
+    assert len(first) + len(second) == Employee.select().count()
+    assert not set(first) & set(second)
+
+
+# --- "This is me" --------------------------------------------------------------------------
+
+@pytest.fixture
+def unlinked_admin(client):
+    make_user("anna@jansen.example", superuser=True, employee=False)
+    from conftest import sign_in
+    assert sign_in(client, "anna@jansen.example").status_code == 302
+    return client
+
+
+def link_buttons(client):
+    body = client.get("/employees").get_data(as_text=True)
+    return re.findall(r'action="/employees/(\d+)/link-me"', body)
+
+
+def test_this_is_me_links_the_superuser_and_the_readiness_item_disappears(app, unlinked_admin):
+    anna = Employee.create(name="Anna Jansen", email="anna@jansen.example")
+    page = unlinked_admin.get("/admin/company").get_data(as_text=True)
+    assert "Your account is linked to an employee in the employee register" in page
+    assert str(anna.id) in link_buttons(unlinked_admin)
+
+    response = unlinked_admin.form(f"/employees/{anna.id}/link-me")
+    assert response.status_code == 302
+    assert User.by_email("anna@jansen.example").employee_id == anna.id
+    listing = unlinked_admin.get("/employees").get_data(as_text=True)
+    assert "Your account is now linked to Anna Jansen." in listing
+    assert re.search(r"Anna Jansen <span class=\"badge\">you</span>", listing)
+    assert link_buttons(unlinked_admin) == []
+    page = unlinked_admin.get("/admin/company").get_data(as_text=True)
+    assert "linked to an employee in the employee register" not in page
+    assert AuditEvent.get(AuditEvent.action == "employee.linked").target == "Anna Jansen"
+
+
+def test_an_employee_who_has_an_account_cannot_be_claimed(app, unlinked_admin, staff):
+    piet = Employee.get(Employee.email == staff.email)
+    assert str(piet.id) not in link_buttons(unlinked_admin)
+    response = unlinked_admin.form(f"/employees/{piet.id}/link-me")
+    assert response.status_code == 302
+    assert "Another account is already linked to Piet de Vries." in unlinked_admin.get(
+        "/employees").get_data(as_text=True)
+    assert User.by_email("anna@jansen.example").employee_id is None
+    assert User.get_by_id(staff.id).employee_id == piet.id
+
+
+def test_an_inactive_employee_cannot_be_linked(app, unlinked_admin):
+    gone = Employee.create(name="Old Anna", active=False)
+    assert str(gone.id) not in link_buttons(unlinked_admin)
+    unlinked_admin.form(f"/employees/{gone.id}/link-me")
+    assert User.by_email("anna@jansen.example").employee_id is None
+
+
+def test_relinking_moves_the_superuser_to_the_other_employee(app, admin_client, superuser):
+    other = Employee.create(name="Anna J.", email="")
+    admin_client.form(f"/employees/{other.id}/link-me")
+    assert User.get_by_id(superuser.id).employee_id == other.id
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+def test_staff_users_see_the_register_without_the_superuser_actions(app, staff_client,
+                                                                    superuser):
+    body = staff_client.get("/employees").get_data(as_text=True)
+    assert "Anna Jansen" in body and "Piet" in body
+    assert "/employees/new" not in body
+    assert "/edit" not in body
+    assert "link-me" not in body
+
+
+def test_staff_users_cannot_add_edit_or_link(app, staff_client, staff):
+    own = Employee.get(Employee.email == staff.email)
+    assert staff_client.get("/employees/new").status_code == 403
+    assert staff_client.form("/employees/new", NEW).status_code == 403
+    assert staff_client.get(f"/employees/{own.id}/edit").status_code == 403
+    assert staff_client.form(f"/employees/{own.id}/edit", {**NEW, "title": "Boss"}) \
+        .status_code == 403
+    other = Employee.create(name="Someone")
+    assert staff_client.form(f"/employees/{other.id}/link-me").status_code == 403
+    assert not Employee.select().where(Employee.name == "Marie Bakker").exists()
+    assert Employee.get_by_id(own.id).title == ""
+    assert User.get_by_id(staff.id).employee_id == own.id

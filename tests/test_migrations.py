@@ -1,0 +1,124 @@
+"""Versioned migrations (SPEC section 2): an older database is upgraded in place and keeps its
+rows, `create_app` never touches the schema, and `flask migrate` can be run any number of
+times."""
+import re
+from pathlib import Path
+
+import pytest
+
+from kontor import migrate
+from models import ALL_MODELS, Employee, db
+
+FIRST = "0001_foundation"
+MIGRATION_FILES = sorted(p.stem for p in migrate.MIGRATIONS_DIR.glob("[0-9]*.py"))
+
+
+@pytest.fixture
+def bare_app(app_config):
+    """The app on a fresh, empty database that nobody has migrated."""
+    from app import create_app
+    from conftest import KontorClient
+    application = create_app(app_config)
+    application.test_client_class = KontorClient
+    yield application
+    if not db.is_closed():
+        db.close()
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+
+
+def tables():
+    with db.connection_context():
+        return set(db.get_tables())
+
+
+def insert(sql_table, **values):
+    """A plain SQL INSERT, as an older Kontor version would have written the row."""
+    names = ", ".join(f'"{name}"' for name in values)
+    marks = ", ".join([db.obj.param] * len(values))
+    with db.connection_context():
+        db.execute_sql(f'INSERT INTO "{sql_table}" ({names}) VALUES ({marks})',
+                       list(values.values()))
+
+
+def test_creating_the_app_never_changes_the_schema(bare_app):
+    assert tables() == set()
+    assert migrate.pending(db.obj) == MIGRATION_FILES
+    bare_app.config["PROPAGATE_EXCEPTIONS"] = False   # answer as in production
+    response = bare_app.test_client().get("/login")   # serving a page creates nothing either
+    assert response.status_code == 500
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert "schema_migration" not in tables()
+    assert not any(model._meta.table_name in tables() for model in ALL_MODELS)
+
+
+def test_an_old_database_is_upgraded_in_place_and_keeps_its_rows(bare_app):
+    assert migrate.upgrade(db.obj, target=FIRST) == [FIRST]
+    assert "employee" in tables()
+    insert("employee", name="Marie Bakker", email="marie@jansen.example", phone="+31 6 1",
+           title="Planner", active=True, version=3,
+           created_at="2025-01-02 03:04:05", updated_at="2025-01-02 03:04:05")
+    insert("company", name="Jansen Installatie BV", street="Dorpsstraat 1", postcode="1234 AB",
+           city="Utrecht", country="NL", phone="1", email="info@jansen.example",
+           vat_number="NL1", org_number="1", language="nl", timezone="Europe/Amsterdam",
+           version=1, updated_at="2025-01-02 03:04:05")
+    assert migrate.pending(db.obj) == MIGRATION_FILES[1:]
+
+    applied = migrate.upgrade(db.obj)
+    assert applied == MIGRATION_FILES[1:]
+    assert migrate.pending(db.obj) == []
+    marie = Employee.get(Employee.email == "marie@jansen.example")
+    assert (marie.name, marie.phone, marie.title, marie.active, marie.version) == \
+        ("Marie Bakker", "+31 6 1", "Planner", True, 3)
+    assert (marie.mobile, marie.department) == ("", "")   # new columns got their defaults
+    assert str(marie.created_at).startswith("2025-01-02 03:04:05")
+    # the upgraded row works with today's code
+    from kontor import employees as register
+    register.save(marie, {"mobile": "+31 6 2", "department": "Service"})
+    assert Employee.get_by_id(marie.id).department == "Service"
+
+
+def test_after_all_migrations_the_tables_match_the_models(bare_app):
+    migrate.upgrade(db.obj)
+    with db.connection_context():
+        for model in ALL_MODELS:
+            table = model._meta.table_name
+            columns = {column.name for column in db.get_columns(table)}
+            expected = {field.column_name for field in model._meta.sorted_fields}
+            assert columns == expected, table
+
+
+def test_flask_migrate_can_run_again_and_again(bare_app):
+    runner = bare_app.test_cli_runner()
+    first = runner.invoke(args=["migrate"])
+    assert first.exit_code == 0, first.output
+    assert first.output.strip() == "Applied: " + ", ".join(MIGRATION_FILES)
+    before = tables()
+    for _ in range(2):
+        again = runner.invoke(args=["migrate"])
+        assert again.exit_code == 0, again.output
+        assert again.output.strip() == "The schema is up to date."
+    assert tables() == before
+
+
+def test_flask_migrate_finishes_a_partly_migrated_database(bare_app):
+    migrate.upgrade(db.obj, target=FIRST)
+    insert("employee", name="Marie Bakker", email="marie@jansen.example", phone="", title="",
+           active=True, version=1, created_at="2025-01-02 03:04:05",
+           updated_at="2025-01-02 03:04:05")
+    result = bare_app.test_cli_runner().invoke(args=["migrate"])
+    assert result.output.strip() == "Applied: " + ", ".join(MIGRATION_FILES[1:])
+    assert Employee.select().count() == 1
+
+
+def test_no_migration_drops_a_table():
+    for path in migrate.MIGRATIONS_DIR.glob("[0-9]*.py"):
+        source = path.read_text()
+        assert not re.search(r"drop_table|DROP\s+TABLE", source, re.IGNORECASE), path.name
+
+
+def test_migration_names_are_numbered_without_gaps():
+    numbers = [int(name.split("_")[0]) for name in MIGRATION_FILES]
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert MIGRATION_FILES[0] == FIRST
+    assert Path(migrate.MIGRATIONS_DIR).is_dir()
