@@ -148,4 +148,5 @@ def reset():
         emails.send("password_changed", user.email, emails.language_for(user), "notice")
         flash(_("Your password is set. Sign in with your new password."), "success")
         return redirect(url_for("auth.login"))
-    return render_template("auth/reset.html", form=form, email=user.email)
+    return render_template("auth/reset.html", form=form, email=user.email), \
+        400 if form.errors else 200

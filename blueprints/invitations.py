@@ -112,4 +112,5 @@ def accept():
         flash(_("Welcome to Kontor, %(name)s. Your account is ready.", name=user.display_name),
               "success")
         return redirect(url_for("main.home"))
-    return render_template("invitations/accept.html", form=form, invitation=invitation)
+    return render_template("invitations/accept.html", form=form, invitation=invitation), \
+        400 if form.errors else 200

@@ -66,4 +66,4 @@ def start():
         audit.record("setup.done", user=user, target=fields["name"], ip=request.remote_addr)
         flash(_("Welcome to Kontor. Your company is set up and you are signed in."), "success")
         return redirect(url_for("admin.company"))
-    return render_template("setup/setup.html", form=form)
+    return render_template("setup/setup.html", form=form), 400 if form.errors else 200

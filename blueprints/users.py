@@ -48,7 +48,12 @@ def checked_form():
 def resend(invitation_id):
     """Send a new link; the old one stops working."""
     checked_form()
-    invitation, raw = invitations.resend(invitation_id, current_user.id)
+    try:
+        invitation, raw = invitations.resend(invitation_id, current_user.id)
+    except invitations.NotInvitable as refused:
+        from blueprints.invitations import NOT_INVITABLE
+        flash(NOT_INVITABLE[refused.reason], "error")
+        return redirect(url_for("users.index"))
     if invitation is None:
         abort(404)
     send_invitation(invitation, raw)

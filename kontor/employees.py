@@ -2,7 +2,7 @@
 from peewee import fn
 
 from kontor.clock import utcnow
-from models import Employee, User, db
+from models import Employee, Invitation, User, db
 
 FIELDS = ("name", "email", "phone", "mobile", "title", "department", "active")
 
@@ -52,6 +52,10 @@ def save(employee, values):
             return Employee.create(**values)
         Employee.update(version=Employee.version + 1, updated_at=utcnow(), **values).where(
             Employee.id == employee.id).execute()
+        if values.get("active") is False:   # someone who left cannot take up an invitation
+            Invitation.update(revoked_at=utcnow()).where(
+                Invitation.employee == employee.id, Invitation.accepted_at.is_null(),
+                Invitation.revoked_at.is_null()).execute()
         return Employee.get_by_id(employee.id)
 
 

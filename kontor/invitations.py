@@ -98,12 +98,16 @@ def resend(invitation_id, invited_by):
         old = Invitation.open().where(Invitation.id == invitation_id).first()
         if old is None:
             return None, None
+        employee = Employee.get_by_id(old.employee_id)
+        if not employee.active or not employee.email:
+            raise NotInvitable("inactive" if not employee.active else "no_email")
         if not Invitation.update(revoked_at=now).where(
                 Invitation.id == old.id, Invitation.accepted_at.is_null(),
                 Invitation.revoked_at.is_null()).execute():
             return None, None   # another superuser resent or revoked it a moment ago
-        invitation = Invitation.create(
-            employee=old.employee_id, email=old.email, language=old.language,
+        invitation = Invitation.create(   # to the register's e-mail as it is now
+            employee=old.employee_id, email=employee.email.strip().lower(),
+            language=old.language,
             token_hash=tokens.digest(raw), invited_by=invited_by, created_at=now,
             expires_at=now + VALID_FOR)
     return invitation, raw
@@ -159,6 +163,8 @@ def accept(invitation, password):
             Invitation.revoked_at.is_null(), Invitation.expires_at > now).execute()
         if not claimed:
             raise InvitationUnusable("used")
+        if not Employee.get_by_id(invitation.employee_id).active:
+            raise InvitationUnusable("revoked")   # deactivated in the register meanwhile
         if User.by_email(invitation.email) is not None or \
                 User.select().where(User.employee == invitation.employee_id).exists():
             raise InvitationUnusable("used")

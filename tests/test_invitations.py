@@ -694,3 +694,36 @@ def test_an_invited_employee_can_sign_in_only_after_accepting(admin_client, app,
     refused = sign_in(stranger, "kees@jansen.example", PASSWORD)
     assert refused.status_code != 302
     assert "Wrong e-mail or password." in text_of(refused)
+
+
+# --- the register changes after the invitation was sent ---------------------------------------
+
+def test_an_employee_deactivated_in_the_register_can_no_longer_accept(
+        admin_client, kees, invitee, mailbox):
+    assert send_invitation(admin_client, kees).status_code == 302
+    link = invitation_link(mailbox, kees.email)
+    edited = admin_client.form(f"/employees/{kees.id}/edit", {
+        "name": kees.name, "email": kees.email, "title": kees.title,
+        "department": kees.department})          # "active" left unticked
+    assert edited.status_code == 302
+    assert invitee.get(link).status_code == 302
+    assert_link_unusable(invitee.get("/invite"), "revoked")
+    assert User.by_email(kees.email) is None
+
+
+def test_resending_goes_to_the_corrected_address_and_refuses_an_inactive_employee(
+        admin_client, kees, mailbox):
+    assert send_invitation(admin_client, kees).status_code == 302
+    Employee.update(email="kees.bakker@jansen.example").where(Employee.id == kees.id).execute()
+    first = Invitation.get(Invitation.employee == kees.id)
+    assert admin_client.form(f"/users/invitations/{first.id}/resend").status_code == 302
+    newest = Invitation.open().where(Invitation.employee == kees.id).get()
+    assert newest.email == "kees.bakker@jansen.example"
+    assert invitation_link(mailbox, "kees.bakker@jansen.example").startswith("/invite/")
+
+    Employee.update(active=False).where(Employee.id == kees.id).execute()
+    refused = admin_client.form(f"/users/invitations/{newest.id}/resend")
+    assert refused.status_code == 302
+    page = admin_client.get(refused.headers["Location"])
+    assert "This employee is no longer active." in text_of(page)
+    assert Invitation.open().where(Invitation.employee == kees.id).count() == 1

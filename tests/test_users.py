@@ -33,7 +33,9 @@ class Row:
 
     @property
     def buttons(self):
-        return re.findall(r'<button type="submit"[^>]*>([^<]*)</button>', self.markup)
+        # the visible label; a visually hidden "— <name>" says whose row it acts on
+        return re.findall(r'<button type="submit"[^>]*>([^<]*)(?:<span class="visually-hidden">'
+                          r'[^<]*</span>)?</button>', self.markup)
 
     def has_action(self, path):
         return f'action="{path}"' in self.markup
