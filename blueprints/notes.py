@@ -6,6 +6,7 @@ from flask_login import current_user
 from blueprints.contacts import NoteForm, get_contact, get_person
 from kontor import notes, rtf
 from kontor.web import content_disposition, local_time
+from models import NoteEntry
 
 bp = Blueprint("notes", __name__, url_prefix="/contacts")
 
@@ -36,13 +37,11 @@ def add_to_person(contact_id, person_id):
                                         person_id=person.id))
 
 
-def stamp(entry):
-    who = entry.author_name or _("unknown")
-    return f"{local_time(entry.created_at)} · {who}"
-
-
 def rtf_response(title, subtitle, entries, filename):
-    body = rtf.document(title, [(stamp(e), e.text) for e in entries], subtitle)
+    unknown = _("unknown")
+    rows = entries.select(NoteEntry.created_at, NoteEntry.author_name, NoteEntry.text).tuples()
+    body = rtf.document(title, [(f"{local_time(at)} · {who or unknown}", text)
+                                for at, who, text in rows], subtitle)
     response = Response(body, mimetype="application/rtf")
     response.headers["Content-Disposition"] = content_disposition(filename)
     response.headers["Content-Security-Policy"] = "sandbox"

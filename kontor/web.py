@@ -1,4 +1,6 @@
 """Request-scoped helpers shared by the app factory and the blueprints."""
+import re
+
 from flask import g
 
 from models import Company
@@ -47,16 +49,32 @@ def content_disposition(filename):
     return f"attachment; filename=\"{ascii_filename(safe)}\"; filename*=UTF-8''{encoded}"
 
 
+_FIELDS = {
+    "d": lambda m, ap: m.day, "dd": lambda m, ap: f"{m.day:02d}",
+    "M": lambda m, ap: m.month, "MM": lambda m, ap: f"{m.month:02d}",
+    "y": lambda m, ap: m.year, "yyyy": lambda m, ap: m.year,
+    "yy": lambda m, ap: f"{m.year % 100:02d}",
+    "H": lambda m, ap: m.hour, "HH": lambda m, ap: f"{m.hour:02d}",
+    "h": lambda m, ap: m.hour % 12 or 12, "hh": lambda m, ap: f"{m.hour % 12 or 12:02d}",
+    "mm": lambda m, ap: f"{m.minute:02d}", "ss": lambda m, ap: f"{m.second:02d}",
+    "a": lambda m, ap: ap[m.hour >= 12],
+}
+
+
 def local_time(value, style="short"):
     """A stored (naive UTC) time in the company's time zone, formatted for the reader's locale.
 
-    The same result as flask_babel.format_datetime, but the locale's patterns are looked up
-    once per request: a page or RTF with hundreds of stamps would otherwise spend most of its
-    time finding them again for every stamp.
+    The same text as flask_babel.format_datetime (a test compares them), several times
+    faster: the locale's patterns are looked up once per request, and patterns made only of
+    numbers (the short style, used for every stamp in lists, notes and RTF) are filled in
+    directly. A page or RTF with hundreds of stamps would otherwise spend most of its time here.
     """
     from datetime import timezone
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from babel.dates import get_date_format, get_datetime_format, get_time_format
+    from babel.dates import (
+        get_date_format, get_datetime_format, get_period_names, get_time_format,
+    )
     from flask_babel import get_locale, get_timezone
     if value is None:
         return ""
@@ -64,10 +82,24 @@ def local_time(value, style="short"):
     formats = cache.get(style)
     if formats is None:
         locale, zone = get_locale(), get_timezone()
-        formats = cache[style] = (locale, zone, get_datetime_format(style, locale=locale),
-                                  get_date_format(style, locale=locale),
-                                  get_time_format(style, locale=locale))
-    locale, zone, combined, date_pattern, time_pattern = formats
-    local = value.replace(tzinfo=timezone.utc).astimezone(zone)
-    return combined.replace("{1}", date_pattern.apply(local, locale)).replace(
-        "{0}", time_pattern.apply(local, locale))
+        try:
+            zone = ZoneInfo(getattr(zone, "zone", str(zone)))   # converts 3x faster than pytz
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+        date_pattern = get_date_format(style, locale=locale)
+        time_pattern = get_time_format(style, locale=locale)
+        combined = get_datetime_format(style, locale=locale)
+        template = combined.replace("{1}", date_pattern.format).replace(
+            "{0}", time_pattern.format)
+        periods = get_period_names(locale=locale)
+        am_pm = (periods.get("am", "AM"), periods.get("pm", "PM"))
+        names = re.findall(r"%\((\w+)\)s", template)
+        fields = [(n, _FIELDS[n]) for n in names] if all(n in _FIELDS for n in names) else None
+        formats = cache[style] = (locale, zone, combined, date_pattern, time_pattern,
+                                  template, fields, am_pm)
+    locale, zone, combined, date_pattern, time_pattern, template, fields, am_pm = formats
+    moment = value.replace(tzinfo=timezone.utc).astimezone(zone)
+    if fields is not None:
+        return template % {name: field(moment, am_pm) for name, field in fields}
+    return combined.replace("{1}", date_pattern.apply(moment, locale)).replace(
+        "{0}", time_pattern.apply(moment, locale))
