@@ -357,16 +357,20 @@ def summary():
 @bp.route("/<number>")
 def show(number):
     """The case: its thread and files, Add information, and the owner's actions."""
-    case = get_case(number)
+    return render_case(get_case(number))
+
+
+def render_case(case, add_form=None, feedback_form=None, status=200):
+    """The case page; a form that came back with errors is shown with them."""
     owner_form = OwnerForm(owner=case.owner_id)
     owner_form.owner.choices = owner_choices()
     return render_template(
         "support/case.html", case=case, thread=support.thread(case),
-        history=support.history(case), add_form=AddInformationForm(),
+        history=support.history(case), add_form=add_form or AddInformationForm(),
         ask=support.needs_answer_question(current_user, case),
-        feedback_form=FeedbackForm(), action_form=ActionForm(), owner_form=owner_form,
-        may_manage=may_manage(case), statuses=STATUS_LABELS,
-        max_mb=current_app.config["UPLOAD_MAX_MB"])
+        feedback_form=feedback_form or FeedbackForm(), action_form=ActionForm(),
+        owner_form=owner_form, may_manage=may_manage(case), statuses=STATUS_LABELS,
+        max_mb=current_app.config["UPLOAD_MAX_MB"]), status
 
 
 def may_manage(case):
@@ -392,14 +396,7 @@ def add(number):
                   "success")
             return redirect(url_for("support.show", number=case.number) + "#thread")
         form.files.errors = errors
-    owner_form = OwnerForm(owner=case.owner_id)
-    owner_form.owner.choices = owner_choices()
-    return render_template(
-        "support/case.html", case=case, thread=support.thread(case),
-        history=support.history(case), add_form=form,
-        ask=support.needs_answer_question(current_user, case), feedback_form=FeedbackForm(),
-        action_form=ActionForm(), owner_form=owner_form, may_manage=may_manage(case),
-        statuses=STATUS_LABELS, max_mb=current_app.config["UPLOAD_MAX_MB"]), 400
+    return render_case(case, add_form=form, status=400)
 
 
 @bp.route("/<number>/close", methods=["POST"])
@@ -465,14 +462,7 @@ def not_answered(number):
         flash(_("Case %(number)s is open again; the owner has been told.",
                 number=case.number), "success")
         return redirect(url_for("support.show", number=case.number))
-    owner_form = OwnerForm(owner=case.owner_id)
-    owner_form.owner.choices = owner_choices()
-    return render_template(
-        "support/case.html", case=case, thread=support.thread(case),
-        history=support.history(case), add_form=AddInformationForm(), ask=True,
-        feedback_form=form, action_form=ActionForm(), owner_form=owner_form,
-        may_manage=may_manage(case), statuses=STATUS_LABELS,
-        max_mb=current_app.config["UPLOAD_MAX_MB"]), 400
+    return render_case(case, feedback_form=form, status=400)
 
 
 @bp.route("/<number>/files/<int:file_id>")
