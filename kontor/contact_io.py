@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from email_validator import EmailNotValidError, validate_email
+from peewee import CharField
 
 from kontor import contacts
 from models import Contact, db
@@ -127,8 +128,6 @@ def parse(raw: bytes) -> Preview:
 def _check(values, line_number, numbers_in_file):
     if not values.get("name"):
         return "name_missing", ""
-    if len(values["name"]) > 200:
-        return "too_long", "name"
     kind = KINDS.get(values.get("kind", "").lower())
     if kind is None:
         return "bad_kind", values.get("kind", "")
@@ -144,7 +143,7 @@ def _check(values, line_number, numbers_in_file):
             discount = Decimal(values["discount"].replace("%", "").replace(",", ".").strip())
         except InvalidOperation:
             return "bad_discount", values["discount"]
-        if not 0 <= discount <= 100:
+        if not discount.is_finite() or not 0 <= discount <= 100:   # NaN cannot be compared
             return "bad_discount", values["discount"]
         values["discount"] = discount
     else:
@@ -160,6 +159,10 @@ def _check(values, line_number, numbers_in_file):
     for key in ("country", "visit_country"):
         if values.get(key) and not re.fullmatch(r"[A-Za-z]{2}", values[key]):
             return "bad_country", values[key]
+    for key, value in values.items():   # the columns' limits: PostgreSQL enforces them
+        column = Contact._meta.fields.get(key)
+        if isinstance(column, CharField) and len(value) > column.max_length:
+            return "too_long", key
     return None
 
 
@@ -167,8 +170,11 @@ def import_rows(preview: Preview, user=None) -> int:
     """Create every contact of a clean preview in one transaction: all or nothing."""
     if not preview.ok:
         raise ValueError("the preview has errors")
+    # Lines that name their customer number go first: an automatic number (the highest + 1)
+    # could otherwise take the number a later line of the same file asks for.
+    rows = sorted(preview.rows, key=lambda row: not row[1].get("customer_number"))
     with db.atomic():
-        for _line, values in preview.rows:
+        for _line, values in rows:
             values = dict(values)
             number = values.pop("customer_number", None)
             contacts.create(values, user=user, customer_number=number)
@@ -202,8 +208,23 @@ def export_csv(query, language="en"):
 
 
 def _vcard_escape(text):
-    return (str(text or "").replace("\\", "\\\\").replace("\n", "\\n").replace(",", "\\,")
+    text = str(text or "").replace("\r\n", "\n").replace("\r", "\n")
+    return (text.replace("\\", "\\\\").replace("\n", "\\n").replace(",", "\\,")
             .replace(";", "\\;"))
+
+
+def _vcard_fold(line):
+    """RFC 6350 3.2: a line longer than 75 octets goes on after a line break and a space
+    (never inside a UTF-8 character)."""
+    parts, part, size = [], "", 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if size + width > 75:
+            parts.append(part)
+            part, size = " ", 1
+        part += char
+        size += width
+    return "\r\n".join(parts + [part])
 
 
 def vcard(contact, persons=()):
@@ -238,4 +259,4 @@ def vcard(contact, persons=()):
         if person.mobile:
             lines.append(f"TEL;TYPE=cell:{e(person.mobile)}")
         lines.append("END:VCARD")
-    return "\r\n".join(lines) + "\r\n"
+    return "\r\n".join(_vcard_fold(line) for line in lines) + "\r\n"

@@ -11,7 +11,7 @@ import pytest
 from markupsafe import escape
 from peewee import IntegrityError
 
-from conftest import make_user, sign_in
+from conftest import make_user
 from kontor import contacts as register
 from models import Contact, ContactChange, ContactPerson, NoteEntry
 
@@ -570,6 +570,8 @@ def test_every_id_that_does_not_exist_is_not_found(admin_client, jansen):
             f"/contacts/{missing_contact}/vcard", f"/contacts/{missing_contact}/notes.rtf",
             f"/contacts/{missing_contact}/persons/new",
             f"/contacts/{missing_contact}/persons/{person.id}",
+            f"/contacts/{missing_contact}/persons/{person.id}/edit",
+            f"/contacts/{missing_contact}/persons/{person.id}/notes.rtf",
             f"/contacts/{jansen.id}/persons/{missing_person}",
             f"/contacts/{jansen.id}/persons/{missing_person}/edit",
             f"/contacts/{jansen.id}/persons/{missing_person}/notes.rtf"]

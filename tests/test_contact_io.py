@@ -1,0 +1,433 @@
+"""Contacts in and out (SPEC section 6): CSV import with a preview, per-line errors and nothing
+half-imported; headers in English, Dutch, Norwegian or German, `;` or `,`, UTF-8 (with BOM) or
+Windows-1252; CSV export headed in the reader's language with formula cells defused; vCard 4.0.
+"""
+import csv
+import io
+import re
+from decimal import Decimal
+from urllib.parse import quote
+
+import pytest
+from markupsafe import escape
+from peewee import IntegrityError
+
+from kontor import contact_io
+from kontor import contacts as register
+from models import Contact, User
+
+
+def body(response):
+    return response.get_data(as_text=True)
+
+
+def upload(client, data, name="contacts.csv"):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return client.form("/contacts/import", {"file": (io.BytesIO(data), name)},
+                       content_type="multipart/form-data")
+
+
+def confirm(client):
+    return client.form("/contacts/import/confirm")
+
+
+def error_rows(page):
+    """(line, problem) pairs of the preview's table of wrong lines."""
+    table = page.split("Lines with errors", 1)
+    if len(table) == 1:
+        return []
+    table = table[1].split("</table>", 1)[0]
+    return [(int(line), problem) for line, problem in
+            re.findall(r"<tr><td>(\d+)</td><td>(.*?)</td></tr>", table, re.S)]
+
+
+def created_rows(page):
+    """(line, name) pairs of the preview's table of contacts to be created."""
+    table = page.split("Contacts to be created", 1)
+    if len(table) == 1:
+        return []
+    table = table[1].split("</table>", 1)[0]
+    return [(int(line), name) for line, name in
+            re.findall(r"<tr><td>(\d+)</td><td>(.*?)</td>", table, re.S)]
+
+
+# --- the preview ----------------------------------------------------------------------------
+
+GOOD = ("Name,E-mail,City,Discount %\n"
+        "Jansen Installatie BV,info@jansen.example,Utrecht,12.5\n"
+        "Bakkerij De Korenschoof,,Utrecht,\n")
+
+
+def test_upload_shows_what_will_be_created_and_imports_nothing_yet(admin_client):
+    response = upload(admin_client, GOOD)
+    page = body(response)
+    assert response.status_code == 200
+    assert created_rows(page) == [(2, "Jansen Installatie BV"), (3, "Bakkerij De Korenschoof")]
+    assert error_rows(page) == []
+    assert "2 contacts will be created:" in page
+    assert 'action="/contacts/import/confirm"' in page and "Import 2 contacts" in page
+    assert Contact.select().count() == 0
+
+
+def test_confirming_imports_every_line(admin_client, superuser):
+    upload(admin_client, GOOD)
+    response = confirm(admin_client)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/contacts")
+    assert "2 contacts imported." in body(admin_client.get("/contacts"))
+    jansen = Contact.get(name="Jansen Installatie BV")
+    assert (jansen.customer_number, jansen.email, jansen.city, jansen.discount) == \
+        (10001, "info@jansen.example", "Utrecht", Decimal("12.5"))
+    assert Contact.get(name="Bakkerij De Korenschoof").customer_number == 10002
+    assert jansen.updated_by_id == superuser.id
+    # imported contacts are searchable at once
+    assert "Jansen Installatie BV" in body(admin_client.get("/contacts?q=instal"))
+    # the preview is used up: confirming again imports nothing more
+    again = confirm(admin_client)
+    assert again.status_code == 302 and again.headers["Location"].endswith("/contacts/import")
+    assert Contact.select().count() == 2
+
+
+BAD = ("Name,E-mail,Discount %,Customer number,Country\n"
+       "Good One,good@one.example,10,,NL\n"            # 2
+       ",nobody@x.example,,,\n"                        # 3 no name
+       "Bad Mail,not-an-address,,,\n"                  # 4
+       "Too Much,,150,,\n"                             # 5
+       "Negative,,-5,,\n"                              # 6
+       "Words,,ten,,\n"                                # 7
+       "Twice A,,,20001,\n"                            # 8
+       "Twice B,,,20001,\n"                            # 9 the same number again
+       "Taken,,,10001,\n"                              # 10 the number of a contact we have
+       "Odd Number,,,12ab,\n"                          # 11
+       "Odd Country,,,,Netherlands\n"                  # 12
+       "\n"                                            # 13 empty lines are skipped
+       "Good Two,,0,,\n"                               # 14
+       "Not A Number,,NaN,,\n")                        # 15
+
+
+def test_every_bad_line_is_shown_with_its_number_and_reason(admin_client):
+    register.create({"name": "Existing"})              # has 10001
+    page = body(upload(admin_client, BAD))
+    assert error_rows(page) == [
+        (3, "The name is missing."),
+        (4, str(escape("“not-an-address” is not a valid e-mail address."))),
+        (5, "“150” is not a discount from 0 to 100."),
+        (6, "“-5” is not a discount from 0 to 100."),
+        (7, "“ten” is not a discount from 0 to 100."),
+        (9, "Customer number 20001:8 appears twice in the file (number:line)."),
+        (10, "Customer number 10001 is taken by an existing contact."),
+        (11, "“12ab” is not a valid customer number."),
+        (12, "“Netherlands” is not a two-letter country code."),
+        (15, "“NaN” is not a discount from 0 to 100."),
+    ]
+    assert "10 lines are wrong." in page
+    assert created_rows(page) == [(2, "Good One"), (8, "Twice A"), (14, "Good Two")]
+    assert "/contacts/import/confirm" not in page      # nothing to confirm
+
+
+def test_a_file_with_a_bad_line_imports_nothing(admin_client):
+    upload(admin_client, BAD)
+    response = confirm(admin_client)                   # e.g. a forged or stale confirmation
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/contacts/import?again=1")
+    page = body(admin_client.get(response.headers["Location"]))
+    assert "Nothing was imported: the file has errors." in page
+    assert error_rows(page)[0] == (3, "The name is missing.")     # the preview again
+    assert Contact.select().count() == 0
+
+
+def test_a_number_taken_after_the_preview_stops_the_whole_import(admin_client):
+    upload(admin_client, "Name,Customer number\nFirst,30001\nSecond,30002\n")
+    register.create({"name": "Quicker"}, customer_number=30002)
+    response = confirm(admin_client)
+    assert response.headers["Location"].endswith("/contacts/import?again=1")
+    assert [c.name for c in Contact.select()] == ["Quicker"]
+
+
+def test_the_import_is_one_transaction(app):
+    """When the database refuses one line, the lines before it are gone too."""
+    register.create({"name": "Existing"})              # 10001
+    preview = contact_io.Preview(rows=[(2, {"name": "First", "customer_number": 40001}),
+                                       (3, {"name": "Second"}),
+                                       (4, {"name": "Clash", "customer_number": 10001})])
+    with pytest.raises(IntegrityError):
+        contact_io.import_rows(preview)
+    assert [c.name for c in Contact.select()] == ["Existing"]
+
+
+def test_automatic_and_given_numbers_in_one_file_do_not_collide(admin_client):
+    """A line without a number must not take the number a later line asks for."""
+    page = body(upload(admin_client, "Name,Customer number\nNo number,\nGiven,10001\n"))
+    assert error_rows(page) == []
+    response = confirm(admin_client)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/contacts")
+    assert {c.name: c.customer_number for c in Contact.select()} == \
+        {"Given": 10001, "No number": 10002}
+
+
+def test_values_too_long_for_their_field_are_a_line_error(admin_client):
+    page = body(upload(admin_client, "Name,Organisation number,City\n"
+                                     f"Fine,{'1' * 30},{'c' * 100}\n"
+                                     f"Long Number,{'1' * 31},Utrecht\n"
+                                     f"Long City,,{'c' * 101}\n"
+                                     f"{'n' * 201},,\n"))
+    assert [line for line, _ in error_rows(page)] == [3, 4, 5]
+    assert all(problem == "A value is too long." for _, problem in error_rows(page))
+    assert created_rows(page) == [(2, "Fine")]
+
+
+@pytest.mark.parametrize("data, problem", [
+    (b"", "The file is empty."),
+    (b"   \n\n", "The file is empty."),
+    (b"Company,City\nJansen,Utrecht\n",
+     "The first line must name the columns, and one of them must be Name."),
+])
+def test_a_file_without_contacts_says_why(admin_client, data, problem):
+    page = body(upload(admin_client, data))
+    assert problem in page
+    assert "/contacts/import/confirm" not in page
+
+
+def test_unknown_columns_are_named_and_ignored(admin_client):
+    page = body(upload(admin_client, "Name,Favourite colour,City\nJansen,blue,Utrecht\n"))
+    assert "Columns that will be ignored: Favourite colour" in page
+    confirm(admin_client)
+    assert Contact.get().city == "Utrecht"
+
+
+def test_no_file_is_an_error_beside_the_field(admin_client):
+    response = admin_client.form("/contacts/import", {}, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert re.search(r'<p class="error" id="file-error">Choose a CSV file.</p>', body(response))
+
+
+def test_confirming_without_a_preview_asks_for_the_file(admin_client):
+    response = confirm(admin_client)
+    assert response.headers["Location"].endswith("/contacts/import")
+    assert "Upload the file again" in body(admin_client.get("/contacts/import"))
+    assert Contact.select().count() == 0
+
+
+def test_another_users_preview_is_not_theirs_to_confirm(admin_client, staff_client):
+    upload(admin_client, GOOD)
+    response = confirm(staff_client)
+    assert response.headers["Location"].endswith("/contacts/import")
+    assert Contact.select().count() == 0
+
+
+def test_script_in_a_file_is_shown_escaped(admin_client):
+    page = body(upload(admin_client, 'Name,E-mail,Favourite <script>x</script>\n'
+                                     '<script>alert(1)</script>,"<script>y</script>@x",\n'
+                                     '<img src=x onerror=alert(2)>,,\n'))
+    assert "<script>" not in page and "<img" not in page
+    assert "&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "&lt;script&gt;y&lt;/script&gt;@x" in page
+
+
+# --- languages, separators, encodings -------------------------------------------------------
+
+HEADERS = {
+    "en": ("Customer number", "Name", "E-mail", "City", "Discount %", "Organisation number"),
+    "nl": ("Klantnummer", "Naam", "E-mail", "Plaats", "Korting %", "KvK-nummer"),
+    "nb": ("Kundenummer", "Navn", "E-post", "Poststed", "Rabatt %", "Organisasjonsnummer"),
+    "de": ("Kundennummer", "Name", "E-Mail", "Ort", "Rabatt %", "Handelsregisternummer"),
+}
+
+
+@pytest.mark.parametrize("language", HEADERS)
+@pytest.mark.parametrize("separator", [",", ";"])
+def test_headers_in_every_language_and_either_separator(app, language, separator):
+    header = separator.join(HEADERS[language])
+    line = separator.join(["20001", "Søren Ærø AS", "post@aero.example", "Ålesund",
+                           "12,5" if separator == ";" else "12.5", "987654321"])
+    preview = contact_io.parse(f"{header}\n{line}\n".encode())
+    assert preview.errors == [] and preview.unknown_columns == []
+    assert preview.rows == [(2, {"customer_number": 20001, "name": "Søren Ærø AS",
+                                 "email": "post@aero.example", "city": "Ålesund",
+                                 "discount": Decimal("12.5"), "org_number": "987654321",
+                                 "kind": "company"})]
+
+
+def test_a_semicolon_file_may_have_commas_in_its_values(app):
+    preview = contact_io.parse("Naam;Straat;Plaats\nJansen, Piet en Zn.;Dorpsstraat 1, a;"
+                               "Utrecht\n".encode())
+    assert preview.rows == [(2, {"name": "Jansen, Piet en Zn.", "street": "Dorpsstraat 1, a",
+                                 "city": "Utrecht", "kind": "company"})]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_utf8_with_or_without_bom_and_windows_1252(admin_client, encoding):
+    data = "Name;City;Street\nMüller € GmbH;Köln;Straße 5\n".encode(encoding)
+    assert data.startswith(b"\xef\xbb\xbf") == (encoding == "utf-8-sig")
+    page = body(upload(admin_client, data))
+    assert created_rows(page) == [(2, "Müller € GmbH")]
+    confirm(admin_client)
+    contact = Contact.get()
+    assert (contact.name, contact.city, contact.street) == ("Müller € GmbH", "Köln", "Straße 5")
+
+
+def test_kinds_in_every_language(app):
+    preview = contact_io.parse("Naam;Soort\nA;bedrijf\nB;persoon\nC;\nD;Person\nE;robot\n"
+                               .encode())
+    assert [(line, values["kind"]) for line, values in preview.rows] == \
+        [(2, "company"), (3, "person"), (4, "company"), (5, "person")]
+    assert preview.errors == [(6, "bad_kind", "robot")]
+
+
+# --- export ---------------------------------------------------------------------------------
+
+def exported(client, **params):
+    response = client.get("/contacts/export.csv", query_string=params)
+    assert response.status_code == 200
+    return response
+
+
+def table(response, separator):
+    text = response.get_data().decode("utf-8")
+    assert text.startswith("\ufeff")               # spreadsheets then read it as UTF-8
+    return list(csv.reader(io.StringIO(text[1:]), delimiter=separator))
+
+
+@pytest.fixture
+def two_contacts(app):
+    register.create({"name": "Jansen Installatie BV", "city": "Utrecht", "discount": "12.5",
+                     "email": "info@jansen.example", "phone": "030 123 4567"})
+    register.create({"name": "Søren Ærø AS", "city": "Ålesund"})
+
+
+def test_export_is_a_csv_download_of_the_list(admin_client, two_contacts):
+    response = exported(admin_client)
+    assert response.mimetype == "text/csv"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and "filename*=UTF-8''contacts.csv" in disposition
+    assert response.headers["Content-Security-Policy"] == "sandbox"
+    rows = table(response, ",")
+    assert rows[0] == [names[0] for names in contact_io.COLUMNS.values()]
+    assert rows[0][:3] == ["Customer number", "Type", "Name"]
+    assert [(r[0], r[2]) for r in rows[1:]] == [("10001", "Jansen Installatie BV"),
+                                               ("10002", "Søren Ærø AS")]
+    record = dict(zip(rows[0], rows[1]))
+    assert (record["E-mail"], record["City"], record["Discount %"], record["Phone"]) == \
+        ("info@jansen.example", "Utrecht", "12.50", "030 123 4567")
+
+
+def test_export_follows_the_search(admin_client, two_contacts):
+    rows = table(exported(admin_client, q="soren"), ",")
+    assert [r[2] for r in rows[1:]] == ["Søren Ærø AS"]
+    assert table(exported(admin_client, q="nobody"), ",")[1:] == []
+
+
+def test_export_leaves_out_inactive_contacts_unless_asked(admin_client, two_contacts):
+    register.update(Contact.get(customer_number=10001).id, {"active": False}, 1)
+    assert [r[0] for r in table(exported(admin_client), ",")[1:]] == ["10002"]
+    assert [r[0] for r in table(exported(admin_client, inactive="1"), ",")[1:]] == \
+        ["10001", "10002"]
+
+
+@pytest.mark.parametrize("language, separator, first, discount", [
+    ("nl", ";", ["Klantnummer", "Soort", "Naam"], "12,50"),
+    ("nb", ";", ["Kundenummer", "Type", "Navn"], "12,50"),
+    ("de", ";", ["Kundennummer", "Art", "Name"], "12,50"),
+    ("en", ",", ["Customer number", "Type", "Name"], "12.50"),
+])
+def test_export_is_headed_in_the_readers_language(admin_client, superuser, two_contacts,
+                                                  language, separator, first, discount):
+    User.update(language=language).where(User.id == superuser.id).execute()
+    rows = table(exported(admin_client), separator)
+    assert rows[0][:3] == first
+    index = list(contact_io.COLUMNS).index("discount")
+    assert rows[0] == [names[contact_io.LANGUAGE_INDEX[language]]
+                       for names in contact_io.COLUMNS.values()]
+    assert rows[1][index] == discount
+    # and the file reads back in: every header known, every number already taken
+    preview = contact_io.parse(exported(admin_client).get_data())
+    assert preview.unknown_columns == [] and preview.rows == []
+    assert [code for _, code, _ in preview.errors] == ["number_taken", "number_taken"]
+
+
+@pytest.mark.parametrize("value", ["=HYPERLINK(\"http://evil.example\",\"x\")",
+                                   "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)"])
+def test_export_defuses_formula_cells(admin_client, value):
+    register.create({"name": value, "street": value})
+    rows = table(exported(admin_client), ",")
+    record = dict(zip(rows[0], rows[1]))
+    assert record["Name"] == "'" + value
+    assert record["Street"] == "'" + value
+
+
+def test_cells_starting_with_a_tab_or_carriage_return_are_defused_too():
+    # (the register strips both from the ends of what it stores, so they cannot get there)
+    assert contact_io._safe_cell("\t=1") == "'\t=1"
+    assert contact_io._safe_cell("\r=1") == "'\r=1"
+
+
+def test_plain_cells_are_not_changed(admin_client):
+    register.create({"name": "Plain 1 = 1", "street": "Dorpsstraat 1-3"})
+    record = dict(zip(*table(exported(admin_client), ",")[:2]))
+    assert (record["Name"], record["Street"]) == ("Plain 1 = 1", "Dorpsstraat 1-3")
+
+
+# --- vCard ----------------------------------------------------------------------------------
+
+def unfolded(card):
+    """The content lines of a vCard, continuation lines joined (RFC 6350 3.2)."""
+    assert card.endswith("\r\n")
+    assert "\n" not in card.replace("\r\n", "") and "\r" not in card.replace("\r\n", "")
+    return card.replace("\r\n ", "")[:-2].split("\r\n")
+
+
+@pytest.fixture
+def jansen(app):
+    contact = register.create({
+        "name": "Jansen, Zonen; Co\\ BV", "email": "info@jansen.example",
+        "phone": "+31 30 123 4567", "mobile": "+31 6 1234 5678", "fax": "+31 30 123 4568",
+        "website": "https://jansen.example", "street": "Dorpsstraat 1", "postcode": "1234 AB",
+        "city": "Utrecht", "country": "NL"})
+    register.save_person(contact, None, {"name": "Piet Jansen", "title": "Director",
+                                         "email": "piet@jansen.example", "active": True})
+    register.save_person(contact, None, {"name": "Gone Person", "active": False})
+    return contact
+
+
+def test_vcard_4_of_a_company_and_its_active_persons(admin_client, jansen):
+    response = admin_client.get(f"/contacts/{jansen.id}/vcard")
+    assert response.status_code == 200
+    assert response.mimetype == "text/vcard"
+    assert f"filename*=UTF-8''{quote('10001.vcf')}" in response.headers["Content-Disposition"]
+    assert response.headers["Content-Security-Policy"] == "sandbox"
+    lines = unfolded(body(response))
+    assert lines[:4] == ["BEGIN:VCARD", "VERSION:4.0", "KIND:org",
+                         "FN:Jansen\\, Zonen\\; Co\\\\ BV"]
+    company = lines[:lines.index("END:VCARD") + 1]
+    for expected in ("ORG:Jansen\\, Zonen\\; Co\\\\ BV", "EMAIL;TYPE=work:info@jansen.example",
+                     'TEL;TYPE="work,voice":+31 30 123 4567', 'TEL;TYPE="cell":+31 6 1234 5678',
+                     'TEL;TYPE="work,fax":+31 30 123 4568',
+                     "ADR;TYPE=work:;;Dorpsstraat 1;Utrecht;;1234 AB;NL",
+                     "URL:https://jansen.example", "X-KONTOR-CUSTOMER-NUMBER:10001"):
+        assert expected in company
+    person = lines[len(company):]
+    assert person[:5] == ["BEGIN:VCARD", "VERSION:4.0", "KIND:individual", "FN:Piet Jansen",
+                          "ORG:Jansen\\, Zonen\\; Co\\\\ BV"]
+    assert "TITLE:Director" in person and "EMAIL;TYPE=work:piet@jansen.example" in person
+    assert person[-1] == "END:VCARD" and lines.count("BEGIN:VCARD") == 2
+    assert "Gone Person" not in body(response)
+    assert all(re.fullmatch(r"[A-Z-]+(;[^:]*)?:.*", line) for line in lines)
+
+
+def test_vcard_of_a_person_contact(admin_client):
+    contact = register.create({"name": "Zoë Ødegård", "kind": "person",
+                               "email": "zoe@example.no"})
+    lines = unfolded(body(admin_client.get(f"/contacts/{contact.id}/vcard")))
+    assert lines == ["BEGIN:VCARD", "VERSION:4.0", "KIND:individual", "FN:Zoë Ødegård",
+                     "EMAIL;TYPE=work:zoe@example.no", "X-KONTOR-CUSTOMER-NUMBER:10001",
+                     "END:VCARD"]
+
+
+def test_vcard_lines_are_folded_and_line_breaks_escaped(admin_client):
+    name = "Ærø " * 40 + "end"
+    contact = register.create({"name": name, "street": "Line one\r\nLine two"})
+    card = body(admin_client.get(f"/contacts/{contact.id}/vcard"))
+    assert all(len(line.encode("utf-8")) <= 75 for line in card.split("\r\n"))
+    lines = unfolded(card)
+    assert f"FN:{name}" in lines
+    assert "ADR;TYPE=work:;;Line one\\nLine two;;;;" in lines
