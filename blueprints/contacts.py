@@ -10,6 +10,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -320,7 +321,7 @@ def confirm_import():
     path.unlink(missing_ok=True)
     session.pop("contact_import", None)
     audit.record("contacts.imported", user=current_user, detail=f"{count} contacts")
-    flash(_("%(count)s contacts imported.", count=count), "success")
+    flash(ngettext("%(num)s contact imported.", "%(num)s contacts imported.", count), "success")
     return redirect(url_for("contacts.index"))
 
 

@@ -50,10 +50,25 @@ KINDS = {"company": "company", "bedrijf": "company", "firma": "company", "foreta
 MAX_IMPORT_ROWS = 50000
 
 
+# other headings spreadsheets commonly use for the same columns
+ALIASES = {
+    "customer_number": ("customer no", "klantnr", "kundenr", "kundennr"),
+    "org_number": ("kvk", "kvk nummer", "organisatienummer", "orgnr", "org nr",
+                   "registration number", "company number"),
+    "vat_number": ("vat", "btw", "btw nummer", "mva", "ust id", "ustid"),
+    "email": ("email", "e-mail address", "e-mailadres", "epost", "e-mail-adresse"),
+    "website": ("web", "url", "homepage", "website", "webseite", "hjemmeside"),
+    "postcode": ("zip", "zip code", "postal code", "postleitzahl", "postnr"),
+    "city": ("town", "woonplaats", "stadt", "sted"),
+    "phone": ("telephone", "tel", "tlf"),
+}
+
+
 def _header_key(header):
     wanted = " ".join(header.strip().lower().replace("_", " ").split())
     for key, names in COLUMNS.items():
-        if wanted == key.replace("_", " ") or wanted in (n.lower() for n in names):
+        if wanted == key.replace("_", " ") or wanted in (n.lower() for n in names) \
+                or wanted in ALIASES.get(key, ()):
             return key
     return None
 

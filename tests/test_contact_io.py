@@ -431,3 +431,13 @@ def test_vcard_lines_are_folded_and_line_breaks_escaped(admin_client):
     lines = unfolded(card)
     assert f"FN:{name}" in lines
     assert "ADR;TYPE=work:;;Line one\\nLine two;;;;" in lines
+
+
+@pytest.mark.parametrize("heading", ["Webseite", "Website", "homepage", "URL"])
+def test_common_other_headings_are_understood(app, heading):
+    preview = contact_io.parse(f"Name;{heading};KvK\nJansen BV;https://jansen.example;12345678\n"
+                               .encode())
+    assert preview.ok and not preview.unknown_columns
+    _line, values = preview.rows[0]
+    assert values["website"] == "https://jansen.example"
+    assert values["org_number"] == "12345678"
