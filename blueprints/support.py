@@ -255,20 +255,24 @@ def details():
     form.category.choices = {0: "—"} | {c.id: c.name for c in categories()}
     form.type.choices = {0: "—"} | {t.id: t.name for t in types()}
     choose_owner = may_choose_owner()
-    form.owner.choices = owner_choices() if choose_owner else {}
+    if choose_owner:
+        form.owner.choices = owner_choices()
+    else:   # an owner posted by someone who may not choose one is ignored (SECURITY.md 21)
+        del form.owner
     if request.method == "POST":
         if not form.csrf_token.validate(form):
             abort(400)
         keep = dict(category_id=form.category.data or 0, type_id=form.type.data or 0,
                     subject=form.subject.data or "", description=form.description.data or "",
                     needs_files=bool(form.needs_files.data))
-        # an owner posted by someone who may not choose one is ignored (SECURITY.md 21)
         keep["owner_id"] = form.owner.data if choose_owner and \
             form.owner.data in form.owner.choices else current_user.id
-        save_draft(**keep)
+        # the later steps open only for a request that passed this step's checks
+        save_draft(**keep, details_ok=False)
         if form.back.data:
             return redirect(url_for("support.new"))
         if form.validate():
+            save_draft(details_ok=True)
             return redirect(url_for("support.files") if keep["needs_files"]
                             else url_for("support.summary"))
     contact = Contact.get_or_none(Contact.id == draft()["contact_id"])
@@ -279,7 +283,7 @@ def details():
 @bp.route("/new/files", methods=["GET", "POST"])
 def files():
     """Step 3: add files, see the list, remove one or clear it."""
-    if not draft().get("subject"):
+    if not draft().get("details_ok"):
         return redirect(url_for("support.details"))
     form = FilesForm()
     errors = []
@@ -319,7 +323,7 @@ def discard_draft_files():
 def summary():
     """Step 4: everything at a glance, the technical information, and Send."""
     current = draft()
-    if not current.get("subject") or not current.get("contact_id"):
+    if not current.get("details_ok") or not current.get("contact_id"):
         return redirect(url_for("support.details"))
     form = SummaryForm(data={"include_tech": current.get("include_tech", True)}
                        if request.method == "GET" else None)
