@@ -154,7 +154,7 @@ def register_errorhandlers(app):
                     "<p>Kontor cannot answer right now. Please try again in a minute.</p>", code,
                     {"Content-Type": "text/html; charset=utf-8"})
 
-    for code in (400, 403, 404, 405, 413, 429, 500):
+    for code in (400, 403, 404, 405, 409, 413, 429, 500):
         app.register_error_handler(code, render_error)
 
     @app.errorhandler(CSRFError)

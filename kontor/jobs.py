@@ -71,10 +71,22 @@ def deliver_outbox(config):
         log.info("outbox: %d sent, %d deferred, %d failed", sent, retried, failed)
 
 
+def purge_orphan_uploads(config):
+    from pathlib import Path
+
+    from kontor import uploads
+    from models import CaseFile
+    in_use = {name for (name,) in CaseFile.select(CaseFile.stored_name).tuples()}
+    deleted = uploads.purge_orphans(Path(config["DATA_DIR"]) / "uploads", in_use)
+    if deleted:
+        log.info("deleted %d uploaded files that no case uses", deleted)
+
+
 JOBS = {
     # name: (function, interval in seconds, or the config key that holds it)
     "end_idle_sessions": (end_idle_sessions, 60),
     "deliver_outbox": (deliver_outbox, "MAIL_INTERVAL_SECONDS"),
+    "purge_orphan_uploads": (purge_orphan_uploads, 3600),
 }
 
 

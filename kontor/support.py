@@ -59,10 +59,17 @@ def listing(user, mine=False, status="", text=""):
 
 
 def satisfaction(user):
-    """(answered yes, closed cases that were asked) among the cases the user sees."""
-    closed = visible_to(user).where(SupportCase.satisfied.is_null(False))
-    yes = closed.where(SupportCase.satisfied == True).count()  # noqa: E712
-    return yes, closed.count()
+    """(yes, all answers) to "Was your question answered?" on the cases the user sees.
+
+    Counted from the history, so a "No" still counts after the case was reopened and closed
+    again, and every closing that was rated counts once."""
+    answers = (CaseEvent.select(CaseEvent.action, fn.COUNT(CaseEvent.id))
+               .where(CaseEvent.action.in_(("answered_yes", "answered_no")),
+                      CaseEvent.case.in_(visible_to(user).select(SupportCase.id)))
+               .group_by(CaseEvent.action).tuples())
+    counts = dict(answers)
+    yes = counts.get("answered_yes", 0)
+    return yes, yes + counts.get("answered_no", 0)
 
 
 def event(case, user, action, old="", new=""):

@@ -96,3 +96,19 @@ def path_of(folder: Path, stored_name: str) -> Path:
     if not stored_name.isalnum():
         raise ValueError("not a stored file name")
     return folder / stored_name
+
+
+def purge_orphans(folder: Path, in_use, older_than_seconds=24 * 3600) -> int:
+    """Delete stored files no case refers to (a wizard left half-way), once they are old
+    enough that no wizard can still be using them. Returns how many were deleted."""
+    import time
+    if not folder.exists():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    deleted = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.name.isalnum() and path.name not in in_use \
+                and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            deleted += 1
+    return deleted

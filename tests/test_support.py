@@ -960,3 +960,42 @@ def test_what_people_type_is_shown_escaped(admin_client, staff_client, desk):
         page = admin_client.get(url).get_data(as_text=True)
         assert "<script>alert" not in page, url
         assert "&lt;script&gt;" in page, url
+
+
+def test_a_no_keeps_counting_after_the_case_is_reopened_and_rated_again(admin_client,
+                                                                          staff_client, desk):
+    number = open_case(staff_client, desk.customer, desk.category, desk.type)
+    assert close(admin_client, number).status_code == 302
+    assert staff_client.form(f"/support/{number}/not-answered",
+                             {"feedback": "Still offline."}).status_code == 302
+    assert "0 of 1" in text(staff_client.get("/support?view=all"))   # reopened, still counted
+    assert close(admin_client, number).status_code == 302
+    assert staff_client.form(f"/support/{number}/answered", {}).status_code == 302
+    assert "Closed cases answered to satisfaction: 1 of 2 (50%)." in \
+        text(staff_client.get("/support?view=all"))
+
+
+def test_answering_twice_gets_kontors_own_page(admin_client, staff_client, desk):
+    number = open_case(staff_client, desk.customer, desk.category, desk.type)
+    assert close(admin_client, number).status_code == 302
+    assert staff_client.form(f"/support/{number}/answered", {}).status_code == 302
+    again = staff_client.form(f"/support/{number}/answered", {})
+    assert again.status_code == 409
+    assert "Already done" in text(again) and "Traceback" not in text(again)
+
+
+def test_files_a_wizard_left_behind_are_purged_after_a_day(app, tmp_path):
+    import os
+    import time
+    from pathlib import Path
+
+    from kontor import jobs
+    folder = Path(app.config["DATA_DIR"]) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    old, fresh = folder / ("a" * 32), folder / ("b" * 32)
+    old.write_bytes(b"left behind")
+    fresh.write_bytes(b"a wizard is still using this")
+    day_ago = time.time() - 25 * 3600
+    os.utime(old, (day_ago, day_ago))
+    jobs.purge_orphan_uploads(app.config)
+    assert not old.exists() and fresh.exists()
