@@ -124,7 +124,8 @@ def _after(query, sort, row_id, forward):
     descending = sort.startswith("-")
     columns = SORT_KEYS[sort.lstrip("-")]
     key = Tuple(*(getattr(Contact, c) for c in columns))
-    boundary = SQL(f"(SELECT {', '.join(columns)} FROM contact WHERE id = ?)", [row_id])
+    boundary = SQL(f"(SELECT {', '.join(columns)} FROM contact WHERE id = {db.param})",
+                   [row_id])
     return query.where(key > boundary if forward != descending else key < boundary)
 
 

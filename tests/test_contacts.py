@@ -657,3 +657,27 @@ def test_search_words_are_shown_escaped(admin_client):
     page = body(admin_client.get("/contacts", query_string={"q": payload("q")}))
     assert "<script>" not in page
     assert f'value="{escape(payload("q"))}"' in page
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "number", "-number", "city", "-city"])
+def test_next_and_previous_links_walk_the_whole_list_in_order(admin_client, sort):
+    """The pager's links continue from the boundary row (keyset paging): following them
+    visits every contact once, in the same order a plain page number gives."""
+    for n in range(1, 121):
+        add(f"Contact {n:03}", city=("Utrecht", "Oslo", "Berlin")[n % 3])
+    expected = [name for page in (1, 2, 3) for name in listed(admin_client, sort=sort,
+                                                               page=page)]
+    seen, url, pages = [], f"/contacts?sort={sort}", []
+    while url:
+        page = body(admin_client.get(url))
+        pages.append(page)
+        seen += [html.unescape(n) for n in re.findall(r'<td><a href="/contacts/\d+">([^<]*)</a>',
+                                                       page)]
+        following = re.search(r'<a href="([^"]+)" rel="next">', page)
+        url = html.unescape(following.group(1)) if following else None
+    assert seen == expected and len(seen) == 120
+    back = re.search(r'<a href="([^"]+)" rel="prev">', pages[-1])
+    assert "before=" in back.group(1)
+    assert [html.unescape(n) for n in re.findall(
+        r'<td><a href="/contacts/\d+">([^<]*)</a>',
+        body(admin_client.get(html.unescape(back.group(1)))))] == expected[50:100]
