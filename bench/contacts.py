@@ -137,7 +137,7 @@ def main():
     data_dir.mkdir(parents=True, exist_ok=True)
     url = args.database_url or f"sqlite:///{data_dir / 'kontor.db'}"
     marker = data_dir / "built"
-    if args.keep and marker.exists() and not args.database_url:
+    if args.keep and marker.exists():   # the data is already built (in the folder or the database)
         long_note_id = int(marker.read_text())
     else:
         long_note_id = build(url, data_dir)
