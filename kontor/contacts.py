@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from peewee import JOIN, SQL, IntegrityError, Tuple, fn
+from peewee import JOIN, SQL, IntegrityError, NodeList, Tuple, fn
 
 from kontor.clock import utcnow
 from kontor.text import fold
@@ -107,9 +107,12 @@ def _matching(query, terms):
         return query
     # pg_trgm's GIN index answers ILIKE '%term%'; peewee escapes % and _ in the term, so they
     # are plain characters here too, as on SQLite above (tests/test_contacts.py, "jan_de").
+    # The matches are gathered first, as an array: left to itself the planner walks the sort
+    # index and tests every row, ten times slower for a common word.
+    matches = Contact.select(Contact.id)
     for term in terms:
-        query = query.where(Contact.search_text.contains(term))
-    return query
+        matches = matches.where(Contact.search_text.contains(term))
+    return query.where(Contact.id == fn.ANY(NodeList((SQL("ARRAY"), matches), glue="")))
 
 
 # the columns that order each sort, ending in a unique one, for keyset paging
@@ -146,8 +149,16 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
         rows = list(_after(base, sort, before, False).order_by(*reverse).limit(per_page))[::-1]
         has_next = True       # we came back from the next page
     else:
-        query = _after(base, sort, after, True) if after else \
-            base.order_by().offset((page - 1) * per_page)
+        if after:
+            query = _after(base, sort, after, True)
+        elif page > 1:
+            # a page number without a cursor (a bookmark): find the page's ids in the sort
+            # index alone, then read only those rows, instead of reading every row skipped
+            ids = (base.select(Contact.id).order_by(*order).limit(per_page + 1)
+                   .offset((page - 1) * per_page))
+            query = base.where(Contact.id.in_(ids))
+        else:
+            query = base
         rows = list(query.order_by(*order).limit(per_page + 1))
         has_next = len(rows) > per_page
         rows = rows[:per_page]
