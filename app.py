@@ -21,7 +21,7 @@ from kontor import __version__, access, config as kontor_config
 from kontor.extensions import babel, csrf, limiter, login_manager
 from kontor.server_session import DatabaseSessionInterface
 from kontor.web import browser_name, current_company, local_time
-from models import User, db, open_database
+from models import User, db, open_database, with_employee
 
 LANGUAGES = {"en": "English", "nl": "Nederlands", "nb": "Norsk bokmål", "de": "Deutsch"}
 
@@ -178,7 +178,8 @@ def register_commands(app):
 
 
 def load_user(user_id):
-    user = User.get_or_none(User.id == int(user_id)) if str(user_id).isdigit() else None
+    user = with_employee(User.select()).where(User.id == int(user_id)).first() \
+        if str(user_id).isdigit() else None
     return user if user is not None and user.is_active else None
 
 

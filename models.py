@@ -9,7 +9,7 @@ Times are naive datetimes in UTC throughout (`kontor.clock.utcnow`).
 from datetime import timedelta
 
 from peewee import (
-    AutoField, BooleanField, CharField, DatabaseProxy, DateTimeField, DecimalField, ForeignKeyField,
+    JOIN, AutoField, BooleanField, CharField, DatabaseProxy, DateTimeField, DecimalField, ForeignKeyField,
     IntegerField, Model, TextField, fn,
 )
 from playhouse.db_url import connect
@@ -143,6 +143,13 @@ class User(BaseModel):
         return cls.get_or_none(cls.email == (email or "").strip().lower())
 
 
+def with_employee(query):
+    """Join each selected user's employee (the query's current model must be User), so that
+    `display_name` is read from the same row instead of one more query per user."""
+    return query.select_extend(Employee).join(
+        Employee, JOIN.LEFT_OUTER, on=(User.employee == Employee.id))
+
+
 class UserSession(BaseModel):
     """A server-side session. The browser's cookie holds only a random id whose SHA-256 is
     `sid_hash`; `data` holds the Flask session (CSRF token, flash messages, user id)."""
@@ -163,7 +170,7 @@ class UserSession(BaseModel):
     @classmethod
     def signed_in(cls):
         """Live sessions of signed-in users, newest activity first."""
-        return (cls.select(cls, User).join(User)
+        return (with_employee(cls.select(cls, User).join(User))
                 .where(cls.ended_at.is_null(), cls.user.is_null(False))
                 .order_by(cls.last_seen_at.desc()))
 

@@ -13,7 +13,9 @@ from peewee import JOIN, SQL, IntegrityError, NodeList, Tuple, fn
 
 from kontor.clock import utcnow
 from kontor.text import fold
-from models import Contact, ContactChange, ContactPerson, NoteEntry, User, db, is_sqlite
+from models import (
+    Contact, ContactChange, ContactPerson, NoteEntry, User, db, is_sqlite, with_employee,
+)
 
 FIELDS = ("kind", "name", "org_number", "vat_number", "email", "phone", "mobile", "fax",
           "website", "street", "postcode", "city", "country", "visit_street", "visit_postcode",
@@ -271,11 +273,12 @@ def update(contact_id, values, opened_version, user=None):
     with db.atomic():
         current = Contact.get_by_id(contact_id)
         if current.version != opened_version:
-            theirs = list(ContactChange.select(ContactChange, User)
-                          .join(User, on=(ContactChange.user == User.id), join_type=JOIN.LEFT_OUTER)
-                          .where(ContactChange.contact == contact_id,
-                                 ContactChange.version > opened_version)
-                          .order_by(ContactChange.version))
+            theirs = list(with_employee(
+                ContactChange.select(ContactChange, User)
+                .join(User, on=(ContactChange.user == User.id), join_type=JOIN.LEFT_OUTER))
+                .where(ContactChange.contact == contact_id,
+                       ContactChange.version > opened_version)
+                .order_by(ContactChange.version))
             raise EditConflict(current, [(c.version, c.user, c.at, json.loads(c.changes))
                                          for c in theirs])
         changes = {k: [_as_text(getattr(current, k)), _as_text(v)] for k, v in values.items()
@@ -333,8 +336,8 @@ def timeline(contact, limit=50):
         events.append(Event(entry.created_at, "person_note" if entry.person_id else "note",
                             entry.author_name, entry.text,
                             person=entry.person.name if entry.person_id else ""))
-    for change in (ContactChange.select(ContactChange, User)
-                   .join(User, join_type=JOIN.LEFT_OUTER, on=(ContactChange.user == User.id))
+    for change in (with_employee(ContactChange.select(ContactChange, User)
+                   .join(User, join_type=JOIN.LEFT_OUTER, on=(ContactChange.user == User.id)))
                    .where(ContactChange.contact == contact.id)
                    .order_by(ContactChange.version.desc()).limit(limit)):
         events.append(Event(change.at, "change",

@@ -10,7 +10,7 @@ from peewee import JOIN, IntegrityError, fn
 
 from kontor.clock import utcnow
 from models import (
-    CaseEvent, CaseFile, CaseMessage, Contact, SupportCase, User, db,
+    CaseEvent, CaseFile, CaseMessage, Contact, SupportCase, User, db, with_employee,
 )
 
 STATUSES = ("open", "answered", "closed")
@@ -37,10 +37,10 @@ def find(user, year, seq):
 
 
 def listing(user, mine=False, status="", text=""):
-    query = (visible_to(user).select(SupportCase, Contact, User)
-             .join(Contact, on=(SupportCase.contact == Contact.id))
-             .switch(SupportCase)
-             .join(User, JOIN.LEFT_OUTER, on=(SupportCase.owner == User.id)))
+    query = with_employee(visible_to(user).select(SupportCase, Contact, User)
+                          .join(Contact, on=(SupportCase.contact == Contact.id))
+                          .switch(SupportCase)
+                          .join(User, JOIN.LEFT_OUTER, on=(SupportCase.owner == User.id)))
     if mine:
         query = query.where(SupportCase.owner == user.id)
     if status in STATUSES:
@@ -192,7 +192,8 @@ def answered_no(case, user, feedback):
 
 def staff_owners():
     """Active accounts that can own a case."""
-    return User.select().where(User.is_active == True).order_by(User.email)  # noqa: E712
+    return with_employee(User.select()).where(User.is_active == True).order_by(  # noqa: E712
+        User.email)
 
 
 def thread(case):
@@ -204,6 +205,6 @@ def thread(case):
 
 
 def history(case):
-    return list(CaseEvent.select(CaseEvent, User).join(User, JOIN.LEFT_OUTER,
-                                                       on=(CaseEvent.user == User.id))
+    return list(with_employee(CaseEvent.select(CaseEvent, User).join(
+        User, JOIN.LEFT_OUTER, on=(CaseEvent.user == User.id)))
                 .where(CaseEvent.case == case.id).order_by(CaseEvent.at, CaseEvent.id))
