@@ -6,7 +6,6 @@ scheduler and serves with waitress. `flask --app app <command>` offers the same 
 """
 import logging
 import sys
-from datetime import timezone
 from pathlib import Path
 
 from flask import Flask, flash, g, redirect, render_template, request, session, url_for
@@ -97,7 +96,7 @@ def register_blueprints(app):
 def register_request_hooks(app):
     @app.before_request
     def connect_and_check():
-        g.company = None
+        g.pop("company", None)
         announce_ended_session(app)
         return access.enforce_access()
 

@@ -10,7 +10,7 @@ from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
 from blueprints.forms import NewPasswordForm, email_field
-from kontor import accounts, audit, emails, sessions, tokens
+from kontor import accounts, audit, emails, tokens
 from kontor.access import public
 from kontor.extensions import limiter
 from models import User
@@ -87,12 +87,10 @@ def login():
 def logout():
     """Sign out: end the session record, so the old cookie is worthless."""
     if current_user.is_authenticated:
-        if session.row_id:
-            sessions.end_session(session.row_id, "logout")
         audit.record("logout", user=current_user, ip=request.remote_addr)
         logout_user()
     session.clear()
-    session.regenerate()
+    session.regenerate()   # ends the session row (reason "logout"): the old cookie is worthless
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 

@@ -1,6 +1,6 @@
 """Invite a registered employee (superuser, readiness checklist passed) and accept an
 invitation (anyone holding the link)."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user

@@ -26,7 +26,7 @@ from blueprints.forms import ActionForm
 from kontor import __version__, audit, contacts as register, emails, support, uploads
 from kontor.access import superuser_required
 from kontor.web import content_disposition
-from models import CaseCategory, CaseFile, CaseType, Contact, SupportCase, User, db, is_sqlite
+from models import CaseCategory, CaseFile, CaseType, Contact, User, db, is_sqlite
 
 bp = Blueprint("support", __name__, url_prefix="/support")
 

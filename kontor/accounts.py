@@ -74,6 +74,3 @@ def reset_candidate(email):
     user = User.by_email(normalise_email(email))
     return user if user is not None and user.is_active else None
 
-
-def unlock(user):
-    User.update(failed_logins=0, locked_at=None).where(User.id == user.id).execute()

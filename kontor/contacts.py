@@ -141,10 +141,7 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
     row or the next page's first row; without them, `page` is counted from the start."""
     if sort not in SORTS:
         sort = "name"
-    base = Contact.select(*LIST_COLUMNS)
-    if not include_inactive:
-        base = base.where(Contact.active == True)  # noqa: E712
-    base = _matching(base, _terms(text))
+    base = _filtered(Contact.select(*LIST_COLUMNS), text, include_inactive)
     order = SORTS[sort]
     if before:
         reverse = [o.desc() if not hasattr(o, "direction") else o.node for o in order]
@@ -171,12 +168,16 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
     return Result(rows, total, page, per_page, has_next)
 
 
-def filtered(text="", sort="name", include_inactive=False):
-    """The whole filtered list, in order (for the CSV export)."""
-    query = Contact.select()
+def _filtered(query, text, include_inactive):
     if not include_inactive:
         query = query.where(Contact.active == True)  # noqa: E712
-    return _matching(query, _terms(text)).order_by(*SORTS.get(sort, SORTS["name"]))
+    return _matching(query, _terms(text))
+
+
+def filtered(text="", sort="name", include_inactive=False):
+    """The whole filtered list, in order (for the CSV export)."""
+    return _filtered(Contact.select(), text, include_inactive).order_by(
+        *SORTS.get(sort, SORTS["name"]))
 
 
 # --- duplicates -----------------------------------------------------------------------------

@@ -119,28 +119,15 @@ def revoke(invitation_id):
         Invitation.revoked_at.is_null()).execute())
 
 
-def check(raw):
-    """Return (invitation, state): "ok", "unknown", "used", "revoked" or "expired"."""
-    if not raw:
-        return None, "unknown"
-    return check_digest(tokens.digest(raw))
-
-
 def check_digest(token_hash):
-    """`check` by the token's SHA-256, which is what a session may keep (never the raw token:
-    sessions are database rows too)."""
-    if not token_hash:
-        return None, "unknown"
-    invitation = Invitation.get_or_none(Invitation.token_hash == token_hash)
+    """Return (invitation, state) for the link whose token has this SHA-256 (what the session
+    keeps): "unknown", or "used", "revoked", "expired", "ok" by the token rules."""
+    invitation = Invitation.get_or_none(Invitation.token_hash == token_hash) \
+        if token_hash else None
     if invitation is None:
         return None, "unknown"
-    if invitation.accepted_at is not None:
-        return invitation, "used"
-    if invitation.revoked_at is not None:
-        return invitation, "revoked"
-    if invitation.expires_at <= utcnow():
-        return invitation, "expired"
-    return invitation, "ok"
+    return invitation, tokens.state(invitation.accepted_at, invitation.revoked_at,
+                                    invitation.expires_at)
 
 
 class InvitationUnusable(Exception):

@@ -42,28 +42,25 @@ def revoke_open(purpose, user=None, employee=None):
     return query.execute()
 
 
-def check(purpose, raw):
-    """Return (token, state): state is "ok", "unknown", "used", "revoked" or "expired"."""
-    if not raw:
-        return None, "unknown"
-    return check_digest(purpose, digest(raw))
+def state(used_at, revoked_at, expires_at):
+    """What a single-use secret's row says of it: "used", "revoked", "expired" or "ok"."""
+    if used_at is not None:
+        return "used"
+    if revoked_at is not None:
+        return "revoked"
+    if expires_at <= utcnow():
+        return "expired"
+    return "ok"
 
 
 def check_digest(purpose, token_hash):
-    """`check` by the token's SHA-256, which is what a session may keep (never the raw token:
-    sessions are database rows too)."""
-    if not token_hash:
-        return None, "unknown"
-    token = Token.get_or_none(Token.token_hash == token_hash, Token.purpose == purpose)
+    """Return (token, state) for the token with this SHA-256 (what a session keeps; never the
+    raw token: sessions are database rows too). State: "unknown" or as `state` says."""
+    token = Token.get_or_none(Token.token_hash == token_hash, Token.purpose == purpose) \
+        if token_hash else None
     if token is None:
         return None, "unknown"
-    if token.used_at is not None:
-        return token, "used"
-    if token.revoked_at is not None:
-        return token, "revoked"
-    if token.expires_at <= utcnow():
-        return token, "expired"
-    return token, "ok"
+    return token, state(token.used_at, token.revoked_at, token.expires_at)
 
 
 def consume(token) -> bool:

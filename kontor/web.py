@@ -7,8 +7,8 @@ from models import Company
 
 
 def current_company():
-    """The company row, read once per request."""
-    if g.get("company") is None:
+    """The company row (None before setup), read once per request."""
+    if "company" not in g:
         g.company = Company.current()
     return g.company
 
