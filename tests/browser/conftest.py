@@ -349,6 +349,22 @@ def ago(**delta):
     return datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(**delta)
 
 
+def assert_accessible(page, name):
+    """Photograph the page, then let axe-core look: no violations, no sideways scrolling."""
+    from axe_playwright_python.sync_playwright import Axe
+    screenshot(page, name)
+    results = Axe().run(page)
+    assert results.violations_count == 0, f"{name}: {results.generate_report()}"
+    width = page.evaluate("document.documentElement.scrollWidth")
+    viewport = page.viewport_size["width"]
+    assert width <= viewport, f"{name}: the page scrolls sideways ({width} px in {viewport})"
+
+
+def flash(page, text):
+    """The flash message with this text."""
+    return page.locator(".flash", has_text=text)
+
+
 def screenshot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"

@@ -2,10 +2,11 @@
 practices: no violations), and photographed into tests/screenshots/ for a human look
 (1280 px wide; login and home also at 390 px, a phone)."""
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from .conftest import ADMIN, fill_setup_form, link_in_mail, screenshot, sign_in, wait_for_mail
+from .conftest import (
+    ADMIN, assert_accessible, fill_setup_form, link_in_mail, sign_in, wait_for_mail,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -201,12 +202,6 @@ def test_page_passes_axe_and_is_photographed(name, request, browser, smtp):
             expect(page.get_by_role("heading", level=1)).to_have_text(EXPECTED_HEADING[base])
         if name.endswith("-errors"):
             expect(page.locator(".error, .flash-error").first).to_be_visible()
-        screenshot(page, name)
-        results = Axe().run(page)
-        if results.violations_count:
-            print(results.generate_report())
-        assert results.violations_count == 0, f"{name}: {results.generate_report()}"
-        page_width = page.evaluate("document.documentElement.scrollWidth")
-        assert page_width <= viewport["width"], f"{name}: the page scrolls sideways ({page_width} px)"
+        assert_accessible(page, name)
     finally:
         context.close()

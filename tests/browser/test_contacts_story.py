@@ -7,20 +7,15 @@ import re
 import uuid
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 from striprtf.striprtf import rtf_to_text
 
-from .conftest import screenshot, sign_in
+from .conftest import assert_accessible, flash, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
 DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 390, "height": 844}
-
-
-def flash(page, text):
-    return page.locator(".flash", has_text=text)
 
 
 def create_contact(page, base_url, name, **fields):
@@ -36,14 +31,6 @@ def create_contact(page, base_url, name, **fields):
     page.get_by_role("button", name="Create contact").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(name)
     return page.url
-
-
-def assert_axe_clean(page, name, viewport=DESKTOP):
-    screenshot(page, name)
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{name}: {results.generate_report()}"
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= viewport["width"], f"{name}: the page scrolls sideways ({width} px)"
 
 
 # --- the story ------------------------------------------------------------------------------
@@ -252,4 +239,4 @@ def test_contacts_pages_pass_axe(name, admin_context, site, rich_contact):
     page.set_viewport_size(viewport)
     PAGES[name](page, site, rich_contact)
     page.wait_for_load_state()
-    assert_axe_clean(page, name, viewport)
+    assert_accessible(page, name)

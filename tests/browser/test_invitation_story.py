@@ -4,12 +4,12 @@ in a browser of their own, chooses a password and is signed in; user management 
 active. The pages on the way are checked with axe-core (no violations) and photographed into
 tests/screenshots/ (desktop, and /users on a phone)."""
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from datetime import timedelta
 
-from .conftest import ago, link_in_mail, screenshot, sign_in, wait_for_mail
+from .conftest import ago, flash, link_in_mail, screenshot, sign_in, wait_for_mail
+from .conftest import assert_accessible as shared_assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -19,17 +19,8 @@ NEW_PASSWORD = "quiet otter under the bridge"
 
 
 def assert_accessible(page, name):
-    """Photograph the page, then let axe-core look: no violations, no sideways scrolling."""
-    screenshot(page, f"invitation-{name}")
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{name}: {results.generate_report()}"
-    width = page.evaluate("document.documentElement.scrollWidth")
-    viewport = page.viewport_size["width"]
-    assert width <= viewport, f"{name}: the page scrolls sideways ({width} px in {viewport})"
-
-
-def flash(page, text):
-    return page.locator(".flash", has_text=text)
+    """The shared check, with this story's screenshots named "invitation-…"."""
+    shared_assert_accessible(page, f"invitation-{name}")
 
 
 def users_row(page, name):

@@ -9,13 +9,9 @@ from playwright.sync_api import expect
 
 from conftest import PASSWORD
 
-from .conftest import ADMIN, ROOT, ago, fill_setup_form, link_in_mail, sign_in, wait_for_mail
+from .conftest import ADMIN, ROOT, ago, flash, fill_setup_form, link_in_mail, sign_in, wait_for_mail
 
 pytestmark = pytest.mark.browser
-
-
-def flash(page, text):
-    return page.locator(".flash", has_text=text)
 
 
 def test_setup_then_sign_out_and_in_again(page, server_factory):

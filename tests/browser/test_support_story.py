@@ -9,10 +9,10 @@ with axe-core (no violations, no sideways scrolling) and photographed into tests
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from .conftest import ADMIN, link_in_mail, screenshot, sign_in, wait_for_mail
+from .conftest import ADMIN, flash, link_in_mail, sign_in, wait_for_mail
+from .conftest import assert_accessible as shared_assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -25,17 +25,8 @@ PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def assert_accessible(page, name):
-    """Photograph the page, then let axe-core look: no violations, no sideways scrolling."""
-    screenshot(page, f"support-{name}")
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{name}: {results.generate_report()}"
-    width = page.evaluate("document.documentElement.scrollWidth")
-    viewport = page.viewport_size["width"]
-    assert width <= viewport, f"{name}: the page scrolls sideways ({width} px in {viewport})"
-
-
-def flash(page, text):
-    return page.locator(".flash", has_text=text)
+    """The shared check, with this story's screenshots named "support-…"."""
+    shared_assert_accessible(page, f"support-{name}")
 
 
 def heading(page):
