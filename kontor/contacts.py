@@ -6,10 +6,13 @@ through an FTS5 trigram index on SQLite and a pg_trgm index on PostgreSQL (migra
 """
 import json
 import re
+import threading
+from array import array
+from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from peewee import JOIN, SQL, IntegrityError, NodeList, Tuple, fn
+from peewee import JOIN, OP, SQL, Expression, IntegrityError, NodeList, Tuple, fn
 
 from kontor.clock import utcnow
 from kontor.text import fold
@@ -107,14 +110,21 @@ def _matching(query, terms):
             if term not in indexed:
                 query = query.where(fn.instr(Contact.search_text, term) > 0)
         return query
-    # pg_trgm's GIN index answers ILIKE '%term%'; peewee escapes % and _ in the term, so they
-    # are plain characters here too, as on SQLite above (tests/test_contacts.py, "jan_de").
+    # pg_trgm's GIN index answers LIKE '%term%'. The text is folded already, so LIKE (not
+    # ILIKE, which lower-cases every row it tests: four times slower); % and _ in the term are
+    # escaped, so they are plain characters here too, as on SQLite above ("jan_de" in tests).
     # The matches are gathered first, as an array: left to itself the planner walks the sort
     # index and tests every row, ten times slower for a common word.
     matches = Contact.select(Contact.id)
     for term in terms:
-        matches = matches.where(Contact.search_text.contains(term))
+        matches = matches.where(Expression(Contact.search_text, OP.LIKE, _like_pattern(term)))
     return query.where(Contact.id == fn.ANY(NodeList((SQL("ARRAY"), matches), glue="")))
+
+
+def _like_pattern(term):
+    """`%term%` for LIKE with `\\`, `%` and `_` as plain characters (PostgreSQL's default
+    escape character is the backslash)."""
+    return "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
 
 
 # the columns that order each sort, ending in a unique one, for keyset paging
@@ -138,9 +148,24 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
            before=None):
     """One page of contacts matching every word of `text`, and how many match (up to
     COUNT_LIMIT). `after` / `before` (a contact id) continue from the previous page's last
-    row or the next page's first row; without them, `page` is counted from the start."""
+    row or the next page's first row; without them, `page` is counted from the start.
+
+    A search, or a page asked for by number, keeps the ordered ids of all its matches in
+    memory (`IdLists`) while the contact list's generation stays the same, so paging
+    through it, or asking again, reads only the rows shown."""
     if sort not in SORTS:
         sort = "name"
+    terms = _terms(text)
+    numbered = page > 1 and not after and not before
+    ids = id_lists.get(terms, sort, include_inactive, build=bool(terms) or numbered)
+    if ids is not None:
+        start = (page - 1) * per_page
+        fits = ((not after or (start > 0 and ids[start - 1:start].tolist() == [after])) and
+                (not before or ids[start + per_page:start + per_page + 1].tolist() == [before]))
+        if fits:
+            return Result(_rows_by_id(ids[start:start + per_page]),
+                          min(len(ids), COUNT_LIMIT + 1), page, per_page,
+                          has_next=len(ids) > start + per_page)
     base = _filtered(Contact.select(*LIST_COLUMNS), text, include_inactive)
     order = SORTS[sort]
     if before:
@@ -151,8 +176,8 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
         if after:
             query = _after(base, sort, after, True)
         elif page > 1:
-            # a page number without a cursor (a bookmark): find the page's ids in the sort
-            # index alone, then read only those rows, instead of reading every row skipped
+            # a page number without a cursor (a bookmark) in a list too long to keep: find
+            # the page's ids in the sort index alone, then read only those rows
             ids = (base.select(Contact.id).order_by(*order).limit(per_page + 1)
                    .offset((page - 1) * per_page))
             query = base.where(Contact.id.in_(ids))
@@ -166,6 +191,70 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
     else:
         total = base.select(Contact.id).limit(COUNT_LIMIT + 1).count()
     return Result(rows, total, page, per_page, has_next)
+
+
+def _rows_by_id(ids):
+    """The list rows of `ids`, in that order."""
+    ids = ids.tolist()
+    if not ids:
+        return []
+    rows = {row.id: row for row in Contact.select(*LIST_COLUMNS).where(Contact.id.in_(ids))}
+    return [rows[i] for i in ids if i in rows]
+
+
+class IdLists:
+    """The ordered ids of recent searches, for the current generation of the contact list.
+
+    The generation is a counter that database triggers raise whenever a contact is added or
+    removed or a column that decides matching or order changes (migration 0006), whoever
+    writes. Each request reads it first (one indexed row), so a list is never used after
+    such a change has committed, in this process or another. The lists live in this
+    process, at most `MAX_LISTS` of them, each at most `MAX_IDS` long (a 4-byte array:
+    100,000 ids take 400 kB); a longer match set is not kept and is paged in the database."""
+
+    MAX_LISTS = 32
+    MAX_IDS = 200_000
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._lists = OrderedDict()    # (database, generation, terms, sort, inactive) -> ids
+
+    def clear(self):
+        with self._lock:
+            self._lists.clear()
+
+    def get(self, terms, sort, include_inactive, build=True):
+        generation = db.execute_sql(
+            f"SELECT value FROM list_generation WHERE name = {db.param}", ["contact"]
+        ).fetchone()
+        if generation is None:
+            return None
+        key = (id(db.obj), generation[0], tuple(terms), sort, include_inactive)
+        with self._lock:
+            ids = self._lists.get(key)
+            if ids is not None:
+                self._lists.move_to_end(key)
+                return ids
+        if not build:
+            return None
+        query = _matching(Contact.select(Contact.id), terms)
+        if not include_inactive:
+            query = query.where(Contact.active == True)  # noqa: E712
+        found = [row[0] for row in query.order_by(*SORTS[sort]).limit(self.MAX_IDS + 1)
+                 .tuples().iterator()]
+        if len(found) > self.MAX_IDS:
+            return None
+        ids = array("l", found)
+        with self._lock:
+            self._lists[key] = ids
+            for old in [k for k in self._lists if k[:2] != key[:2] and k[0] == key[0]]:
+                del self._lists[old]      # lists of an earlier generation are never used again
+            while len(self._lists) > self.MAX_LISTS:
+                self._lists.popitem(last=False)
+        return ids
+
+
+id_lists = IdLists()
 
 
 def _filtered(query, text, include_inactive):

@@ -1,0 +1,135 @@
+"""The contact list keeps the ordered ids of recent searches in memory (kontor/contacts.py,
+IdLists) while the list's generation, raised by database triggers (migration 0006), stays the
+same. These tests show that a kept list never outlives a change, whoever makes it, and that
+paging a kept list gives exactly what paging in the database gives."""
+import html
+import re
+
+import pytest
+
+from kontor import contacts as register
+from models import Contact, db
+
+
+def add(name, **fields):
+    return register.create({"name": name, **fields})
+
+
+def names_on(page):
+    return [html.unescape(n) for n in re.findall(r'<td><a href="/contacts/\d+">([^<]*)</a>', page)]
+
+
+def listed(client, **params):
+    response = client.get("/contacts", query_string=params)
+    assert response.status_code == 200
+    return names_on(response.get_data(as_text=True))
+
+
+def walk(client, url):
+    """Every name the list shows, following its Next links from `url`."""
+    seen = []
+    while url:
+        page = client.get(url).get_data(as_text=True)
+        seen += names_on(page)
+        following = re.search(r'<a href="([^"]+)" rel="next">', page)
+        url = html.unescape(following.group(1)) if following else None
+    return seen
+
+
+def generation():
+    return db.execute_sql("SELECT value FROM list_generation WHERE name = 'contact'").fetchone()[0]
+
+
+def another_process_writes(sql, params=()):
+    """A write that bypasses Kontor's code, as the sync job, a second server process or psql
+    would make it: straight SQL, committed."""
+    with db.atomic():
+        db.execute_sql(sql.replace("?", db.param), list(params))
+
+
+@pytest.fixture
+def many(app):
+    """120 contacts whose names contain "Jansen", in three cities, plus two others."""
+    for n in range(1, 121):
+        add(f"Jansen {n:03}", city=("Utrecht", "Oslo", "Berlin")[n % 3])
+    add("Bakker", city="Utrecht")
+    add("Müller", city="Köln")
+
+
+def test_a_search_asked_again_sees_changes_made_by_another_process(admin_client, many):
+    assert listed(admin_client, q="bakker") == ["Bakker"]
+    another_process_writes(
+        "INSERT INTO contact (customer_number, kind, name, name_norm, sort_name, org_number, "
+        "vat_number, email, phone, mobile, fax, website, street, postcode, city, country, "
+        "visit_street, visit_postcode, visit_city, visit_country, discount, active, "
+        "search_text, version, created_at, updated_at) VALUES (?, 'company', ?, '', ?, '', '', "
+        "'', '', '', '', '', '', '', '', '', '', '', '', '', 0, ?, ?, 1, ?, ?)",
+        [20001, "Bakkerij Zoet", "bakkerij zoet", True, "bakkerij zoet 20001",
+         "2026-01-01 00:00:00", "2026-01-01 00:00:00"])
+    assert listed(admin_client, q="bakker") == ["Bakker", "Bakkerij Zoet"]
+    another_process_writes("UPDATE contact SET active = ? WHERE name = ?", [False, "Bakker"])
+    assert listed(admin_client, q="bakker") == ["Bakkerij Zoet"]
+    another_process_writes("DELETE FROM contact WHERE name = ?", ["Bakkerij Zoet"])
+    assert listed(admin_client, q="bakker") == []
+
+
+def test_the_generation_moves_only_when_matching_or_order_can_change(app, many):
+    bakker = Contact.get(Contact.name == "Bakker")
+    before = generation()
+    another_process_writes("UPDATE contact SET fax = ?, website = ? WHERE id = ?",
+                           ["030 1", "https://bakker.example", bakker.id])
+    assert generation() == before            # not shown in lists, not searched
+    another_process_writes("UPDATE contact SET city = ? WHERE id = ?", ["Zwolle", bakker.id])
+    assert generation() > before
+    before = generation()
+    register.update(bakker.id, {"name": "Bakker & Zn"}, bakker.version)
+    assert generation() > before
+    before = generation()
+    with db.atomic() as transaction:         # a change that is rolled back moves nothing
+        add("Visser")
+        transaction.rollback()
+    assert generation() == before
+
+
+@pytest.mark.parametrize("params", [
+    {"q": "jansen"}, {"q": "jansen", "sort": "-city"}, {"sort": "number"}, {"sort": "-name"},
+])
+def test_paging_a_kept_list_gives_what_the_database_gives(admin_client, many, params,
+                                                           monkeypatch):
+    url = "/contacts?" + "&".join(f"{k}={v}" for k, v in params.items())
+    kept = walk(admin_client, url)
+    by_number = [name for page in (1, 2, 3) for name in listed(admin_client, **params,
+                                                                page=page)]
+    monkeypatch.setattr(register.IdLists, "MAX_IDS", 0)   # nothing may be kept now
+    register.id_lists.clear()
+    in_database = walk(admin_client, url)
+    assert kept == by_number == in_database
+    assert len(kept) == (120 if "q" in params else 122)
+    assert len(set(kept)) == len(kept)
+
+
+def test_a_next_link_after_a_change_continues_from_its_row(admin_client, many):
+    first = admin_client.get("/contacts?q=jansen").get_data(as_text=True)
+    next_url = html.unescape(re.search(r'<a href="([^"]+)" rel="next">', first).group(1))
+    add("Jansen 000")                  # sorts first: every page number now shifts by one
+    second = names_on(admin_client.get(next_url).get_data(as_text=True))
+    assert second == [f"Jansen {n:03}" for n in range(51, 101)]   # no row shown twice
+    assert listed(admin_client, q="jansen")[0] == "Jansen 000"
+
+
+def test_a_bookmarked_page_of_a_kept_search_is_that_page(admin_client, many):
+    assert listed(admin_client, q="jansen", page=3) == [f"Jansen {n:03}" for n in range(101, 121)]
+    assert listed(admin_client, q="jansen", page=9) == []
+    page = admin_client.get("/contacts?q=jansen&page=2").get_data(as_text=True)
+    assert "120 contacts" in page and "Page 2 of 3" in page
+
+
+def test_kept_lists_are_bounded(app, many, monkeypatch):
+    monkeypatch.setattr(register.IdLists, "MAX_LISTS", 3)
+    register.id_lists.clear()
+    for word in ("jansen", "utrecht", "oslo", "berlin", "bakker"):
+        register.search(word)
+    assert len(register.id_lists._lists) == 3
+    add("Jansen 121")
+    register.search("jansen")                # a new generation drops every older list
+    assert len(register.id_lists._lists) == 1
