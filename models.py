@@ -6,11 +6,11 @@ numbered scripts in `migrations/` (see `kontor/migrate.py`), never from here.
 
 Times are naive datetimes in UTC throughout (`kontor.clock.utcnow`).
 """
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from peewee import (
     JOIN, AutoField, BooleanField, CharField, DatabaseProxy, DateTimeField, DecimalField, ForeignKeyField,
-    IntegerField, Model, TextField, fn,
+    IntegerField, Model, TextField, Value, fn,
 )
 from playhouse.db_url import connect
 
@@ -57,6 +57,55 @@ def locked(query):
     """`SELECT … FOR UPDATE` where the database has it. SQLite has no row locks, but there
     every `db.atomic()` is IMMEDIATE and holds the one write lock, which serialises the same."""
     return query if is_sqlite() else query.for_update()
+
+
+class _Arg:
+    """Where the n-th argument of a `Prepared` query goes in its parameters."""
+    __slots__ = ("index",)
+
+    def __init__(self, index):
+        self.index = index
+
+
+class Prepared:
+    """A query whose SQL is generated once per kind of database, then run with new arguments.
+
+    Generating SQL is the dearest part of a small indexed query in Peewee (0.1-0.2 ms, several
+    times what SQLite takes to answer it), and a contact page runs several of them.
+    `build(*args)` returns the query with each argument where a value goes; the arguments
+    are passed to the driver as they are (plain ids, strings and numbers; no conversion).
+    Calling returns the query's rows, as the same query would (models, tuples...)."""
+
+    def __init__(self, build, arity=None):
+        import inspect
+        self._build = build
+        self._arity = arity if arity is not None else len(inspect.signature(build).parameters)
+        self._compiled = {}
+
+    def _compile(self):
+        query = self._build(*[Value(_Arg(i), converter=False) for i in range(self._arity)])
+        sql, params = query.sql()
+        compiled = self._compiled[type(db.obj)] = (query, sql, params)
+        return compiled
+
+    def _cursor(self, args):
+        query, sql, params = self._compiled.get(type(db.obj)) or self._compile()
+        values = [args[p.index] if isinstance(p, _Arg) else p for p in params]
+        return query, db.execute_sql(sql, values)
+
+    def __call__(self, *args):
+        query, cursor = self._cursor(args)
+        return list(query._get_cursor_wrapper(cursor))
+
+    def rows(self, *args):
+        """The driver's own rows, unconverted: for hundreds of rows of plain columns. (A
+        datetime is text on SQLite: see `as_datetime`.)"""
+        return self._cursor(args)[1].fetchall()
+
+
+def as_datetime(value):
+    """A datetime column of a `Prepared.rows` row: text on SQLite, a datetime on PostgreSQL."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 class BaseModel(Model):

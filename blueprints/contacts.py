@@ -90,15 +90,14 @@ class NoteForm(FlaskForm):
 
 
 def get_contact(contact_id):
-    contact = Contact.get_or_none(Contact.id == contact_id)
+    contact = register.get(contact_id)
     if contact is None:
         abort(404)
     return contact
 
 
 def get_person(contact, person_id):
-    person = ContactPerson.get_or_none(ContactPerson.id == person_id,
-                                       ContactPerson.contact == contact.id)
+    person = register.get_person(contact, person_id)
     if person is None:
         abort(404)
     return person
@@ -148,11 +147,24 @@ def new():
 def show(contact_id):
     """View mode: every field, the contact persons, the note and the timeline."""
     contact = get_contact(contact_id)
-    persons = list(contact.persons.order_by(ContactPerson.active.desc(), ContactPerson.name))
+    persons = register.persons(contact)
     entries, total = note_for_page(contact)
+    events, more = register.timeline(contact, current_user)
     return render_template("contacts/view.html", contact=contact, persons=persons,
-                           entries=entries, note_total=total,
-                           timeline=register.timeline(contact))
+                           entries=entries, note_total=total, timeline=events,
+                           more_events=more)
+
+
+@bp.route("/<int:contact_id>/timeline")
+def timeline(contact_id):
+    """The contact's whole timeline, newest first, fifty events a page."""
+    contact = get_contact(contact_id)
+    page = page_number()
+    events, more = register.timeline(contact, current_user, page, register.TIMELINE_PAGE)
+    if page > 1 and not events:
+        abort(404)
+    return render_template("contacts/timeline.html", contact=contact, timeline=events,
+                           page=page, more_events=more)
 
 
 def note_for_page(contact, person=None):
@@ -181,7 +193,7 @@ def edit(contact_id):
         else:
             flash(_("Contact saved."), "success")
             return redirect(url_for("contacts.show", contact_id=contact.id))
-    persons = list(contact.persons.order_by(ContactPerson.active.desc(), ContactPerson.name))
+    persons = register.persons(contact)
     entries, total = note_for_page(contact)
     status = 409 if conflict else (400 if form.errors else 200)
     return render_template("contacts/edit.html", contact=contact, form=form, persons=persons,

@@ -5,8 +5,7 @@ from flask_login import current_user
 
 from blueprints.contacts import NoteForm, get_contact, get_person
 from kontor import notes, rtf
-from kontor.web import content_disposition, local_time
-from models import NoteEntry
+from kontor.web import content_disposition, time_formatter
 
 bp = Blueprint("notes", __name__, url_prefix="/contacts")
 
@@ -37,10 +36,10 @@ def add_to_person(contact_id, person_id):
                                         person_id=person.id))
 
 
-def rtf_response(title, subtitle, entries, filename):
-    unknown = _("unknown")
-    rows = entries.select(NoteEntry.created_at, NoteEntry.author_name, NoteEntry.text).tuples()
-    body = rtf.document(title, [(f"{local_time(at)} · {who or unknown}", text)
+def rtf_response(title, subtitle, rows, filename):
+    """`rows`: the note's (created_at, author_name, text), oldest first."""
+    unknown, stamp = _("unknown"), time_formatter()
+    body = rtf.document(title, [(f"{stamp(at)} · {who or unknown}", text)
                                 for at, who, text in rows], subtitle)
     response = Response(body, mimetype="application/rtf")
     response.headers["Content-Disposition"] = content_disposition(filename)
@@ -54,7 +53,7 @@ def contact_rtf(contact_id):
     contact = get_contact(contact_id)
     return rtf_response(contact.name, _("Note, customer number %(number)s",
                                         number=contact.customer_number),
-                        notes.entries(contact), f"{contact.name}.rtf")
+                        notes.stamped(contact), f"{contact.name}.rtf")
 
 
 @bp.route("/<int:contact_id>/persons/<int:person_id>/notes.rtf")
@@ -64,4 +63,4 @@ def person_rtf(contact_id, person_id):
     person = get_person(contact, person_id)
     return rtf_response(person.name, _("Note, contact person at %(company)s",
                                        company=contact.name),
-                        notes.entries(contact, person), f"{person.name}.rtf")
+                        notes.stamped(contact, person), f"{person.name}.rtf")

@@ -540,6 +540,11 @@ EVENT_LABELS = {
 }
 
 
+@bp.app_template_filter("case_status")
+def case_status_filter(status):
+    return STATUS_LABELS.get(status, status)
+
+
 @bp.app_template_filter("case_event")
 def case_event(action, old="", new=""):
     label = EVENT_LABELS.get(action, action)

@@ -8,16 +8,18 @@ import json
 import re
 import threading
 from array import array
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 from dataclasses import dataclass
 from decimal import Decimal
 
 from peewee import JOIN, OP, SQL, Expression, IntegrityError, NodeList, Tuple, fn
 
+from kontor import support
 from kontor.clock import utcnow
 from kontor.text import fold
 from models import (
-    Contact, ContactChange, ContactPerson, NoteEntry, User, db, is_sqlite, with_employee,
+    Contact, ContactChange, ContactPerson, NoteEntry, Prepared, SupportCase, User, db,
+    is_sqlite, with_employee,
 )
 
 FIELDS = ("kind", "name", "org_number", "vat_number", "email", "phone", "mobile", "fax",
@@ -193,13 +195,46 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
     return Result(rows, total, page, per_page, has_next)
 
 
+_LIST_ROWS = Prepared(lambda *ids: Contact.select(*LIST_COLUMNS).where(Contact.id.in_(ids)),
+                     arity=50)
+
+
 def _rows_by_id(ids):
     """The list rows of `ids`, in that order."""
     ids = ids.tolist()
     if not ids:
         return []
-    rows = {row.id: row for row in Contact.select(*LIST_COLUMNS).where(Contact.id.in_(ids))}
+    if len(ids) <= 50:    # a page: the same SQL every time (the unused places ask for id 0)
+        found = _LIST_ROWS(*(ids + [0] * (50 - len(ids))))
+    else:
+        found = Contact.select(*LIST_COLUMNS).where(Contact.id.in_(ids))
+    rows = {row.id: row for row in found}
     return [rows[i] for i in ids if i in rows]
+
+
+_BY_ID = Prepared(lambda contact_id: Contact.select().where(Contact.id == contact_id).limit(1))
+_PERSON = Prepared(lambda contact_id, person_id: ContactPerson.select().where(
+    ContactPerson.id == person_id, ContactPerson.contact == contact_id).limit(1))
+_PERSONS = Prepared(lambda contact_id: ContactPerson.select().where(
+    ContactPerson.contact == contact_id).order_by(ContactPerson.active.desc(),
+                                                  ContactPerson.name))
+
+
+def get(contact_id):
+    """The contact with this id, or None."""
+    found = _BY_ID(contact_id)
+    return found[0] if found else None
+
+
+def get_person(contact, person_id):
+    """The contact person with this id if they belong to `contact`, or None."""
+    found = _PERSON(contact.id, person_id)
+    return found[0] if found else None
+
+
+def persons(contact):
+    """The contact's persons, active ones first, by name."""
+    return _PERSONS(contact.id)
 
 
 class IdLists:
@@ -408,30 +443,50 @@ def save_person(contact, person, values):
 @dataclass
 class Event:
     at: object
-    kind: str          # "note", "change", "person_note"
+    kind: str          # "note", "person_note", "change", "case"
     who: str
     text: str = ""
     changes: dict = None
     person: str = ""
+    case: object = None
 
 
-def timeline(contact, limit=50):
-    """Notes and changes of a contact (and its persons' notes), newest first."""
-    events = []
-    for entry in (NoteEntry.select(NoteEntry, ContactPerson)
-                  .join(ContactPerson, join_type=JOIN.LEFT_OUTER,
-                        on=(NoteEntry.person == ContactPerson.id))
-                  .where(NoteEntry.contact == contact.id)
-                  .order_by(NoteEntry.created_at.desc()).limit(limit)):
-        events.append(Event(entry.created_at, "person_note" if entry.person_id else "note",
-                            entry.author_name, entry.text,
-                            person=entry.person.name if entry.person_id else ""))
-    for change in (with_employee(ContactChange.select(ContactChange, User)
-                   .join(User, join_type=JOIN.LEFT_OUTER, on=(ContactChange.user == User.id)))
-                   .where(ContactChange.contact == contact.id)
-                   .order_by(ContactChange.version.desc()).limit(limit)):
-        events.append(Event(change.at, "change",
-                            change.user.display_name if change.user_id else "",
-                            changes=json.loads(change.changes)))
+TIMELINE_ON_PAGE = 10      # the contact page shows the newest; the timeline page the rest
+TIMELINE_PAGE = 50
+
+
+_TIMELINE_NOTES = Prepared(lambda contact_id, limit: (
+    NoteEntry.select(NoteEntry.created_at, NoteEntry.author_name, NoteEntry.text,
+                     NoteEntry.person, ContactPerson.name)
+    .join(ContactPerson, JOIN.LEFT_OUTER, on=(NoteEntry.person == ContactPerson.id))
+    .where(NoteEntry.contact == contact_id)
+    .order_by(NoteEntry.created_at.desc(), NoteEntry.id.desc()).limit(limit).tuples()))
+_TIMELINE_CHANGES = Prepared(lambda contact_id, limit: (
+    with_employee(ContactChange.select(ContactChange, User)
+                  .join(User, JOIN.LEFT_OUTER, on=(ContactChange.user == User.id)))
+    .where(ContactChange.contact == contact_id)
+    .order_by(ContactChange.version.desc()).limit(limit)))
+_Reader = namedtuple("_Reader", "id is_superuser")
+# support.visible_to decides which cases a reader sees: all of them, or the own ones
+_TIMELINE_CASES = {
+    superuser: Prepared(lambda user_id, contact_id, limit: (
+        support.visible_to(_Reader(user_id, superuser)).where(SupportCase.contact == contact_id)
+        .order_by(SupportCase.created_at.desc()).limit(limit)))
+    for superuser in (True, False)}
+
+
+def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
+    """Notes (the contact's and its persons'), changes and the support cases `user` may see,
+    newest first: one page of events, and whether older ones follow."""
+    need = page * per_page + 1           # enough of each kind to fill this page and peek past
+    events = [Event(at, "person_note" if person_id else "note", author, text,
+                    person=person or "")
+              for at, author, text, person_id, person in _TIMELINE_NOTES(contact.id, need)]
+    events += [Event(change.at, "change", change.user.display_name if change.user_id else "",
+                     changes=json.loads(change.changes))
+               for change in _TIMELINE_CHANGES(contact.id, need)]
+    cases = _TIMELINE_CASES[bool(user.is_superuser)](user.id, contact.id, need)
+    events += [Event(case.created_at, "case", "", case.subject, case=case) for case in cases]
     events.sort(key=lambda e: e.at, reverse=True)
-    return events[:limit]
+    start = (page - 1) * per_page
+    return events[start:start + per_page], len(events) > start + per_page

@@ -2,7 +2,9 @@
 import uuid
 
 from kontor.clock import utcnow
-from models import NoteEntry
+from peewee import fn
+
+from models import NoteEntry, Prepared, as_datetime
 
 MAX_ENTRY_LENGTH = 20000
 
@@ -22,12 +24,46 @@ def add_entry(contact, text, author=None, person=None):
                             created_at=utcnow(), uid=uuid.uuid4().hex)
 
 
+OLDEST_FIRST = (NoteEntry.created_at, NoteEntry.id)
+NEWEST_FIRST = (NoteEntry.created_at.desc(), NoteEntry.id.desc())
+
+
+def _note(select, order=(), limited=False):
+    """Prepared queries of one note, keyed by whether it is a person's note. Their arguments:
+    the contact's id, then the person's id for a person's note, then the limit if `limited`."""
+    def finish(query, *limit):
+        query = query.order_by(*order)
+        return query.limit(*limit) if limited else query
+    return {
+        False: Prepared(lambda contact_id, *limit: finish(select().where(
+            NoteEntry.contact == contact_id, NoteEntry.person.is_null()), *limit),
+            arity=1 + limited),
+        True: Prepared(lambda contact_id, person_id, *limit: finish(select().where(
+            NoteEntry.contact == contact_id, NoteEntry.person == person_id), *limit),
+            arity=2 + limited),
+    }
+
+
+_NEWEST = _note(NoteEntry.select, NEWEST_FIRST, limited=True)
+_WHOLE = _note(NoteEntry.select, OLDEST_FIRST)
+_STAMPED = _note(lambda: NoteEntry.select(NoteEntry.created_at, NoteEntry.author_name,
+                                          NoteEntry.text), OLDEST_FIRST)
+_COUNT = _note(lambda: NoteEntry.select(fn.COUNT(NoteEntry.id)).tuples())
+
+
+def _which(contact, person):
+    return (contact.id, person.id) if person is not None else (contact.id,)
+
+
 def entries(contact, person=None):
     """The whole note, oldest entry first (the order it was written)."""
-    query = NoteEntry.select().where(NoteEntry.contact == contact)
-    query = query.where(NoteEntry.person == person) if person is not None \
-        else query.where(NoteEntry.person.is_null())
-    return query.order_by(NoteEntry.created_at, NoteEntry.id)
+    return _WHOLE[person is not None](*_which(contact, person))
+
+
+def stamped(contact, person=None):
+    """The whole note as (created_at, author_name, text), oldest first: what the RTF needs."""
+    return [(as_datetime(at), who, text)
+            for at, who, text in _STAMPED[person is not None].rows(*_which(contact, person))]
 
 
 SHOWN_ON_PAGE = 50
@@ -35,10 +71,7 @@ SHOWN_ON_PAGE = 50
 
 def recent(contact, person=None, limit=SHOWN_ON_PAGE):
     """The newest `limit` entries (oldest first, as the note reads) and how many there are."""
-    query = NoteEntry.select().where(NoteEntry.contact == contact)
-    query = query.where(NoteEntry.person == person) if person is not None \
-        else query.where(NoteEntry.person.is_null())
-    newest = list(query.order_by(NoteEntry.created_at.desc(), NoteEntry.id.desc())
-                  .limit(limit))
-    total = len(newest) if len(newest) < limit else query.count()
+    newest = _NEWEST[person is not None](*_which(contact, person), limit)
+    total = len(newest) if len(newest) < limit else \
+        _COUNT[person is not None](*_which(contact, person))[0][0]
     return newest[::-1], total

@@ -1,5 +1,6 @@
 """Request-scoped helpers shared by the app factory and the blueprints."""
 import re
+from datetime import timezone
 
 from flask import g
 
@@ -49,15 +50,12 @@ def content_disposition(filename):
     return f"attachment; filename=\"{ascii_filename(safe)}\"; filename*=UTF-8''{encoded}"
 
 
+# The numeric pattern letters, as str.format fields of (moment, two-digit year, 12-hour
+# hour, AM/PM name): a short stamp becomes one str.format call.
 _FIELDS = {
-    "d": lambda m, ap: m.day, "dd": lambda m, ap: f"{m.day:02d}",
-    "M": lambda m, ap: m.month, "MM": lambda m, ap: f"{m.month:02d}",
-    "y": lambda m, ap: m.year, "yyyy": lambda m, ap: m.year,
-    "yy": lambda m, ap: f"{m.year % 100:02d}",
-    "H": lambda m, ap: m.hour, "HH": lambda m, ap: f"{m.hour:02d}",
-    "h": lambda m, ap: m.hour % 12 or 12, "hh": lambda m, ap: f"{m.hour % 12 or 12:02d}",
-    "mm": lambda m, ap: f"{m.minute:02d}", "ss": lambda m, ap: f"{m.second:02d}",
-    "a": lambda m, ap: ap[m.hour >= 12],
+    "d": "{0.day}", "dd": "{0.day:02d}", "M": "{0.month}", "MM": "{0.month:02d}",
+    "y": "{0.year}", "yyyy": "{0.year}", "yy": "{1:02d}", "H": "{0.hour}", "HH": "{0.hour:02d}",
+    "h": "{2}", "hh": "{2:02d}", "mm": "{0.minute:02d}", "ss": "{0.second:02d}", "a": "{3}",
 }
 
 
@@ -66,40 +64,60 @@ def local_time(value, style="short"):
 
     The same text as flask_babel.format_datetime (a test compares them), several times
     faster: the locale's patterns are looked up once per request, and patterns made only of
-    numbers (the short style, used for every stamp in lists, notes and RTF) are filled in
-    directly. A page or RTF with hundreds of stamps would otherwise spend most of its time here.
+    numbers (the short style, used for every stamp in lists, notes and RTF) become a single
+    str.format. A page or RTF with hundreds of stamps would otherwise spend most of its time
+    here.
     """
-    from datetime import timezone
+    if value is None:
+        return ""
+    return time_formatter(style)(value)
+
+
+def time_formatter(style="short"):
+    """local_time for many stamps: the function that formats one naive UTC time (not None)."""
+    formats = g.get("_time_formats")
+    if formats is None:
+        formats = g._time_formats = {}
+    formatter = formats.get(style)
+    if formatter is None:
+        to_text = _time_format(style)
+        formatter = formats[style] = lambda value: to_text(value.replace(tzinfo=timezone.utc))
+    return formatter
+
+
+def _time_format(style):
+    """A function from an aware UTC datetime to its text in this request's locale and zone."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from babel.dates import (
         get_date_format, get_datetime_format, get_period_names, get_time_format,
     )
     from flask_babel import get_locale, get_timezone
-    if value is None:
-        return ""
-    cache = g.setdefault("_time_formats", {})
-    formats = cache.get(style)
-    if formats is None:
-        locale, zone = get_locale(), get_timezone()
-        try:
-            zone = ZoneInfo(getattr(zone, "zone", str(zone)))   # converts 3x faster than pytz
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-        date_pattern = get_date_format(style, locale=locale)
-        time_pattern = get_time_format(style, locale=locale)
-        combined = get_datetime_format(style, locale=locale)
-        template = combined.replace("{1}", date_pattern.format).replace(
-            "{0}", time_pattern.format)
+    locale, zone = get_locale(), get_timezone()
+    try:
+        zone = ZoneInfo(getattr(zone, "zone", str(zone)))   # converts 3x faster than pytz
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    date_pattern = get_date_format(style, locale=locale)
+    time_pattern = get_time_format(style, locale=locale)
+    combined = get_datetime_format(style, locale=locale)
+    template = combined.replace("{1}", date_pattern.format).replace("{0}", time_pattern.format)
+    parts = re.split(r"%\((\w+)\)s", template)     # literal, name, literal, name, ...
+    if all(name in _FIELDS for name in parts[1::2]):
         periods = get_period_names(locale=locale)
         am_pm = (periods.get("am", "AM"), periods.get("pm", "PM"))
-        names = re.findall(r"%\((\w+)\)s", template)
-        fields = [(n, _FIELDS[n]) for n in names] if all(n in _FIELDS for n in names) else None
-        formats = cache[style] = (locale, zone, combined, date_pattern, time_pattern,
-                                  template, fields, am_pm)
-    locale, zone, combined, date_pattern, time_pattern, template, fields, am_pm = formats
-    moment = value.replace(tzinfo=timezone.utc).astimezone(zone)
-    if fields is not None:
-        return template % {name: field(moment, am_pm) for name, field in fields}
-    return combined.replace("{1}", date_pattern.apply(moment, locale)).replace(
-        "{0}", time_pattern.apply(moment, locale))
+        text = "".join(_FIELDS[part] if n % 2 else
+                       part.replace("%%", "%").replace("{", "{{").replace("}", "}}")
+                       for n, part in enumerate(parts)).format
+
+        def numeric(moment):
+            moment = moment.astimezone(zone)
+            hour = moment.hour
+            return text(moment, moment.year % 100, hour % 12 or 12, am_pm[hour >= 12])
+        return numeric
+
+    def spelled(moment):       # month names and the like: Babel writes them
+        moment = moment.astimezone(zone)
+        return combined.replace("{1}", date_pattern.apply(moment, locale)).replace(
+            "{0}", time_pattern.apply(moment, locale))
+    return spelled

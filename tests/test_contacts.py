@@ -5,6 +5,7 @@ trigram search) and, with DATABASE_URL, on PostgreSQL (pg_trgm): the same answer
 import html
 import json
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,8 +13,8 @@ from markupsafe import escape
 from peewee import IntegrityError
 
 from conftest import make_user
-from kontor import contacts as register
-from models import Contact, ContactChange, ContactPerson, NoteEntry
+from kontor import contacts as register, support
+from models import CaseCategory, CaseType, Contact, ContactChange, ContactPerson, NoteEntry
 
 FULL = {"kind": "company", "name": "Jansen Installatie BV", "org_number": "12345678",
         "vat_number": "NL001234567B01", "email": "info@jansen.example",
@@ -253,6 +254,50 @@ def test_the_timeline_shows_changes_and_notes(admin_client, superuser):
     # newest first
     assert timeline.index("Called about") < timeline.index("Changed: City") \
         < timeline.index("Contact created")
+
+
+def test_the_contact_page_shows_the_newest_ten_events_and_links_the_rest(admin_client,
+                                                                           superuser):
+    contact = add("Jansen Installatie BV")
+    for n in range(1, 61):
+        NoteEntry.create(contact=contact, text=f"Call {n:02}", author_name="Anna Jansen",
+                         created_at=contact.created_at + timedelta(hours=n), uid=f"u{n}")
+    page = body(admin_client.get(f"/contacts/{contact.id}"))
+    timeline = page.split('id="timeline-heading"')[1]
+    assert re.findall(r"Note: <span[^>]*>Call (\d+)", timeline) == [
+        f"{n:02}" for n in range(60, 50, -1)]
+    assert f'href="/contacts/{contact.id}/timeline"' in timeline
+    first = body(admin_client.get(f"/contacts/{contact.id}/timeline"))
+    assert re.findall(r"Call (\d+)", first) == [f"{n:02}" for n in range(60, 10, -1)]
+    assert "Older events" in first and "Newer events" not in first
+    second = body(admin_client.get(f"/contacts/{contact.id}/timeline?page=2"))
+    assert re.findall(r"Call (\d+)", second) == [f"{n:02}" for n in range(10, 0, -1)]
+    assert "Contact created" in second and "Older events" not in second
+    assert admin_client.get(f"/contacts/{contact.id}/timeline?page=3").status_code == 404
+    assert admin_client.get("/contacts/999999/timeline").status_code == 404
+
+
+def test_a_short_timeline_has_no_link_to_more(admin_client):
+    contact = add("Jansen Installatie BV")
+    page = body(admin_client.get(f"/contacts/{contact.id}"))
+    assert "Contact created" in page and "/timeline" not in page
+
+
+def test_the_timeline_shows_the_support_cases_the_reader_may_see(admin_client, staff_client,
+                                                                 superuser, staff):
+    contact = add("Jansen Installatie BV")
+    category = CaseCategory.create(name="Invoicing", position=1)
+    kind = CaseType.create(name="Question", position=1)
+    case = support.create(support.Draft(contact.id, category.id, kind.id, "Printer offline",
+                                        "Since Monday.", superuser.id, False, ""), superuser)
+    mine = admin_client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "Support request" in mine and "Printer offline" in mine
+    assert f'href="/support/{case.number}"' in mine
+    # a staff user who neither asked nor owns the case does not see it here either
+    theirs = staff_client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "Printer offline" not in theirs and case.number not in theirs
+    assert "Printer offline" not in staff_client.get(
+        f"/contacts/{contact.id}/timeline").get_data(as_text=True)
 
 
 # --- edit mode ----------------------------------------------------------------------------
@@ -519,8 +564,8 @@ def url_for_rule(rule, contact_id, person_id):
 def test_contacts_and_notes_have_the_expected_routes(app):
     assert {rule.endpoint for rule in contact_rules(app)} == {
         "contacts.index", "contacts.new", "contacts.show", "contacts.edit",
-        "contacts.new_person", "contacts.show_person", "contacts.edit_person",
-        "contacts.vcard", "contacts.export", "contacts.import_contacts",
+        "contacts.timeline", "contacts.new_person", "contacts.show_person",
+        "contacts.edit_person", "contacts.vcard", "contacts.export", "contacts.import_contacts",
         "contacts.confirm_import", "notes.add_to_contact", "notes.add_to_person",
         "notes.contact_rtf", "notes.person_rtf"}
 
@@ -548,7 +593,8 @@ def test_staff_users_use_contacts_too(staff_client, staff):
     contact = Contact.get(name=FULL["name"])
     person = register.save_person(contact, None, {"name": "Piet Jansen", "active": True})
     for url in ("/contacts", "/contacts?q=jansen", "/contacts/new", f"/contacts/{contact.id}",
-                f"/contacts/{contact.id}/edit", f"/contacts/{contact.id}/persons/new",
+                f"/contacts/{contact.id}/edit", f"/contacts/{contact.id}/timeline",
+                f"/contacts/{contact.id}/persons/new",
                 f"/contacts/{contact.id}/persons/{person.id}",
                 f"/contacts/{contact.id}/persons/{person.id}/edit",
                 f"/contacts/{contact.id}/notes.rtf",

@@ -80,6 +80,20 @@ def test_title_and_stamps_round_trip_too():
         .decode("utf-16") == "Müller {GmbH} \\ 😀\nNote, 1\n\n14/03/2025 · Zoë\nx\n"
 
 
+def test_many_entries_escape_as_each_would_alone():
+    """The document escapes all stamps and texts in one pass; each comes out as escaping it
+    alone gives, and a NUL typed into a note cannot shift one entry into the next."""
+    entries = [("1 · Anna", "a\0b {x}\r\n"), ("2 · Zoë", "\0"), ("3 · Piet", "😀\\"),
+               ("4 · \0Ola", "\r")]
+    document = rtf.document("T", entries).decode("ascii")
+    expected = "".join(f"\\par\n{{\\b {rtf.escape(stamp)}}}\\par\n{rtf.escape(text)}\\par\n"
+                       for stamp, text in entries)
+    assert expected in document
+    assert rtf.escape("a\0b") == "ab"
+    plain = rtf_to_text(document).encode("utf-16", "surrogatepass").decode("utf-16")
+    assert plain == "T\n\n1 · Anna\nab {x}\n\n\n2 · Zoë\n\n\n3 · Piet\n😀\\\n\n4 · Ola\n\n\n"
+
+
 @pytest.mark.parametrize("word", ["template", "field", "object", "fldinst", "pict", "bin"])
 def test_a_note_cannot_smuggle_in_a_control_word(word):
     text = ("{\\*\\template http://evil.example/t.dotm}\\field{\\*\\fldinst HYPERLINK "

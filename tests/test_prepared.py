@@ -1,0 +1,42 @@
+"""models.Prepared: a query's SQL made once, then run with new arguments, giving the same rows
+the query itself gives."""
+from datetime import datetime
+
+from peewee import JOIN
+
+from kontor import contacts as register
+from models import Contact, ContactPerson, NoteEntry, Prepared, as_datetime, db
+
+
+def test_prepared_rows_are_the_querys_rows_for_each_set_of_arguments(app):
+    jansen = register.create({"name": "Jansen BV", "city": "Utrecht"})
+    bakker = register.create({"name": "Bakker", "city": "Utrecht"})
+    for contact, names in ((jansen, ["Piet", "Anna", "Zoë"]), (bakker, ["Kees"])):
+        for name in names:
+            register.save_person(contact, None, {"name": name, "active": name != "Anna"})
+
+    def build(city, contact_id, limit):     # arguments in the WHERE, the JOIN and the LIMIT
+        return (ContactPerson.select(ContactPerson, Contact)
+                .join(Contact, JOIN.INNER, on=((ContactPerson.contact == Contact.id) &
+                                               (Contact.city == city)))
+                .where(ContactPerson.contact == contact_id, ContactPerson.active == True)  # noqa
+                .order_by(ContactPerson.name).limit(limit))
+    prepared = Prepared(build)
+    for args in (("Utrecht", jansen.id, 10), ("Utrecht", jansen.id, 1), ("Utrecht", bakker.id, 5),
+                 ("Oslo", jansen.id, 10)):
+        expected = [(p.name, p.contact.name) for p in build(*args)]
+        assert [(p.name, p.contact.name) for p in prepared(*args)] == expected
+    assert [p.name for p in prepared("Utrecht", jansen.id, 10)] == ["Piet", "Zoë"]
+    assert prepared("Oslo", jansen.id, 10) == []
+    assert list(prepared._compiled) == [type(db.obj)]       # compiled once
+
+
+def test_prepared_raw_rows_and_their_datetimes(app):
+    contact = register.create({"name": "Jansen BV"})
+    at = datetime(2026, 3, 29, 1, 30, 15, 250000)
+    NoteEntry.create(contact=contact, text="Called", author_name="Anna", created_at=at, uid="x1")
+    stamps = Prepared(lambda contact_id: NoteEntry.select(NoteEntry.created_at, NoteEntry.text)
+                      .where(NoteEntry.contact == contact_id))
+    [(created, text)] = stamps.rows(contact.id)
+    assert as_datetime(created) == at and text == "Called"
+    assert stamps.rows(contact.id + 1) == []
