@@ -108,15 +108,20 @@ def build(database_url, data_dir):
             db.execute_sql("ANALYZE")
             db.execute_sql("PRAGMA optimize")
         else:
-            db.execute_sql("ANALYZE")
+            # what autovacuum does soon after a bulk load: statistics and the visibility map
+            # (without it no index-only scan skips the table)
+            db.commit()
+            db.execute_sql("VACUUM ANALYZE")
     print(f"built {CONTACTS:,} contacts, {PERSONS:,} persons, {NOTES:,} note entries in "
           f"{time.perf_counter() - started:.0f} s")
     return long_note_id
 
 
-def measure(client, path, count):
+def measure(client, path, count, before=None):
     times = []
     for _ in range(count):
+        if before:
+            before()          # untimed
         started = time.perf_counter()
         response = client.get(path)
         body = response.get_data()
@@ -168,8 +173,8 @@ def main():
                                             "password": "bench password 2026",
                                             "csrf_token": token})
     assert signed_in.status_code == 302, "sign-in failed"
+    from models import db
     with app.app_context():
-        from models import db
         with db.connection_context():
             total = Contact.select().count()
             deep = total // 50 // 2
@@ -191,23 +196,41 @@ def main():
         measure(client, path, 3)
     results = {name: measure(client, path, args.requests) for name, path in cases}
 
+    # A search, or a page asked for by number, keeps its ordered ids until the contact list
+    # changes (kontor/contacts.py, IdLists); the rows above reuse them. These rows measure
+    # the first request after a change: a contact is edited (untimed) before each.
+    def someone_edits_a_contact():
+        with app.app_context(), db.connection_context():
+            city = Contact.get_by_id(long_note_id).city
+            Contact.update(city="Zwolle" if city != "Zwolle" else "Utrecht").where(
+                Contact.id == long_note_id).execute()
+    first_after_a_change = [
+        ("search \"jans\", first after a change", "/contacts?q=jans"),
+        (f"page {deep} (bookmark), first after a change", f"/contacts?page={deep}"),
+    ]
+    for name, path in first_after_a_change:
+        results[name] = measure(client, path, max(20, args.requests // 5), someone_edits_a_contact)
+
     bare_mean = statistics.mean(results[cases[0][0]])
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"\nKontor contacts at scale on {database}: {total:,} contacts, "
           f"{args.requests} requests each (server time)\n")
-    print(f"{'request':36} {'median ms':>9} {'p95 ms':>8} {'req/s':>7} {'vs bare':>8}  target")
-    print("-" * 84)
+    print(f"{'request':44} {'median ms':>9} {'p95 ms':>8} {'req/s':>7} {'vs bare':>8}  target")
+    print("-" * 92)
     failed = False
+    cold = {name for name, _path in first_after_a_change}
     for name, times in results.items():
         ms = sorted(t * 1000 for t in times)
         median, p95 = statistics.median(ms), ms[int(len(ms) * 0.95) - 1]
         share = bare_mean / statistics.mean(times)
-        ok = name == cases[0][0] or (median < 50 and share >= 0.40)
+        ok = name == cases[0][0] or (median < 50 and (share >= 0.40 or name in cold))
         failed |= not ok
-        verdict = "" if name == cases[0][0] else ("ok" if ok else "MISSED")
-        print(f"{name:36} {median:9.1f} {p95:8.1f} {1 / statistics.mean(times):7.0f} "
+        verdict = "" if name == cases[0][0] else (
+            ("ok (< 50 ms)" if name in cold else "ok") if ok else "MISSED")
+        print(f"{name:44} {median:9.1f} {p95:8.1f} {1 / statistics.mean(times):7.0f} "
               f"{share:7.0%}  {verdict}")
-    print("\ntargets: median < 50 ms and at least 40 % of the bare page's throughput")
+    print("\ntargets: median < 50 ms and at least 40 % of the bare page's throughput; "
+          "the first request after a change: median < 50 ms")
     return 1 if failed else 0
 
 

@@ -18,8 +18,8 @@ from kontor import support
 from kontor.clock import utcnow
 from kontor.text import fold
 from models import (
-    Contact, ContactChange, ContactPerson, NoteEntry, Prepared, SupportCase, User, db,
-    is_sqlite, with_employee,
+    Contact, ContactChange, ContactPerson, NoteEntry, Prepared, SupportCase, User, as_datetime,
+    db, is_sqlite, with_employee,
 )
 
 FIELDS = ("kind", "name", "org_number", "vat_number", "email", "phone", "mobile", "fax",
@@ -152,14 +152,16 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
     COUNT_LIMIT). `after` / `before` (a contact id) continue from the previous page's last
     row or the next page's first row; without them, `page` is counted from the start.
 
-    A search, or a page asked for by number, keeps the ordered ids of all its matches in
-    memory (`IdLists`) while the contact list's generation stays the same, so paging
-    through it, or asking again, reads only the rows shown."""
+    A search, or a page asked for by number, keeps the ordered ids of its matches (as far as
+    the pages asked for, and some more) in memory (`IdLists`) while the contact list's
+    generation stays the same, so paging through it, or asking again, reads only the rows
+    shown."""
     if sort not in SORTS:
         sort = "name"
     terms = _terms(text)
     numbered = page > 1 and not after and not before
-    ids = id_lists.get(terms, sort, include_inactive, build=bool(terms) or numbered)
+    need = max(page * per_page + 1, COUNT_LIMIT + 1)    # this page, and whether more follow
+    ids = id_lists.get(terms, sort, include_inactive, need, build=bool(terms) or numbered)
     if ids is not None:
         start = (page - 1) * per_page
         fits = ((not after or (start > 0 and ids[start - 1:start].tolist() == [after])) and
@@ -243,12 +245,16 @@ class IdLists:
     The generation is a counter that database triggers raise whenever a contact is added or
     removed or a column that decides matching or order changes (migration 0006), whoever
     writes. Each request reads it first (one indexed row), so a list is never used after
-    such a change has committed, in this process or another. The lists live in this
-    process, at most `MAX_LISTS` of them, each at most `MAX_IDS` long (a 4-byte array:
-    100,000 ids take 400 kB); a longer match set is not kept and is paged in the database."""
+    such a change has committed, in this process or another.
+
+    A list holds the first ids of its order: all matches of most searches, and of the whole
+    register as far as the pages asked for (plus `AHEAD` more). The lists live in this
+    process, at most `MAX_LISTS` of them, each at most `MAX_IDS` long (4-byte ids: 100,000
+    take 400 kB)."""
 
     MAX_LISTS = 32
     MAX_IDS = 200_000
+    AHEAD = 5_000         # read this many ids past the page asked for (or all, if fewer)
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -258,30 +264,30 @@ class IdLists:
         with self._lock:
             self._lists.clear()
 
-    def get(self, terms, sort, include_inactive, build=True):
+    def get(self, terms, sort, include_inactive, need, build=True):
+        """At least the first `need` ids of the list (all of them if it is shorter), or None
+        if they are not kept and `build` is false or `need` is more than MAX_IDS."""
         generation = db.execute_sql(
             f"SELECT value FROM list_generation WHERE name = {db.param}", ["contact"]
         ).fetchone()
-        if generation is None:
+        if generation is None or need > self.MAX_IDS:
             return None
         key = (id(db.obj), generation[0], tuple(terms), sort, include_inactive)
         with self._lock:
-            ids = self._lists.get(key)
-            if ids is not None:
+            kept = self._lists.get(key)
+            if kept is not None and (kept[1] or len(kept[0]) >= need):
                 self._lists.move_to_end(key)
-                return ids
+                return kept[0]
         if not build:
             return None
+        limit = min(need + self.AHEAD, self.MAX_IDS)
         query = _matching(Contact.select(Contact.id), terms)
         if not include_inactive:
             query = query.where(Contact.active == True)  # noqa: E712
-        found = [row[0] for row in query.order_by(*SORTS[sort]).limit(self.MAX_IDS + 1)
-                 .tuples().iterator()]
-        if len(found) > self.MAX_IDS:
-            return None
-        ids = array("l", found)
+        cursor = db.execute_sql(*query.order_by(*SORTS[sort]).limit(limit).sql())
+        ids = array("i", [row[0] for row in cursor.fetchall()])
         with self._lock:
-            self._lists[key] = ids
+            self._lists[key] = (ids, len(ids) < limit)      # (ids, whether that is all)
             for old in [k for k in self._lists if k[:2] != key[:2] and k[0] == key[0]]:
                 del self._lists[old]      # lists of an earlier generation are never used again
             while len(self._lists) > self.MAX_LISTS:
@@ -460,7 +466,7 @@ _TIMELINE_NOTES = Prepared(lambda contact_id, limit: (
                      NoteEntry.person, ContactPerson.name)
     .join(ContactPerson, JOIN.LEFT_OUTER, on=(NoteEntry.person == ContactPerson.id))
     .where(NoteEntry.contact == contact_id)
-    .order_by(NoteEntry.created_at.desc(), NoteEntry.id.desc()).limit(limit).tuples()))
+    .order_by(NoteEntry.created_at.desc(), NoteEntry.id.desc()).limit(limit)))
 _TIMELINE_CHANGES = Prepared(lambda contact_id, limit: (
     with_employee(ContactChange.select(ContactChange, User)
                   .join(User, JOIN.LEFT_OUTER, on=(ContactChange.user == User.id)))
@@ -479,9 +485,9 @@ def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
     """Notes (the contact's and its persons'), changes and the support cases `user` may see,
     newest first: one page of events, and whether older ones follow."""
     need = page * per_page + 1           # enough of each kind to fill this page and peek past
-    events = [Event(at, "person_note" if person_id else "note", author, text,
+    events = [Event(as_datetime(at), "person_note" if person_id else "note", author, text,
                     person=person or "")
-              for at, author, text, person_id, person in _TIMELINE_NOTES(contact.id, need)]
+              for at, author, text, person_id, person in _TIMELINE_NOTES.rows(contact.id, need)]
     events += [Event(change.at, "change", change.user.display_name if change.user_id else "",
                      changes=json.loads(change.changes))
                for change in _TIMELINE_CHANGES(contact.id, need)]

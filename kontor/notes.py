@@ -1,5 +1,7 @@
 """Notes: append-only entries on a contact or a contact person (SPEC section 6)."""
 import uuid
+from datetime import datetime
+from typing import NamedTuple
 
 from kontor.clock import utcnow
 from peewee import fn
@@ -44,10 +46,19 @@ def _note(select, order=(), limited=False):
     }
 
 
-_NEWEST = _note(NoteEntry.select, NEWEST_FIRST, limited=True)
-_WHOLE = _note(NoteEntry.select, OLDEST_FIRST)
-_STAMPED = _note(lambda: NoteEntry.select(NoteEntry.created_at, NoteEntry.author_name,
-                                          NoteEntry.text), OLDEST_FIRST)
+class Entry(NamedTuple):
+    """One entry as pages and the RTF show it."""
+    created_at: datetime
+    author_name: str
+    text: str
+
+
+def _shown():
+    return NoteEntry.select(NoteEntry.created_at, NoteEntry.author_name, NoteEntry.text)
+
+
+_NEWEST = _note(_shown, NEWEST_FIRST, limited=True)
+_WHOLE = _note(_shown, OLDEST_FIRST)
 _COUNT = _note(lambda: NoteEntry.select(fn.COUNT(NoteEntry.id)).tuples())
 
 
@@ -55,15 +66,13 @@ def _which(contact, person):
     return (contact.id, person.id) if person is not None else (contact.id,)
 
 
+def _entries(rows):
+    return [Entry(as_datetime(at), who, text) for at, who, text in rows]
+
+
 def entries(contact, person=None):
     """The whole note, oldest entry first (the order it was written)."""
-    return _WHOLE[person is not None](*_which(contact, person))
-
-
-def stamped(contact, person=None):
-    """The whole note as (created_at, author_name, text), oldest first: what the RTF needs."""
-    return [(as_datetime(at), who, text)
-            for at, who, text in _STAMPED[person is not None].rows(*_which(contact, person))]
+    return _entries(_WHOLE[person is not None].rows(*_which(contact, person)))
 
 
 SHOWN_ON_PAGE = 50
@@ -71,7 +80,7 @@ SHOWN_ON_PAGE = 50
 
 def recent(contact, person=None, limit=SHOWN_ON_PAGE):
     """The newest `limit` entries (oldest first, as the note reads) and how many there are."""
-    newest = _NEWEST[person is not None](*_which(contact, person), limit)
+    newest = _entries(_NEWEST[person is not None].rows(*_which(contact, person), limit))
     total = len(newest) if len(newest) < limit else \
         _COUNT[person is not None](*_which(contact, person))[0][0]
     return newest[::-1], total

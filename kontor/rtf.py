@@ -13,10 +13,6 @@ _ASCII = (("\\", "\\\\"), ("{", "\\{"), ("}", "\\}"), ("\n", "\\par\n"), ("\t", 
 _OTHER = re.compile(r"[^\x20-\x7e\n\t]")
 
 
-def _unicode(match):
-    return _escaped_character(match.group())
-
-
 @lru_cache(maxsize=4096)
 def _escaped_character(character):
     code = ord(character)
@@ -37,8 +33,16 @@ def _ascii(text):
     return text
 
 
+def _non_ascii(text, pattern=_OTHER):
+    """Every character outside printable ASCII as its `\\uN?`: one str.replace per distinct
+    character (a note has a handful), not a Python call per occurrence."""
+    for character in set(pattern.findall(text)):
+        text = text.replace(character, _escaped_character(character))
+    return text
+
+
 def escape(text: str) -> str:
-    return _OTHER.sub(_unicode, _ascii(text))
+    return _non_ascii(_ascii(text))
 
 
 def document(title: str, entries, subtitle: str = "") -> bytes:
@@ -69,4 +73,4 @@ def escape_joined(pieces):
     """escape() of each text in `pieces` (which hold no NUL), in one pass."""
     if not pieces:
         return []
-    return _OTHER_BUT_NUL.sub(_unicode, _ascii("\0".join(pieces))).split("\0")
+    return _non_ascii(_ascii("\0".join(pieces)), _OTHER_BUT_NUL).split("\0")

@@ -203,6 +203,15 @@ def open_person_edit(page, site, contact):
     expect(page.get_by_label("Active")).to_be_checked()
 
 
+def open_timeline(page, site, contact):
+    page.goto(contact["url"] + "/timeline")
+    expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+    expect(page.get_by_role("region", name="Timeline")).to_contain_text("Contact created")
+    page.get_by_role("link", name=contact["name"]).click()      # back to the contact
+    expect(page.get_by_role("region", name="Timeline")).to_contain_text("Contact created")
+    page.goto(contact["url"] + "/timeline")
+
+
 def open_import_preview(page, site, contact):
     page.goto(site.url + "/contacts/import")
     data = ("Naam;E-mail;Korting %;Klantnummer;Favoriete kleur\n"
@@ -226,6 +235,7 @@ PAGES = {
     "contacts-story-person-errors": open_person_form,
     "contacts-story-person-edit": open_person_edit,
     "contacts-story-import-preview": open_import_preview,
+    "contacts-story-timeline": open_timeline,
     "contacts-story-list-mobile": open_list,
     "contacts-story-view-mobile": open_view,
     "contacts-story-edit-errors-mobile": open_edit_with_errors,
