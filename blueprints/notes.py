@@ -53,7 +53,7 @@ def contact_rtf(contact_id):
     contact = get_contact(contact_id)
     return rtf_response(contact.name, _("Note, customer number %(number)s",
                                         number=contact.customer_number),
-                        notes.stamped(contact), f"{contact.name}.rtf")
+                        notes.entries(contact), f"{contact.name}.rtf")
 
 
 @bp.route("/<int:contact_id>/persons/<int:person_id>/notes.rtf")
@@ -63,4 +63,4 @@ def person_rtf(contact_id, person_id):
     person = get_person(contact, person_id)
     return rtf_response(person.name, _("Note, contact person at %(company)s",
                                        company=contact.name),
-                        notes.stamped(contact, person), f"{person.name}.rtf")
+                        notes.entries(contact, person), f"{person.name}.rtf")
