@@ -25,11 +25,13 @@ install-dev: $(BIN)/python
 translations: $(BIN)/python
 	$(BIN)/pybabel -q compile -d translations
 
-# Browser tests drive Debian's chromium; Playwright's own browser download cannot work here.
+# Browser tests drive Debian's chromium (Playwright's own browser download cannot work here);
+# an RTF test opens a note in LibreOffice (Debian's libreoffice-writer-nogui).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+	@{ command -v chromium && command -v soffice; } >/dev/null 2>&1 || { \
+	  packages="chromium libreoffice-writer-nogui"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$packages >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$packages >/dev/null; fi; }
 
 # Extract the messages to translate into translations/messages.pot and merge them into the .po files.
 extract: $(BIN)/python

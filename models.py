@@ -9,8 +9,8 @@ Times are naive datetimes in UTC throughout (`kontor.clock.utcnow`).
 from datetime import datetime, timedelta
 
 from peewee import (
-    JOIN, AutoField, BooleanField, CharField, DatabaseProxy, DateTimeField, DecimalField, ForeignKeyField,
-    IntegerField, Model, TextField, Value, fn,
+    JOIN, AutoField, BooleanField, CharField, DatabaseProxy, DateTimeField, DecimalField,
+    ForeignKeyField, IntegerField, Model, TextField, Value, fn,
 )
 from playhouse.db_url import connect
 
@@ -273,6 +273,7 @@ class Contact(BaseModel):
     name = CharField(max_length=200)
     name_norm = CharField(max_length=200, default="", index=True)   # for duplicate warnings
     sort_name = CharField(max_length=200, default="", index=True)   # folded, for sorting
+    sort_city = CharField(max_length=100, default="")               # folded, for sorting
     org_number = CharField(max_length=30, default="", index=True)
     vat_number = CharField(max_length=30, default="")
     email = CharField(max_length=254, default="", index=True)

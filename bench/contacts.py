@@ -72,7 +72,8 @@ def build(database_url, data_dir):
                           city=rng.choice(CITIES), street=f"Hoofdstraat {i % 300 + 1}",
                           postcode=f"{rng.randint(1000, 9999)} AB", country="NL")
             values.update(name_norm=contacts.normalise_name(name),
-                          sort_name=contacts.fold(name), search_text=contacts.search_text_for(values))
+                          sort_name=contacts.fold(name), sort_city=contacts.fold(values["city"]),
+                          search_text=contacts.search_text_for(values))
             batch.append(values)
             if len(batch) == 2000:
                 with db.atomic():

@@ -31,8 +31,8 @@ SORTS = {
     "-name": (Contact.sort_name.desc(), Contact.id.desc()),
     "number": (Contact.customer_number,),
     "-number": (Contact.customer_number.desc(),),
-    "city": (Contact.city, Contact.sort_name, Contact.id),
-    "-city": (Contact.city.desc(), Contact.sort_name.desc(), Contact.id.desc()),
+    "city": (Contact.sort_city, Contact.sort_name, Contact.id),
+    "-city": (Contact.sort_city.desc(), Contact.sort_name.desc(), Contact.id.desc()),
 }
 FIRST_CUSTOMER_NUMBER = 10001
 
@@ -64,6 +64,7 @@ def search_text_for(values) -> str:
 def _derived(values):
     return {"name_norm": normalise_name(values["name"])[:200],
             "sort_name": fold(values["name"]).strip()[:200],
+            "sort_city": fold(values.get("city") or "").strip()[:100],
             "search_text": search_text_for(values)}
 
 
@@ -131,7 +132,7 @@ def _like_pattern(term):
 
 # the columns that order each sort, ending in a unique one, for keyset paging
 SORT_KEYS = {"name": ("sort_name", "id"), "number": ("customer_number",),
-             "city": ("city", "sort_name", "id")}
+             "city": ("sort_city", "sort_name", "id")}
 
 
 def _after(query, sort, row_id, forward):
@@ -170,7 +171,7 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
             return Result(_rows_by_id(ids[start:start + per_page]),
                           min(len(ids), COUNT_LIMIT + 1), page, per_page,
                           has_next=len(ids) > start + per_page)
-    base = _filtered(Contact.select(*LIST_COLUMNS), text, include_inactive)
+    base = _filtered(Contact.select(*LIST_COLUMNS), terms, include_inactive)
     order = SORTS[sort]
     if before:
         reverse = [o.desc() if not hasattr(o, "direction") else o.node for o in order]
@@ -281,9 +282,7 @@ class IdLists:
         if not build:
             return None
         limit = min(need + self.AHEAD, self.MAX_IDS)
-        query = _matching(Contact.select(Contact.id), terms)
-        if not include_inactive:
-            query = query.where(Contact.active == True)  # noqa: E712
+        query = _filtered(Contact.select(Contact.id), terms, include_inactive)
         cursor = db.execute_sql(*query.order_by(*SORTS[sort]).limit(limit).sql())
         ids = array("i", [row[0] for row in cursor.fetchall()])
         with self._lock:
@@ -298,15 +297,15 @@ class IdLists:
 id_lists = IdLists()
 
 
-def _filtered(query, text, include_inactive):
+def _filtered(query, terms, include_inactive):
     if not include_inactive:
         query = query.where(Contact.active == True)  # noqa: E712
-    return _matching(query, _terms(text))
+    return _matching(query, terms)
 
 
 def filtered(text="", sort="name", include_inactive=False):
     """The whole filtered list, in order (for the CSV export)."""
-    return _filtered(Contact.select(), text, include_inactive).order_by(
+    return _filtered(Contact.select(), _terms(text), include_inactive).order_by(
         *SORTS.get(sort, SORTS["name"]))
 
 

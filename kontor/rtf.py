@@ -4,6 +4,11 @@ All text is escaped: `\\`, `{` and `}` get a backslash; every character outside 
 ASCII becomes `\\uN?` (N signed 16-bit, characters beyond the BMP as a surrogate pair); a line
 break becomes `\\par`. So nothing in a note can smuggle in control words such as
 `{\\*\\template URL}` or `\\field` that would make a word processor fetch remote content.
+
+The document asks to be read-only: `\\readprot` and `\\enforceprot1\\protlevel3` (read-only
+protection, enforced without a password, as the RTF 1.9 specification defines them for Word).
+LibreOffice 7.4 opens the text exactly (tests/test_rtf.py) but ignores every RTF protection
+word, so there the note opens editable; nothing edited in it goes back to Kontor.
 """
 import re
 from functools import lru_cache
@@ -51,6 +56,8 @@ def document(title: str, entries, subtitle: str = "") -> bytes:
         "{\\rtf1\\ansi\\ansicpg1252\\deff0\\uc1\n",
         "{\\fonttbl{\\f0\\fswiss Arial;}}\n",
         "{\\info{\\title ", escape(title), "}}\n",
+        # read-only protection, enforced without a password (RTF 1.9: protection level 3)
+        "\\readprot\\enforceprot1\\protlevel3\n",
         "\\viewkind4\\pard\\f0\\fs20\n",
         "{\\b\\fs28 ", escape(title), "}\\par\n",
     ]

@@ -163,6 +163,13 @@ def test_list_sorts_by_name_number_and_city_both_ways(admin_client, three_contac
     assert numbers_listed(admin_client, sort=sort) == expected
 
 
+def test_sorting_by_city_ignores_case_and_accents(admin_client, three_contacts):
+    add("Dahl AS", city="ålesund")            # 10004
+    add("Eik AS", city="Berlin")              # 10005
+    register.update(Contact.get(name="Bakker").id, {"city": "zaandam"}, 1)
+    assert numbers_listed(admin_client, sort="city") == [10004, 10002, 10005, 10003, 10001]
+
+
 def test_the_list_shows_fifty_contacts_a_page(admin_client):
     for n in range(1, 52):
         add(f"Contact {n:03}", city="Utrecht")

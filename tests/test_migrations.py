@@ -122,3 +122,19 @@ def test_migration_names_are_numbered_without_gaps():
     assert numbers == list(range(1, len(numbers) + 1))
     assert MIGRATION_FILES[0] == FIRST
     assert Path(migrate.MIGRATIONS_DIR).is_dir()
+
+
+def test_contacts_get_their_folded_city_for_sorting(bare_app):
+    migrate.upgrade(db.obj, target="0007_note_timeline_index")
+    for number, city in ((10001, "Ålesund"), (10002, "amsterdam"), (10003, "")):
+        insert("contact", customer_number=number, kind="company", name=f"Contact {number}",
+               name_norm="", sort_name=f"contact {number}", org_number="", vat_number="",
+               email="", phone="", mobile="", fax="", website="", street="", postcode="",
+               city=city, country="", visit_street="", visit_postcode="", visit_city="",
+               visit_country="", discount=0, active=True, search_text="", version=1,
+               created_at="2025-01-02 03:04:05", updated_at="2025-01-02 03:04:05")
+    assert migrate.upgrade(db.obj) == ["0008_contact_sort_city"]
+    with db.connection_context():
+        assert db.execute_sql("SELECT customer_number, sort_city FROM contact ORDER BY 1"
+                              ).fetchall() == [(10001, "alesund"), (10002, "amsterdam"),
+                                               (10003, "")]

