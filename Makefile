@@ -28,7 +28,8 @@ translations: $(BIN)/python
 # Browser tests drive Debian's chromium (Playwright's own browser download cannot work here);
 # an RTF test opens a note in LibreOffice (Debian's libreoffice-writer-nogui).
 browser:
-	@{ command -v chromium && command -v soffice; } >/dev/null 2>&1 || { \
+	@{ command -v chromium && dpkg-query -W -f='$${Status}\n' libreoffice-writer-nogui \
+	  libreoffice-writer 2>/dev/null | grep -q "ok installed"; } >/dev/null 2>&1 || { \
 	  packages="chromium libreoffice-writer-nogui"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$packages >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$packages >/dev/null; fi; }
