@@ -6,6 +6,7 @@ numbered scripts in `migrations/` (see `kontor/migrate.py`), never from here.
 
 Times are naive datetimes in UTC throughout (`kontor.clock.utcnow`).
 """
+import inspect
 from datetime import datetime, timedelta
 
 from peewee import (
@@ -77,7 +78,6 @@ class Prepared:
     Calling returns the query's rows, as the same query would (models, tuples...)."""
 
     def __init__(self, build, arity=None):
-        import inspect
         self._build = build
         self._arity = arity if arity is not None else len(inspect.signature(build).parameters)
         self._compiled = {}

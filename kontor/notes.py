@@ -3,9 +3,9 @@ import uuid
 from datetime import datetime
 from typing import NamedTuple
 
-from kontor.clock import utcnow
 from peewee import fn
 
+from kontor.clock import utcnow
 from models import NoteEntry, Prepared, as_datetime
 
 MAX_ENTRY_LENGTH = 20000
@@ -33,17 +33,14 @@ NEWEST_FIRST = (NoteEntry.created_at.desc(), NoteEntry.id.desc())
 def _note(select, order=(), limited=False):
     """Prepared queries of one note, keyed by whether it is a person's note. Their arguments:
     the contact's id, then the person's id for a person's note, then the limit if `limited`."""
-    def finish(query, *limit):
-        query = query.order_by(*order)
+    def build(contact_id, person_id, *limit):
+        query = select().where(NoteEntry.contact == contact_id,
+                               NoteEntry.person.is_null() if person_id is None
+                               else NoteEntry.person == person_id).order_by(*order)
         return query.limit(*limit) if limited else query
-    return {
-        False: Prepared(lambda contact_id, *limit: finish(select().where(
-            NoteEntry.contact == contact_id, NoteEntry.person.is_null()), *limit),
-            arity=1 + limited),
-        True: Prepared(lambda contact_id, person_id, *limit: finish(select().where(
-            NoteEntry.contact == contact_id, NoteEntry.person == person_id), *limit),
-            arity=2 + limited),
-    }
+    return {False: Prepared(lambda contact_id, *limit: build(contact_id, None, *limit),
+                            arity=1 + limited),
+            True: Prepared(build, arity=2 + limited)}
 
 
 class Entry(NamedTuple):

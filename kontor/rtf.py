@@ -16,6 +16,7 @@ from functools import lru_cache
 
 _ASCII = (("\\", "\\\\"), ("{", "\\{"), ("}", "\\}"), ("\n", "\\par\n"), ("\t", "\\tab "))
 _OTHER = re.compile(r"[^\x20-\x7e\n\t]")
+_OTHER_BUT_NUL = re.compile(r"[^\x00\x20-\x7e\n\t]")    # for texts joined by NUL
 
 
 @lru_cache(maxsize=4096)
@@ -71,9 +72,6 @@ def document(title: str, entries, subtitle: str = "") -> bytes:
         parts += ["\\par\n{\\b ", escaped[n], "}\\par\n", escaped[n + 1], "\\par\n"]
     parts.append("}\n")
     return "".join(parts).encode("ascii")
-
-
-_OTHER_BUT_NUL = re.compile(r"[^\x00\x20-\x7e\n\t]")
 
 
 def escape_joined(pieces):
