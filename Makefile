@@ -4,13 +4,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-dev translations browser extract clean
+.PHONY: run test lint install install-dev translations browser extract clean
 
 run: install translations
 	$(BIN)/python app.py
 
 test: install-dev translations browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The lint gate (rules in pyproject.toml); .ci/run and the pre-commit hook run the same.
+lint: install-dev
+	$(BIN)/ruff check .
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

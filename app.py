@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+import waitress
 from flask import Flask, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,7 +17,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from kontor import __version__, access, config as kontor_config
+from blueprints import BLUEPRINTS
+from kontor import __version__, access, commands, jobs, migrate
+from kontor import config as kontor_config
 from kontor.extensions import babel, csrf, limiter, login_manager
 from kontor.server_session import DatabaseSessionInterface
 from kontor.web import browser_name, current_company, local_time
@@ -86,11 +89,8 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    from blueprints import (admin, auth, contacts, employees, invitations, main, notes, profile,
-                            setup, support, users)
-    for module in (main, auth, setup, profile, admin, employees, invitations, users, contacts,
-                   notes, support):
-        app.register_blueprint(module.bp)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
 
 
 def register_request_hooks(app):
@@ -172,8 +172,12 @@ def register_template_helpers(app):
 
 
 def register_commands(app):
-    from kontor import commands
     commands.register(app)
+
+    @app.cli.command("serve")
+    def serve_command():
+        """Serve with waitress, as `python app.py` does."""
+        main()
 
 
 def load_user(user_id):
@@ -215,11 +219,6 @@ class TrustedProxies:
 
 def main(argv=None):
     """Serve Kontor with waitress: migrate, print the setup URL if needed, start the jobs."""
-    import waitress
-
-    from kontor import jobs, migrate
-    from kontor.commands import print_setup_url_if_needed
-
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)   # not a line per job run
@@ -228,7 +227,7 @@ def main(argv=None):
     if applied:
         print(f"Applied migrations: {', '.join(applied)}", flush=True)
     with app.app_context(), db.connection_context():
-        print_setup_url_if_needed(app)
+        commands.print_setup_url_if_needed(app)
     scheduler = jobs.start_scheduler(app.config)
     app.extensions["kontor_scheduler"] = scheduler
     host, port = app.config["HOST"], app.config["PORT"]
@@ -242,5 +241,5 @@ def main(argv=None):
 
 if __name__ == "__main__":
     # Run main() from the module named "app", the one the blueprints import, not "__main__".
-    import app as kontor_app
+    import app as kontor_app  # noqa: PLC0415 -- deliberate: see the comment above
     kontor_app.main(sys.argv[1:])

@@ -10,8 +10,19 @@ import inspect
 from datetime import datetime, timedelta
 
 from peewee import (
-    JOIN, AutoField, BooleanField, CharField, DatabaseProxy, DateTimeField, DecimalField,
-    ForeignKeyField, IntegerField, Model, TextField, Value, fn,
+    JOIN,
+    AutoField,
+    BooleanField,
+    CharField,
+    DatabaseProxy,
+    DateTimeField,
+    DecimalField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+    Value,
+    fn,
 )
 from playhouse.db_url import connect
 
@@ -444,7 +455,6 @@ class OutboxMessage(BaseModel):
         oldest = (cls.select(fn.MIN(cls.created_at))
                   .where(cls.status.in_(("queued", "sending"))).scalar())
         if isinstance(oldest, str):   # SQLite hands back text for aggregates
-            from datetime import datetime
             oldest = datetime.fromisoformat(oldest)
         counts["oldest_queued_seconds"] = int((utcnow() - oldest).total_seconds()) if oldest else 0
         return counts

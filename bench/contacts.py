@@ -13,6 +13,7 @@ bare page's throughput. Prints a table; exits 1 if a target is missed.
 """
 import argparse
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -21,7 +22,14 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))   # the project, for the imports below (bench/ may: E402)
+from flask import render_template
+from jinja2 import ChoiceLoader, DictLoader
+
+from app import create_app
+from kontor import contacts, migrate, passwords
+from kontor.clock import utcnow
+from models import Company, Contact, ContactPerson, Employee, NoteEntry, User, db, open_database
 
 SURNAMES = ["Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Meijer",
             "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks", "Hansen",
@@ -42,9 +50,6 @@ LONG_NOTE_ENTRIES = 400
 
 def build(database_url, data_dir):
     """Fill an empty Kontor database with the benchmark's data, in bulk."""
-    from kontor import contacts, migrate, passwords
-    from models import Company, Contact, ContactPerson, Employee, NoteEntry, User, db, \
-        open_database
     database = open_database(database_url)
     migrate.upgrade(database)
     rng = random.Random(42)
@@ -88,14 +93,13 @@ def build(database_url, data_dir):
                          name=f"{rng.choice(FIRST)} {rng.choice(SURNAMES)}",
                          email=f"p{start + j}@bench.example", title="Sales")
                     for j in range(5000)]).execute()
-        from kontor.clock import utcnow
         now = utcnow()
         long_note_id = companies[0]
         entries = [dict(contact=long_note_id, text=f"Call {k}: {rng.choice(SURNAMES)} asked "
                         f"about the offer {{ref {k}}}, price \\ {k * 10} €.\nFollow up next week.",
                         author_name="Bench User", created_at=now, uid=uuid.uuid4().hex)
                    for k in range(LONG_NOTE_ENTRIES)]
-        for start in range(0, NOTES - LONG_NOTE_ENTRIES, 5000):
+        for _batch in range(0, NOTES - LONG_NOTE_ENTRIES, 5000):
             entries += [dict(contact=first_id + rng.randrange(CONTACTS),
                              text="Visited the customer; all well.", author_name="Bench User",
                              created_at=now, uid=uuid.uuid4().hex) for _ in range(5000)]
@@ -149,11 +153,7 @@ def main():
         long_note_id = build(url, data_dir)
         marker.write_text(str(long_note_id))
 
-    from flask import render_template
-    from jinja2 import ChoiceLoader, DictLoader
 
-    from app import create_app
-    from models import Contact
     app = create_app({"DATA_DIR": str(data_dir), "DATABASE_URL": url,
                       "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False})
     # a compiled, cached template like every real page's, not one compiled per request
@@ -168,13 +168,11 @@ def main():
 
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    import re
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     signed_in = client.post("/login", data={"email": "bench@bench.example",
                                             "password": "bench password 2026",
                                             "csrf_token": token})
     assert signed_in.status_code == 302, "sign-in failed"
-    from models import db
     with app.app_context():
         with db.connection_context():
             total = Contact.select().count()

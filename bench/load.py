@@ -53,7 +53,8 @@ import sys
 sys.path.insert(0, {str(ROOT)!r})
 from models import open_database, db, Employee, User
 from kontor import passwords
-open_database({env.get('DATABASE_URL') or ''!r} or 'sqlite:///' + {env['KONTOR_DATA_DIR']!r} + '/kontor.db')
+open_database({env.get('DATABASE_URL') or ''!r}
+              or 'sqlite:///' + {env['KONTOR_DATA_DIR']!r} + '/kontor.db')
 hashed = passwords.hash_password({PASSWORD!r})
 with db.atomic():
     for i in range({clients}):

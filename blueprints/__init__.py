@@ -1,1 +1,17 @@
-"""One module per area, each exporting `bp`; registered by `create_app`."""
+"""Kontor's views: one blueprint per area, mounted by the factory in this order."""
+from blueprints import (
+    admin,
+    auth,
+    contacts,
+    employees,
+    invitations,
+    main,
+    notes,
+    profile,
+    setup,
+    support,
+    users,
+)
+
+BLUEPRINTS = (main.bp, auth.bp, setup.bp, profile.bp, admin.bp, employees.bp, invitations.bp,
+              users.bp, contacts.bp, notes.bp, support.bp)

@@ -1,19 +1,30 @@
 """Superuser pages: company settings with the readiness checklist, who is signed in, the
 outbox and the audit log."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from peewee import JOIN
 from wtforms import SelectField, SubmitField
 
 from blueprints.forms import ActionForm, CompanyForm, language_field
-from kontor import audit, company as company_rules, mail, sessions
+from kontor import audit, mail, sessions
+from kontor import company as company_rules
 from kontor.access import superuser_required
 from kontor.countries import TIMEZONES
 from kontor.paging import paginate
 from kontor.web import current_company
 from models import AuditEvent, OutboxMessage, User, UserSession
-from peewee import JOIN
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

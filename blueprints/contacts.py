@@ -4,28 +4,43 @@ import secrets
 from pathlib import Path
 
 from flask import (
-    Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
-    stream_with_context, url_for,
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
 )
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
-    BooleanField, DecimalField, HiddenField, RadioField, SelectField, StringField, SubmitField,
+    BooleanField,
+    DecimalField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from blueprints.forms import ActionForm, email_field
-from kontor import audit, contact_io, contacts as register, notes
-from kontor.countries import country_choices
+from kontor import audit, contact_io, notes
+from kontor import contacts as register
+from kontor.countries import country_choices, country_name
 from kontor.web import content_disposition
-from models import Contact, ContactPerson
+from models import ContactPerson
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
@@ -376,11 +391,9 @@ def import_problem(code, detail=""):
 
 @bp.app_template_filter("country_name")
 def country_name_filter(code):
-    from kontor.countries import country_name
     return country_name(code)
 
 
 @bp.app_template_filter("decimal")
 def decimal_filter(value):
-    from flask_babel import format_decimal
     return format_decimal(value or 0, format="#,##0.00")

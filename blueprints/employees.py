@@ -8,7 +8,8 @@ from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from blueprints.forms import ActionForm, email_field
-from kontor import audit, employees as register
+from kontor import audit
+from kontor import employees as register
 from kontor.access import superuser_required
 from kontor.paging import paginate
 from models import Employee, User

@@ -8,7 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SubmitField
 
 from blueprints.forms import NewPasswordForm, language_field
-from kontor import accounts, audit, company as company_rules, emails, invitations, tokens
+from kontor import accounts, audit, emails, invitations, tokens
+from kontor import company as company_rules
 from kontor.access import public, superuser_required
 from kontor.web import current_company
 

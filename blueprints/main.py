@@ -1,16 +1,26 @@
 """Home page, language switch and the health check."""
 from datetime import timedelta
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from peewee import PeeweeException
 
-from kontor.web import current_company
 from blueprints.auth import safe_next
 from blueprints.forms import LANGUAGE_CHOICES
-from kontor import company as company_rules, jobs
+from kontor import company as company_rules
+from kontor import jobs
 from kontor.access import public
 from kontor.clock import utcnow
+from kontor.web import current_company
 from models import OutboxMessage, User, db
 
 bp = Blueprint("main", __name__)

@@ -3,11 +3,11 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
 from blueprints.forms import NewPasswordForm, language_field
-from flask_wtf import FlaskForm
 from kontor import accounts, audit, emails, passwords
 from models import User
 

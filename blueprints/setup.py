@@ -7,7 +7,8 @@ from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from blueprints.forms import CompanyForm, NewPasswordForm, email_field, language_field
-from kontor import audit, company as company_rules, tokens
+from kontor import audit, tokens
+from kontor import company as company_rules
 from kontor.access import public
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")

@@ -5,26 +5,43 @@ The wizard keeps its draft in the (server-side) session, so every step works wit
 JavaScript and going back loses nothing that was typed.
 """
 import platform
+import sqlite3
 from pathlib import Path
 
 from flask import (
-    Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session,
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
     url_for,
 )
+from flask_babel import format_percent
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from peewee import fn
 from wtforms import (
-    BooleanField, HiddenField, MultipleFileField, SelectField, StringField, SubmitField,
+    BooleanField,
+    HiddenField,
+    MultipleFileField,
+    SelectField,
+    StringField,
+    SubmitField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from blueprints.forms import ActionForm
-from kontor import __version__, audit, contacts as register, emails, support, uploads
+from kontor import __version__, audit, emails, support, uploads
+from kontor import contacts as register
 from kontor.access import superuser_required
+from kontor.paging import paginate
 from kontor.web import content_disposition
 from models import CaseCategory, CaseFile, CaseType, Contact, User, db, is_sqlite
 
@@ -156,7 +173,6 @@ def may_choose_owner():
 
 def technical_information():
     if is_sqlite():
-        import sqlite3
         database = f"SQLite {sqlite3.sqlite_version}"
     else:
         version = db.execute_sql("SHOW server_version").fetchone()[0]
@@ -206,7 +222,6 @@ def index():
     mine = request.args.get("view", "mine") != "all"
     status = request.args.get("status", "")
     text = request.args.get("q", "")[:100]
-    from kontor.paging import paginate
     page = paginate(support.listing(current_user, mine, status, text), request.args.get("page"))
     yes, rated = support.satisfaction(current_user)
     return render_template("support/list.html", page=page, mine=mine, status=status, q=text,
@@ -554,5 +569,4 @@ def case_event(action, old="", new=""):
 
 @bp.app_template_filter("percent")
 def percent(value):
-    from flask_babel import format_percent
     return format_percent(value)

@@ -5,8 +5,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from blueprints.forms import ActionForm
-from blueprints.invitations import send_invitation
-from kontor import audit, company as company_rules, invitations, users
+from blueprints.invitations import NOT_INVITABLE, send_invitation
+from kontor import audit, invitations, users
+from kontor import company as company_rules
 from kontor.access import superuser_required
 from kontor.web import current_company
 from models import Invitation, User
@@ -51,7 +52,6 @@ def resend(invitation_id):
     try:
         invitation, raw = invitations.resend(invitation_id, current_user.id)
     except invitations.NotInvitable as refused:
-        from blueprints.invitations import NOT_INVITABLE
         flash(NOT_INVITABLE[refused.reason], "error")
         return redirect(url_for("users.index"))
     if invitation is None:

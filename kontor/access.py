@@ -8,6 +8,7 @@ from flask import abort, current_app, request
 from flask_login import current_user
 
 from kontor import audit
+from kontor.extensions import login_manager
 
 PUBLIC_ENDPOINTS = {"static"}
 
@@ -36,7 +37,6 @@ def enforce_access():
     if level == "public":
         return None
     if not current_user.is_authenticated:
-        from kontor.extensions import login_manager
         return login_manager.unauthorized()
     if level == "superuser" and not current_user.is_superuser:
         audit.record("access.denied", user=current_user, target=request.path,

@@ -1,6 +1,6 @@
 """The one place Kontor asks for the time. Stored times are naive UTC datetimes."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -3,8 +3,9 @@ import click
 from flask import current_app
 
 from kontor import company as company_rules
+from kontor import jobs, passwords, tokens
 from kontor import migrate as migrations
-from kontor import passwords, tokens
+from kontor.mail import InvalidAddress, normalise_address
 from models import db
 
 
@@ -13,7 +14,8 @@ def print_setup_url_if_needed(app):
     if company_rules.needs_setup():
         raw = tokens.issue("setup")
         click.echo("Kontor has no users yet. Open this one-time setup link to create the "
-                   f"company and the first superuser:\n\n    {app.config['BASE_URL']}/setup/{raw}\n")
+                   "company and the first superuser:\n\n"
+                   f"    {app.config['BASE_URL']}/setup/{raw}\n")
         return True
     return False
 
@@ -49,7 +51,6 @@ def register(app):
     @click.option("--language", type=click.Choice(["en", "nl", "nb", "de"]), default="en")
     def setup_command(company_name, name, email, password, company_email, **fields):
         """Create the company and the first superuser without a browser."""
-        from kontor.mail import InvalidAddress, normalise_address
         try:
             email = normalise_address(email).lower()
         except InvalidAddress as exc:
@@ -70,16 +71,9 @@ def register(app):
     @app.cli.command("run-jobs")
     def run_jobs_command():
         """Run every scheduled job once, now (for cron or troubleshooting)."""
-        from kontor import jobs
         for name, (work, _every) in jobs.JOBS.items():
             ran = jobs.run_job(name, work, current_app.config)
             click.echo(f"{name}: {'done' if ran else 'skipped (another process holds it)'}")
-
-    @app.cli.command("serve")
-    def serve_command():
-        """Serve with waitress, as `python app.py` does."""
-        from app import main
-        main()
 
 
 PASSWORD_PROBLEMS_EN = {

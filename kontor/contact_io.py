@@ -107,7 +107,8 @@ def parse(raw: bytes) -> Preview:
     reader = csv.reader(io.StringIO(text), dialect)
     headers = next(reader, [])
     keys = [_header_key(h) for h in headers]
-    preview.unknown_columns = [h for h, k in zip(headers, keys) if k is None and h.strip()]
+    preview.unknown_columns = [h for h, k in zip(headers, keys, strict=True)
+                               if k is None and h.strip()]
     if "name" not in keys:
         preview.errors.append((1, "no_name_column", ""))
         return preview

@@ -18,8 +18,17 @@ from kontor import support
 from kontor.clock import utcnow
 from kontor.text import fold
 from models import (
-    Contact, ContactChange, ContactPerson, NoteEntry, Prepared, SupportCase, User, as_datetime,
-    db, is_sqlite, with_employee,
+    Contact,
+    ContactChange,
+    ContactPerson,
+    NoteEntry,
+    Prepared,
+    SupportCase,
+    User,
+    as_datetime,
+    db,
+    is_sqlite,
+    with_employee,
 )
 
 FIELDS = ("kind", "name", "org_number", "vat_number", "email", "phone", "mobile", "fax",
@@ -473,11 +482,18 @@ _TIMELINE_CHANGES = Prepared(lambda contact_id, limit: (
     .order_by(ContactChange.version.desc()).limit(limit)))
 _Reader = namedtuple("_Reader", "id is_superuser")
 # support.visible_to decides which cases a reader sees: all of them, or the own ones
-_TIMELINE_CASES = {
-    superuser: Prepared(lambda user_id, contact_id, limit: (
+
+
+def _timeline_cases(superuser):
+    """The prepared query of the cases a superuser (or a staff member) may see on a contact.
+    A function, not a lambda in the dict below: a lambda would read `superuser` when called,
+    after the loop, and so both queries would be the staff one."""
+    return Prepared(lambda user_id, contact_id, limit: (
         support.visible_to(_Reader(user_id, superuser)).where(SupportCase.contact == contact_id)
         .order_by(SupportCase.created_at.desc()).limit(limit)))
-    for superuser in (True, False)}
+
+
+_TIMELINE_CASES = {superuser: _timeline_cases(superuser) for superuser in (True, False)}
 
 
 def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):

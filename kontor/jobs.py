@@ -10,13 +10,15 @@ import logging
 import os
 import socket
 import uuid
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
+from pathlib import Path
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import Case, IntegrityError
 
-from kontor import mail, sessions
+from kontor import mail, sessions, uploads
 from kontor.clock import utcnow
-from models import JobLease, db
+from models import CaseFile, JobLease, db
 
 log = logging.getLogger("kontor.jobs")
 
@@ -72,10 +74,7 @@ def deliver_outbox(config):
 
 
 def purge_orphan_uploads(config):
-    from pathlib import Path
 
-    from kontor import uploads
-    from models import CaseFile
     in_use = {name for (name,) in CaseFile.select(CaseFile.stored_name).tuples()}
     deleted = uploads.purge_orphans(Path(config["DATA_DIR"]) / "uploads", in_use)
     if deleted:
@@ -92,7 +91,6 @@ JOBS = {
 
 def start_scheduler(config):
     """Start one background scheduler with every job; return it (the caller shuts it down)."""
-    from apscheduler.schedulers.background import BackgroundScheduler
 
     scheduler = BackgroundScheduler(daemon=True, timezone="UTC",
                                     job_defaults={"max_instances": 1, "coalesce": True,
@@ -102,7 +100,7 @@ def start_scheduler(config):
         scheduler.add_job(run_job, "interval", seconds=seconds, id=name, name=name,
                           args=(name, work, config),
                           kwargs={"ttl": timedelta(seconds=max(120, 3 * seconds))},
-                          next_run_time=utcnow().replace(tzinfo=timezone.utc))
+                          next_run_time=utcnow().replace(tzinfo=UTC))
     scheduler.start()
     return scheduler
 

@@ -10,7 +10,7 @@ import logging
 import re
 import smtplib
 import ssl
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -62,7 +62,7 @@ def build_message(message, mail_from):
     email["From"] = mail_from
     email["To"] = normalise_address(message.to_addr)
     email["Subject"] = message.subject
-    email["Date"] = format_datetime(message.created_at.replace(tzinfo=timezone.utc))
+    email["Date"] = format_datetime(message.created_at.replace(tzinfo=UTC))
     email["Message-ID"] = make_msgid(idstring=f"kontor{message.id}")
     email["Auto-Submitted"] = "auto-generated"
     email.set_content(message.body)
@@ -123,7 +123,8 @@ def deliver_due(config, limit=100):
     """Send the messages that are due. Returns (sent, retried, failed) counts."""
     now = utcnow()
     due = list(OutboxMessage.select(OutboxMessage.id)
-               .where(((OutboxMessage.status == "queued") & (OutboxMessage.next_attempt_at <= now)) |
+               .where(((OutboxMessage.status == "queued")
+                       & (OutboxMessage.next_attempt_at <= now)) |
                       ((OutboxMessage.status == "sending") &
                        (OutboxMessage.claimed_at < now - STALE_CLAIM)))
                .order_by(OutboxMessage.id).limit(limit).tuples())

@@ -13,7 +13,6 @@ word, so there the note opens editable; nothing edited in it goes back to Kontor
 import re
 from functools import lru_cache
 
-
 _ASCII = (("\\", "\\\\"), ("{", "\\{"), ("}", "\\}"), ("\n", "\\par\n"), ("\t", "\\tab "))
 _OTHER = re.compile(r"[^\x20-\x7e\n\t]")
 _OTHER_BUT_NUL = re.compile(r"[^\x00\x20-\x7e\n\t]")    # for texts joined by NUL

@@ -5,6 +5,7 @@ and the browser. Timeouts are checked on every request before anything else sees
 """
 import secrets
 
+from flask import request
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
@@ -68,7 +69,6 @@ class DatabaseSessionInterface(SessionInterface):
         if not isinstance(session, ServerSession) or session.sid is None and not session \
                 and not session.had_cookie:
             return
-        from flask import request   # the interface is only ever used inside a request
         if request.endpoint == "static":
             return
         name = self.get_cookie_name(app)

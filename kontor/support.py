@@ -10,7 +10,14 @@ from peewee import JOIN, IntegrityError, fn
 
 from kontor.clock import utcnow
 from models import (
-    CaseEvent, CaseFile, CaseMessage, Contact, SupportCase, User, db, with_employee,
+    CaseEvent,
+    CaseFile,
+    CaseMessage,
+    Contact,
+    SupportCase,
+    User,
+    db,
+    with_employee,
 )
 
 STATUSES = ("open", "answered", "closed")

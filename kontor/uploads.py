@@ -1,7 +1,9 @@
 """Uploaded files (SECURITY.md items 29-31): an allow-list of types checked by content, not
 only by name; stored under random names in the data folder; the original name kept as data.
 """
+import io
 import secrets
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +53,6 @@ def sniff(data: bytes, name: str):
     elif head.startswith(b"PK\x03\x04"):
         kind = "office" if lower.endswith(ALLOWED["office"][0]) else "zip"
         try:
-            import io
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = archive.namelist()
         except zipfile.BadZipFile:
@@ -101,7 +102,6 @@ def path_of(folder: Path, stored_name: str) -> Path:
 def purge_orphans(folder: Path, in_use, older_than_seconds=24 * 3600) -> int:
     """Delete stored files no case refers to (a wizard left half-way), once they are old
     enough that no wizard can still be using them. Returns how many were deleted."""
-    import time
     if not folder.exists():
         return 0
     cutoff = time.time() - older_than_seconds

@@ -1,9 +1,19 @@
 """Request-scoped helpers shared by the app factory and the blueprints."""
 import re
-from datetime import timezone
+from datetime import UTC
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import (
+    get_date_format,
+    get_datetime_format,
+    get_period_names,
+    get_time_format,
+)
 from flask import g
+from flask_babel import get_locale, get_timezone
 
+from kontor.text import fold
 from models import Company
 
 
@@ -33,9 +43,7 @@ def browser_name(user_agent):
 
 def ascii_filename(name, fallback="download"):
     """A file name safe in any header and file system: ASCII letters, digits, - _ . and spaces."""
-    import re
 
-    from kontor.text import fold
     text = "".join(ch if ch.isascii() else fold(ch) for ch in (name or ""))
     text = text.encode("ascii", "ignore").decode()
     text = re.sub(r"[^A-Za-z0-9._ -]+", "", text).strip(" .")[:80]
@@ -44,7 +52,6 @@ def ascii_filename(name, fallback="download"):
 
 def content_disposition(filename):
     """`attachment` with an ASCII fallback and the RFC 6266 / 5987 `filename*` (SECURITY 31)."""
-    from urllib.parse import quote
     safe = "".join(ch for ch in filename if ch not in "\r\n\"\\")
     encoded = quote(safe, safe="")    # "/" too: RFC 5987 allows no "/" in the value
     return f"attachment; filename=\"{ascii_filename(safe)}\"; filename*=UTF-8''{encoded}"
@@ -81,18 +88,13 @@ def time_formatter(style="short"):
     formatter = formats.get(style)
     if formatter is None:
         to_text = _time_format(style)
-        formatter = formats[style] = lambda value: to_text(value.replace(tzinfo=timezone.utc))
+        formatter = formats[style] = lambda value: to_text(value.replace(tzinfo=UTC))
     return formatter
 
 
 def _time_format(style):
     """A function from an aware UTC datetime to its text in this request's locale and zone."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from babel.dates import (
-        get_date_format, get_datetime_format, get_period_names, get_time_format,
-    )
-    from flask_babel import get_locale, get_timezone
     locale, zone = get_locale(), get_timezone()
     try:
         zone = ZoneInfo(getattr(zone, "zone", str(zone)))   # converts 3x faster than pytz

@@ -6,13 +6,19 @@ models.py never change what this script creates.
 import datetime
 
 from peewee import (
-    AutoField, BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, Model,
+    AutoField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
     TextField,
 )
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def up(migrator, db):

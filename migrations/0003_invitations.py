@@ -9,7 +9,7 @@ from peewee import CharField, DateTimeField, ForeignKeyField, Model
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def up(migrator, db):

@@ -8,13 +8,19 @@ triggers; PostgreSQL with a pg_trgm GIN index. Both serve `LIKE '%term%'` (subst
 import datetime
 
 from peewee import (
-    BooleanField, CharField, DateTimeField, DecimalField, ForeignKeyField, IntegerField, Model,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    DecimalField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
     TextField,
 )
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def up(migrator, db):

@@ -8,12 +8,18 @@ migration). Case numbers are year-sequence ("2026-0042"), unique per year.
 import datetime
 
 from peewee import (
-    BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, Model, TextField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
 )
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def up(migrator, db):

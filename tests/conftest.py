@@ -9,8 +9,14 @@ import uuid
 from email import message_from_bytes, policy
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg2
 import pytest
+from aiosmtpd.controller import Controller
+from flask import g, has_app_context
 from flask.testing import FlaskClient
+
+from app import create_app
+from kontor import mail
 
 os.environ.setdefault("KONTOR_TESTING", "1")
 
@@ -29,7 +35,6 @@ def free_port():
 
 
 def pg_admin_connection():
-    import psycopg2
     parts = urlsplit(PG_URL.replace("postgres://", "postgresql://", 1))
     conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
     conn.autocommit = True
@@ -57,7 +62,6 @@ def pg_template():
 
 
 def reset_postgres(url):
-    import psycopg2
     conn = psycopg2.connect(url)
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -83,7 +87,6 @@ class KontorClient(FlaskClient):
         # The `app` fixture keeps an app context pushed, and Flask reuses it for each request,
         # so `g` (which caches the CSRF token) would outlive the request. A browser's next
         # request always starts with a fresh `g`.
-        from flask import g, has_app_context
         if has_app_context():
             for name in list(vars(g)):
                 delattr(g, name)
@@ -118,7 +121,6 @@ def app_config(tmp_path, database_url):
 @pytest.fixture
 def app(app_config):
     """The app on a freshly migrated database."""
-    from app import create_app
     application = create_app(app_config)
     application.test_client_class = KontorClient
     migrate.upgrade(db.obj)
@@ -223,7 +225,6 @@ class Inbox:
 
 @pytest.fixture
 def smtp_server():
-    from aiosmtpd.controller import Controller
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -236,7 +237,6 @@ def smtp_server():
 @pytest.fixture
 def mailbox(app, smtp_server):
     """Point the app at the loopback SMTP server; `mailbox.deliver()` runs the outbox job."""
-    from kontor import mail
     app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_server.port)
     smtp_server.deliver = lambda: mail.deliver_due(app.config)
     return smtp_server

@@ -6,9 +6,9 @@ import re
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from conftest import make_company
 from flask import url_for
 
-from conftest import make_company
 from kontor.access import access_level
 from models import AuditEvent, Company, Employee
 
@@ -87,7 +87,7 @@ def test_the_whole_admin_area_is_for_superusers_only(app):
 def test_a_visitor_who_is_not_signed_in_is_sent_to_the_login_page_everywhere(app, client):
     make_company()
     checked = 0
-    for method, url, endpoint in routes(app, exclude_level="public"):
+    for method, url, _endpoint in routes(app, exclude_level="public"):
         response = send(client, method, url)
         assert response.status_code == 302, (method, url, response.status_code)
         target = urlsplit(response.headers["Location"])
@@ -113,7 +113,7 @@ def test_a_visitor_may_open_the_public_pages_without_being_sent_to_login(app, cl
 def test_nothing_is_changed_by_a_visitors_post(app, client, superuser, level):
     """A direct POST (with a token, as a forged form would have) changes nothing."""
     before = Employee.select().count(), Company.current().name
-    for method, url, endpoint in routes(app, level=level):
+    for method, url, _endpoint in routes(app, level=level):
         if method == "POST":
             client.form(url, {"name": "Hacked BV", "email": "x@evil.example"})
     assert (Employee.select().count(), Company.current().name) == before
@@ -121,7 +121,7 @@ def test_nothing_is_changed_by_a_visitors_post(app, client, superuser, level):
 
 def test_a_staff_user_gets_403_on_every_superuser_route(app, staff_client, staff):
     checked = 0
-    for method, url, endpoint in routes(app, level="superuser"):
+    for method, url, _endpoint in routes(app, level="superuser"):
         response = send(staff_client, method, url)
         assert response.status_code == 403, (method, url, response.status_code)
         assert "Not allowed" in response.get_data(as_text=True)
@@ -145,7 +145,7 @@ def test_a_staff_users_direct_post_to_a_superuser_form_changes_nothing(app, staf
 
 def test_a_staff_user_reaches_every_ordinary_route(app, staff_client):
     """The other half of the rule: "user" routes are not accidentally closed to staff."""
-    for method, url, endpoint in routes(app, level="user"):
+    for method, url, _endpoint in routes(app, level="user"):
         if method != "GET":
             continue
         response = staff_client.get(url)
@@ -158,7 +158,7 @@ def test_a_staff_user_reaches_every_ordinary_route(app, staff_client):
 
 
 def test_a_superuser_reaches_the_superuser_pages(app, admin_client):
-    for method, url, endpoint in routes(app, level="superuser"):
+    for method, url, _endpoint in routes(app, level="superuser"):
         if method == "GET" and "<" not in url and str(DUMMY_INT) not in url:
             assert admin_client.get(url).status_code == 200, url
 

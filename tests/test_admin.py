@@ -2,13 +2,15 @@
 checklist, who is signed in, the audit log, and /healthz for monitoring."""
 import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
+from conftest import make_company, sign_in
 
-from conftest import PASSWORD, make_company, make_user, sign_in
-from kontor import jobs, mail
-from models import AuditEvent, Company, User, UserSession
+from app import create_app
+from kontor import audit, jobs, mail
+from models import AuditEvent, Company, User, UserSession, db
 
 COMPANY_FORM = {
     "name": "Jansen Installatie BV", "street": "Dorpsstraat 1", "postcode": "1234 AB",
@@ -202,7 +204,6 @@ def test_the_audit_log_can_be_filtered_by_action(app, client, other_client, supe
 
 
 def test_the_audit_log_pages_through_many_events(app, admin_client):
-    from kontor import audit
     for n in range(120):
         audit.record("test.event", target=f"item {n}")
     first = admin_client.get("/admin/audit?action=test").get_data(as_text=True)
@@ -238,10 +239,9 @@ def test_healthz_reports_database_outbox_and_scheduler(app, client, runner):
 
 
 def test_healthz_notices_a_job_that_stopped_running(app, client, runner):
-    import time_machine
-    from datetime import datetime, timezone
+
     runner.invoke(args=["run-jobs"])
-    with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=6)):
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=6)):
         report = client.get("/healthz").get_json()
     assert all(state["stale"] for state in report["scheduler"]["jobs"].values())
 
@@ -257,8 +257,6 @@ def test_healthz_shows_a_running_scheduler(app, client):
 
 
 def test_healthz_answers_503_when_the_database_is_unreachable(tmp_path, app_config):
-    from app import create_app
-    from models import db
     broken = create_app({**app_config,
                          "DATABASE_URL": f"sqlite:///{tmp_path}/no/such/folder/kontor.db"})
     try:

@@ -9,11 +9,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from conftest import make_user
 from markupsafe import escape
 from peewee import IntegrityError
 
-from conftest import make_user
-from kontor import contacts as register, support
+from kontor import contacts as register
+from kontor import support
 from models import CaseCategory, CaseType, Contact, ContactChange, ContactPerson, NoteEntry
 
 FULL = {"kind": "company", "name": "Jansen Installatie BV", "org_number": "12345678",
@@ -305,6 +306,25 @@ def test_the_timeline_shows_the_support_cases_the_reader_may_see(admin_client, s
     assert "Printer offline" not in theirs and case.number not in theirs
     assert "Printer offline" not in staff_client.get(
         f"/contacts/{contact.id}/timeline").get_data(as_text=True)
+
+
+def test_a_superuser_sees_a_staff_members_case_in_the_timeline(admin_client, staff_client,
+                                                                superuser, staff):
+    """The case list shows a superuser every case; so does the contact's timeline, also
+    cases the superuser neither asked nor owns (a lambda bound late once hid them)."""
+    contact = add("Ødegård Bygg AS")
+    category = CaseCategory.create(name="Invoicing", position=1)
+    kind = CaseType.create(name="Question", position=1)
+    case = support.create(support.Draft(contact.id, category.id, kind.id, "Heating fails",
+                                        "Since Monday.", staff.id, False, ""), staff)
+    assert case.owner_id != superuser.id and case.requester_user_id != superuser.id
+    assert "Heating fails" in admin_client.get("/support?view=all").get_data(as_text=True)
+    page = admin_client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "Heating fails" in page and f'href="/support/{case.number}"' in page
+    assert "Heating fails" in admin_client.get(
+        f"/contacts/{contact.id}/timeline").get_data(as_text=True)
+    # the staff member who asked sees it too
+    assert "Heating fails" in staff_client.get(f"/contacts/{contact.id}").get_data(as_text=True)
 
 
 # --- edit mode ----------------------------------------------------------------------------

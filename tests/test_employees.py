@@ -4,8 +4,8 @@ links their own account with "This is me"."""
 import re
 
 import pytest
+from conftest import make_user, sign_in
 
-from conftest import make_user
 from models import AuditEvent, Employee, User
 
 NEW = {"name": "Marie Bakker", "email": "marie@jansen.example", "phone": "+31 30 555 0101",
@@ -167,7 +167,6 @@ def register(app):
     ("nobody", []),
 ])
 def test_the_register_can_be_searched(app, client, register, query, expected):
-    from conftest import sign_in
     sign_in(client, "anna@jansen.example")
     assert names_listed(client, f"/employees?q={query}") == expected
 
@@ -195,7 +194,6 @@ def test_a_long_register_is_paged(app, admin_client):
 @pytest.fixture
 def unlinked_admin(client):
     make_user("anna@jansen.example", superuser=True, employee=False)
-    from conftest import sign_in
     assert sign_in(client, "anna@jansen.example").status_code == 302
     return client
 

@@ -9,19 +9,19 @@ real database (SQLite, or PostgreSQL when DATABASE_URL says so).
 import html
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import time_machine
+from conftest import PASSWORD, body_of, link_in, make_company, make_user, sign_in
 from peewee import IntegrityError
 
-from conftest import PASSWORD, body_of, link_in, make_company, make_user, sign_in
 from kontor import invitations, tokens
 from models import AuditEvent, Employee, Invitation, OutboxMessage, User, db
 
 NEW_PASSWORD = "quiet otter under the bridge"
-MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SEVEN_DAYS = timedelta(days=7)
 
 UNUSABLE = "This link cannot be used"
@@ -203,7 +203,7 @@ def test_the_drop_down_lists_exactly_the_invitable_employees(
     invitation, _raw = invitations.invite(withdrawn.id, "en", superuser.id)
     invitations.revoke(invitation.id)
     lapsed = register("Eva Verlopen", "eva@jansen.example")
-    with time_machine.travel(datetime.now(timezone.utc) - SEVEN_DAYS - timedelta(hours=1)):
+    with time_machine.travel(datetime.now(UTC) - SEVEN_DAYS - timedelta(hours=1)):
         invitations.invite(lapsed.id, "en", superuser.id)
 
     choices = invite_choices(admin_client)
@@ -638,7 +638,7 @@ def test_two_superusers_resending_the_same_invitation_at_once_make_one_new_link(
 
 def test_the_database_holds_at_most_one_open_invitation_per_employee(app, superuser, kees):
     """Migration 0003's partial unique index: the last line of defence against the race."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
 
     def row(**fields):
         return Invitation.create(employee=kees, email=kees.email, token_hash=tokens.digest(

@@ -3,16 +3,17 @@ process is taken over when its lease runs out, nothing starts a scheduler behind
 back, and `flask run-jobs` runs everything once."""
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import time_machine
-
 from conftest import sign_in
-from kontor import jobs, mail
-from models import JobLease, OutboxMessage, UserSession
 
-T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone.utc)
+from app import create_app
+from kontor import jobs, mail
+from models import JobLease, OutboxMessage, UserSession, db
+
+T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 TTL = timedelta(minutes=2)
 
 
@@ -65,7 +66,6 @@ def test_leases_of_different_jobs_are_independent(app):
 
 
 def test_two_processes_racing_for_a_new_lease_get_exactly_one(app):
-    from models import db
     results = {}
     barrier = threading.Barrier(4)
 
@@ -127,7 +127,6 @@ def test_run_job_does_nothing_while_another_process_holds_the_job(app):
 # --- the scheduler -------------------------------------------------------------------------
 
 def test_creating_the_app_starts_no_scheduler(app_config):
-    from app import create_app
     before = scheduler_threads()
     application = create_app(app_config)
     time.sleep(0.1)
@@ -159,7 +158,7 @@ def test_the_scheduler_of_the_serving_process_runs_every_job(app):
 
 def test_flask_run_jobs_runs_every_job_once(app, runner, client, staff):
     mail.enqueue("piet@jansen.example", "Hello", "Body")
-    with time_machine.travel(datetime.now(timezone.utc), tick=False) as clock:
+    with time_machine.travel(datetime.now(UTC), tick=False) as clock:
         sign_in(client, staff.email)
         clock.shift(timedelta(minutes=app.config["IDLE_MINUTES"], seconds=61))
         result = runner.invoke(args=["run-jobs"])

@@ -1,6 +1,6 @@
 """Stamps in lists, notes and RTF use kontor.web.local_time, a faster way to the very text
 Flask-Babel's format_datetime gives: the same in every language, style and season."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask_babel import format_datetime
@@ -18,7 +18,7 @@ def test_local_time_writes_what_babel_writes(app, language, zone):
             moment = datetime(2026, 1, 1) + timedelta(minutes=step, seconds=step % 60)
             for style in ("short", "medium", "long"):
                 assert local_time(moment, style) == \
-                    format_datetime(moment.replace(tzinfo=timezone.utc), style)
+                    format_datetime(moment.replace(tzinfo=UTC), style)
 
 
 def test_no_time_gives_empty_text(app):

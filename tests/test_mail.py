@@ -2,18 +2,18 @@
 loopback, survives the server being down, is sent exactly once, lands in `.eml` files when no
 server is configured, and cannot grow extra headers."""
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 import time_machine
+from conftest import body_of, free_port, make_company
 
-from conftest import body_of, free_port, make_company, sign_in
 from kontor import mail
 from models import AuditEvent, OutboxMessage, db
 
-T0 = datetime(2026, 5, 4, 8, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 5, 4, 8, 0, 0, tzinfo=UTC)
 
 
 def naive(moment):
@@ -86,11 +86,11 @@ def test_retries_back_off_and_give_up_with_the_error_kept(app, mailbox):
             deliver(app)
             row = OutboxMessage.get()
             assert row.attempts == attempt
-            now = naive(datetime.now(timezone.utc))
+            now = naive(datetime.now(UTC))
             waits.append(row.next_attempt_at - now)
             deliver(app)                                  # not due yet: nothing happens
             assert OutboxMessage.get().attempts == attempt
-            clock.move_to(row.next_attempt_at.replace(tzinfo=timezone.utc))
+            clock.move_to(row.next_attempt_at.replace(tzinfo=UTC))
     row = OutboxMessage.get()
     assert row.status == "failed"
     assert row.attempts == mail.MAX_ATTEMPTS
@@ -109,7 +109,7 @@ def test_while_the_server_is_down_one_failure_does_not_hammer_it_for_every_messa
     deliver(app)
     assert [m.attempts for m in OutboxMessage.select().order_by(OutboxMessage.id)] == [1, 0, 0]
     server_up(app, mailbox)
-    with time_machine.travel(datetime.now(timezone.utc) + timedelta(minutes=2)):
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=2)):
         assert deliver(app) == (3, 0, 0)
         assert deliver(app) == (0, 0, 0)
     assert sorted(m["Subject"] for m in mailbox.messages) == ["Message 0", "Message 1",
@@ -205,7 +205,7 @@ def fail_for_good(app, to_addr="lost@jansen.example"):
     """Queue a message and let every attempt fail until Kontor gives up on it."""
     server_down(app)
     row = mail.enqueue(to_addr, "Lost message", "Body")
-    with time_machine.travel(datetime.now(timezone.utc), tick=False) as clock:
+    with time_machine.travel(datetime.now(UTC), tick=False) as clock:
         while OutboxMessage.get_by_id(row.id).status != "failed":
             mail.deliver_due(app.config)
             clock.shift(mail.BACKOFF_MAX + timedelta(seconds=1))

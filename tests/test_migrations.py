@@ -5,7 +5,10 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import KontorClient
 
+from app import create_app
+from kontor import employees as register
 from kontor import migrate
 from models import ALL_MODELS, Employee, db
 
@@ -16,8 +19,7 @@ MIGRATION_FILES = sorted(p.stem for p in migrate.MIGRATIONS_DIR.glob("[0-9]*.py"
 @pytest.fixture
 def bare_app(app_config):
     """The app on a fresh, empty database that nobody has migrated."""
-    from app import create_app
-    from conftest import KontorClient
+
     application = create_app(app_config)
     application.test_client_class = KontorClient
     yield application
@@ -73,7 +75,6 @@ def test_an_old_database_is_upgraded_in_place_and_keeps_its_rows(bare_app):
     assert (marie.mobile, marie.department) == ("", "")   # new columns got their defaults
     assert str(marie.created_at).startswith("2025-01-02 03:04:05")
     # the upgraded row works with today's code
-    from kontor import employees as register
     register.save(marie, {"mobile": "+31 6 2", "department": "Service"})
     assert Employee.get_by_id(marie.id).department == "Service"
 

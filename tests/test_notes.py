@@ -3,7 +3,7 @@ entry stamped with date, time and author; entries are plain text, shown escaped 
 breaks, and never edited or deleted online; the page shows the newest 50 entries and links to
 the whole note. (The RTF download is in test_rtf.py.)"""
 import re
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
@@ -44,7 +44,7 @@ def shown_entries(page):
 def stamp_of(app, entry):
     """The stamp as the page shows it: the time in the company's zone and the reader's locale."""
     with app.test_request_context():
-        when = format_datetime(entry.created_at.replace(tzinfo=timezone.utc), "short")
+        when = format_datetime(entry.created_at.replace(tzinfo=UTC), "short")
     return f"{when} · {entry.author_name}"
 
 

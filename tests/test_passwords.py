@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 from argon2 import PasswordHasher
-
 from conftest import PASSWORD, body_of, link_in, make_user, sign_in
+
 from models import User
 
 TOO_SHORT = "Use at least 12 characters."
@@ -164,10 +164,10 @@ def test_password_made_of_company_name_or_own_e_mail_is_refused(new_password_for
 # --- SECURITY 3: argon2id with OWASP parameters, rehash when outdated ---------------------
 
 def argon2_parameters(encoded):
-    match = re.fullmatch(r"\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+",
-                         encoded)
+    match = re.fullmatch(r"\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)"
+                         r"\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+", encoded)
     assert match, f"not an argon2id hash: {encoded[:30]}"
-    return dict(zip("mtp", map(int, match.groups())))
+    return dict(zip("mtp", map(int, match.groups()), strict=True))
 
 
 def test_new_password_is_stored_as_argon2id_with_owasp_parameters(new_password_form):

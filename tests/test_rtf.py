@@ -8,7 +8,7 @@ import random
 import re
 import shutil
 import subprocess
-from datetime import timezone
+from datetime import UTC
 from urllib.parse import quote
 
 import pytest
@@ -185,7 +185,7 @@ def soren(app):
 
 def stamp(app, entry):
     with app.test_request_context():
-        when = format_datetime(entry.created_at.replace(tzinfo=timezone.utc), "short")
+        when = format_datetime(entry.created_at.replace(tzinfo=UTC), "short")
     return f"{when} · {entry.author_name or 'unknown'}"
 
 

@@ -4,16 +4,19 @@ import logging
 import os
 import re
 import stat
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import quote
 
 import pytest
 import time_machine
+from conftest import PASSWORD, KontorClient, make_company, make_user, sign_in
+from flask import url_for
 
-from conftest import PASSWORD, make_company, make_user, sign_in
+from app import create_app
 from kontor import config as kontor_config
+from kontor import mail, migrate
 from kontor.access import access_level, public
-from models import AuditEvent, Company, Employee, OutboxMessage, User, UserSession
+from models import AuditEvent, Company, Employee, OutboxMessage, UserSession, db
 
 CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
@@ -23,7 +26,6 @@ ATTRIBUTE = '"><img src=x onerror=alert(1)>'
 
 def post_routes(app):
     """(url, access level) of every route that accepts POST, variables filled with dummies."""
-    from flask import url_for
     found = []
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods:
@@ -46,13 +48,13 @@ def test_every_post_without_a_token_from_a_signed_in_user_is_refused_with_a_frie
         app, admin_client):
     routes = post_routes(app)
     assert len(routes) >= 8
-    for url, level in routes:
+    for url, _level in routes:
         response = admin_client.post(url, data={"name": "x", "email": "x@example.com"})
         assert csrf_page(response), (url, response.status_code)
 
 
 def test_every_post_with_a_forged_token_is_refused(app, admin_client):
-    for url, level in post_routes(app):
+    for url, _level in post_routes(app):
         response = admin_client.post(url, data={"csrf_token": "forged.token.value"})
         assert csrf_page(response), (url, response.status_code)
 
@@ -173,7 +175,6 @@ def test_a_hostile_browser_name_is_shown_as_text_on_the_sessions_page(app, admin
 
 
 def test_a_hostile_e_mail_subject_is_shown_as_text_in_the_outbox(app, admin_client):
-    from kontor import mail
     mail.enqueue("someone@jansen.example", SCRIPT, "body")
     assert_escaped(admin_client.get("/admin/outbox").get_data(as_text=True), "outbox")
 
@@ -427,7 +428,6 @@ def keyless_config(app_config, monkeypatch):
 
 
 def test_a_secret_key_is_generated_once_with_owner_only_permissions(keyless_config):
-    from app import create_app
     first = create_app(keyless_config)
     path = os.path.join(keyless_config["DATA_DIR"], "secret_key")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -441,7 +441,6 @@ def test_a_secret_key_is_generated_once_with_owner_only_permissions(keyless_conf
 
 
 def test_a_secret_key_from_the_environment_wins(keyless_config, monkeypatch):
-    from app import create_app
     generated = create_app(keyless_config).secret_key
     monkeypatch.setenv("SECRET_KEY", "from-the-environment-" + "k" * 40)
     assert create_app(keyless_config).secret_key == "from-the-environment-" + "k" * 40
@@ -450,10 +449,7 @@ def test_a_secret_key_from_the_environment_wins(keyless_config, monkeypatch):
 
 def test_a_form_opened_before_a_restart_still_works_after_it(keyless_config):
     """The same data folder gives the same key, so CSRF tokens stay valid across a restart."""
-    from app import create_app
-    from conftest import KontorClient
-    from kontor import migrate
-    from models import db
+
     before = create_app(keyless_config)
     before.test_client_class = KontorClient
     migrate.upgrade(db.obj)

@@ -3,15 +3,15 @@
 import hashlib
 import html
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
+from conftest import PASSWORD, sign_in
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
-from conftest import PASSWORD, make_user, sign_in
 from kontor import sessions
 from models import User, UserSession, db
 
@@ -52,7 +52,7 @@ def sent_to_login(response):
 
 def frozen_now():
     """A whole second a little ahead of the real clock, so stored times stay in order."""
-    return datetime.now(timezone.utc).replace(microsecond=0) + timedelta(minutes=1)
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
 
 
 def database_text():
@@ -236,7 +236,7 @@ def test_per_minute_job_ends_sessions_older_than_12_hours(client, app, staff):
         for _ in range(38):
             clock.shift(timedelta(minutes=19))
             # the page view itself would notice the limit; only the job looks here
-            UserSession.update(last_seen_at=datetime.now(timezone.utc).replace(tzinfo=None)
+            UserSession.update(last_seen_at=datetime.now(UTC).replace(tzinfo=None)
                                ).where(UserSession.user == staff.id).execute()
         assert sessions.end_idle_sessions(20, 12) == 1
         assert UserSession.get(UserSession.user == staff.id).end_reason == "absolute"
@@ -249,7 +249,7 @@ def test_last_seen_is_written_at_most_once_a_minute(client, app, staff):
         clock.shift(timedelta(minutes=2))
         assert client.get("/").status_code == 200
         first = row_of(client, app).last_seen_at
-        assert first == datetime.now(timezone.utc).replace(tzinfo=None)
+        assert first == datetime.now(UTC).replace(tzinfo=None)
 
         clock.shift(timedelta(seconds=30))
         assert client.get("/").status_code == 200

@@ -4,10 +4,11 @@ The CLI does the same without a browser."""
 import re
 
 import pytest
+from conftest import PASSWORD, sign_in
 
-from conftest import KontorClient, PASSWORD, sign_in
+from app import create_app
 from kontor import tokens
-from models import AuditEvent, Company, Employee, Token, User, db
+from models import ALL_MODELS, AuditEvent, Company, Employee, Token, User, db
 
 SETUP = {
     "name": "Jansen Installatie BV", "street": "Dorpsstraat 1", "postcode": "1234 AB",
@@ -57,7 +58,6 @@ def test_the_raw_setup_token_is_stored_nowhere_in_the_database(app, client):
     raw = tokens.issue("setup")
     open_link(client, raw)
     client.form("/setup", {**SETUP, "password": "too short"})
-    from models import ALL_MODELS
     for model in ALL_MODELS:
         for row in model.select().dicts():
             assert not any(raw in str(value) for value in row.values()), model.__name__
@@ -219,7 +219,6 @@ def test_the_command_line_setup_runs_only_once(app, runner):
 
 def test_the_command_line_setup_also_creates_the_schema(app_config):
     """`flask setup` on a brand-new database: it migrates first."""
-    from app import create_app
     application = create_app(app_config)
     try:
         result = cli_setup(application.test_cli_runner())

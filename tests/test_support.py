@@ -9,14 +9,19 @@ Everything goes through HTTP like a browser (CSRF tokens included) on a real dat
 """
 import html
 import io
+import os
 import re
+import sqlite3
+import time
+from pathlib import Path
 
 import pytest
-
 from conftest import ON_POSTGRES, body_of, link_in, make_user, sign_in
-from kontor import contacts
+from peewee import IntegrityError
+
+from kontor import __version__, contacts, jobs
 from kontor.clock import utcnow
-from models import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase, User
+from models import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase, User, db
 
 YEAR = utcnow().year
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -113,7 +118,6 @@ def database_name():
     """How the technical information names the database this run uses."""
     if ON_POSTGRES:
         return "PostgreSQL "
-    import sqlite3
     return f"SQLite {sqlite3.sqlite_version}"
 
 
@@ -240,9 +244,7 @@ def test_cases_are_numbered_year_and_a_four_digit_sequence(admin_client, desk):
             .order_by(SupportCase.id)] == numbers
     assert last_year.number == f"{YEAR - 1}-0041"
     # the database itself refuses a second case with the same number
-    from peewee import IntegrityError
 
-    from models import db
     first = case_by_number(numbers[0])
     with pytest.raises(IntegrityError):
         with db.atomic():
@@ -469,7 +471,6 @@ def test_without_documents_the_wizard_goes_straight_to_the_summary(staff_client,
 
 
 def test_the_documents_step_adds_several_lists_removes_one_and_clears(staff_client, desk, app):
-    from pathlib import Path
     uploads = Path(app.config["DATA_DIR"]) / "uploads"
     choose_customer(staff_client, desk.customer)
     response = staff_client.form("/support/new/details",
@@ -518,7 +519,6 @@ def test_the_documents_step_adds_several_lists_removes_one_and_clears(staff_clie
 
 
 def test_starting_over_throws_away_the_draft_files(staff_client, desk, app):
-    from pathlib import Path
     uploads = Path(app.config["DATA_DIR"]) / "uploads"
     choose_customer(staff_client, desk.customer)
     staff_client.form("/support/new/details", details(desk.category, desk.type, needs_files="y"))
@@ -532,7 +532,6 @@ def test_starting_over_throws_away_the_draft_files(staff_client, desk, app):
 
 def test_the_summary_shows_everything_and_the_technical_information_before_sending(
         admin_client, desk, staff):
-    from kontor import __version__
     choose_customer(admin_client, desk.customer)
     admin_client.form("/support/new/details", details(
         desk.category, desk.type, subject="Invoice total wrong",
@@ -985,11 +984,7 @@ def test_answering_twice_gets_kontors_own_page(admin_client, staff_client, desk)
 
 
 def test_files_a_wizard_left_behind_are_purged_after_a_day(app, tmp_path):
-    import os
-    import time
-    from pathlib import Path
 
-    from kontor import jobs
     folder = Path(app.config["DATA_DIR"]) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     old, fresh = folder / ("a" * 32), folder / ("b" * 32)

@@ -11,14 +11,22 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-
-from conftest import make_user, sign_in
-from kontor import uploads
-from models import CaseFile, CaseMessage, SupportCase
 from test_support import (  # noqa: F401 (desk, mila, mila_client: fixtures)
-    PDF, PNG, add_information, case_by_number, choose_customer, desk, details, mila,
-    mila_client, open_case, text,
+    PDF,
+    PNG,
+    add_information,
+    case_by_number,
+    choose_customer,
+    desk,
+    details,
+    mila,
+    mila_client,
+    open_case,
+    text,
 )
+
+from kontor import uploads
+from models import CaseFile, CaseMessage
 
 MB = 1024 * 1024
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32

@@ -17,6 +17,9 @@ import pytest
 from babel.messages.frontend import ExtractMessages
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from flask_babel import force_locale
+from jinja2 import ChainableUndefined
+from jinja2.ext import babel_extract
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATIONS = ROOT / "translations"
@@ -121,14 +124,16 @@ def test_extraction_finds_no_test_or_bench_strings(fresh_catalog):
 def test_messages_pot_is_up_to_date_with_the_source(fresh_keys):
     pot = {key(m) for m in read_catalog(TRANSLATIONS / "messages.pot") if m.id}
     assert sorted(fresh_keys - pot, key=str) == [], "new strings: run `make extract`"
-    assert sorted(pot - fresh_keys, key=str) == [], "strings gone from the source: run `make extract`"
+    assert sorted(pot - fresh_keys, key=str) == [], \
+        "strings gone from the source: run `make extract`"
 
 
 def test_catalog_translates_every_message_of_the_source(catalog, fresh_keys):
     translated = {key(m) for m in catalog
                   if m.id and all(s.strip() for s in forms(m.string))}
     missing = sorted(fresh_keys - translated, key=str)
-    assert missing == [], f"{catalog.lang}: untranslated, run `make extract` and translate: {missing}"
+    assert missing == [], \
+        f"{catalog.lang}: untranslated, run `make extract` and translate: {missing}"
 
 
 def test_catalog_has_nothing_fuzzy(catalog):
@@ -219,9 +224,6 @@ def test_english_stays_the_default(client, compiled_catalogs):
 def test_email_subjects_are_translated(app, compiled_catalogs, lang):
     """The first line of each templates/email/*.txt is the subject: one msgid, rendered in the
     recipient's language."""
-    from flask_babel import force_locale
-    from jinja2 import ChainableUndefined
-    from jinja2.ext import babel_extract
 
     catalog = read_catalog(po_path(lang), locale=lang)
     env = app.jinja_env.overlay(autoescape=False, undefined=ChainableUndefined)

@@ -7,21 +7,31 @@ through the real outbox to a real SMTP server on loopback; clocks move with time
 """
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import time_machine
-
 from conftest import make_user, sign_in
-from kontor import invitations, users as user_rules
-from models import AuditEvent, Employee, Invitation, OutboxMessage, User, UserSession
 from test_invitations import (
-    accept, assert_link_unusable, audit_events, field_error, invitation_link, invite_choices,
-    is_signed_in_as, open_link, register, send_invitation, text_of,
+    accept,
+    assert_link_unusable,
+    audit_events,
+    field_error,
+    invitation_link,
+    invite_choices,
+    is_signed_in_as,
+    open_link,
+    register,
+    send_invitation,
+    text_of,
 )
 
-MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+from kontor import invitations
+from kontor import users as user_rules
+from models import AuditEvent, Employee, Invitation, OutboxMessage, User, UserSession
+
+MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 LAST_ADMIN = "This is the last active administrator: make someone else administrator first."
 
 

@@ -16,17 +16,20 @@ import queue
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg2
 import pytest
-
+from aiosmtpd.controller import Controller
+from axe_playwright_python.sync_playwright import Axe
 from conftest import PASSWORD, Inbox, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +78,6 @@ def browser_context_args(browser_context_args):
 @pytest.fixture(scope="session")
 def smtp():
     """One loopback SMTP server for every Kontor the session starts."""
-    from aiosmtpd.controller import Controller
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
@@ -198,7 +200,6 @@ class LiveServer:
     # PostgreSQL: one throw-away database per server
     @staticmethod
     def _pg_admin():
-        import psycopg2
         parts = urlsplit(PG_URL.replace("postgres://", "postgresql://", 1))
         conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
         conn.autocommit = True
@@ -223,7 +224,6 @@ class LiveServer:
     def sql(self, statement, params=()):
         """Run one statement on the server's database (`?` placeholders); rows or rowcount."""
         if ON_POSTGRES:
-            import psycopg2
             conn = psycopg2.connect(self.database_url)
             try:
                 with conn, conn.cursor() as cur:
@@ -231,7 +231,6 @@ class LiveServer:
                     return cur.fetchall() if cur.description else cur.rowcount
             finally:
                 conn.close()
-        import sqlite3
         conn = sqlite3.connect(self.data_dir / "kontor.db", timeout=10)
         try:
             with conn:
@@ -255,8 +254,9 @@ class LiveServer:
             "with db.connection_context():\n"
             "    person = Employee.create(name=sys.argv[3], email=sys.argv[2])\n"
             "    if sys.argv[6] == '1':\n"
-            "        User.create(email=sys.argv[2], employee=person, is_superuser=sys.argv[5] == '1',\n"
-            "                    password_hash=passwords.hash_password(sys.argv[4]), language='en')\n"
+            "        User.create(email=sys.argv[2], employee=person,\n"
+            "                    is_superuser=sys.argv[5] == '1', language='en',\n"
+            "                    password_hash=passwords.hash_password(sys.argv[4]))\n"
         )
         subprocess.run([sys.executable, "-c", code, self.database_url, email, name, password,
                         "1" if superuser else "0", "1" if account else "0"],
@@ -346,12 +346,11 @@ def admin_page(browser, admin_state):
 
 def ago(**delta):
     """A naive UTC datetime `delta` in the past, as Kontor stores times."""
-    return datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(**delta)
+    return datetime.now(UTC).replace(tzinfo=None) - timedelta(**delta)
 
 
 def assert_accessible(page, name):
     """Photograph the page, then let axe-core look: no violations, no sideways scrolling."""
-    from axe_playwright_python.sync_playwright import Axe
     screenshot(page, name)
     results = Axe().run(page)
     assert results.violations_count == 0, f"{name}: {results.generate_report()}"

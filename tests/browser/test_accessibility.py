@@ -5,7 +5,12 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import (
-    ADMIN, assert_accessible, fill_setup_form, link_in_mail, sign_in, wait_for_mail,
+    ADMIN,
+    assert_accessible,
+    fill_setup_form,
+    link_in_mail,
+    sign_in,
+    wait_for_mail,
 )
 
 pytestmark = pytest.mark.browser
@@ -158,7 +163,8 @@ EXPECTED_HEADING = {
     "company": "Company details", "employees": "Employees", "employee-new": "Add employee",
     "employee-edit": "Edit employee", "contacts": "Contacts", "contacts-empty": "Contacts",
     "contact-new": "New contact", "users": "User management", "invite": "Invite user",
-    "invitation-accept": "Create your account", "signed-in-now": "Signed in now", "outbox": "Outbox",
+    "invitation-accept": "Create your account", "signed-in-now": "Signed in now",
+    "outbox": "Outbox",
     "audit-log": "Audit log", "not-found": "Page not found",
     "not-found-anonymous": "Page not found", "not-allowed": "Not allowed",
 }

@@ -3,10 +3,10 @@ employee and invites them; the mail arrives at a real SMTP server; the employee 
 in a browser of their own, chooses a password and is signed in; user management shows them
 active. The pages on the way are checked with axe-core (no violations) and photographed into
 tests/screenshots/ (desktop, and /users on a phone)."""
+from datetime import timedelta
+
 import pytest
 from playwright.sync_api import expect
-
-from datetime import timedelta
 
 from .conftest import ago, flash, link_in_mail, screenshot, sign_in, wait_for_mail
 from .conftest import assert_accessible as shared_assert_accessible

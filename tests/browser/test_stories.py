@@ -5,11 +5,11 @@ import re
 from pathlib import Path
 
 import pytest
+from babel.support import Translations
+from conftest import PASSWORD
 from playwright.sync_api import expect
 
-from conftest import PASSWORD
-
-from .conftest import ADMIN, ROOT, ago, flash, fill_setup_form, link_in_mail, sign_in, wait_for_mail
+from .conftest import ADMIN, ROOT, ago, fill_setup_form, flash, link_in_mail, sign_in, wait_for_mail
 
 pytestmark = pytest.mark.browser
 
@@ -114,7 +114,6 @@ def test_idle_session_ends_and_login_returns_to_the_page(page, site):
 
 
 def test_language_switch_in_the_footer_works_without_javascript(browser, site):
-    from babel.support import Translations
 
     english = "Sign in to Kontor"
     assert list(Path(ROOT, "translations", "nl", "LC_MESSAGES").glob("messages.po")), \
