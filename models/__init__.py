@@ -1,0 +1,81 @@
+"""Kontor's Peewee models, the deferred database they live in, and model-level query helpers.
+
+A package by area; everything is importable from `models` itself, as it was when this was one
+module (`from models import User, db`):
+
+- `models.db`: the proxy `db`, `open_database(url)`, `is_sqlite`, `locked`, `Prepared`,
+  `as_datetime` and `BaseModel`;
+- `models.clock`: `utcnow()`, the one place Kontor asks for the time (times are naive datetimes
+  in UTC throughout);
+- `models.accounts`: the company, employees, users and their sessions, tokens, invitations;
+- `models.contacts`: contacts, contact persons, note entries, contact changes;
+- `models.support`: case categories and types, support cases, their messages, files, events;
+- `models.system`: the e-mail outbox, the audit log, the scheduled jobs' leases.
+
+The models describe the schema but never make it: tables are created and changed only by the
+numbered scripts in `migrations/` (see `kontor/migrate.py`), and a test checks that the tables
+they make match `ALL_MODELS`. The models import nothing from `kontor`: the domain builds on
+them, not the reverse.
+"""
+from models.accounts import (
+    Company,
+    Employee,
+    Invitation,
+    Token,
+    User,
+    UserSession,
+    with_employee,
+)
+from models.clock import ago, utcnow
+from models.contacts import Contact, ContactChange, ContactPerson, NoteEntry
+from models.db import (
+    SQLITE_PRAGMAS,
+    BaseModel,
+    Prepared,
+    as_datetime,
+    db,
+    is_sqlite,
+    locked,
+    open_database,
+)
+from models.support import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase
+from models.system import AuditEvent, JobLease, OutboxMessage
+
+# Every table, parents before children (the order the tests compare them with the migrations).
+ALL_MODELS = [Company, Employee, User, UserSession, Token, Invitation, Contact, ContactPerson,
+              NoteEntry, ContactChange, CaseCategory, CaseType, SupportCase, CaseMessage,
+              CaseFile, CaseEvent, OutboxMessage, AuditEvent, JobLease]
+
+__all__ = [
+    "ALL_MODELS",
+    "SQLITE_PRAGMAS",
+    "AuditEvent",
+    "BaseModel",
+    "CaseCategory",
+    "CaseEvent",
+    "CaseFile",
+    "CaseMessage",
+    "CaseType",
+    "Company",
+    "Contact",
+    "ContactChange",
+    "ContactPerson",
+    "Employee",
+    "Invitation",
+    "JobLease",
+    "NoteEntry",
+    "OutboxMessage",
+    "Prepared",
+    "SupportCase",
+    "Token",
+    "User",
+    "UserSession",
+    "ago",
+    "as_datetime",
+    "db",
+    "is_sqlite",
+    "locked",
+    "open_database",
+    "utcnow",
+    "with_employee",
+]

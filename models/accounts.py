@@ -1,0 +1,166 @@
+"""Accounts and who they belong to: the company, the employee register, users, their
+server-side sessions, single-use tokens and invitations."""
+from peewee import (
+    JOIN,
+    AutoField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from models.clock import utcnow
+from models.db import BaseModel
+
+
+class Company(BaseModel):
+    """The firm running this Kontor: exactly one row once setup is done."""
+    name = CharField(max_length=200)
+    street = CharField(max_length=200, default="")
+    postcode = CharField(max_length=20, default="")
+    city = CharField(max_length=100, default="")
+    country = CharField(max_length=2, default="")
+    phone = CharField(max_length=50, default="")
+    email = CharField(max_length=254, default="")
+    vat_number = CharField(max_length=30, default="")
+    org_number = CharField(max_length=30, default="")
+    language = CharField(max_length=5, default="en")
+    timezone = CharField(max_length=64, default="Europe/Amsterdam")
+    version = IntegerField(default=1)
+    updated_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def current(cls):
+        return cls.select().order_by(cls.id).first()
+
+
+class Employee(BaseModel):
+    """A person in the employee register; may or may not have a user account."""
+    name = CharField(max_length=200)
+    email = CharField(max_length=254, default="")
+    phone = CharField(max_length=50, default="")
+    mobile = CharField(max_length=50, default="")
+    title = CharField(max_length=100, default="")
+    department = CharField(max_length=100, default="")
+    active = BooleanField(default=True)
+    version = IntegerField(default=1)   # change counter: every save increments it (sync, locking)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("name",), False),)
+
+
+class User(BaseModel):
+    """An account. The login name is `email`, lower-cased, and never changes once created."""
+    email = CharField(max_length=254, unique=True)
+    password_hash = CharField(max_length=255)
+    employee = ForeignKeyField(Employee, null=True, unique=True, backref="users",
+                               on_delete="SET NULL")
+    is_superuser = BooleanField(default=False)
+    is_active = BooleanField(default=True)
+    language = CharField(max_length=5, default="")
+    failed_logins = IntegerField(default=0)
+    locked_at = DateTimeField(null=True)
+    last_login_at = DateTimeField(null=True)
+    password_changed_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=utcnow)
+
+    # flask-login's protocol
+    @property
+    def is_authenticated(self):
+        return True
+
+    @property
+    def is_anonymous(self):
+        return False
+
+    def get_id(self):
+        return str(self.id)
+
+    @property
+    def display_name(self):
+        return self.employee.name if self.employee_id else self.email
+
+    @property
+    def is_locked(self):
+        return self.locked_at is not None
+
+    @classmethod
+    def by_email(cls, email):
+        return cls.get_or_none(cls.email == (email or "").strip().lower())
+
+
+def with_employee(query):
+    """Join each selected user's employee (the query's current model must be User), so that
+    `display_name` is read from the same row instead of one more query per user."""
+    return query.select_extend(Employee).join(
+        Employee, JOIN.LEFT_OUTER, on=(User.employee == Employee.id))
+
+
+class UserSession(BaseModel):
+    """A server-side session. The browser's cookie holds only a random id whose SHA-256 is
+    `sid_hash`; `data` holds the Flask session (CSRF token, flash messages, user id)."""
+    id = AutoField()
+    sid_hash = CharField(max_length=64, unique=True)
+    user = ForeignKeyField(User, null=True, backref="sessions", on_delete="CASCADE")
+    data = TextField(default="{}")
+    created_at = DateTimeField(default=utcnow)
+    last_seen_at = DateTimeField(default=utcnow)
+    ip = CharField(max_length=64, default="")
+    user_agent = CharField(max_length=300, default="")
+    ended_at = DateTimeField(null=True)
+    end_reason = CharField(max_length=20, default="")
+
+    class Meta:
+        indexes = ((("ended_at", "last_seen_at"), False),)
+
+    @classmethod
+    def signed_in(cls):
+        """Live sessions of signed-in users, newest activity first."""
+        return (with_employee(cls.select(cls, User).join(User))
+                .where(cls.ended_at.is_null(), cls.user.is_null(False))
+                .order_by(cls.last_seen_at.desc()))
+
+
+class Token(BaseModel):
+    """A single-use secret sent by e-mail or printed to the console. Only its SHA-256 is kept."""
+    purpose = CharField(max_length=20)            # "reset", "setup", "invite"
+    token_hash = CharField(max_length=64, unique=True)
+    user = ForeignKeyField(User, null=True, backref="tokens", on_delete="CASCADE")
+    employee = ForeignKeyField(Employee, null=True, backref="tokens", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    used_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+
+
+class Invitation(BaseModel):
+    """An invitation e-mailed to an employee. Open while neither accepted nor revoked;
+    usable while open and not expired. At most one open invitation per employee (a partial
+    unique index made by migration 0003)."""
+    employee = ForeignKeyField(Employee, backref="invitations", on_delete="CASCADE")
+    email = CharField(max_length=254)         # the login name the account will get
+    language = CharField(max_length=5, default="en")
+    token_hash = CharField(max_length=64, unique=True)
+    invited_by = ForeignKeyField(User, null=True, backref="invitations_sent",
+                                 on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    accepted_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+
+    @property
+    def is_open(self):
+        return self.accepted_at is None and self.revoked_at is None
+
+    @property
+    def is_expired(self):
+        return self.is_open and self.expires_at <= utcnow()
+
+    @classmethod
+    def open(cls):
+        return cls.select().where(cls.accepted_at.is_null(), cls.revoked_at.is_null())

@@ -1,0 +1,83 @@
+"""Support cases: their categories and types, the cases themselves, the message thread, attached
+files and the case history."""
+from peewee import BooleanField, CharField, DateTimeField, ForeignKeyField, IntegerField, TextField
+
+from models.accounts import User
+from models.clock import utcnow
+from models.contacts import Contact
+from models.db import BaseModel
+
+
+class CaseCategory(BaseModel):
+    """A product or area a support case is about; the superuser keeps the list."""
+    name = CharField(max_length=100)
+    active = BooleanField(default=True)
+    position = IntegerField(default=0)
+
+
+class CaseType(BaseModel):
+    """The kind of request (question, error, wish…); the superuser keeps the list."""
+    name = CharField(max_length=100)
+    active = BooleanField(default=True)
+    position = IntegerField(default=0)
+
+
+class SupportCase(BaseModel):
+    """A support request for a customer (a contact). The requester is a staff user, or later
+    a portal account (`requester_account_id`). Status: open, answered or closed."""
+    year = IntegerField()
+    seq = IntegerField()
+    contact = ForeignKeyField(Contact, backref="cases", on_delete="RESTRICT")
+    category = ForeignKeyField(CaseCategory, null=True, backref="+", on_delete="SET NULL")
+    type = ForeignKeyField(CaseType, null=True, backref="+", on_delete="SET NULL")
+    subject = CharField(max_length=200)
+    owner = ForeignKeyField(User, null=True, backref="owned_cases", on_delete="SET NULL")
+    requester_user = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    requester_account_id = IntegerField(null=True)
+    status = CharField(max_length=10, default="open")
+    satisfied = BooleanField(null=True)
+    tech_info = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    closed_at = DateTimeField(null=True)
+    version = IntegerField(default=1)
+
+    class Meta:
+        indexes = ((("year", "seq"), True), (("owner", "status"), False),
+                   (("status", "updated_at"), False))
+
+    @property
+    def number(self):
+        return f"{self.year}-{self.seq:04d}"
+
+
+class CaseMessage(BaseModel):
+    """One message in a case's thread (the description is the first)."""
+    case = ForeignKeyField(SupportCase, backref="messages", on_delete="CASCADE")
+    author = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    author_name = CharField(max_length=200, default="")
+    body = TextField(default="")
+    kind = CharField(max_length=10, default="message")    # message, feedback
+    created_at = DateTimeField(default=utcnow)
+
+
+class CaseFile(BaseModel):
+    """A file attached to a case, stored under a random name in the data folder."""
+    case = ForeignKeyField(SupportCase, backref="files", on_delete="CASCADE")
+    message = ForeignKeyField(CaseMessage, null=True, backref="files", on_delete="SET NULL")
+    original_name = CharField(max_length=255)
+    stored_name = CharField(max_length=64, unique=True)
+    size = IntegerField()
+    content_type = CharField(max_length=100)
+    uploaded_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+
+
+class CaseEvent(BaseModel):
+    """The case history: every status, owner and message change, with who and when."""
+    case = ForeignKeyField(SupportCase, backref="events", on_delete="CASCADE")
+    at = DateTimeField(default=utcnow)
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    action = CharField(max_length=20)
+    old = CharField(max_length=200, default="")
+    new = CharField(max_length=200, default="")
