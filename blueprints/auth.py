@@ -1,4 +1,5 @@
 """Sign in, sign out, forgot password and reset (SPEC section 3)."""
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -19,9 +20,10 @@ from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
 from blueprints.forms import NewPasswordForm, email_field
-from kontor import accounts, audit, emails, tokens
+from kontor import audit, config, emails, staff_auth, tokens
 from kontor.access import public
 from kontor.extensions import limiter
+from kontor.mail import normalise_email
 from models import User
 
 bp = Blueprint("auth", __name__)
@@ -54,7 +56,7 @@ def safe_next(target):
 
 def email_key():
     """Rate-limit key: the normalised e-mail posted, so "A@x" and "a@x" share one counter."""
-    return "email:" + accounts.normalise_email(request.form.get("email", ""))
+    return "email:" + normalise_email(request.form.get("email", ""))
 
 
 def limit(config_key):
@@ -72,19 +74,20 @@ def login():
         return redirect(next_page or url_for("main.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user, outcome = accounts.authenticate(form.email.data, form.password.data)
+        user, outcome = staff_auth.authenticate(form.email.data, form.password.data)
         if user is not None:
             session.clear()
             session.regenerate()
             login_user(user)
             audit.record("login", user=user, ip=request.remote_addr)
             return redirect(next_page or url_for("main.home"))
-        known = User.by_email(form.email.data)   # the audit log names the account, if any
-        audit.record("login.failed", user=known, target=accounts.normalise_email(form.email.data),
+        # the audit log names the account, if any
+        known = User.by_email(normalise_email(form.email.data))
+        audit.record("login.failed", user=known, target=normalise_email(form.email.data),
                      detail=outcome, ip=request.remote_addr)
         if outcome == "locked_now":
             audit.record("account.locked", user=known,
-                         target=accounts.normalise_email(form.email.data), ip=request.remote_addr)
+                         target=normalise_email(form.email.data), ip=request.remote_addr)
         form.password.data = ""
         flash(_("Wrong e-mail or password."), "error")
         return render_template("auth/login.html", form=form, next_page=next_page), 200
@@ -112,12 +115,12 @@ def forgot():
     """Send a reset link if the account exists; answer the same way either way."""
     form = ForgotForm()
     if form.validate_on_submit():
-        user = accounts.reset_candidate(form.email.data)
+        user = staff_auth.reset_candidate(form.email.data)
         if user is not None:
             raw = tokens.issue("reset", user=user)
-            emails.send("reset", user.email, emails.language_for(user), "reset",
-                        link=emails.link(url_for("auth.reset_with_token", token=raw)),
-                        minutes=30)
+            emails.queue("reset", user.email, emails.language_for(user), "reset",
+                         link=emails.link(url_for("auth.reset_with_token", token=raw)),
+                         minutes=config.RESET_LINK_LIFETIME // timedelta(minutes=1))
             audit.record("password.reset_requested", user=user, ip=request.remote_addr)
         return render_template("auth/forgot_sent.html")
     return render_template("auth/forgot.html", form=form)
@@ -145,14 +148,14 @@ def reset():
     user = token.user
     form = ResetForm()
     form.context_email = user.email
-    form.context_company = accounts.company_name()
+    form.context_company = staff_auth.company_name()
     if form.validate_on_submit():
         if not tokens.consume(token):
             return render_template("auth/token_problem.html", state="used", kind="reset"), 410
-        accounts.set_password(user, form.password.data, "password_reset")
+        staff_auth.set_password(user, form.password.data, "password_reset")
         session.pop("reset_token_hash", None)
         audit.record("password.reset", user=user, ip=request.remote_addr)
-        emails.send("password_changed", user.email, emails.language_for(user), "notice")
+        emails.queue("password_changed", user.email, emails.language_for(user), "notice")
         flash(_("Your password is set. Sign in with your new password."), "success")
         return redirect(url_for("auth.login"))
     return render_template("auth/reset.html", form=form, email=user.email), \

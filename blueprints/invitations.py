@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SubmitField
 
 from blueprints.forms import NewPasswordForm, language_field
-from kontor import accounts, audit, emails, invitations, tokens
+from kontor import audit, emails, invitations, staff_auth, tokens
 from kontor import company as company_rules
 from kontor.access import public, superuser_required
 from kontor.web import current_company
@@ -35,7 +35,7 @@ class AcceptForm(NewPasswordForm):
 
 
 def send_invitation(invitation, raw):
-    emails.send("invitation", invitation.email, invitation.language, "invitation",
+    emails.queue("invitation", invitation.email, invitation.language, "invitation",
                 link=emails.link(url_for("invitations.with_token", token=raw)),
                 name=invitation.employee.name, inviter=current_user.display_name,
                 expires_at=invitation.expires_at)
@@ -98,7 +98,7 @@ def accept():
             404 if state == "unknown" else 410
     form = AcceptForm()
     form.context_email = invitation.email
-    form.context_company = accounts.company_name()
+    form.context_company = staff_auth.company_name()
     if form.validate_on_submit():
         try:
             user = invitations.accept(invitation, form.password.data)

@@ -8,7 +8,7 @@ from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
 from blueprints.forms import NewPasswordForm, language_field
-from kontor import accounts, audit, emails, passwords
+from kontor import audit, emails, passwords, staff_auth
 from models import User
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
@@ -29,7 +29,7 @@ def forms():
     language = LanguageForm(prefix="lang", language=current_user.language or "en")
     password = ChangePasswordForm(prefix="pw")
     password.context_email = current_user.email
-    password.context_company = accounts.company_name()
+    password.context_company = staff_auth.company_name()
     return language, password
 
 
@@ -59,10 +59,10 @@ def change_password():
     """Change the password (needs the current one); ends your other sessions."""
     language, password = forms()
     if password.validate_on_submit():
-        if accounts.change_password(current_user, password.current.data, password.password.data,
+        if staff_auth.change_password(current_user, password.current.data, password.password.data,
                                     keep_session_id=session.row_id):
             audit.record("password.changed", user=current_user, ip=request.remote_addr)
-            emails.send("password_changed", current_user.email,
+            emails.queue("password_changed", current_user.email,
                         emails.language_for(current_user), "notice")
             flash(_("Your password is changed. Your other sessions were signed out."), "success")
             return redirect(url_for("profile.show"))

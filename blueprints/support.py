@@ -210,7 +210,7 @@ def case_link(case):
 def notify(user, template, case, **context):
     if user is None or not user.is_active:
         return
-    emails.send(template, user.email, emails.language_for(user), "case", case=case,
+    emails.queue(template, user.email, emails.language_for(user), "case", case=case,
                 link=case_link(case), **context)
 
 

@@ -82,7 +82,7 @@ def account_action(user_id, action, done_message, audit_action):
     user = get_user(user_id)
     try:
         action(user)
-    except users.Refused as refused:
+    except users.AccountActionRefused as refused:
         flash(REFUSALS[refused.reason], "error")
         return redirect(url_for("users.index"))
     audit.record(audit_action, user=current_user, target=user.email, ip=request.remote_addr)

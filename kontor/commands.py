@@ -3,7 +3,7 @@ import click
 from flask import current_app
 
 from kontor import company as company_rules
-from kontor import jobs, passwords, tokens
+from kontor import jobs, languages, passwords, tokens
 from kontor import migrate as migrations
 from kontor.mail import InvalidAddress, normalise_address
 from models import db
@@ -48,7 +48,7 @@ def register(app):
     @click.option("--company-email", default="")
     @click.option("--vat-number", default="")
     @click.option("--org-number", default="")
-    @click.option("--language", type=click.Choice(["en", "nl", "nb", "de"]), default="en")
+    @click.option("--language", type=click.Choice(languages.CODES), default="en")
     def setup_command(company_name, name, email, password, company_email, **fields):
         """Create the company and the first superuser without a browser."""
         try:

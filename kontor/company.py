@@ -1,6 +1,8 @@
 """First-run setup and the readiness checklist (SPEC section 2)."""
 from kontor import passwords
 from kontor.clock import utcnow
+from kontor.errors import Refused
+from kontor.mail import normalise_email
 from models import Company, Employee, User, db
 
 COMPANY_FIELDS = ("name", "street", "postcode", "city", "country", "phone", "email",
@@ -10,8 +12,11 @@ COMPANY_FIELDS = ("name", "street", "postcode", "city", "country", "phone", "ema
 REQUIRED_COMPANY_FIELDS = ("name", "street", "postcode", "city", "phone", "email", "vat_number")
 
 
-class SetupAlreadyDone(Exception):
-    pass
+class SetupAlreadyDone(Refused):
+    """Setup runs once: an account exists already."""
+
+    def __init__(self, reason="setup_done"):
+        super().__init__(reason)
 
 
 def needs_setup() -> bool:
@@ -24,7 +29,7 @@ def perform_setup(company_fields: dict, name: str, email: str, password: str):
     Raises SetupAlreadyDone if any account exists (two browsers racing for the setup page
     produce one superuser: the check and the insert share one write transaction).
     """
-    email = email.strip().lower()
+    email = normalise_email(email)
     with db.atomic():
         if User.select().exists():
             raise SetupAlreadyDone()

@@ -5,7 +5,32 @@ Everything Kontor reads from the environment is read here, once, into a plain di
 """
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
+
+from kontor.storage import DataFolder
+
+# --- limits and lifetimes: rules of the product, not settings of an installation ----------
+# (SPEC and SECURITY.md name them; tests and templates read them from here.)
+RESET_LINK_LIFETIME = timedelta(minutes=30)     # a "forgot password" link (SECURITY.md 8)
+INVITATION_LIFETIME = timedelta(days=7)         # an invitation link (SPEC section 4)
+INVITATION_REMIND_AFTER = timedelta(days=5)     # the user list flags it as nearly expired
+SETUP_LINK_LIFETIME = timedelta(days=365)       # the one-time setup link printed at start
+LOCK_AFTER_FAILURES = 5                         # wrong passwords in a row lock the account
+CSV_IMPORT_MAX_BYTES = 10 * 1024 * 1024         # largest CSV file a contact import accepts
+CSV_IMPORT_MAX_ROWS = 50_000                    # most rows one contact import takes
+NOTE_ENTRY_MAX_LENGTH = 20_000                  # characters in one note entry
+
+# --- defaults of the settings read from the environment (README, "Configuration") ---------
+DEFAULT_PORT = 8080
+DEFAULT_SMTP_PORT = 25
+DEFAULT_SMTP_TIMEOUT_SECONDS = 20
+DEFAULT_IDLE_MINUTES = 20
+DEFAULT_ABSOLUTE_HOURS = 12
+DEFAULT_MAIL_INTERVAL_SECONDS = 5
+DEFAULT_THREADS = 8
+DEFAULT_UPLOAD_MAX_MB = 20
+DEFAULT_REQUEST_MAX_MB = 60
 
 
 def _bool(value, default=False):
@@ -30,7 +55,7 @@ def load_secret_key(data_dir: Path) -> str:
     from_env = os.environ.get("SECRET_KEY") or os.environ.get("KONTOR_SECRET_KEY")
     if from_env:
         return from_env
-    path = data_dir / "secret_key"
+    path = DataFolder(data_dir).secret_key
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -44,29 +69,31 @@ def from_environment(environ=None) -> dict:
     """Read Kontor's settings from environment variables (see README, "Configuration")."""
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("KONTOR_DATA_DIR") or "instance").resolve()
-    port = _int(env.get("KONTOR_PORT"), 8080)
+    port = _int(env.get("KONTOR_PORT"), DEFAULT_PORT)
     base_url = (env.get("KONTOR_BASE_URL") or f"http://localhost:{port}").rstrip("/")
     proxies = [p.strip() for p in (env.get("KONTOR_TRUSTED_PROXIES") or "").split(",") if p.strip()]
     return {
         "DATA_DIR": str(data_dir),
-        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'kontor.db'}",
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{DataFolder(data_dir).database}",
         "HOST": env.get("KONTOR_HOST") or "0.0.0.0",
         "PORT": port,
         "BASE_URL": base_url,
         "SMTP_HOST": env.get("SMTP_HOST") or "",
-        "SMTP_PORT": _int(env.get("SMTP_PORT"), 25),
+        "SMTP_PORT": _int(env.get("SMTP_PORT"), DEFAULT_SMTP_PORT),
         "SMTP_USER": env.get("SMTP_USER") or "",
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD") or "",
         "SMTP_STARTTLS": _bool(env.get("SMTP_STARTTLS")),
-        "SMTP_TIMEOUT": _int(env.get("SMTP_TIMEOUT"), 20),
+        "SMTP_TIMEOUT": _int(env.get("SMTP_TIMEOUT"), DEFAULT_SMTP_TIMEOUT_SECONDS),
         "MAIL_FROM": env.get("MAIL_FROM") or "kontor@localhost",
-        "IDLE_MINUTES": _int(env.get("KONTOR_IDLE_MINUTES"), 20),
-        "ABSOLUTE_HOURS": _int(env.get("KONTOR_ABSOLUTE_HOURS"), 12),
+        "IDLE_MINUTES": _int(env.get("KONTOR_IDLE_MINUTES"), DEFAULT_IDLE_MINUTES),
+        "ABSOLUTE_HOURS": _int(env.get("KONTOR_ABSOLUTE_HOURS"), DEFAULT_ABSOLUTE_HOURS),
         "TRUSTED_PROXIES": proxies,
-        "MAIL_INTERVAL_SECONDS": _int(env.get("KONTOR_MAIL_INTERVAL"), 5),
-        "THREADS": _int(env.get("KONTOR_THREADS"), 8),
-        "UPLOAD_MAX_MB": _int(env.get("KONTOR_UPLOAD_MAX_MB"), 20),
-        "MAX_CONTENT_LENGTH": _int(env.get("KONTOR_REQUEST_MAX_MB"), 60) * 1024 * 1024,
+        "MAIL_INTERVAL_SECONDS": _int(env.get("KONTOR_MAIL_INTERVAL"),
+                                      DEFAULT_MAIL_INTERVAL_SECONDS),
+        "THREADS": _int(env.get("KONTOR_THREADS"), DEFAULT_THREADS),
+        "UPLOAD_MAX_MB": _int(env.get("KONTOR_UPLOAD_MAX_MB"), DEFAULT_UPLOAD_MAX_MB),
+        "MAX_CONTENT_LENGTH": _int(env.get("KONTOR_REQUEST_MAX_MB"),
+                                   DEFAULT_REQUEST_MAX_MB) * 1024 * 1024,
         "RATELIMIT_STORAGE_URI": env.get("KONTOR_RATELIMIT_STORAGE") or "memory://",
         "DEBUG": _bool(env.get("KONTOR_DEBUG")),
     }

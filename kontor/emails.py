@@ -21,8 +21,10 @@ def link(path: str) -> str:
     return current_app.config["BASE_URL"] + path
 
 
-def send(template, to_addr, language, kind, **context):
-    """Render templates/email/<template>.txt (first line: subject) and queue it."""
+def queue(template, to_addr, language, kind, **context):
+    """Render templates/email/<template>.txt (first line: subject) in `language` and put it in
+    the outbox (kontor/mail.py delivers it later). Returns the OutboxMessage row. Raises
+    mail.InvalidAddress for an unusable `to_addr`."""
     company = Company.current()
     with force_locale(language):
         text = render_template(f"email/{template}.txt", company=company, **context)

@@ -2,6 +2,8 @@
 from peewee import fn
 
 from kontor.clock import utcnow
+from kontor.errors import Refused
+from kontor.mail import normalise_email
 from models import Employee, Invitation, User, db
 
 FIELDS = ("name", "email", "phone", "mobile", "title", "department", "active")
@@ -22,7 +24,7 @@ def search(text="", include_inactive=True):
 
 
 def email_taken(email, exclude_id=None):
-    email = (email or "").strip().lower()
+    email = normalise_email(email)
     if not email:
         return False
     query = Employee.select().where(fn.LOWER(Employee.email) == email)
@@ -31,8 +33,11 @@ def email_taken(email, exclude_id=None):
     return query.exists()
 
 
-class DuplicateEmail(Exception):
-    pass
+class DuplicateEmail(Refused):
+    """Another employee in the register has this e-mail address."""
+
+    def __init__(self, reason="duplicate_email"):
+        super().__init__(reason)
 
 
 def save(employee, values):
@@ -44,7 +49,7 @@ def save(employee, values):
     values = {k: (v.strip() if isinstance(v, str) else "" if v is None else v)
               for k, v in values.items() if k in FIELDS}   # a field left out of the POST: ""
     if "email" in values:
-        values["email"] = values["email"].lower()
+        values["email"] = normalise_email(values["email"])
     with db.atomic():
         if email_taken(values.get("email"), employee.id if employee else None):
             raise DuplicateEmail()

@@ -6,24 +6,20 @@ Tokens follow the same rules as reset links (kontor/tokens.py): random, stored o
 SHA-256 hash, single use; invitations are valid for 7 days.
 """
 import secrets
-from datetime import timedelta
 
 from peewee import IntegrityError, fn
 
-from kontor import passwords, tokens
+from kontor import config, passwords, tokens
 from kontor.clock import utcnow
+from kontor.errors import Refused
+from kontor.mail import normalise_email
 from models import Employee, Invitation, User, db
 
-VALID_FOR = timedelta(days=7)
-REMIND_AFTER = timedelta(days=5)
 
-
-class NotInvitable(Exception):
+class NotInvitable(Refused):
     """The employee cannot be invited (now): `reason` says why."""
 
-    def __init__(self, reason):
-        super().__init__(reason)
-        self.reason = reason   # "inactive", "no_email", "has_account", "already_invited"
+    # reason: "unknown", "inactive", "no_email", "has_account", "already_invited"
 
 
 def invitable_employees():
@@ -49,7 +45,7 @@ def _why_not_invitable(employee):
     if not employee.email:
         return "no_email"
     if User.select().where(User.employee == employee).exists() or \
-            User.by_email(employee.email) is not None:
+            User.by_email(normalise_email(employee.email)) is not None:
         return "has_account"
     open_one = Invitation.open().where(Invitation.employee == employee).first()
     if open_one is not None and not open_one.is_expired:
@@ -81,9 +77,9 @@ def invite(employee_id, language, invited_by):
                 Invitation.employee == employee, Invitation.accepted_at.is_null(),
                 Invitation.revoked_at.is_null(), Invitation.expires_at <= now).execute()
             invitation = Invitation.create(
-                employee=employee, email=employee.email.strip().lower(), language=language,
+                employee=employee, email=normalise_email(employee.email), language=language,
                 token_hash=tokens.digest(raw), invited_by=invited_by, created_at=now,
-                expires_at=now + VALID_FOR)
+                expires_at=now + config.INVITATION_LIFETIME)
     except IntegrityError:
         # another superuser's invitation for the same employee won the race
         raise NotInvitable("already_invited") from None
@@ -106,10 +102,10 @@ def resend(invitation_id, invited_by):
                 Invitation.revoked_at.is_null()).execute():
             return None, None   # another superuser resent or revoked it a moment ago
         invitation = Invitation.create(   # to the register's e-mail as it is now
-            employee=old.employee_id, email=employee.email.strip().lower(),
+            employee=old.employee_id, email=normalise_email(employee.email),
             language=old.language,
             token_hash=tokens.digest(raw), invited_by=invited_by, created_at=now,
-            expires_at=now + VALID_FOR)
+            expires_at=now + config.INVITATION_LIFETIME)
     return invitation, raw
 
 
@@ -130,10 +126,13 @@ def check_digest(token_hash):
                                     invitation.expires_at)
 
 
-class InvitationUnusable(Exception):
-    def __init__(self, state):
-        super().__init__(state)
-        self.state = state
+class InvitationUnusable(Refused):
+    """The invitation cannot be accepted (any more): `reason` ("used", "revoked") says why."""
+
+    @property
+    def state(self):
+        """The invitation's state as the token rules name it: the refusal's reason."""
+        return self.reason
 
 
 def accept(invitation, password):
@@ -164,4 +163,4 @@ def accept(invitation, password):
 
 def needs_reminder(invitation):
     return invitation.is_open and not invitation.is_expired and \
-        utcnow() - invitation.created_at > REMIND_AFTER
+        utcnow() - invitation.created_at > config.INVITATION_REMIND_AFTER

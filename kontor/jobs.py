@@ -11,13 +11,13 @@ import os
 import socket
 import uuid
 from datetime import UTC, timedelta
-from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import Case, IntegrityError
 
 from kontor import mail, sessions, uploads
 from kontor.clock import utcnow
+from kontor.storage import DataFolder
 from models import CaseFile, JobLease, db
 
 log = logging.getLogger("kontor.jobs")
@@ -74,9 +74,9 @@ def deliver_outbox(config):
 
 
 def purge_orphan_uploads(config):
-
+    """Delete uploaded files that no case uses (left by abandoned wizards): the job's body."""
     in_use = {name for (name,) in CaseFile.select(CaseFile.stored_name).tuples()}
-    deleted = uploads.purge_orphans(Path(config["DATA_DIR"]) / "uploads", in_use)
+    deleted = uploads.purge_orphans(DataFolder(config["DATA_DIR"]).uploads, in_use)
     if deleted:
         log.info("deleted %d uploaded files that no case uses", deleted)
 

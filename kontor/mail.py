@@ -13,11 +13,12 @@ import ssl
 from datetime import UTC, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
 from kontor.clock import utcnow
+from kontor.errors import Refused
+from kontor.storage import DataFolder
 from models import OutboxMessage, db
 
 log = logging.getLogger("kontor.mail")
@@ -28,8 +29,8 @@ BACKOFF_MAX = timedelta(hours=1)
 STALE_CLAIM = timedelta(minutes=10)
 
 
-class InvalidAddress(ValueError):
-    pass
+class InvalidAddress(Refused, ValueError):
+    """Not an e-mail address; `reason` is the validator's explanation (English)."""
 
 
 # Single-use links (reset, invitation) end in a `secrets.token_urlsafe(32)` value. The outbox
@@ -40,6 +41,13 @@ _LINK_SECRET = re.compile(r"(https?://\S*/)[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 
 def without_secrets(body: str) -> str:
     return _LINK_SECRET.sub(r"\1[removed after sending]", body)
+
+
+def normalise_email(address) -> str:
+    """The form in which Kontor stores and compares e-mail addresses (login names, register
+    e-mails, duplicate checks): surrounding space removed, lower-cased. `address`: str or None
+    (gives ""). Validation is `normalise_address`'s job."""
+    return (address or "").strip().lower()
 
 
 def normalise_address(address: str) -> str:
@@ -103,8 +111,7 @@ class Transport:
     def send(self, email, message_id):
         cfg = self.config
         if not cfg.get("SMTP_HOST"):
-            folder = Path(cfg["DATA_DIR"]) / "mail"
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = DataFolder(cfg["DATA_DIR"]).folder("mail")
             stamp = utcnow().strftime("%Y%m%d-%H%M%S")
             (folder / f"{stamp}-{message_id:06d}.eml").write_bytes(bytes(email))
             return

@@ -5,15 +5,15 @@ token for the same purpose and person revokes the older ones.
 """
 import hashlib
 import secrets
-from datetime import timedelta
 
+from kontor import config
 from kontor.clock import utcnow
 from models import Token, db
 
 LIFETIMES = {
-    "reset": timedelta(minutes=30),
-    "invite": timedelta(days=7),
-    "setup": timedelta(days=365),
+    "reset": config.RESET_LINK_LIFETIME,
+    "invite": config.INVITATION_LIFETIME,
+    "setup": config.SETUP_LINK_LIFETIME,
 }
 
 

@@ -5,15 +5,14 @@ from dataclasses import dataclass
 from peewee import fn
 
 from kontor import sessions
+from kontor.errors import Refused
+from kontor.mail import normalise_email
 from models import Employee, Invitation, User, UserSession, db, locked
 
 
-class Refused(Exception):
-    """The action would break a rule; `reason` names it."""
-
-    def __init__(self, reason):
-        super().__init__(reason)
-        self.reason = reason   # "self", "last_superuser"
+class AccountActionRefused(Refused):
+    """The action on an account would break a rule; `reason`: "self" (a superuser cannot
+    deactivate their own account) or "last_superuser" (the last active superuser stays)."""
 
 
 @dataclass
@@ -38,7 +37,7 @@ class Access:
     @property
     def login_differs(self):
         return self.user is not None and \
-            self.user.email != (self.employee.email or "").strip().lower()
+            self.user.email != normalise_email(self.employee.email)
 
 
 def overview(text=""):
@@ -65,11 +64,13 @@ def _other_active_superusers(user):
 
 
 def deactivate(user, acting):
+    """Deactivate `user` (a User) on behalf of `acting` and end their sessions.
+    Raises AccountActionRefused("self" or "last_superuser") (SPEC section 4)."""
     if user.id == acting.id:
-        raise Refused("self")
+        raise AccountActionRefused("self")
     with db.atomic():
         if user.is_superuser and not _other_active_superusers(user).exists():
-            raise Refused("last_superuser")
+            raise AccountActionRefused("last_superuser")
         User.update(is_active=False).where(User.id == user.id).execute()
         sessions.end_sessions_of(user.id, "deactivated")
 
@@ -79,9 +80,11 @@ def reactivate(user):
 
 
 def set_superuser(user, grant, acting):
+    """Grant (`grant` True) or withdraw the superuser right. Raises
+    AccountActionRefused("last_superuser") when it would leave no active superuser."""
     with db.atomic():
         if not grant and user.is_superuser and not _other_active_superusers(user).exists():
-            raise Refused("last_superuser")
+            raise AccountActionRefused("last_superuser")
         User.update(is_superuser=grant).where(User.id == user.id).execute()
 
 

@@ -1,18 +1,14 @@
-"""Sign-in, lockout, password changes and resets (SPEC section 3; SECURITY.md 1-12).
+"""Staff sign-in: passwords, lockout, password changes and resets (SPEC section 3;
+SECURITY.md 1-12). Customers' portal accounts are another audience with rules of their own.
 
 Plain functions over the models; the views in blueprints/auth.py and profile.py call them.
 """
 from peewee import Case
 
-from kontor import passwords, sessions, tokens
+from kontor import config, passwords, sessions, tokens
 from kontor.clock import utcnow
+from kontor.mail import normalise_email
 from models import Company, User, db
-
-LOCK_AFTER_FAILURES = 5
-
-
-def normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
 
 
 def authenticate(email, password):
@@ -34,7 +30,7 @@ def authenticate(email, password):
         with db.atomic():
             User.update(
                 failed_logins=User.failed_logins + 1,
-                locked_at=Case(None, [(User.failed_logins + 1 >= LOCK_AFTER_FAILURES, now)],
+                locked_at=Case(None, [(User.failed_logins + 1 >= config.LOCK_AFTER_FAILURES, now)],
                                User.locked_at),
             ).where(User.id == user.id).execute()
             user = User.get_by_id(user.id)
