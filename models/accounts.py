@@ -90,7 +90,9 @@ class User(BaseModel):
 
     @classmethod
     def by_email(cls, email):
-        return cls.get_or_none(cls.email == (email or "").strip().lower())
+        """The account whose login name is `email`, or None. `email` must be normalised
+        already (kontor.mail.normalise_email: the one place that says how)."""
+        return cls.get_or_none(cls.email == email)
 
 
 def with_employee(query):
