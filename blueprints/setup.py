@@ -7,7 +7,7 @@ from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from blueprints.forms import CompanyForm, NewPasswordForm, email_field, language_field
-from kontor import audit, tokens
+from kontor import audit, languages, tokens
 from kontor import company as company_rules
 from kontor.access import public
 
@@ -48,8 +48,7 @@ def start():
         abort(404)
     form = SetupForm()
     if request.method == "GET":
-        form.language.data = str(request.accept_languages.best_match(["en", "nl", "nb", "de"])
-                                 or "en")
+        form.language.data = languages.best_match(request.accept_languages) or languages.DEFAULT
     form.context_email = form.admin_email.data or ""
     form.context_company = form.name.data or ""
     if form.validate_on_submit():
