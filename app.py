@@ -1,10 +1,33 @@
-"""Kontor: the application factory and the serving entry point.
+"""Kontor: the application factories and the serving entry point.
 
 `create_app` only wires things together: no network, no migrations, no scheduler. `main()`
 (`python app.py`) applies migrations, prints the setup URL on an empty database, starts the
 scheduler and serves with waitress. `flask --app app <command>` offers the same as CLI commands.
+
+Two audiences, two apps (SECURITY.md item 36). Kontor serves its staff and, on each website's
+portal, the firm's customers. Flask-Login allows one login manager per app, so the portal is a
+second Flask app (`create_portal_app`) in the same process, with its own LoginManager, its own
+session interface (realm "portal", cookie `kontor_portal` whose path is the website's root),
+its own CSRF setup and error pages. `PortalDispatcher` wraps the staff app's `wsgi_app`: a
+path `/w/<slug>/...` goes to the portal app, with `/w/<slug>` moved into SCRIPT_NAME, so the
+portal's routes are `/`, `/login`, ... and `url_for` builds `/w/<slug>/login` by itself; every
+other path goes to the staff app. When websites get host names (issue 13), the dispatcher maps
+a host to its website the same way, with an empty script root, and the portal's views do not
+change. Everything else about serving stays as it was: `waitress.serve(app)`, and
+`create_app(config).test_client()` reaches both apps (the portal app is kept in
+`app.extensions["kontor_portal"]`).
+
+Why not portal sign-in inside the staff app without Flask-Login: `current_user`, the user
+loader, `login_required`-style checks, the session cookie and the CSRF token would all have
+to tell two kinds of session apart on every request, and one forgotten check would let one
+audience's session count for the other. With two apps each side has exactly one kind of user
+and one kind of session, and a session of one realm is not even found by the other.
+
+Until issue 13 adds websites, every slug of the form [a-z0-9-]{1,50} is served by the portal
+skeleton (blueprints/portal/website.py).
 """
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -18,9 +41,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints import BLUEPRINTS
-from kontor import __version__, access, commands, jobs, migrate
+from blueprints.portal import bp as portal_bp
+from blueprints.portal import website as portal_website
+from kontor import __version__, access, commands, jobs, migrate, sessions
 from kontor import config as kontor_config
-from kontor.extensions import babel, csrf, limiter, login_manager
+from kontor.extensions import babel, csrf, limiter, login_manager, portal_login_manager
 from kontor.server_session import DatabaseSessionInterface
 from kontor.web import browser_name, current_company, local_time
 from models import User, db, open_database, with_employee
@@ -51,8 +76,35 @@ def create_app(config=None):
     register_errorhandlers(app)
     register_template_helpers(app)
     register_commands(app)
-    app.wsgi_app = TrustedProxies(app.wsgi_app, app.config["TRUSTED_PROXIES"])
+    portal = create_portal_app(app)
+    app.extensions["kontor_portal"] = portal
+    app.wsgi_app = TrustedProxies(PortalDispatcher(app.wsgi_app, portal.wsgi_app),
+                                  app.config["TRUSTED_PROXIES"])
     return app
+
+
+def create_portal_app(staff_app):
+    """Build the customer portal's Flask app, served under `/w/<slug>/` (see the top of this
+    module). It shares the staff app's configuration object; what differs (the session realm
+    and cookie, the login manager, the error pages) is its own."""
+    portal = Flask(__name__)
+    portal.config = staff_app.config
+    portal.debug = staff_app.debug
+    register_portal_request_hooks(portal)   # first: access checks run before the CSRF check
+    register_security_headers(portal)
+    babel.init_app(portal, locale_selector=select_locale, timezone_selector=select_timezone)
+    csrf.init_app(portal)
+    portal_login_manager.init_app(portal)
+    portal_login_manager.session_protection = None
+    portal_login_manager.user_loader(load_portal_account)
+    portal_login_manager.unauthorized_handler(send_to_portal_login)
+    portal.session_interface = DatabaseSessionInterface(
+        realm=sessions.PORTAL, cookie_name=portal.config["PORTAL_SESSION_COOKIE_NAME"],
+        website_of=portal_website.website_id_of)
+    portal.register_blueprint(portal_bp)
+    register_errorhandlers(portal, template="portal/error.html")
+    register_template_helpers(portal, website=portal_website.current_website)
+    return portal
 
 
 def configure(app, config):
@@ -68,6 +120,7 @@ def configure(app, config):
     # Flask's own default already holds this key ("session"): setdefault would be a no-op.
     if "SESSION_COOKIE_NAME" not in (config or {}):
         app.config["SESSION_COOKIE_NAME"] = "kontor_session"
+    app.config.setdefault("PORTAL_SESSION_COOKIE_NAME", "kontor_portal")
     app.config.setdefault("LOGIN_LIMIT_PER_IP", "30 per minute")
     app.config.setdefault("LOGIN_LIMIT_PER_EMAIL", "10 per 15 minutes")
     app.config.setdefault("RESET_LIMIT_PER_IP", "20 per hour")
@@ -85,7 +138,7 @@ def register_extensions(app):
     login_manager.session_protection = None   # sessions are server-side records already
     login_manager.user_loader(load_user)
     login_manager.unauthorized_handler(send_to_login)
-    app.session_interface = DatabaseSessionInterface()
+    app.session_interface = DatabaseSessionInterface(realm=sessions.STAFF)
 
 
 def register_blueprints(app):
@@ -95,16 +148,35 @@ def register_blueprints(app):
 
 def register_request_hooks(app):
     @app.before_request
-    def connect_and_check():
+    def check_session_and_access():
+        """Forget the company read by an earlier request, tell the person once why their last
+        session ended, then apply the view's access level (kontor/access.py)."""
         g.pop("company", None)
         announce_ended_session(app)
         return access.enforce_access()
 
+    register_connection_teardown(app)
+    register_security_headers(app)
+
+
+def register_portal_request_hooks(portal):
+    @portal.before_request
+    def check_portal_access():
+        """Forget the company read by an earlier request, then apply the view's access level."""
+        g.pop("company", None)
+        return access.enforce_access()
+
+    register_connection_teardown(portal)
+
+
+def register_connection_teardown(app):
     @app.teardown_request
     def close_connection(exc):
         if not db.is_closed():
             db.close()
 
+
+def register_security_headers(app):
     @app.after_request
     def security_headers(response):
         headers = response.headers
@@ -131,6 +203,14 @@ def send_to_login():
     return redirect(url_for("auth.login", next=next_page))
 
 
+def send_to_portal_login():
+    """Anonymous request for a portal page that needs a sign-in: to the website's sign-in."""
+    flash(_("Please sign in to open that page."), "info")
+    next_page = request.script_root + request.full_path.rstrip("?") \
+        if request.method == "GET" else None
+    return redirect(url_for("portal.login", next=next_page))
+
+
 def announce_ended_session(app):
     """Tell the person why their session ended, once, on the first request after it did."""
     reason = getattr(session, "ended_reason", None)
@@ -140,13 +220,13 @@ def announce_ended_session(app):
                                                 "hours": app.config["ABSOLUTE_HOURS"]}, "warning")
 
 
-def register_errorhandlers(app):
+def register_errorhandlers(app, template="errors/error.html"):
     def render_error(error):
         code = error.code if isinstance(error, HTTPException) else 500
         if code == 500:
             app.logger.exception("unhandled error on %s", request.path.replace("\n", "\\n"))
         try:
-            return render_template("errors/error.html", code=code, error=error), code
+            return render_template(template, code=code, error=error), code
         except Exception:   # e.g. the database is down: the page itself cannot be rendered
             app.logger.exception("error page failed")
             return (f"<!doctype html><html lang=en><title>Kontor</title><h1>Error {code}</h1>"
@@ -158,17 +238,21 @@ def register_errorhandlers(app):
 
     @app.errorhandler(CSRFError)
     def csrf_failed(error):
-        return render_template("errors/error.html", code=400, error=error, csrf=True), 400
+        return render_template(template, code=400, error=error, csrf=True), 400
 
 
-def register_template_helpers(app):
+def register_template_helpers(app, website=None):
+    """Filters and globals for the templates; `website` (the portal's) gives `website`."""
     app.add_template_filter(local_time, "datetime_local")
     app.add_template_filter(browser_name, "browser_name")
 
     @app.context_processor
     def kontor_globals():
-        return {"languages": LANGUAGES, "kontor_version": __version__,
-                "current_locale": str(select_locale() or "en"), "company": current_company()}
+        values = {"languages": LANGUAGES, "kontor_version": __version__,
+                  "current_locale": str(select_locale() or "en"), "company": current_company()}
+        if website is not None:
+            values["website"] = website()
+        return values
 
 
 def register_commands(app):
@@ -186,8 +270,14 @@ def load_user(user_id):
     return user if user is not None and user.is_active else None
 
 
+def load_portal_account(account_id):
+    """The portal's user loader. There are no portal accounts until issue 13: nobody."""
+    return None
+
+
 def select_locale():
-    if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
+    if current_user and current_user.is_authenticated \
+            and getattr(current_user, "language", None) in LANGUAGES:
         return current_user.language
     chosen = session.get("lang") if session else None
     if chosen in LANGUAGES:
@@ -201,6 +291,28 @@ def select_locale():
 def select_timezone():
     company = current_company()
     return company.timezone if company and company.timezone else "UTC"
+
+
+class PortalDispatcher:
+    """WSGI: `/w/<slug>/...` to the portal app with `/w/<slug>` moved into SCRIPT_NAME (and the
+    slug into `environ["kontor.website_slug"]`); every other path to the staff app."""
+
+    PATH = re.compile(r"(/w/([a-z0-9-]{1,50}))(?=/|$)")
+
+    def __init__(self, staff_wsgi_app, portal_wsgi_app):
+        self.staff = staff_wsgi_app
+        self.portal = portal_wsgi_app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        match = self.PATH.match(path)
+        if match is None:
+            return self.staff(environ, start_response)
+        prefix, slug = match.groups()
+        environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + prefix
+        environ["PATH_INFO"] = path[len(prefix):]   # "" for "/w/<slug>": redirected to "/"
+        environ["kontor.website_slug"] = slug
+        return self.portal(environ, start_response)
 
 
 class TrustedProxies:

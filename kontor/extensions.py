@@ -1,4 +1,7 @@
-"""Flask extension singletons, bound to the app by `create_app` through `init_app`."""
+"""Flask extension singletons, bound to the apps by `create_app` through `init_app`.
+
+Flask-Login allows one login manager per app: `login_manager` is the staff app's,
+`portal_login_manager` the customer portal's (see app.py). The others serve both apps."""
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -8,4 +11,5 @@ from flask_wtf.csrf import CSRFProtect
 babel = Babel()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+portal_login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)

@@ -1,7 +1,12 @@
-"""Flask session interface that keeps sessions in the database (SECURITY.md items 13-17).
+"""Flask session interface that keeps sessions in the database (SECURITY.md items 13-17, 36).
 
 The cookie holds only a random id; the row holds the data, the user, the timestamps, the IP
 and the browser. Timeouts are checked on every request before anything else sees the session.
+
+Each app has its own interface, for one realm (audience): the staff app's reads and writes
+rows of realm "staff" under its cookie; the portal app's rows of realm "portal" for the
+request's website, under the portal cookie with the website's path. A session id of one realm
+(or of another website) finds nothing in the other, so it is simply no session there.
 """
 import secrets
 
@@ -12,6 +17,7 @@ from werkzeug.datastructures import CallbackDict
 
 from kontor import sessions
 from kontor.clock import utcnow
+from kontor.sessions import PORTAL, STAFF
 from models import UserSession
 
 serializer = TaggedJSONSerializer()
@@ -19,10 +25,12 @@ serializer = TaggedJSONSerializer()
 
 class ServerSession(CallbackDict, SessionMixin):
     def __init__(self, initial=None, sid=None, row_id=None, last_seen_at=None,
-                 ended_reason=None, had_cookie=False):
+                 ended_reason=None, had_cookie=False, realm=None, website_id=None):
         def on_update(self):
             self.modified = True
         super().__init__(initial, on_update)
+        self.realm = realm             # "staff" or "portal": whose session this is
+        self.website_id = website_id   # the portal's website; None for staff
         self.sid = sid
         self.row_id = row_id
         self.last_seen_at = last_seen_at
@@ -38,18 +46,59 @@ class ServerSession(CallbackDict, SessionMixin):
 
 
 class DatabaseSessionInterface(SessionInterface):
+    """Sessions of one realm in `UserSession` rows.
+
+    `realm` is "staff" or "portal"; `cookie_name` overrides the app's SESSION_COOKIE_NAME;
+    `website_of(request)` (portal only) gives the request's website id, or None when the
+    request is for no website, which then has no session. A portal cookie's path is the
+    website's root (the request's script root, e.g. `/w/<slug>/`), so a browser sends it
+    only to that website. Only staff sessions record their user in `UserSession.user`
+    (a staff account); portal accounts get a column of their own with issue 13.
+    """
+
+    def __init__(self, realm=STAFF, cookie_name=None, website_of=None):
+        if realm not in (STAFF, PORTAL):
+            raise ValueError(f"unknown session realm {realm!r}")
+        if (realm == PORTAL) != (website_of is not None):
+            raise ValueError("portal sessions, and only they, belong to a website")
+        self.realm = realm
+        self.cookie_name = cookie_name
+        self.website_of = website_of
+
+    def get_cookie_name(self, app):
+        return self.cookie_name or super().get_cookie_name(app)
+
+    def get_cookie_path(self, app):
+        if self.realm == PORTAL:
+            return (request.script_root or "") + "/"
+        return super().get_cookie_path(app)
+
+    def new_session(self, website_id=None, **kwargs):
+        return ServerSession(realm=self.realm, website_id=website_id, **kwargs)
+
+    def find_row(self, sid, website_id):
+        """The row of this realm (and website) whose id is `sid`, or None."""
+        query = UserSession.select().where(UserSession.sid_hash == sessions.sid_digest(sid),
+                                           UserSession.realm == self.realm)
+        if self.realm == PORTAL:
+            query = query.where(UserSession.website_id == website_id)
+        return query.first()
+
     def open_session(self, app, request):
         if request.endpoint == "static":
-            return ServerSession()
+            return self.new_session()
+        website_id = self.website_of(request) if self.website_of else None
+        if self.realm == PORTAL and website_id is None:
+            return self.new_session()
         sid = request.cookies.get(self.get_cookie_name(app))
         if not sid or len(sid) > 100:
-            return ServerSession(had_cookie=bool(sid))
-        row = UserSession.get_or_none(UserSession.sid_hash == sessions.sid_digest(sid))
+            return self.new_session(website_id, had_cookie=bool(sid))
+        row = self.find_row(sid, website_id)
         if row is None:
-            return ServerSession(had_cookie=True)
+            return self.new_session(website_id, had_cookie=True)
         if row.ended_at is not None:
-            return ServerSession(ended_reason=row.end_reason if row.user_id else None,
-                                 had_cookie=True)
+            return self.new_session(website_id, had_cookie=True,
+                                    ended_reason=row.end_reason if row.user_id else None)
         reason = sessions.expiry_reason(row, utcnow(), app.config["IDLE_MINUTES"],
                                         app.config["ABSOLUTE_HOURS"])
         if reason:
@@ -57,19 +106,22 @@ class DatabaseSessionInterface(SessionInterface):
                 sessions.end_session(row.id, reason)
             else:
                 row.delete_instance()
-            return ServerSession(ended_reason=reason if row.user_id else None, had_cookie=True)
+            return self.new_session(website_id, had_cookie=True,
+                                    ended_reason=reason if row.user_id else None)
         try:
             data = serializer.loads(row.data)
         except (ValueError, TypeError):
             data = {}
-        return ServerSession(data, sid=sid, row_id=row.id, last_seen_at=row.last_seen_at,
-                             had_cookie=True)
+        return self.new_session(website_id, initial=data, sid=sid, row_id=row.id,
+                                last_seen_at=row.last_seen_at, had_cookie=True)
 
     def save_session(self, app, session, response):
         if not isinstance(session, ServerSession) or session.sid is None and not session \
                 and not session.had_cookie:
             return
-        if request.endpoint == "static":
+        if request.endpoint == "static" or session.realm != self.realm:
+            return
+        if self.realm == PORTAL and session.website_id is None:
             return
         name = self.get_cookie_name(app)
         cookie = dict(domain=self.get_cookie_domain(app), path=self.get_cookie_path(app),
@@ -94,14 +146,15 @@ class DatabaseSessionInterface(SessionInterface):
                 response.delete_cookie(name, domain=cookie["domain"], path=cookie["path"])
             return
 
-        user_id = session.get("_user_id")
+        user_id = session.get("_user_id") if self.realm == STAFF else None
         user_id = int(user_id) if user_id else None
         if session.row_id is None:
             sid = secrets.token_urlsafe(32)
             UserSession.create(sid_hash=sessions.sid_digest(sid), user=user_id,
                                data=serializer.dumps(dict(session)), created_at=now,
                                last_seen_at=now, ip=(request.remote_addr or "")[:64],
-                               user_agent=(request.user_agent.string or "")[:300])
+                               user_agent=(request.user_agent.string or "")[:300],
+                               realm=self.realm, website_id=session.website_id)
             response.set_cookie(name, sid, **cookie)
             response.vary.add("Cookie")
         elif session.modified:
@@ -109,5 +162,3 @@ class DatabaseSessionInterface(SessionInterface):
                                last_seen_at=now).where(UserSession.id == session.row_id).execute()
         elif session.last_seen_at is None or now - session.last_seen_at >= sessions.TOUCH_INTERVAL:
             UserSession.update(last_seen_at=now).where(UserSession.id == session.row_id).execute()
-
-

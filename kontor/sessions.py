@@ -2,6 +2,8 @@
 
 Plain functions over the `UserSession` table, shared by the request path (via
 `server_session.py`), the per-minute job, and the superuser's "Signed in now" page.
+Sessions belong to a realm (STAFF or PORTAL, see kontor/access.py); the timeouts and the job
+apply to both, "who is signed in" means staff.
 """
 import hashlib
 from datetime import timedelta
@@ -13,8 +15,11 @@ from models import UserSession
 # per page view. Idle logout can therefore come up to this much earlier than the setting.
 TOUCH_INTERVAL = timedelta(seconds=60)
 
+STAFF, PORTAL = "staff", "portal"   # the session realms: Kontor's users, a website's customers
+
 
 def sid_digest(sid: str) -> str:
+    """The SHA-256 (hex) of a session id: what the row keeps instead of the id."""
     return hashlib.sha256(sid.encode("utf-8")).hexdigest()
 
 
@@ -28,12 +33,14 @@ def expiry_reason(row, now, idle_minutes, absolute_hours):
 
 
 def end_session(row_id, reason) -> bool:
+    """End one live session row; True if it was live."""
     return bool(UserSession.update(ended_at=utcnow(), end_reason=reason)
                 .where(UserSession.id == row_id, UserSession.ended_at.is_null()).execute())
 
 
 def end_sessions_of(user_id, reason, except_row_id=None) -> int:
-    """End every live session of a user (password change, deactivation, reset)."""
+    """End every live session of a staff user (password change, deactivation, reset);
+    returns how many."""
     query = UserSession.update(ended_at=utcnow(), end_reason=reason).where(
         UserSession.user == user_id, UserSession.ended_at.is_null())
     if except_row_id is not None:
@@ -42,7 +49,10 @@ def end_sessions_of(user_id, reason, except_row_id=None) -> int:
 
 
 def end_idle_sessions(idle_minutes, absolute_hours) -> int:
-    """End signed-in sessions past either timeout; forget stale anonymous ones. The job's body."""
+    """End signed-in sessions past either timeout; forget stale anonymous ones. The job's body.
+
+    Both realms alike: a row is "signed in" when it names an account (today only staff
+    sessions do; issue 13's portal accounts add their column here). Returns how many ended."""
     now = utcnow()
     live = UserSession.ended_at.is_null()
     idle = UserSession.update(ended_at=now, end_reason="idle").where(

@@ -52,7 +52,8 @@ def overview(text=""):
     for invitation in Invitation.open().order_by(Invitation.created_at):
         invitations[invitation.employee_id] = invitation
     live = {row.user_id for row in UserSession.select(UserSession.user).where(
-        UserSession.ended_at.is_null(), UserSession.user.is_null(False))}
+        UserSession.ended_at.is_null(), UserSession.user.is_null(False),
+        UserSession.realm == "staff")}
     return [Access(e, users.get(e.id), invitations.get(e.id),
                    users.get(e.id) is not None and users[e.id].id in live)
             for e in employees]

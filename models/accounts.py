@@ -115,15 +115,19 @@ class UserSession(BaseModel):
     user_agent = CharField(max_length=300, default="")
     ended_at = DateTimeField(null=True)
     end_reason = CharField(max_length=20, default="")
+    # The audience (kontor/access.py): "staff", or "portal" for a customer on a website's
+    # portal. A session is only ever opened by the app of its own realm and website.
+    realm = CharField(max_length=10, default="staff")
+    website_id = IntegerField(null=True)   # portal sessions; a foreign key once Website exists
 
     class Meta:
         indexes = ((("ended_at", "last_seen_at"), False),)
 
     @classmethod
     def signed_in(cls):
-        """Live sessions of signed-in users, newest activity first."""
+        """Live staff sessions of signed-in users, newest activity first."""
         return (with_employee(cls.select(cls, User).join(User))
-                .where(cls.ended_at.is_null(), cls.user.is_null(False))
+                .where(cls.ended_at.is_null(), cls.user.is_null(False), cls.realm == "staff")
                 .order_by(cls.last_seen_at.desc()))
 
 

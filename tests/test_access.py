@@ -1,4 +1,4 @@
-"""Default deny (SECURITY.md item 19): every route is for signed-in users unless it is marked
+"""Default deny (SECURITY.md item 19): every route is for signed-in staff unless it is marked
 public, superuser routes answer 403 to staff users, and the tests find the routes by walking
 `app.url_map`, so a route added tomorrow is checked without anyone remembering to."""
 import html
@@ -74,7 +74,7 @@ def test_the_public_routes_are_exactly_the_listed_ones(app):
 
 def test_every_route_has_a_known_access_level(app):
     levels = {access_level(rule.endpoint) for rule in app.url_map.iter_rules()}
-    assert levels <= {"public", "user", "superuser"}
+    assert levels <= {"public", "staff", "superuser"}
 
 
 def test_the_whole_admin_area_is_for_superusers_only(app):
@@ -109,7 +109,7 @@ def test_a_visitor_may_open_the_public_pages_without_being_sent_to_login(app, cl
         assert response.status_code < 500, (method, url)
 
 
-@pytest.mark.parametrize("level", ["user", "superuser"])
+@pytest.mark.parametrize("level", ["staff", "superuser"])
 def test_nothing_is_changed_by_a_visitors_post(app, client, superuser, level):
     """A direct POST (with a token, as a forged form would have) changes nothing."""
     before = Employee.select().count(), Company.current().name
@@ -144,8 +144,8 @@ def test_a_staff_users_direct_post_to_a_superuser_form_changes_nothing(app, staf
 
 
 def test_a_staff_user_reaches_every_ordinary_route(app, staff_client):
-    """The other half of the rule: "user" routes are not accidentally closed to staff."""
-    for method, url, _endpoint in routes(app, level="user"):
+    """The other half of the rule: "staff" routes are not accidentally closed to staff."""
+    for method, url, _endpoint in routes(app, level="staff"):
         if method != "GET":
             continue
         response = staff_client.get(url)
