@@ -41,13 +41,14 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints import BLUEPRINTS
+from blueprints.filters import register_filters
 from blueprints.portal import bp as portal_bp
 from blueprints.portal import website as portal_website
 from kontor import __version__, access, commands, jobs, migrate, sessions
 from kontor import config as kontor_config
 from kontor.extensions import babel, csrf, limiter, login_manager, portal_login_manager
 from kontor.server_session import DatabaseSessionInterface
-from kontor.web import browser_name, current_company, local_time
+from kontor.web import current_company
 from models import User, db, open_database, with_employee
 
 LANGUAGES = {"en": "English", "nl": "Nederlands", "nb": "Norsk bokmål", "de": "Deutsch"}
@@ -243,8 +244,7 @@ def register_errorhandlers(app, template="errors/error.html"):
 
 def register_template_helpers(app, website=None):
     """Filters and globals for the templates; `website` (the portal's) gives `website`."""
-    app.add_template_filter(local_time, "datetime_local")
-    app.add_template_filter(browser_name, "browser_name")
+    register_filters(app)
 
     @app.context_processor
     def kontor_globals():

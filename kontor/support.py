@@ -1,26 +1,36 @@
 """Support requests (SPEC section 9): numbering, who may see a case, the thread, status
-changes, ownership, closing, "Was your question answered?" and the case history.
+changes, ownership, closing, "Was your question answered?", the case history, and the
+superuser's lists of categories and types.
 
 Plain functions over the models; the outbox e-mails are sent by the views, which know the
-recipients' languages and the links.
+recipients' languages and the links. Stored files are kontor/uploads.py's.
 """
+import platform
+import sqlite3
 from dataclasses import dataclass
 
 from peewee import JOIN, IntegrityError, fn
 
+from kontor import __version__
 from kontor.clock import utcnow
 from models import (
+    CaseCategory,
     CaseEvent,
     CaseFile,
     CaseMessage,
+    CaseType,
     Contact,
     SupportCase,
     User,
     db,
+    is_sqlite,
     with_employee,
 )
 
 STATUSES = ("open", "answered", "closed")
+
+# The lists a superuser keeps, by the name the settings URLs use.
+CASE_LISTS = {"categories": CaseCategory, "types": CaseType}
 
 
 def can_see(user, case) -> bool:
@@ -30,6 +40,7 @@ def can_see(user, case) -> bool:
 
 
 def visible_to(user):
+    """A query of the SupportCase rows `user` may see (see can_see)."""
     query = SupportCase.select()
     if not user.is_superuser:
         query = query.where((SupportCase.owner == user.id) |
@@ -43,7 +54,24 @@ def find(user, year, seq):
     return case if case is not None and can_see(user, case) else None
 
 
+def find_by_number(user, number: str):
+    """The case numbered `number` ("2025-17", as in its URL) if `user` may see it, else None;
+    None too for text that is not such a number."""
+    parts = number.split("-")
+    if len(parts) != 2 or not all(p.isdigit() and len(p) < 8 for p in parts):
+        return None
+    return find(user, int(parts[0]), int(parts[1]))
+
+
+def case_file(case, file_id):
+    """The CaseFile `file_id` if it belongs to `case`, else None."""
+    return CaseFile.get_or_none(CaseFile.id == file_id, CaseFile.case == case.id)
+
+
 def listing(user, mine=False, status="", text=""):
+    """The case list's query: the cases `user` sees (only those they own when `mine`), with
+    `status` if it is one of STATUSES, matching `text` (a case number, or part of the subject
+    or the customer's name); most recently changed first, with contact and owner joined."""
     query = with_employee(visible_to(user).select(SupportCase, Contact, User)
                           .join(Contact, on=(SupportCase.contact == Contact.id))
                           .switch(SupportCase)
@@ -80,6 +108,7 @@ def satisfaction(user):
 
 
 def event(case, user, action, old="", new=""):
+    """Write one line of the case history (old and new values cut to 200 characters)."""
     CaseEvent.create(case=case, user=user, action=action, old=str(old)[:200],
                      new=str(new)[:200], at=utcnow())
 
@@ -130,6 +159,7 @@ def create(draft: Draft, requester, files=()):
 
 
 def is_requester(user, case):
+    """Whether `user` asked for `case`."""
     return case.requester_user_id == user.id
 
 
@@ -162,11 +192,13 @@ def _set_status(case, user, status, now):
 
 
 def close(case, user):
+    """Close `case` on behalf of `user` (who may: the view checks), clearing its rating."""
     with db.atomic():
         _set_status(case, user, "closed", utcnow())
 
 
 def change_owner(case, user, new_owner):
+    """Give `case` to `new_owner`; `user` is who did it, for the history."""
     with db.atomic():
         event(case, user, "owner", old=case.owner.display_name if case.owner_id else "",
               new=new_owner.display_name)
@@ -181,6 +213,7 @@ def needs_answer_question(user, case):
 
 
 def answered_yes(case, user):
+    """Record the requester's "Yes, my question was answered"."""
     with db.atomic():
         SupportCase.update(satisfied=True).where(SupportCase.id == case.id).execute()
         event(case, user, "answered_yes")
@@ -203,7 +236,19 @@ def staff_owners():
         User.email)
 
 
+def staff_owner(user_id):
+    """The active account `user_id` (one that may own a case), or None."""
+    return User.get_or_none(User.id == user_id, User.is_active == True)  # noqa: E712
+
+
+def others_may_own(user) -> bool:
+    """Whether an active account other than `user` exists, so that a case could go to it."""
+    return User.select().where(User.is_active == True,  # noqa: E712
+                               User.id != user.id).exists()
+
+
 def thread(case):
+    """The case's messages in order, each with its files: [(CaseMessage, [CaseFile])]."""
     messages = list(case.messages.order_by(CaseMessage.created_at, CaseMessage.id))
     files = {}
     for f in case.files.order_by(CaseFile.id):
@@ -212,6 +257,62 @@ def thread(case):
 
 
 def history(case):
+    """The case's CaseEvent rows in order, each with its user (and employee) joined."""
     return list(with_employee(CaseEvent.select(CaseEvent, User).join(
         User, JOIN.LEFT_OUTER, on=(CaseEvent.user == User.id)))
                 .where(CaseEvent.case == case.id).order_by(CaseEvent.at, CaseEvent.id))
+
+
+def server_facts():
+    """What a case's technical information says about the server: a dict with "kontor" (the
+    version), "server" (system and Python) and "database" (engine and version). Raises
+    peewee's DatabaseError when the database cannot answer."""
+    if is_sqlite():
+        database = f"SQLite {sqlite3.sqlite_version}"
+    else:
+        version = db.execute_sql("SHOW server_version").fetchone()[0]
+        database = f"PostgreSQL {version}"
+    return {"kontor": __version__,
+            "server": f"{platform.platform()}, Python {platform.python_version()}",
+            "database": database}
+
+
+# --- the lists the superuser keeps --------------------------------------------------------
+
+def active_categories():
+    """The categories offered in the wizard's drop-down, in their order."""
+    return list(CaseCategory.select().where(CaseCategory.active == True)  # noqa: E712
+                .order_by(CaseCategory.position, CaseCategory.name))
+
+
+def active_types():
+    """The types of request offered in the wizard's drop-down, in their order."""
+    return list(CaseType.select().where(CaseType.active == True)  # noqa: E712
+                .order_by(CaseType.position, CaseType.name))
+
+
+def case_lists():
+    """Every category and type, offered or not, in their order:
+    {"categories": [CaseCategory], "types": [CaseType]}."""
+    return {kind: list(model.select().order_by(model.position, model.name))
+            for kind, model in CASE_LISTS.items()}
+
+
+def add_to_list(kind, name):
+    """Add `name` (stripped) at the end of the list `kind` ("categories" or "types"); return
+    the new item. Raises KeyError for another `kind`."""
+    model = CASE_LISTS[kind]
+    position = (model.select(fn.MAX(model.position)).scalar() or 0) + 1
+    return model.create(name=name.strip(), position=position)
+
+
+def toggle_list_item(kind, item_id):
+    """Take item `item_id` of the list `kind` out of the drop-down, or put it back. Returns
+    True when it is offered now, False when not, None when the list has no such item. Raises
+    KeyError for a `kind` other than "categories" or "types"."""
+    model = CASE_LISTS[kind]
+    item = model.get_or_none(model.id == item_id)
+    if item is None:
+        return None
+    model.update(active=not item.active).where(model.id == item.id).execute()
+    return not item.active

@@ -1,5 +1,9 @@
 """Uploaded files (SECURITY.md items 29-31): an allow-list of types checked by content, not
 only by name; stored under random names in the data folder; the original name kept as data.
+
+Everything that touches the upload folder is here: checking and storing a request's files
+(all or none), reading one back, discarding those a wizard no longer lists, and purging the
+ones no case refers to.
 """
 import io
 import secrets
@@ -7,6 +11,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 # type → (file name endings it may have, how its content starts or is checked)
 ALLOWED = {
@@ -23,6 +28,9 @@ ALLOWED = {
 
 
 class Refused(Exception):
+    """A file Kontor does not accept: `reason` is "type", "empty" or "too_large"; `name` is
+    the file's (reduced) original name."""
+
     def __init__(self, reason, name=""):
         super().__init__(reason)
         self.reason = reason    # "type", "empty", "too_large"
@@ -31,9 +39,24 @@ class Refused(Exception):
 
 @dataclass
 class Upload:
+    """A file that passed `check`, not stored yet."""
     original_name: str
     data: bytes
     content_type: str
+
+
+class StoredFile(NamedTuple):
+    """A file stored in the upload folder, as a case records it (a tuple, so it unpacks as
+    (original_name, stored_name, size, content_type))."""
+    original_name: str
+    stored_name: str
+    size: int
+    content_type: str
+
+
+def folder(data_dir) -> Path:
+    """The upload folder inside the data folder `data_dir` (a path or text)."""
+    return Path(data_dir) / "uploads"
 
 
 def sniff(data: bytes, name: str):
@@ -93,7 +116,40 @@ def store(folder: Path, data: bytes) -> str:
     return stored
 
 
+def accept(files, folder: Path, max_bytes: int):
+    """Check every file first, then store them all in `folder`: nothing is half-saved.
+
+    `files` are (name as uploaded, bytes) pairs. Returns ([StoredFile], []) when every file
+    is accepted, else ([], [Refused]) with one refusal per refused file and nothing stored.
+    Raises OSError when the folder cannot be written."""
+    checked, refused = [], []
+    for name, data in files:
+        try:
+            checked.append(check(name, data, max_bytes))
+        except Refused as refusal:
+            refused.append(refusal)
+    if refused:
+        return [], refused
+    return [StoredFile(u.original_name, store(folder, u.data), len(u.data), u.content_type)
+            for u in checked], []
+
+
+def read(folder: Path, stored_name: str) -> bytes:
+    """The bytes of the stored file `stored_name`. Raises FileNotFoundError when it is gone,
+    ValueError when `stored_name` is not a name `store` gives."""
+    return path_of(folder, stored_name).read_bytes()
+
+
+def discard(folder: Path, stored_names) -> None:
+    """Delete these stored files (a wizard's list, cleared or shortened); missing ones are
+    skipped. Raises ValueError for a name `store` does not give."""
+    for stored_name in stored_names:
+        path_of(folder, stored_name).unlink(missing_ok=True)
+
+
 def path_of(folder: Path, stored_name: str) -> Path:
+    """Where the stored file `stored_name` lives in `folder`. Raises ValueError for a name
+    that is not one `store` gives (letters and digits only), so no path leaves the folder."""
     if not stored_name.isalnum():
         raise ValueError("not a stored file name")
     return folder / stored_name

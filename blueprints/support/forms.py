@@ -1,0 +1,113 @@
+"""The support forms, the owner choices they offer, and turning a form's files into stored
+files or messages saying why not."""
+from flask import abort, current_app
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    MultipleFileField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from kontor import support, uploads
+
+UPLOAD_PROBLEMS = {
+    "type": _l("“%(name)s” is not a file type Kontor accepts (PDF, images, text, RTF, "
+               "office documents, ZIP), or its name does not match its content."),
+    "empty": _l("“%(name)s” is empty."),
+    "too_large": _l("“%(name)s” is larger than %(mb)s MB."),
+}
+
+
+class DetailsForm(FlaskForm):
+    category = SelectField(_l("Category"), coerce=int, validate_choice=False)
+    type = SelectField(_l("Type of request"), coerce=int, validate_choice=False)
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[DataRequired(),
+                                                               Length(max=20000)])
+    owner = SelectField(_l("Owner"), coerce=int, validate_choice=False,
+                        description=_l("The case appears in the case list of its owner."))
+    needs_files = BooleanField(_l("I need to upload documents"))
+    back = SubmitField(_l("Back"))
+    submit = SubmitField(_l("Next"))
+
+    def validate_category(self, field):
+        require_offered(field)
+
+    def validate_type(self, field):
+        require_offered(field)
+
+
+def require_offered(field):
+    """Category and type are required: one of those offered (active), when there are any."""
+    offered = [key for key in field.choices if key]
+    if offered and field.data not in offered:
+        raise ValidationError(field.gettext("This field is required."))
+
+
+class FilesForm(FlaskForm):
+    files = MultipleFileField(_l("Add files"))
+    upload = SubmitField(_l("Upload"))
+    clear = SubmitField(_l("Clear list"))
+    remove = HiddenField()
+    back = SubmitField(_l("Back"))
+    submit = SubmitField(_l("Next"))
+
+
+class SummaryForm(FlaskForm):
+    include_tech = BooleanField(_l("Include technical information below"), default=True)
+    back = SubmitField(_l("Back"))
+    submit = SubmitField(_l("Send"))
+
+
+class AddInformationForm(FlaskForm):
+    body = TextAreaField(_l("Add information"), validators=[DataRequired(), Length(max=20000)])
+    files = MultipleFileField(_l("Files"))
+    submit = SubmitField(_l("Add information"))
+
+
+class FeedbackForm(FlaskForm):
+    feedback = TextAreaField(_l("What is still missing?"),
+                             validators=[DataRequired(_l("Tell us what is still missing, so "
+                                                         "we can help."))])
+    submit = SubmitField(_l("No, reopen the case"))
+
+
+class OwnerForm(FlaskForm):
+    owner = SelectField(_l("Owner"), coerce=int, validate_choice=False)
+    submit = SubmitField(_l("Change owner"))
+
+
+class ListItemForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    submit = SubmitField(_l("Add"))
+
+
+def owner_choices():
+    """The owner drop-down's choices: every active account, {id: "Name <e-mail>"}."""
+    return {u.id: f"{u.display_name} <{u.email}>" for u in support.staff_owners()}
+
+
+def upload_folder():
+    """This app's upload folder (inside its data folder)."""
+    return uploads.folder(current_app.config["DATA_DIR"])
+
+
+def accept_files(storages):
+    """Check every uploaded file (werkzeug FileStorage; empty slots skipped), then store them
+    all: nothing is half-saved. Returns ([StoredFile], []) or ([], [message per refused
+    file]). A file over the limit aborts with 413, as a request over the limit does."""
+    limit_mb = current_app.config["UPLOAD_MAX_MB"]
+    max_bytes = int(limit_mb) * 1024 * 1024
+    files = [(storage.filename, storage.read(max_bytes + 1))
+             for storage in storages or [] if storage and storage.filename]
+    stored, refused = uploads.accept(files, upload_folder(), max_bytes)
+    if any(refusal.reason == "too_large" for refusal in refused):
+        abort(413)
+    return stored, [UPLOAD_PROBLEMS[refusal.reason] % {"name": refusal.name, "mb": limit_mb}
+                    for refusal in refused]

@@ -1,0 +1,48 @@
+"""The lists a superuser keeps for the wizard's drop-downs: categories and types of request."""
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from blueprints.forms import ActionForm
+from blueprints.support import bp
+from blueprints.support.forms import ListItemForm
+from kontor import audit, support
+from kontor.access import superuser_required
+
+
+@bp.route("/settings")
+@superuser_required
+def settings():
+    """Categories and types of request."""
+    return render_template("support/settings.html", lists=support.case_lists(),
+                           forms={kind: ListItemForm(prefix=kind) for kind in support.CASE_LISTS},
+                           action_form=ActionForm())
+
+
+@bp.route("/settings/<kind>", methods=["POST"])
+@superuser_required
+def add_list_item(kind):
+    """Add a category or a type."""
+    if kind not in support.CASE_LISTS:
+        abort(404)
+    form = ListItemForm(prefix=kind)
+    if form.validate_on_submit():
+        support.add_to_list(kind, form.name.data)
+        audit.record(f"support.{kind}.added", user=current_user, target=form.name.data)
+        flash(_("“%(name)s” added.", name=form.name.data.strip()), "success")
+    else:
+        flash(_("Enter a name."), "error")
+    return redirect(url_for("support.settings"))
+
+
+@bp.route("/settings/<kind>/<int:item_id>/toggle", methods=["POST"])
+@superuser_required
+def toggle_list_item(kind, item_id):
+    """Take a category or type out of the drop-down, or put it back."""
+    if kind not in support.CASE_LISTS:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if support.toggle_list_item(kind, item_id) is None:
+        abort(404)
+    return redirect(url_for("support.settings"))
