@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from kontor.errors import Refused
+from kontor.storage import DataFolder
+
 # type → (file name endings it may have, how its content starts or is checked)
 ALLOWED = {
     "pdf": ((".pdf",), "application/pdf"),
@@ -27,13 +30,12 @@ ALLOWED = {
 }
 
 
-class Refused(Exception):
+class FileRefused(Refused):
     """A file Kontor does not accept: `reason` is "type", "empty" or "too_large"; `name` is
     the file's (reduced) original name."""
 
     def __init__(self, reason, name=""):
-        super().__init__(reason)
-        self.reason = reason    # "type", "empty", "too_large"
+        super().__init__(reason, name)
         self.name = name
 
 
@@ -56,7 +58,7 @@ class StoredFile(NamedTuple):
 
 def folder(data_dir) -> Path:
     """The upload folder inside the data folder `data_dir` (a path or text)."""
-    return Path(data_dir) / "uploads"
+    return DataFolder(data_dir).uploads
 
 
 def sniff(data: bytes, name: str):
@@ -96,15 +98,15 @@ def sniff(data: bytes, name: str):
 
 
 def check(name: str, data: bytes, max_bytes: int) -> Upload:
-    """Accept one file or raise Refused; the name is reduced to its last path part."""
+    """Accept one file or raise FileRefused; the name is reduced to its last path part."""
     original = Path((name or "").replace("\\", "/")).name.strip()[:200] or "file"
     if not data:
-        raise Refused("empty", original)
+        raise FileRefused("empty", original)
     if len(data) > max_bytes:
-        raise Refused("too_large", original)
+        raise FileRefused("too_large", original)
     kind = sniff(data, original)
     if kind is None:
-        raise Refused("type", original)
+        raise FileRefused("type", original)
     return Upload(original, data, ALLOWED[kind][1])
 
 
@@ -120,13 +122,13 @@ def accept(files, folder: Path, max_bytes: int):
     """Check every file first, then store them all in `folder`: nothing is half-saved.
 
     `files` are (name as uploaded, bytes) pairs. Returns ([StoredFile], []) when every file
-    is accepted, else ([], [Refused]) with one refusal per refused file and nothing stored.
+    is accepted, else ([], [FileRefused]) with one refusal per refused file and nothing stored.
     Raises OSError when the folder cannot be written."""
     checked, refused = [], []
     for name, data in files:
         try:
             checked.append(check(name, data, max_bytes))
-        except Refused as refusal:
+        except FileRefused as refusal:
             refused.append(refusal)
     if refused:
         return [], refused

@@ -2,7 +2,6 @@
 information, close, change the owner, answer "Was your question answered?", download a file.
 """
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
@@ -28,7 +27,7 @@ from blueprints.support.forms import (
 from blueprints.support.notices import notify
 from kontor import support, uploads
 from kontor.paging import paginate
-from kontor.web import content_disposition
+from kontor.web import attachment
 
 
 def get_case(number):
@@ -174,7 +173,4 @@ def download(number, file_id):
         data = uploads.read(upload_folder(), stored.stored_name)
     except FileNotFoundError:
         abort(404)
-    response = Response(data, mimetype="application/octet-stream")
-    response.headers["Content-Disposition"] = content_disposition(stored.original_name)
-    response.headers["Content-Security-Policy"] = "sandbox"
-    return response
+    return attachment(data, "application/octet-stream", stored.original_name)
