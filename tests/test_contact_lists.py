@@ -1,13 +1,15 @@
-"""The contact list keeps the ordered ids of recent searches in memory (kontor/contacts.py,
-IdLists) while the list's generation, raised by database triggers (migration 0006), stays the
-same. These tests show that a kept list never outlives a change, whoever makes it, and that
-paging a kept list gives exactly what paging in the database gives."""
+"""The contact list keeps the ordered ids of recent searches in memory
+(kontor/contacts/searching.py, IdLists) while the list's generation, raised by database
+triggers (migration 0006), stays the same. These tests show that a kept list never outlives a
+change, whoever makes it, and that paging a kept list gives exactly what paging in the
+database gives."""
 import html
 import re
 
 import pytest
 
 from kontor import contacts as register
+from kontor.contacts import searching
 from models import Contact, db
 
 
@@ -97,7 +99,7 @@ def test_the_generation_moves_only_when_matching_or_order_can_change(app, many):
 ])
 def test_paging_a_kept_list_gives_what_the_database_gives(admin_client, many, params, ahead,
                                                            monkeypatch):
-    monkeypatch.setattr(register, "COUNT_LIMIT", 60)     # so that a list may be cut short
+    monkeypatch.setattr(searching, "COUNT_LIMIT", 60)     # so that a list may be cut short
     monkeypatch.setattr(register.IdLists, "AHEAD", ahead)
     url = "/contacts?" + "&".join(f"{k}={v}" for k, v in params.items())
     kept = walk(admin_client, url)
