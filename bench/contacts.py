@@ -197,8 +197,8 @@ def main():
     results = {name: measure(client, path, args.requests) for name, path in cases}
 
     # A search, or a page asked for by number, keeps its ordered ids until the contact list
-    # changes (kontor/contacts/searching.py, IdLists); the rows above reuse them. These rows
-    # measure the first request after a change: a contact is edited (untimed) before each.
+    # changes (kontor/contacts/searching.py, ResultIdCache); the rows above reuse them. These
+    # rows measure the first request after a change: a contact is edited (untimed) before each.
     def someone_edits_a_contact():
         with app.app_context(), db.connection_context():
             city = Contact.get_by_id(long_note_id).city

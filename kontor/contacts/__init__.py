@@ -25,13 +25,20 @@ from kontor.contacts.register import (
     search_text_for,
 )
 from kontor.contacts.saving import EditConflict, create, save_person, update
-from kontor.contacts.searching import SORTS, IdLists, Result, filtered, id_lists, search
+from kontor.contacts.searching import (
+    SORTS,
+    Result,
+    ResultIdCache,
+    filtered,
+    result_ids,
+    search,
+)
 from kontor.matching import likely_duplicates, normalise_name
 
 __all__ = [
     "FIELDS", "FIRST_CUSTOMER_NUMBER", "PERSON_FIELDS", "SORTS", "TIMELINE_ON_PAGE",
-    "TIMELINE_PAGE", "EditConflict", "Event", "IdLists", "Result", "create", "derived_fields",
-    "filtered", "get", "get_person", "id_lists", "likely_duplicates", "next_customer_number",
-    "normalise_name", "persons", "save_person", "search", "search_text_for", "timeline",
-    "update",
+    "TIMELINE_PAGE", "EditConflict", "Event", "Result", "ResultIdCache", "create",
+    "derived_fields", "filtered", "get", "get_person", "likely_duplicates",
+    "next_customer_number", "normalise_name", "persons", "result_ids", "save_person", "search",
+    "search_text_for", "timeline", "update",
 ]

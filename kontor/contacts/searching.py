@@ -111,7 +111,7 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
     page's first row; without them, `page` is counted from the start.
 
     A search, or a page asked for by number, keeps the ordered ids of its matches (as far as
-    the pages asked for, and some more) in memory (`IdLists`) while the contact list's
+    the pages asked for, and some more) in memory (`ResultIdCache`) while the contact list's
     generation stays the same, so paging through it, or asking again, reads only the rows
     shown."""
     if sort not in SORTS:
@@ -119,7 +119,7 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
     terms = _terms(text)
     numbered = page > 1 and not after and not before
     need = max(page * per_page + 1, COUNT_LIMIT + 1)    # this page, and whether more follow
-    ids = id_lists.get(terms, sort, include_inactive, need, build=bool(terms) or numbered)
+    ids = result_ids.get(terms, sort, include_inactive, need, build=bool(terms) or numbered)
     if ids is not None:
         start = (page - 1) * per_page
         fits = ((not after or (start > 0 and ids[start - 1:start].tolist() == [after])) and
@@ -172,8 +172,9 @@ def _rows_by_id(ids):
     return [rows[i] for i in ids if i in rows]
 
 
-class IdLists:
-    """The ordered ids of recent searches, for the current generation of the contact list.
+class ResultIdCache:
+    """A cache of result ids: the ordered ids of recent searches' matches, for the current
+    generation of the contact list.
 
     The generation is a counter that database triggers raise whenever a contact is added or
     removed or a column that decides matching or order changes (migration 0006), whoever
@@ -194,6 +195,7 @@ class IdLists:
         self._lists = OrderedDict()    # (database, generation, terms, sort, inactive) -> ids
 
     def clear(self):
+        """Forget every kept list."""
         with self._lock:
             self._lists.clear()
 
@@ -226,7 +228,7 @@ class IdLists:
         return ids
 
 
-id_lists = IdLists()
+result_ids = ResultIdCache()
 
 
 def _filtered(query, terms, include_inactive):
