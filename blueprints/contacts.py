@@ -30,12 +30,12 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
-    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from blueprints.forms import ActionForm, email_field
+from blueprints.common import get_contact, get_person
+from blueprints.forms import ActionForm, NoteForm, email_field
 from kontor import audit, contact_io, contacts, notes
 from kontor.countries import country_choices, country_name
 from kontor.web import content_disposition
@@ -95,26 +95,6 @@ class PersonForm(FlaskForm):
 class ImportForm(FlaskForm):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
     submit = SubmitField(_l("Show preview"))
-
-
-class NoteForm(FlaskForm):
-    text = TextAreaField(_l("Text"), validators=[DataRequired(_l("Write some text first.")),
-                                                 Length(max=notes.MAX_ENTRY_LENGTH)])
-    submit = SubmitField(_l("Save text"))
-
-
-def get_contact(contact_id):
-    contact = contacts.get(contact_id)
-    if contact is None:
-        abort(404)
-    return contact
-
-
-def get_person(contact, person_id):
-    person = contacts.get_person(contact, person_id)
-    if person is None:
-        abort(404)
-    return person
 
 
 def page_number():
