@@ -29,6 +29,7 @@ from jinja2 import ChoiceLoader, DictLoader
 from app import create_app
 from kontor import contacts, migrate, passwords
 from kontor.clock import utcnow
+from kontor.text import fold
 from models import Company, Contact, ContactPerson, Employee, NoteEntry, User, db, open_database
 
 SURNAMES = ["Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Meijer",
@@ -77,7 +78,7 @@ def build(database_url, data_dir):
                           city=rng.choice(CITIES), street=f"Hoofdstraat {i % 300 + 1}",
                           postcode=f"{rng.randint(1000, 9999)} AB", country="NL")
             values.update(name_norm=contacts.normalise_name(name),
-                          sort_name=contacts.fold(name), sort_city=contacts.fold(values["city"]),
+                          sort_name=fold(name), sort_city=fold(values["city"]),
                           search_text=contacts.search_text_for(values))
             batch.append(values)
             if len(batch) == 2000:
@@ -196,8 +197,8 @@ def main():
     results = {name: measure(client, path, args.requests) for name, path in cases}
 
     # A search, or a page asked for by number, keeps its ordered ids until the contact list
-    # changes (kontor/contacts.py, IdLists); the rows above reuse them. These rows measure
-    # the first request after a change: a contact is edited (untimed) before each.
+    # changes (kontor/contacts/searching.py, ResultIdCache); the rows above reuse them. These
+    # rows measure the first request after a change: a contact is edited (untimed) before each.
     def someone_edits_a_contact():
         with app.app_context(), db.connection_context():
             city = Contact.get_by_id(long_note_id).city

@@ -1,6 +1,5 @@
 """Sign in, sign out, forgot password and reset (SPEC section 3)."""
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -19,6 +18,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
+from blueprints.common import safe_next
 from blueprints.forms import NewPasswordForm, email_field
 from kontor import audit, config, emails, staff_auth, tokens
 from kontor.access import public
@@ -43,15 +43,6 @@ class ForgotForm(FlaskForm):
 
 class ResetForm(NewPasswordForm):
     submit = SubmitField(_l("Set new password"))
-
-
-def safe_next(target):
-    """Accept only a same-site path: one leading slash, no scheme, host or backslash."""
-    if not target or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target or any(ch in target for ch in "\r\n\t"):
-        return None
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else None
 
 
 def email_key():

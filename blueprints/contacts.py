@@ -30,14 +30,13 @@ from wtforms import (
     SelectField,
     StringField,
     SubmitField,
-    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from blueprints.forms import ActionForm, email_field
-from kontor import audit, contact_io, notes
-from kontor import contacts as register
+from blueprints.common import get_contact, get_person
+from blueprints.forms import ActionForm, NoteForm, email_field
+from kontor import audit, contact_io, contacts, notes
 from kontor.countries import country_choices, country_name
 from kontor.web import content_disposition
 from models import ContactPerson
@@ -77,7 +76,7 @@ class ContactForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
     def values(self):
-        values = {name: getattr(self, name).data for name in register.FIELDS}
+        values = {name: getattr(self, name).data for name in contacts.FIELDS}
         values["discount"] = values["discount"] or 0
         values["email"] = values["email"] or ""
         return values
@@ -98,26 +97,6 @@ class ImportForm(FlaskForm):
     submit = SubmitField(_l("Show preview"))
 
 
-class NoteForm(FlaskForm):
-    text = TextAreaField(_l("Text"), validators=[DataRequired(_l("Write some text first.")),
-                                                 Length(max=notes.MAX_ENTRY_LENGTH)])
-    submit = SubmitField(_l("Save text"))
-
-
-def get_contact(contact_id):
-    contact = register.get(contact_id)
-    if contact is None:
-        abort(404)
-    return contact
-
-
-def get_person(contact, person_id):
-    person = register.get_person(contact, person_id)
-    if person is None:
-        abort(404)
-    return person
-
-
 def page_number():
     value = request.args.get("page", "1")
     return int(value) if value.isdigit() and 0 < int(value) < 1_000_000 else 1
@@ -128,12 +107,12 @@ def index():
     """All contacts, searchable over name, number, organisation number, e-mail, phone, city."""
     text = request.args.get("q", "")[:200]
     sort = request.args.get("sort", "name")
-    if sort not in register.SORTS:
+    if sort not in contacts.SORTS:
         sort = "name"
     include_inactive = request.args.get("inactive") == "1"
     cursor = {key: int(request.args[key]) for key in ("after", "before")
               if request.args.get(key, "").isdigit()}
-    result = register.search(text, sort, page_number(), include_inactive=include_inactive,
+    result = contacts.search(text, sort, page_number(), include_inactive=include_inactive,
                              **cursor)
     return render_template("contacts/list.html", result=result, q=text, sort=sort,
                            sort_labels=SORT_LABELS, include_inactive=include_inactive)
@@ -146,9 +125,9 @@ def new():
     duplicates = []
     if form.validate_on_submit():
         values = form.values()
-        duplicates = register.likely_duplicates(values)
+        duplicates = contacts.likely_duplicates(values)
         if not duplicates or form.confirm_duplicate.data == "1":
-            contact = register.create(values, user=current_user.id)
+            contact = contacts.create(values, user=current_user.id)
             audit.record("contact.created", user=current_user, target=contact.customer_number)
             flash(_("Contact %(name)s created with customer number %(number)s.",
                     name=contact.name, number=contact.customer_number), "success")
@@ -162,9 +141,9 @@ def new():
 def show(contact_id):
     """View mode: every field, the contact persons, the note and the timeline."""
     contact = get_contact(contact_id)
-    persons = register.persons(contact)
+    persons = contacts.persons(contact)
     entries, total = note_for_page(contact)
-    events, more = register.timeline(contact, current_user)
+    events, more = contacts.timeline(contact, current_user)
     return render_template("contacts/view.html", contact=contact, persons=persons,
                            entries=entries, note_total=total, timeline=events,
                            more_events=more)
@@ -175,7 +154,7 @@ def timeline(contact_id):
     """The contact's whole timeline, newest first, fifty events a page."""
     contact = get_contact(contact_id)
     page = page_number()
-    events, more = register.timeline(contact, current_user, page, register.TIMELINE_PAGE)
+    events, more = contacts.timeline(contact, current_user, page, contacts.TIMELINE_PAGE)
     if page > 1 and not events:
         abort(404)
     return render_template("contacts/timeline.html", contact=contact, timeline=events,
@@ -201,14 +180,14 @@ def edit(contact_id):
     if form.validate_on_submit():
         opened = int(form.version.data) if str(form.version.data).isdigit() else contact.version
         try:
-            register.update(contact.id, form.values(), opened, user=current_user.id)
-        except register.EditConflict as clash:
+            contacts.update(contact.id, form.values(), opened, user=current_user.id)
+        except contacts.EditConflict as clash:
             conflict = clash
             form.version.data = clash.current.version   # saving again now overwrites knowingly
         else:
             flash(_("Contact saved."), "success")
             return redirect(url_for("contacts.show", contact_id=contact.id))
-    persons = register.persons(contact)
+    persons = contacts.persons(contact)
     entries, total = note_for_page(contact)
     status = 409 if conflict else (400 if form.errors else 200)
     return render_template("contacts/edit.html", contact=contact, form=form, persons=persons,
@@ -218,7 +197,7 @@ def edit(contact_id):
 
 
 def field_labels(form):
-    return {name: getattr(form, name).label.text for name in register.FIELDS}
+    return {name: getattr(form, name).label.text for name in contacts.FIELDS}
 
 
 @bp.route("/<int:contact_id>/persons/new", methods=["GET", "POST"])
@@ -227,8 +206,8 @@ def new_person(contact_id):
     contact = get_contact(contact_id)
     form = PersonForm()
     if form.validate_on_submit():
-        person = register.save_person(contact, None, {k: getattr(form, k).data or ""
-                                                      for k in register.PERSON_FIELDS
+        person = contacts.save_person(contact, None, {k: getattr(form, k).data or ""
+                                                      for k in contacts.PERSON_FIELDS
                                                       if k != "active"} | {"active": True})
         flash(_("Contact person %(name)s added.", name=person.name), "success")
         return redirect(url_for("contacts.edit", contact_id=contact.id) + "#persons")
@@ -253,8 +232,8 @@ def edit_person(contact_id, person_id):
     person = get_person(contact, person_id)
     form = PersonForm(obj=person)
     if form.validate_on_submit():
-        register.save_person(contact, person, {k: getattr(form, k).data
-                                               for k in register.PERSON_FIELDS})
+        contacts.save_person(contact, person, {k: getattr(form, k).data
+                                               for k in contacts.PERSON_FIELDS})
         flash(_("Contact person %(name)s saved.", name=form.name.data), "success")
         return redirect(url_for("contacts.show_person", contact_id=contact.id,
                                 person_id=person.id))
@@ -276,7 +255,7 @@ def vcard(contact_id):
 @bp.route("/export.csv")
 def export():
     """The (filtered) list as CSV, headed in your language."""
-    query = register.filtered(request.args.get("q", "")[:200], request.args.get("sort", "name"),
+    query = contacts.filtered(request.args.get("q", "")[:200], request.args.get("sort", "name"),
                               include_inactive=request.args.get("inactive") == "1")
     language = str(get_locale() or "en")
     audit.record("contacts.exported", user=current_user, detail=request.args.get("q", "")[:100])

@@ -8,8 +8,7 @@ from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from blueprints.forms import ActionForm, email_field
-from kontor import audit
-from kontor import employees as register
+from kontor import audit, employees
 from kontor.access import superuser_required
 from kontor.paging import paginate
 from models import Employee, User
@@ -39,7 +38,7 @@ def get_employee(employee_id):
 def index():
     """The register, searchable; superusers see the actions."""
     text = request.args.get("q", "")
-    page = paginate(register.search(text), request.args.get("page"))
+    page = paginate(employees.search(text), request.args.get("page"))
     linked = {u.employee_id: u for u in User.select().where(
         User.employee.in_([e.id for e in page.items]))} if page.items else {}
     return render_template("employees/list.html", page=page, q=text, linked=linked,
@@ -47,11 +46,11 @@ def index():
 
 
 def save_from_form(employee, form, template):
-    values = {name: getattr(form, name).data for name in register.FIELDS}
+    values = {name: getattr(form, name).data for name in employees.FIELDS}
     values["email"] = values["email"] or ""
     try:
-        saved = register.save(employee, values)
-    except register.DuplicateEmail:
+        saved = employees.save(employee, values)
+    except employees.DuplicateEmail:
         form.email.errors.append(_("Another employee already has this e-mail address."))
         return render_template(template, form=form, employee=employee), 400
     audit.record("employee.created" if employee is None else "employee.updated",
@@ -92,7 +91,7 @@ def link_me(employee_id):
         abort(400)
     if not employee.active:
         flash(_("An inactive employee cannot be linked."), "error")
-    elif register.link_user(current_user, employee):
+    elif employees.link_user(current_user, employee):
         audit.record("employee.linked", user=current_user, target=employee.name,
                      ip=request.remote_addr)
         flash(_("Your account is now linked to %(name)s.", name=employee.name), "success")

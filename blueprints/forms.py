@@ -1,10 +1,10 @@
 """Forms and form pieces shared by several blueprints."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
-from kontor import passwords
+from kontor import notes, passwords
 from kontor.countries import country_choices
 
 PASSWORD_MESSAGES = {
@@ -15,6 +15,15 @@ PASSWORD_MESSAGES = {
 }
 
 PASSWORD_HINT = _l("12 to 128 characters. A few unrelated words make a good password.")
+
+# why an employee cannot be invited (kontor.invitations.NotInvitable.reason)
+NOT_INVITABLE = {
+    "unknown": _l("Choose an employee from the list."),
+    "inactive": _l("This employee is no longer active."),
+    "no_email": _l("This employee has no e-mail address in the register."),
+    "has_account": _l("This employee already has an account."),
+    "already_invited": _l("This employee has just been invited by someone else."),
+}
 
 LANGUAGE_CHOICES = [("en", "English"), ("nl", "Nederlands"), ("nb", "Norsk bokmål"),
                     ("de", "Deutsch")]
@@ -73,5 +82,13 @@ class CompanyForm(FlaskForm):
     org_number = StringField(_l("Organisation number"), validators=[Length(max=30)])
 
 
-__all__ = ["ActionForm", "NewPasswordForm", "PasswordField", "StringField", "SubmitField",
-           "CompanyForm", "email_field", "language_field"]
+class NoteForm(FlaskForm):
+    """One entry for a contact's or a contact person's note (the contact pages show it, the
+    notes blueprint takes it)."""
+    text = TextAreaField(_l("Text"), validators=[DataRequired(_l("Write some text first.")),
+                                                 Length(max=notes.MAX_ENTRY_LENGTH)])
+    submit = SubmitField(_l("Save text"))
+
+
+__all__ = ["ActionForm", "NewPasswordForm", "NoteForm", "PasswordField", "StringField",
+           "SubmitField", "CompanyForm", "email_field", "language_field", "NOT_INVITABLE"]

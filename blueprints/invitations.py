@@ -7,21 +7,14 @@ from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SubmitField
 
-from blueprints.forms import NewPasswordForm, language_field
-from kontor import audit, emails, invitations, staff_auth, tokens
+from blueprints.common import send_invitation
+from blueprints.forms import NOT_INVITABLE, NewPasswordForm, language_field
+from kontor import audit, invitations, staff_auth, tokens
 from kontor import company as company_rules
 from kontor.access import public, superuser_required
 from kontor.web import current_company
 
 bp = Blueprint("invitations", __name__)
-
-NOT_INVITABLE = {
-    "unknown": _l("Choose an employee from the list."),
-    "inactive": _l("This employee is no longer active."),
-    "no_email": _l("This employee has no e-mail address in the register."),
-    "has_account": _l("This employee already has an account."),
-    "already_invited": _l("This employee has just been invited by someone else."),
-}
 
 
 class InviteForm(FlaskForm):
@@ -32,13 +25,6 @@ class InviteForm(FlaskForm):
 
 class AcceptForm(NewPasswordForm):
     submit = SubmitField(_l("Create my account"))
-
-
-def send_invitation(invitation, raw):
-    emails.queue("invitation", invitation.email, invitation.language, "invitation",
-                link=emails.link(url_for("invitations.with_token", token=raw)),
-                name=invitation.employee.name, inviter=current_user.display_name,
-                expires_at=invitation.expires_at)
 
 
 @bp.route("/users/invite", methods=["GET", "POST"])

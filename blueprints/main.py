@@ -14,7 +14,7 @@ from flask import (
 from flask_login import current_user
 from peewee import PeeweeException
 
-from blueprints.auth import safe_next
+from blueprints.common import safe_next
 from blueprints.forms import LANGUAGE_CHOICES
 from kontor import company as company_rules
 from kontor import jobs

@@ -3,7 +3,8 @@ from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.contacts import NoteForm, get_contact, get_person
+from blueprints.common import get_contact, get_person
+from blueprints.forms import NoteForm
 from kontor import notes, rtf
 from kontor.web import content_disposition, time_formatter
 

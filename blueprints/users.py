@@ -4,8 +4,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from blueprints.forms import ActionForm
-from blueprints.invitations import NOT_INVITABLE, send_invitation
+from blueprints.common import send_invitation
+from blueprints.forms import NOT_INVITABLE, ActionForm
 from kontor import audit, invitations, users
 from kontor import company as company_rules
 from kontor.access import superuser_required

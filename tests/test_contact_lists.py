@@ -1,13 +1,15 @@
-"""The contact list keeps the ordered ids of recent searches in memory (kontor/contacts.py,
-IdLists) while the list's generation, raised by database triggers (migration 0006), stays the
-same. These tests show that a kept list never outlives a change, whoever makes it, and that
-paging a kept list gives exactly what paging in the database gives."""
+"""The contact list keeps the ordered ids of recent searches in memory
+(kontor/contacts/searching.py, ResultIdCache) while the list's generation, raised by database
+triggers (migration 0006), stays the same. These tests show that a kept list never outlives a
+change, whoever makes it, and that paging a kept list gives exactly what paging in the
+database gives."""
 import html
 import re
 
 import pytest
 
 from kontor import contacts as register
+from kontor.contacts import searching
 from models import Contact, db
 
 
@@ -97,15 +99,15 @@ def test_the_generation_moves_only_when_matching_or_order_can_change(app, many):
 ])
 def test_paging_a_kept_list_gives_what_the_database_gives(admin_client, many, params, ahead,
                                                            monkeypatch):
-    monkeypatch.setattr(register, "COUNT_LIMIT", 60)     # so that a list may be cut short
-    monkeypatch.setattr(register.IdLists, "AHEAD", ahead)
+    monkeypatch.setattr(searching, "COUNT_LIMIT", 60)     # so that a list may be cut short
+    monkeypatch.setattr(register.ResultIdCache, "AHEAD", ahead)
     url = "/contacts?" + "&".join(f"{k}={v}" for k, v in params.items())
     kept = walk(admin_client, url)
     pages = {page: listed(admin_client, **params, page=page) for page in (2, 3, 1)}
     by_number = pages[1] + pages[2] + pages[3]
     assert walk(admin_client, url + "&page=2") == kept[50:]    # Next from a bookmarked page
-    monkeypatch.setattr(register.IdLists, "MAX_IDS", 0)   # nothing may be kept now
-    register.id_lists.clear()
+    monkeypatch.setattr(register.ResultIdCache, "MAX_IDS", 0)   # nothing may be kept now
+    register.result_ids.clear()
     in_database = walk(admin_client, url)
     assert kept == by_number == in_database
     assert len(kept) == (120 if "q" in params else 122)
@@ -129,11 +131,11 @@ def test_a_bookmarked_page_of_a_kept_search_is_that_page(admin_client, many):
 
 
 def test_kept_lists_are_bounded(app, many, monkeypatch):
-    monkeypatch.setattr(register.IdLists, "MAX_LISTS", 3)
-    register.id_lists.clear()
+    monkeypatch.setattr(register.ResultIdCache, "MAX_LISTS", 3)
+    register.result_ids.clear()
     for word in ("jansen", "utrecht", "oslo", "berlin", "bakker"):
         register.search(word)
-    assert len(register.id_lists._lists) == 3
+    assert len(register.result_ids._lists) == 3
     add("Jansen 121")
     register.search("jansen")                # a new generation drops every older list
-    assert len(register.id_lists._lists) == 1
+    assert len(register.result_ids._lists) == 1

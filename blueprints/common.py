@@ -1,0 +1,49 @@
+"""View helpers that several blueprints share: the pieces that act within a request (reading
+the signed-in user, building links, answering 404), as opposed to the forms and their
+messages, which are in `blueprints.forms`.
+
+A blueprint module imports from these two modules only, never from another blueprint: a view
+that needs what another area's view has moves that piece here (or into the domain, `kontor/`,
+when it is a rule rather than a way of answering a request).
+"""
+from urllib.parse import urlsplit
+
+from flask import abort, url_for
+from flask_login import current_user
+
+from kontor import contacts, emails
+
+
+def safe_next(target):
+    """`target` if it is a same-site path (one leading slash, no scheme, host, backslash or
+    control character), else None: where a `next` parameter may send the browser."""
+    if not target or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target or any(ch in target for ch in "\r\n\t"):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+def get_contact(contact_id):
+    """The contact with this id; aborts with 404 when there is none."""
+    contact = contacts.get(contact_id)
+    if contact is None:
+        abort(404)
+    return contact
+
+
+def get_person(contact, person_id):
+    """The contact person with this id if they belong to `contact`; aborts with 404 if not."""
+    person = contacts.get_person(contact, person_id)
+    if person is None:
+        abort(404)
+    return person
+
+
+def send_invitation(invitation, raw):
+    """Queue the invitation e-mail with the link for the raw token `raw`, signed by the
+    current user (used when inviting and when sending a new link)."""
+    emails.queue("invitation", invitation.email, invitation.language, "invitation",
+                 link=emails.link(url_for("invitations.with_token", token=raw)),
+                 name=invitation.employee.name, inviter=current_user.display_name,
+                 expires_at=invitation.expires_at)

@@ -1,0 +1,79 @@
+"""A contact's timeline: the events on it, newest first, for its page and its timeline page.
+The events are note entries (the contact's and its persons'), saved changes, and the support
+cases the reader may see."""
+import json
+from collections import namedtuple
+from dataclasses import dataclass
+
+from peewee import JOIN
+
+from kontor import support
+from models import (
+    ContactChange,
+    ContactPerson,
+    NoteEntry,
+    Prepared,
+    SupportCase,
+    User,
+    as_datetime,
+    with_employee,
+)
+
+
+@dataclass
+class Event:
+    at: object
+    kind: str          # "note", "person_note", "change", "case"
+    who: str
+    text: str = ""
+    changes: dict = None
+    person: str = ""
+    case: object = None
+
+
+TIMELINE_ON_PAGE = 10      # the contact page shows the newest; the timeline page the rest
+TIMELINE_PAGE = 50
+
+
+_TIMELINE_NOTES = Prepared(lambda contact_id, limit: (
+    NoteEntry.select(NoteEntry.created_at, NoteEntry.author_name, NoteEntry.text,
+                     NoteEntry.person, ContactPerson.name)
+    .join(ContactPerson, JOIN.LEFT_OUTER, on=(NoteEntry.person == ContactPerson.id))
+    .where(NoteEntry.contact == contact_id)
+    .order_by(NoteEntry.created_at.desc(), NoteEntry.id.desc()).limit(limit)))
+_TIMELINE_CHANGES = Prepared(lambda contact_id, limit: (
+    with_employee(ContactChange.select(ContactChange, User)
+                  .join(User, JOIN.LEFT_OUTER, on=(ContactChange.user == User.id)))
+    .where(ContactChange.contact == contact_id)
+    .order_by(ContactChange.version.desc()).limit(limit)))
+_Reader = namedtuple("_Reader", "id is_superuser")
+# support.visible_to decides which cases a reader sees: all of them, or the own ones
+
+
+def _timeline_cases(superuser):
+    """The prepared query of the cases a superuser (or a staff member) may see on a contact.
+    A function, not a lambda in the dict below: a lambda would read `superuser` when called,
+    after the loop, and so both queries would be the staff one."""
+    return Prepared(lambda user_id, contact_id, limit: (
+        support.visible_to(_Reader(user_id, superuser)).where(SupportCase.contact == contact_id)
+        .order_by(SupportCase.created_at.desc()).limit(limit)))
+
+
+_TIMELINE_CASES = {superuser: _timeline_cases(superuser) for superuser in (True, False)}
+
+
+def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
+    """Notes (the contact's and its persons'), changes and the support cases `user` may see,
+    newest first: one page of events (a list of Event), and whether older ones follow."""
+    need = page * per_page + 1           # enough of each kind to fill this page and peek past
+    events = [Event(as_datetime(at), "person_note" if person_id else "note", author, text,
+                    person=person or "")
+              for at, author, text, person_id, person in _TIMELINE_NOTES.rows(contact.id, need)]
+    events += [Event(change.at, "change", change.user.display_name if change.user_id else "",
+                     changes=json.loads(change.changes))
+               for change in _TIMELINE_CHANGES(contact.id, need)]
+    cases = _TIMELINE_CASES[bool(user.is_superuser)](user.id, contact.id, need)
+    events += [Event(case.created_at, "case", "", case.subject, case=case) for case in cases]
+    events.sort(key=lambda e: e.at, reverse=True)
+    start = (page - 1) * per_page
+    return events[start:start + per_page], len(events) > start + per_page

@@ -1,0 +1,121 @@
+"""Saving contacts and contact persons: creating with the next customer number, editing with
+optimistic locking (a version number; a save over someone else's newer one is refused with
+what they changed), and the change history every save writes."""
+import json
+import re
+from decimal import Decimal
+
+from peewee import JOIN, IntegrityError
+
+from kontor.clock import utcnow
+from kontor.contacts.register import FIELDS, PERSON_FIELDS, derived_fields, next_customer_number
+from models import Contact, ContactChange, ContactPerson, User, db, with_employee
+
+
+class EditConflict(Exception):
+    """Someone saved the contact after the editor opened it. `current` is the contact as
+    saved now; `changes` are theirs: a list of (version, user, at, {field: [old, new]})."""
+
+    def __init__(self, current, changes):
+        super().__init__("edit conflict")
+        self.current = current
+        self.changes = changes
+
+
+def _clean(values):
+    clean = {}
+    for key in FIELDS:
+        if key not in values:
+            continue
+        value = values[key]
+        if isinstance(value, str):
+            value = value.strip()
+        if key == "email":
+            value = (value or "").lower()
+        if key == "discount":
+            value = Decimal(str(value or 0)).quantize(Decimal("0.01"))
+        if key in ("country", "visit_country"):
+            value = (value or "").upper()
+            value = value if re.fullmatch(r"[A-Z]{2}", value) else ""
+        if value is None and key not in ("discount", "active"):
+            value = ""
+        clean[key] = value
+    return clean
+
+
+def create(values, user=None, customer_number=None):
+    """Create a contact from `values` (a dict of FIELDS; others are ignored) with the next
+    free customer number, or `customer_number` when given; `user` (an id or None) is recorded
+    as its author. Returns the new Contact. Raises IntegrityError when the number given is
+    taken (or when five tries at the next free one all collided)."""
+    values = _clean(values)
+    for attempt in range(5):
+        try:
+            with db.atomic():
+                number = customer_number or next_customer_number()
+                data = dict(values, customer_number=number)
+                contact = Contact.create(**data, **derived_fields(data), updated_by=user)
+                ContactChange.create(contact=contact, version=1, user=user,
+                                     changes=json.dumps({"created": [None, number]}))
+                return contact
+        except IntegrityError:
+            if customer_number or attempt == 4:
+                raise
+    raise RuntimeError("unreachable")
+
+
+def _as_text(value):
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return value
+
+
+def update(contact_id, values, opened_version, user=None):
+    """Save the edited fields (a dict of FIELDS) if nobody saved since `opened_version`.
+
+    Returns the updated contact (unchanged if nothing differed). Raises EditConflict when
+    someone saved since, and Contact.DoesNotExist when there is no such contact.
+    """
+    values = _clean(values)
+    with db.atomic():
+        current = Contact.get_by_id(contact_id)
+        if current.version != opened_version:
+            theirs = list(with_employee(
+                ContactChange.select(ContactChange, User)
+                .join(User, on=(ContactChange.user == User.id), join_type=JOIN.LEFT_OUTER))
+                .where(ContactChange.contact == contact_id,
+                       ContactChange.version > opened_version)
+                .order_by(ContactChange.version))
+            raise EditConflict(current, [(c.version, c.user, c.at, json.loads(c.changes))
+                                         for c in theirs])
+        changes = {k: [_as_text(getattr(current, k)), _as_text(v)] for k, v in values.items()
+                   if _as_text(getattr(current, k)) != _as_text(v)}
+        if not changes:
+            return current
+        merged = {k: getattr(current, k) for k in FIELDS}
+        merged.update(values, customer_number=current.customer_number)
+        updated = (Contact.update(**values, **derived_fields(merged),
+                                  version=Contact.version + 1, updated_at=utcnow(),
+                                  updated_by=user)
+                   .where(Contact.id == contact_id, Contact.version == opened_version)
+                   .execute())
+        if not updated:   # cannot happen inside the write transaction, but never overwrite
+            raise EditConflict(current, [])
+        ContactChange.create(contact=contact_id, version=opened_version + 1, user=user,
+                             changes=json.dumps(changes, default=str))
+    return Contact.get_by_id(contact_id)
+
+
+def save_person(contact, person, values):
+    """Add a person to `contact` (when `person` is None) or save `person`'s fields, from
+    `values` (a dict of PERSON_FIELDS; others are ignored). Returns the saved ContactPerson."""
+    values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()
+              if k in PERSON_FIELDS}
+    if "email" in values:
+        values["email"] = (values["email"] or "").lower()
+    with db.atomic():
+        if person is None:
+            return ContactPerson.create(contact=contact, **values)
+        ContactPerson.update(**values, version=ContactPerson.version + 1, updated_at=utcnow()
+                             ).where(ContactPerson.id == person.id).execute()
+    return ContactPerson.get_by_id(person.id)

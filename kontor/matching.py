@@ -1,0 +1,51 @@
+"""Record matching: when two records probably mean the same customer.
+
+The keys records are compared by (a name without legal forms and punctuation, the digits of a
+phone number) and the duplicate check the contact register runs before it creates a contact.
+The import queue's matching of incoming records to the register will live here too and reuse
+them. Plain functions over the models: no Flask, no knowledge of the register's saving rules.
+"""
+import re
+
+from kontor.text import fold
+from models import Contact
+
+_LEGAL_FORMS = re.compile(
+    r"\b(b\.?v\.?|n\.?v\.?|v\.?o\.?f\.?|a/?s|asa|ans|da|gmbh|ag|kg|ohg|e\.?k\.?|ug|ltd|"
+    r"limited|llc|inc|plc|co|company|and|og|en|und)\b\.?")
+
+
+def normalise_name(name: str) -> str:
+    """The name as a duplicate check sees it: folded, legal forms and punctuation dropped.
+
+    "Jansen B.V." and "jansen bv" both give "jansen"; "" for a name of legal forms only."""
+    text = _LEGAL_FORMS.sub(" ", fold(name))
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+def digits(text: str) -> str:
+    """Only the digits of `text` ("" for None): how a phone number is compared and found."""
+    return re.sub(r"\D", "", text or "")
+
+
+def likely_duplicates(values, exclude_id=None, limit=10):
+    """Contacts that are probably the same as `values` (a dict of contact fields): the same
+    organisation number, e-mail or normalised name. At most `limit` of them, by customer
+    number, leaving out the contact `exclude_id`; [] when `values` has none of the three."""
+    conditions = []
+    if (values.get("org_number") or "").strip():
+        conditions.append(Contact.org_number == values["org_number"].strip())
+    if (values.get("email") or "").strip():
+        conditions.append(Contact.email == values["email"].strip().lower())
+    norm = normalise_name(values.get("name") or "")
+    if norm:
+        conditions.append(Contact.name_norm == norm)
+    if not conditions:
+        return []
+    match = conditions[0]
+    for condition in conditions[1:]:
+        match |= condition
+    query = Contact.select().where(match)
+    if exclude_id:
+        query = query.where(Contact.id != exclude_id)
+    return list(query.order_by(Contact.customer_number).limit(limit))
