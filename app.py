@@ -44,14 +44,13 @@ from blueprints import BLUEPRINTS
 from blueprints.filters import register_filters
 from blueprints.portal import bp as portal_bp
 from blueprints.portal import website as portal_website
-from kontor import __version__, access, commands, jobs, migrate, sessions
+from kontor import __version__, access, commands, jobs, languages, migrate, sessions
 from kontor import config as kontor_config
 from kontor.extensions import babel, csrf, limiter, login_manager, portal_login_manager
 from kontor.server_session import DatabaseSessionInterface
-from kontor.web import current_company
+from kontor.text import whole_number
+from kontor.web import DatabaseInteger, current_company
 from models import User, db, open_database, with_employee
-
-LANGUAGES = {"en": "English", "nl": "Nederlands", "nb": "Norsk bokmål", "de": "Deutsch"}
 
 ENDED_SESSION_MESSAGES = {
     "idle": _l("You were signed out after %(minutes)s minutes without activity. "
@@ -89,6 +88,7 @@ def create_portal_app(staff_app):
     module). It shares the staff app's configuration object; what differs (the session realm
     and cookie, the login manager, the error pages) is its own."""
     portal = Flask(__name__)
+    portal.url_map.converters["int"] = DatabaseInteger
     portal.config = staff_app.config
     portal.debug = staff_app.debug
     register_portal_request_hooks(portal)   # first: access checks run before the CSRF check
@@ -109,6 +109,7 @@ def create_portal_app(staff_app):
 
 
 def configure(app, config):
+    app.url_map.converters["int"] = DatabaseInteger   # before any route is added
     settings = kontor_config.from_environment()
     settings.update(config or {})
     app.config.update(settings)
@@ -248,7 +249,7 @@ def register_template_helpers(app, website=None):
 
     @app.context_processor
     def kontor_globals():
-        values = {"languages": LANGUAGES, "kontor_version": __version__,
+        values = {"languages": languages.LANGUAGES, "kontor_version": __version__,
                   "current_locale": str(select_locale() or "en"), "company": current_company()}
         if website is not None:
             values["website"] = website()
@@ -265,8 +266,8 @@ def register_commands(app):
 
 
 def load_user(user_id):
-    user = with_employee(User.select()).where(User.id == int(user_id)).first() \
-        if str(user_id).isdigit() else None
+    user = with_employee(User.select()).where(User.id == whole_number(str(user_id))).first() \
+        if whole_number(str(user_id)) is not None else None
     return user if user is not None and user.is_active else None
 
 
@@ -277,15 +278,12 @@ def load_portal_account(account_id):
 
 def select_locale():
     if current_user and current_user.is_authenticated \
-            and getattr(current_user, "language", None) in LANGUAGES:
+            and getattr(current_user, "language", None) in languages.LANGUAGES:
         return current_user.language
     chosen = session.get("lang") if session else None
-    if chosen in LANGUAGES:
+    if chosen in languages.LANGUAGES:
         return chosen
-    best = request.accept_languages.best_match(list(LANGUAGES) + ["no", "nn"])
-    if best in ("no", "nn"):
-        return "nb"
-    return best or "en"
+    return languages.best_match(request.accept_languages) or languages.DEFAULT
 
 
 def select_timezone():

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import JOIN
+from playhouse.flask_utils import get_object_or_404
 from wtforms import SelectField, SubmitField
 
 from blueprints.forms import ActionForm, CompanyForm, language_field
@@ -87,9 +88,8 @@ def end_session(row_id):
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    row = UserSession.get_or_none(UserSession.id == row_id)
-    if row is None or row.user_id is None:
-        abort(404)
+    row = get_object_or_404(UserSession, UserSession.id == row_id,
+                            UserSession.user.is_null(False), UserSession.realm == "staff")
     if sessions.end_session(row.id, "ended_by_admin"):
         audit.record("session.ended", user=current_user, target=row.user.email,
                      ip=request.remote_addr)
@@ -126,9 +126,7 @@ def retry_message(message_id):
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    message = OutboxMessage.get_or_none(OutboxMessage.id == message_id)
-    if message is None:
-        abort(404)
+    message = get_object_or_404(OutboxMessage, OutboxMessage.id == message_id)
     if mail.retry(message.id):
         audit.record("mail.retry", user=current_user, target=message.to_addr,
                      ip=request.remote_addr)

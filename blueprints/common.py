@@ -24,20 +24,22 @@ def safe_next(target):
     return target if not parts.scheme and not parts.netloc else None
 
 
+def or_404(found):
+    """`found` (what a domain lookup returned) unless it is None, which answers 404. For a
+    plain model lookup use playhouse.flask_utils.get_object_or_404 instead."""
+    if found is None:
+        abort(404)
+    return found
+
+
 def get_contact(contact_id):
     """The contact with this id; aborts with 404 when there is none."""
-    contact = contacts.get(contact_id)
-    if contact is None:
-        abort(404)
-    return contact
+    return or_404(contacts.get(contact_id))
 
 
 def get_person(contact, person_id):
     """The contact person with this id if they belong to `contact`; aborts with 404 if not."""
-    person = contacts.get_person(contact, person_id)
-    if person is None:
-        abort(404)
-    return person
+    return or_404(contacts.get_person(contact, person_id))
 
 
 def send_invitation(invitation, raw):

@@ -1,11 +1,9 @@
 """The contact register: list and search, view mode and edit mode, contact persons,
 CSV import and export, vCard. Open to every signed-in user."""
 import secrets
-from pathlib import Path
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -36,9 +34,11 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from blueprints.common import get_contact, get_person
 from blueprints.forms import ActionForm, NoteForm, email_field
-from kontor import audit, contact_io, contacts, notes
+from kontor import audit, config, contact_io, contacts, notes
 from kontor.countries import country_choices, country_name
-from kontor.web import content_disposition
+from kontor.storage import DataFolder
+from kontor.text import whole_number
+from kontor.web import attachment
 from models import ContactPerson
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
@@ -98,8 +98,8 @@ class ImportForm(FlaskForm):
 
 
 def page_number():
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < int(value) < 1_000_000 else 1
+    number = whole_number(request.args.get("page"), maximum=999_999)
+    return number or 1
 
 
 @bp.route("")
@@ -110,8 +110,8 @@ def index():
     if sort not in contacts.SORTS:
         sort = "name"
     include_inactive = request.args.get("inactive") == "1"
-    cursor = {key: int(request.args[key]) for key in ("after", "before")
-              if request.args.get(key, "").isdigit()}
+    cursor = {key: whole_number(request.args[key]) for key in ("after", "before")
+              if whole_number(request.args.get(key)) is not None}
     result = contacts.search(text, sort, page_number(), include_inactive=include_inactive,
                              **cursor)
     return render_template("contacts/list.html", result=result, q=text, sort=sort,
@@ -178,7 +178,7 @@ def edit(contact_id):
         form.version.data = contact.version
     conflict = None
     if form.validate_on_submit():
-        opened = int(form.version.data) if str(form.version.data).isdigit() else contact.version
+        opened = whole_number(str(form.version.data)) or contact.version
         try:
             contacts.update(contact.id, form.values(), opened, user=current_user.id)
         except contacts.EditConflict as clash:
@@ -248,8 +248,8 @@ def vcard(contact_id):
     """The contact (and its active persons) as a vCard file."""
     contact = get_contact(contact_id)
     persons = contact.persons.where(ContactPerson.active == True)  # noqa: E712
-    return download(contact_io.vcard(contact, persons), "text/vcard",
-                    f"{contact.customer_number}.vcf")
+    return attachment(contact_io.vcard(contact, persons), "text/vcard",
+                      f"{contact.customer_number}.vcf")
 
 
 @bp.route("/export.csv")
@@ -259,24 +259,13 @@ def export():
                               include_inactive=request.args.get("inactive") == "1")
     language = str(get_locale() or "en")
     audit.record("contacts.exported", user=current_user, detail=request.args.get("q", "")[:100])
-    response = Response(stream_with_context(contact_io.export_csv(query, language)),
-                        mimetype="text/csv")
-    response.headers["Content-Disposition"] = content_disposition("contacts.csv")
-    response.headers["Content-Security-Policy"] = "sandbox"
-    return response
-
-
-def download(body, mimetype, filename):
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = content_disposition(filename)
-    response.headers["Content-Security-Policy"] = "sandbox"
-    return response
+    return attachment(stream_with_context(contact_io.export_csv(query, language)), "text/csv",
+                      "contacts.csv")
 
 
 def import_folder():
-    folder = Path(current_app.config["DATA_DIR"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    """The folder where an uploaded CSV waits between preview and confirmation."""
+    return DataFolder(current_app.config["DATA_DIR"]).folder("imports")
 
 
 def stored_import():
@@ -293,8 +282,8 @@ def import_contacts():
     form = ImportForm()
     preview = None
     if form.validate_on_submit():
-        raw = form.file.data.read(10 * 1024 * 1024 + 1)
-        if len(raw) > 10 * 1024 * 1024:
+        raw = form.file.data.read(config.CSV_IMPORT_MAX_BYTES + 1)
+        if len(raw) > config.CSV_IMPORT_MAX_BYTES:
             abort(413)
         preview = contact_io.parse(raw)
         name = secrets.token_hex(16)

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from playhouse.flask_utils import get_object_or_404
 from wtforms import BooleanField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
@@ -28,10 +29,8 @@ class EmployeeForm(FlaskForm):
 
 
 def get_employee(employee_id):
-    employee = Employee.get_or_none(Employee.id == employee_id)
-    if employee is None:
-        abort(404)
-    return employee
+    """The employee with this id; 404 when there is none."""
+    return get_object_or_404(Employee, Employee.id == employee_id)
 
 
 @bp.route("")

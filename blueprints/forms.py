@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
-from kontor import notes, passwords
+from kontor import config, languages, passwords
 from kontor.countries import country_choices
 
 PASSWORD_MESSAGES = {
@@ -25,8 +25,6 @@ NOT_INVITABLE = {
     "already_invited": _l("This employee has just been invited by someone else."),
 }
 
-LANGUAGE_CHOICES = [("en", "English"), ("nl", "Nederlands"), ("nb", "Norsk bokmål"),
-                    ("de", "Deutsch")]
 
 
 class ActionForm(FlaskForm):
@@ -61,7 +59,7 @@ class NewPasswordForm(FlaskForm):
 
 
 def language_field(label=None):
-    return SelectField(label or _l("Language"), choices=dict(LANGUAGE_CHOICES))
+    return SelectField(label or _l("Language"), choices=languages.LANGUAGES)
 
 
 class CompanyForm(FlaskForm):
@@ -86,7 +84,7 @@ class NoteForm(FlaskForm):
     """One entry for a contact's or a contact person's note (the contact pages show it, the
     notes blueprint takes it)."""
     text = TextAreaField(_l("Text"), validators=[DataRequired(_l("Write some text first.")),
-                                                 Length(max=notes.MAX_ENTRY_LENGTH)])
+                                                 Length(max=config.NOTE_ENTRY_MAX_LENGTH)])
     submit = SubmitField(_l("Save text"))
 
 

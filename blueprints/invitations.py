@@ -12,6 +12,7 @@ from blueprints.forms import NOT_INVITABLE, NewPasswordForm, language_field
 from kontor import audit, invitations, staff_auth, tokens
 from kontor import company as company_rules
 from kontor.access import public, superuser_required
+from kontor.text import whole_number
 from kontor.web import current_company
 
 bp = Blueprint("invitations", __name__)
@@ -40,8 +41,8 @@ def invite():
         e.id: f"{e.name} <{e.email}>" for e in candidates}
     if request.method == "GET":
         form.language.data = current_company().language or "en"
-        if request.args.get("employee", "").isdigit():
-            form.employee.data = int(request.args["employee"])
+        if whole_number(request.args.get("employee")) is not None:
+            form.employee.data = whole_number(request.args["employee"])
     if form.validate_on_submit():
         if form.employee.data not in {e.id for e in candidates}:
             # say why (e.g. another superuser invited them a moment ago), not just "choose"

@@ -15,9 +15,8 @@ from flask_login import current_user
 from peewee import PeeweeException
 
 from blueprints.common import safe_next
-from blueprints.forms import LANGUAGE_CHOICES
 from kontor import company as company_rules
-from kontor import jobs
+from kontor import jobs, languages
 from kontor.access import public
 from kontor.clock import utcnow
 from kontor.web import current_company
@@ -39,7 +38,7 @@ def home():
 def set_language():
     """Switch the interface language (and remember it in the profile when signed in)."""
     choice = request.form.get("language", "")
-    if choice in dict(LANGUAGE_CHOICES):
+    if choice in languages.LANGUAGES:
         session["lang"] = choice
         if current_user.is_authenticated:
             User.update(language=choice).where(User.id == current_user.id).execute()

@@ -1,12 +1,12 @@
 """Notes on contacts and contact persons: add a stamped entry, download the note as RTF."""
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.common import get_contact, get_person
 from blueprints.forms import NoteForm
 from kontor import notes, rtf
-from kontor.web import content_disposition, time_formatter
+from kontor.web import attachment, time_formatter
 
 bp = Blueprint("notes", __name__, url_prefix="/contacts")
 
@@ -42,10 +42,7 @@ def rtf_response(title, subtitle, rows, filename):
     unknown, stamp = _("unknown"), time_formatter()
     body = rtf.document(title, [(f"{stamp(at)} · {who or unknown}", text)
                                 for at, who, text in rows], subtitle)
-    response = Response(body, mimetype="application/rtf")
-    response.headers["Content-Disposition"] = content_disposition(filename)
-    response.headers["Content-Security-Policy"] = "sandbox"
-    return response
+    return attachment(body, "application/rtf", filename)
 
 
 @bp.route("/<int:contact_id>/notes.rtf")

@@ -3,6 +3,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from playhouse.flask_utils import get_object_or_404
 
 from blueprints.common import send_invitation
 from blueprints.forms import NOT_INVITABLE, ActionForm
@@ -33,10 +34,8 @@ def index():
 
 
 def get_user(user_id):
-    user = User.get_or_none(User.id == user_id)
-    if user is None:
-        abort(404)
-    return user
+    """The account with this id; 404 when there is none."""
+    return get_object_or_404(User, User.id == user_id)
 
 
 def checked_form():

@@ -20,6 +20,7 @@ LOCK_AFTER_FAILURES = 5                         # wrong passwords in a row lock 
 CSV_IMPORT_MAX_BYTES = 10 * 1024 * 1024         # largest CSV file a contact import accepts
 CSV_IMPORT_MAX_ROWS = 50_000                    # most rows one contact import takes
 NOTE_ENTRY_MAX_LENGTH = 20_000                  # characters in one note entry
+CASE_MESSAGE_MAX_LENGTH = 20_000                # characters in a case's description or message
 
 # --- defaults of the settings read from the environment (README, "Configuration") ---------
 DEFAULT_PORT = 8080

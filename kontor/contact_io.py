@@ -14,7 +14,8 @@ from decimal import Decimal, InvalidOperation
 from email_validator import EmailNotValidError, validate_email
 from peewee import CharField
 
-from kontor import contacts
+from kontor import config, contacts
+from kontor.text import whole_number
 from models import Contact, db
 
 # canonical key → header in en, nl, nb, de (the first is what the export writes)
@@ -47,7 +48,6 @@ LANGUAGE_INDEX = {"en": 0, "nl": 1, "nb": 2, "de": 3}
 KINDS = {"company": "company", "bedrijf": "company", "firma": "company", "foretak": "company",
          "unternehmen": "company", "organisation": "company", "organization": "company",
          "person": "person", "persoon": "person", "privatperson": "person", "": "company"}
-MAX_IMPORT_ROWS = 50000
 
 
 # other headings spreadsheets commonly use for the same columns
@@ -117,8 +117,8 @@ def parse(raw: bytes) -> Preview:
     for line_number, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
-        if len(preview.rows) + len(preview.errors) >= MAX_IMPORT_ROWS:
-            preview.errors.append((line_number, "too_many", str(MAX_IMPORT_ROWS)))
+        if len(preview.rows) + len(preview.errors) >= config.CSV_IMPORT_MAX_ROWS:
+            preview.errors.append((line_number, "too_many", str(config.CSV_IMPORT_MAX_ROWS)))
             break
         values = {k: (cells[i].strip() if i < len(cells) else "")
                   for i, k in enumerate(keys) if k}
@@ -166,7 +166,7 @@ def _check(values, line_number, numbers_in_file):
         values.pop("discount", None)
     number = values.pop("customer_number", "")
     if number:
-        if not number.isdigit() or not 0 < int(number) < 2**31:
+        if not whole_number(number):
             return "bad_number", number
         if int(number) in numbers_in_file:
             return "number_twice", f"{number}:{numbers_in_file[int(number)]}"

@@ -5,23 +5,28 @@ from typing import NamedTuple
 
 from peewee import fn
 
+from kontor import config
 from kontor.clock import utcnow
+from kontor.errors import Refused
 from models import NoteEntry, Prepared, as_datetime
 
-MAX_ENTRY_LENGTH = 20000
 
+class EmptyEntry(Refused, ValueError):
+    """A note entry with nothing but space in it."""
 
-class EmptyEntry(ValueError):
-    pass
+    def __init__(self, reason="empty"):
+        super().__init__(reason)
 
 
 def add_entry(contact, text, author=None, person=None):
-    """Append one entry stamped with now and the author; line breaks kept, nothing else."""
+    """Append one entry stamped with now and the author; line breaks kept, nothing else.
+    Returns the NoteEntry; raises EmptyEntry for blank text. Text past
+    config.NOTE_ENTRY_MAX_LENGTH is cut (the form refuses it first)."""
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip("\n")
     if not text.strip():
         raise EmptyEntry()
-    return NoteEntry.create(contact=contact, person=person, text=text[:MAX_ENTRY_LENGTH],
-                            author=author,
+    return NoteEntry.create(contact=contact, person=person,
+                            text=text[:config.NOTE_ENTRY_MAX_LENGTH], author=author,
                             author_name=author.display_name if author is not None else "",
                             created_at=utcnow(), uid=uuid.uuid4().hex)
 

@@ -13,6 +13,7 @@ from peewee import JOIN, IntegrityError, fn
 
 from kontor import __version__
 from kontor.clock import utcnow
+from kontor.text import whole_number
 from models import (
     CaseCategory,
     CaseEvent,
@@ -57,10 +58,10 @@ def find(user, year, seq):
 def find_by_number(user, number: str):
     """The case numbered `number` ("2025-17", as in its URL) if `user` may see it, else None;
     None too for text that is not such a number."""
-    parts = number.split("-")
-    if len(parts) != 2 or not all(p.isdigit() and len(p) < 8 for p in parts):
+    parts = [whole_number(part) for part in number.split("-")]
+    if len(parts) != 2 or None in parts:
         return None
-    return find(user, int(parts[0]), int(parts[1]))
+    return find(user, *parts)
 
 
 def case_file(case, file_id):
@@ -82,10 +83,9 @@ def listing(user, mine=False, status="", text=""):
         query = query.where(SupportCase.status == status)
     text = (text or "").strip()
     if text:
-        number = text.split("-")
-        if len(number) == 2 and all(p.isdigit() for p in number):
-            query = query.where(SupportCase.year == int(number[0]),
-                                SupportCase.seq == int(number[1]))
+        number = [whole_number(part) for part in text.split("-")]
+        if len(number) == 2 and None not in number:
+            query = query.where(SupportCase.year == number[0], SupportCase.seq == number[1])
         else:
             like = text.lower()
             query = query.where(fn.LOWER(SupportCase.subject).contains(like) |

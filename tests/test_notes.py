@@ -10,8 +10,8 @@ import pytest
 from flask_babel import format_datetime
 from markupsafe import escape
 
+from kontor import config, notes
 from kontor import contacts as register
-from kontor import notes
 from kontor.clock import utcnow
 from models import NoteEntry
 
@@ -132,15 +132,15 @@ def test_a_missing_text_field_is_refused(admin_client, contact):
 
 
 def test_text_too_long_is_refused_and_kept(admin_client, contact):
-    text = "x" * (notes.MAX_ENTRY_LENGTH + 1)
+    text = "x" * (config.NOTE_ENTRY_MAX_LENGTH + 1)
     response = admin_client.form(f"/contacts/{contact.id}/notes", {"note-text": text})
     page = body(response)
     assert response.status_code == 400
-    assert f"Field cannot be longer than {notes.MAX_ENTRY_LENGTH} characters." in page
+    assert f"Field cannot be longer than {config.NOTE_ENTRY_MAX_LENGTH} characters." in page
     assert text in page            # what was typed is not lost
     assert NoteEntry.select().count() == 0
     ok = admin_client.form(f"/contacts/{contact.id}/notes", {"note-text": text[:-1]})
-    assert ok.status_code == 302 and len(NoteEntry.get().text) == notes.MAX_ENTRY_LENGTH
+    assert ok.status_code == 302 and len(NoteEntry.get().text) == config.NOTE_ENTRY_MAX_LENGTH
 
 
 # --- plain text -----------------------------------------------------------------------------

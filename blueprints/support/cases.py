@@ -13,6 +13,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from blueprints.common import or_404
 from blueprints.filters import CASE_STATUS_LABELS
 from blueprints.forms import ActionForm
 from blueprints.support import bp
@@ -32,10 +33,7 @@ from kontor.web import attachment
 
 def get_case(number):
     """The case numbered `number` if the signed-in user may see it; else 404."""
-    case = support.find_by_number(current_user, number)
-    if case is None:
-        abort(404)
-    return case
+    return or_404(support.find_by_number(current_user, number))
 
 
 def may_manage(case):
@@ -166,9 +164,7 @@ def not_answered(number):
 def download(number, file_id):
     """A file of the case, always as a download with a safe name (SECURITY.md 31)."""
     case = get_case(number)
-    stored = support.case_file(case, file_id)
-    if stored is None:
-        abort(404)
+    stored = or_404(support.case_file(case, file_id))
     try:
         data = uploads.read(upload_folder(), stored.stored_name)
     except FileNotFoundError:

@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from kontor import support, uploads
+from kontor import config, support, uploads
 
 UPLOAD_PROBLEMS = {
     "type": _l("“%(name)s” is not a file type Kontor accepts (PDF, images, text, RTF, "
@@ -29,7 +29,7 @@ class DetailsForm(FlaskForm):
     type = SelectField(_l("Type of request"), coerce=int, validate_choice=False)
     subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[DataRequired(),
-                                                               Length(max=20000)])
+                                                               Length(max=config.CASE_MESSAGE_MAX_LENGTH)])
     owner = SelectField(_l("Owner"), coerce=int, validate_choice=False,
                         description=_l("The case appears in the case list of its owner."))
     needs_files = BooleanField(_l("I need to upload documents"))
@@ -66,7 +66,8 @@ class SummaryForm(FlaskForm):
 
 
 class AddInformationForm(FlaskForm):
-    body = TextAreaField(_l("Add information"), validators=[DataRequired(), Length(max=20000)])
+    body = TextAreaField(_l("Add information"), validators=[DataRequired(),
+                                                            Length(max=config.CASE_MESSAGE_MAX_LENGTH)])
     files = MultipleFileField(_l("Files"))
     submit = SubmitField(_l("Add information"))
 

@@ -29,6 +29,7 @@ from blueprints.support.forms import (
 )
 from blueprints.support.notices import notify
 from kontor import audit, contacts, support, uploads
+from kontor.text import whole_number
 from models import CaseCategory, CaseType, Contact, User
 
 
@@ -74,7 +75,8 @@ def new():
         if not form.validate_on_submit():
             abort(400)
         chosen = request.form.get("contact_id", "")
-        contact = Contact.get_or_none(Contact.id == int(chosen)) if chosen.isdigit() else None
+        contact = Contact.get_or_none(Contact.id == whole_number(chosen)) \
+            if whole_number(chosen) is not None else None
         if contact is not None:
             save_draft(contact_id=contact.id)
             return redirect(url_for("support.details"))
@@ -141,8 +143,8 @@ def files():
         if form.clear.data:
             discard_draft_files()
             listed = []
-        elif form.remove.data and form.remove.data.isdigit():
-            index = int(form.remove.data)
+        elif whole_number(form.remove.data) is not None:
+            index = whole_number(form.remove.data)
             if index < len(listed):
                 uploads.discard(upload_folder(), [listed.pop(index)["stored"]])
         else:

@@ -9,15 +9,17 @@ from peewee import JOIN, IntegrityError
 
 from kontor.clock import utcnow
 from kontor.contacts.register import FIELDS, PERSON_FIELDS, derived_fields, next_customer_number
+from kontor.errors import Refused
 from models import Contact, ContactChange, ContactPerson, User, db, with_employee
 
 
-class EditConflict(Exception):
-    """Someone saved the contact after the editor opened it. `current` is the contact as
-    saved now; `changes` are theirs: a list of (version, user, at, {field: [old, new]})."""
+class EditConflict(Refused):
+    """Someone saved the contact after the editor opened it (reason "edit_conflict").
+    `current` is the contact as saved now; `changes` are theirs: a list of
+    (version, user, at, {field: [old, new]})."""
 
     def __init__(self, current, changes):
-        super().__init__("edit conflict")
+        super().__init__("edit_conflict")
         self.current = current
         self.changes = changes
 
