@@ -12,9 +12,20 @@ from babel.dates import (
 )
 from flask import Response, g
 from flask_babel import get_locale, get_timezone
+from werkzeug.routing import IntegerConverter
 
-from kontor.text import fold
+from kontor.text import MAX_INTEGER, fold
 from models import Company
+
+
+class DatabaseInteger(IntegerConverter):
+    """The `<int:...>` of every route: a number past a database integer matches no route
+    (404), as kontor.text.whole_number refuses it in a query string; SQLite would otherwise
+    raise OverflowError and PostgreSQL refuse the query (a 500)."""
+
+    def __init__(self, url_map, **kwargs):
+        kwargs.setdefault("max", MAX_INTEGER)
+        super().__init__(url_map, **kwargs)
 
 
 def current_company():
