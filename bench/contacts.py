@@ -28,9 +28,9 @@ from jinja2 import ChoiceLoader, DictLoader
 
 from app import create_app
 from kontor import contacts, migrate, passwords
-from kontor.clock import utcnow
 from kontor.text import fold
 from models import Company, Contact, ContactPerson, Employee, NoteEntry, User, db, open_database
+from models.clock import utcnow
 
 SURNAMES = ["Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Meijer",
             "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks", "Hansen",

@@ -18,9 +18,9 @@ from blueprints.common import safe_next
 from kontor import company as company_rules
 from kontor import jobs, languages
 from kontor.access import public
-from kontor.clock import utcnow
 from kontor.web import current_company
 from models import OutboxMessage, User, db
+from models.clock import utcnow
 
 bp = Blueprint("main", __name__)
 

@@ -1,9 +1,9 @@
 """First-run setup and the readiness checklist (SPEC section 2)."""
 from kontor import passwords
-from kontor.clock import utcnow
 from kontor.errors import Refused
 from kontor.mail import normalise_email
 from models import Company, Employee, User, db
+from models.clock import utcnow
 
 COMPANY_FIELDS = ("name", "street", "postcode", "city", "country", "phone", "email",
                   "vat_number", "org_number", "language", "timezone")

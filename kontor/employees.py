@@ -1,10 +1,10 @@
 """The employee register (SPEC section 4): search, save, link a user to an employee."""
 from peewee import fn
 
-from kontor.clock import utcnow
 from kontor.errors import Refused
 from kontor.mail import normalise_email
 from models import Employee, Invitation, User, db
+from models.clock import utcnow
 
 FIELDS = ("name", "email", "phone", "mobile", "title", "department", "active")
 

@@ -10,10 +10,10 @@ import secrets
 from peewee import IntegrityError, fn
 
 from kontor import config, passwords, tokens
-from kontor.clock import utcnow
 from kontor.errors import Refused
 from kontor.mail import normalise_email
 from models import Employee, Invitation, User, db
+from models.clock import utcnow
 
 
 class NotInvitable(Refused):

@@ -16,9 +16,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import Case, IntegrityError
 
 from kontor import mail, sessions, uploads
-from kontor.clock import utcnow
 from kontor.storage import DataFolder
 from models import CaseFile, JobLease, db
+from models.clock import utcnow
 
 log = logging.getLogger("kontor.jobs")
 

@@ -16,10 +16,10 @@ from email.utils import format_datetime, make_msgid
 
 from email_validator import EmailNotValidError, validate_email
 
-from kontor.clock import utcnow
 from kontor.errors import Refused
 from kontor.storage import DataFolder
 from models import OutboxMessage, db
+from models.clock import utcnow
 
 log = logging.getLogger("kontor.mail")
 

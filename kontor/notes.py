@@ -6,9 +6,9 @@ from typing import NamedTuple
 from peewee import fn
 
 from kontor import config
-from kontor.clock import utcnow
 from kontor.errors import Refused
 from models import NoteEntry, Prepared, as_datetime
+from models.clock import utcnow
 
 
 class EmptyEntry(Refused, ValueError):

@@ -16,9 +16,9 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 from kontor import sessions
-from kontor.clock import utcnow
 from kontor.sessions import PORTAL, STAFF
 from models import UserSession
+from models.clock import utcnow
 
 serializer = TaggedJSONSerializer()
 

@@ -8,8 +8,8 @@ apply to both, "who is signed in" means staff.
 import hashlib
 from datetime import timedelta
 
-from kontor.clock import utcnow
 from models import UserSession
+from models.clock import utcnow
 
 # "last seen" is written at most this often per session, so that browsing is not a write
 # per page view. Idle logout can therefore come up to this much earlier than the setting.

@@ -6,9 +6,9 @@ Plain functions over the models; the views in blueprints/auth.py and profile.py 
 from peewee import Case
 
 from kontor import config, passwords, sessions, tokens
-from kontor.clock import utcnow
 from kontor.mail import normalise_email
 from models import Company, User, db
+from models.clock import utcnow
 
 
 def authenticate(email, password):

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from peewee import JOIN, IntegrityError, fn
 
 from kontor import __version__
-from kontor.clock import utcnow
 from kontor.text import whole_number
 from models import (
     CaseCategory,
@@ -27,6 +26,7 @@ from models import (
     is_sqlite,
     with_employee,
 )
+from models.clock import utcnow
 
 STATUSES = ("open", "answered", "closed")
 

@@ -7,8 +7,8 @@ import hashlib
 import secrets
 
 from kontor import config
-from kontor.clock import utcnow
 from models import Token, db
+from models.clock import utcnow
 
 LIFETIMES = {
     "reset": config.RESET_LINK_LIFETIME,

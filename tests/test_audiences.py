@@ -16,9 +16,9 @@ from flask_login import UserMixin
 from app import create_app
 from blueprints.portal.website import find_website
 from kontor import access, jobs, migrate, sessions
-from kontor.clock import utcnow
 from kontor.extensions import portal_login_manager
 from models import User, UserSession, db
+from models.clock import utcnow
 
 SITE_A, SITE_B = "site-a", "site-b"
 DUMMY_INT = 987654

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from peewee import JOIN, IntegrityError
 
-from kontor.clock import utcnow
 from kontor.contacts.register import FIELDS, PERSON_FIELDS, derived_fields, next_customer_number
 from kontor.errors import Refused
 from models import Contact, ContactChange, ContactPerson, User, db, with_employee
+from models.clock import utcnow
 
 
 class EditConflict(Refused):
