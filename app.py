@@ -121,14 +121,12 @@ def configure(app, config):
     app.config.setdefault("WTF_CSRF_SSL_STRICT", True)
     # Flask's own default already holds this key ("session"): setdefault would be a no-op.
     if "SESSION_COOKIE_NAME" not in (config or {}):
-        app.config["SESSION_COOKIE_NAME"] = "kontor_session"
-    app.config.setdefault("PORTAL_SESSION_COOKIE_NAME", "kontor_portal")
-    app.config.setdefault("LOGIN_LIMIT_PER_IP", "30 per minute")
-    app.config.setdefault("LOGIN_LIMIT_PER_EMAIL", "10 per 15 minutes")
-    app.config.setdefault("RESET_LIMIT_PER_IP", "20 per hour")
-    app.config.setdefault("RESET_LIMIT_PER_EMAIL", "3 per hour")
+        app.config["SESSION_COOKIE_NAME"] = kontor_config.STAFF_SESSION_COOKIE
+    app.config.setdefault("PORTAL_SESSION_COOKIE_NAME", kontor_config.PORTAL_SESSION_COOKIE)
+    for key, limit in kontor_config.RATE_LIMITS.items():
+        app.config.setdefault(key, limit)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(Path(__file__).parent / "translations")
-    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    app.config["BABEL_DEFAULT_LOCALE"] = languages.DEFAULT
     app.debug = bool(app.config.get("DEBUG"))
 
 

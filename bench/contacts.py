@@ -179,7 +179,7 @@ def main():
             total = Contact.select().count()
             deep = total // 50 // 2
             # the last row of the page before: what the pager's "Next page" link carries
-            before_deep = (Contact.select(Contact.id).where(Contact.active == True)  # noqa
+            before_deep = (Contact.select(Contact.id).where(Contact.active == True)  # noqa: E712
                            .order_by(Contact.sort_name, Contact.id)
                            .offset((deep - 1) * 50 - 1).limit(1).scalar())
     cases = [

@@ -1,5 +1,4 @@
 """Home page, language switch and the health check."""
-from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -16,7 +15,7 @@ from peewee import PeeweeException
 
 from blueprints.common import safe_next
 from kontor import company as company_rules
-from kontor import jobs, languages
+from kontor import config, jobs, languages
 from kontor.access import public
 from kontor.web import current_company
 from models import OutboxMessage, User, db
@@ -57,7 +56,7 @@ def healthz():
             report["database"] = "ok"
             scheduler = current_app.extensions.get("kontor_scheduler")
             job_status = jobs.status()
-            fresh = utcnow() - timedelta(minutes=5)
+            fresh = utcnow() - config.JOB_STALE_AFTER
             report["scheduler"] = {
                 "this_process": "running" if scheduler is not None and scheduler.running
                 else "not running",

@@ -67,9 +67,9 @@ def resend(invitation_id):
 def revoke(invitation_id):
     """Withdraw an invitation: its link stops working."""
     checked_form()
-    invitation = Invitation.get_or_none(Invitation.id == invitation_id)
-    if invitation is None or not invitations.revoke(invitation_id):
-        abort(404)
+    invitation = get_object_or_404(Invitation, Invitation.id == invitation_id)
+    if not invitations.revoke(invitation_id):
+        abort(404)   # accepted or withdrawn a moment ago
     audit.record("invitation.revoked", user=current_user, target=invitation.email,
                  ip=request.remote_addr)
     flash(_("The invitation for %(email)s is withdrawn.", email=invitation.email), "success")

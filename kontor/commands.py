@@ -5,7 +5,7 @@ from flask import current_app
 from kontor import company as company_rules
 from kontor import jobs, languages, passwords, tokens
 from kontor import migrate as migrations
-from kontor.mail import InvalidAddress, normalise_address
+from kontor.mail import InvalidAddress, normalise_address, normalise_email
 from models import db
 
 
@@ -48,11 +48,11 @@ def register(app):
     @click.option("--company-email", default="")
     @click.option("--vat-number", default="")
     @click.option("--org-number", default="")
-    @click.option("--language", type=click.Choice(languages.CODES), default="en")
+    @click.option("--language", type=click.Choice(languages.CODES), default=languages.DEFAULT)
     def setup_command(company_name, name, email, password, company_email, **fields):
         """Create the company and the first superuser without a browser."""
         try:
-            email = normalise_address(email).lower()
+            email = normalise_email(normalise_address(email))
         except InvalidAddress as exc:
             raise click.BadParameter(str(exc), param_hint="--email") from None
         problem = passwords.password_problem(password, email, company_name)

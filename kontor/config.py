@@ -21,6 +21,16 @@ CSV_IMPORT_MAX_BYTES = 10 * 1024 * 1024         # largest CSV file a contact imp
 CSV_IMPORT_MAX_ROWS = 50_000                    # most rows one contact import takes
 NOTE_ENTRY_MAX_LENGTH = 20_000                  # characters in one note entry
 CASE_MESSAGE_MAX_LENGTH = 20_000                # characters in a case's description or message
+ENDED_SESSION_KEPT = timedelta(days=30)         # ended sessions stay listed, then are deleted
+JOB_STALE_AFTER = timedelta(minutes=5)          # /healthz calls a job stale after this
+RATE_LIMITS = {                                 # Flask-Limiter strings (SECURITY.md 5)
+    "LOGIN_LIMIT_PER_IP": "30 per minute",
+    "LOGIN_LIMIT_PER_EMAIL": "10 per 15 minutes",
+    "RESET_LIMIT_PER_IP": "20 per hour",
+    "RESET_LIMIT_PER_EMAIL": "3 per hour",
+}
+STAFF_SESSION_COOKIE = "kontor_session"
+PORTAL_SESSION_COOKIE = "kontor_portal"
 
 # --- defaults of the settings read from the environment (README, "Configuration") ---------
 DEFAULT_PORT = 8080

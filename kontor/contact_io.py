@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from email_validator import EmailNotValidError, validate_email
 from peewee import CharField
 
-from kontor import config, contacts
+from kontor import config, contacts, languages
+from kontor.mail import InvalidAddress, normalise_address, normalise_email
 from kontor.text import whole_number
 from models import Contact, db
 
@@ -44,7 +44,8 @@ COLUMNS = {
                       "Besuchsadresse Land"),
     "discount": ("Discount %", "Korting %", "Rabatt %", "Rabatt %"),
 }
-LANGUAGE_INDEX = {"en": 0, "nl": 1, "nb": 2, "de": 3}
+# The headings above are in the order of languages.CODES: en, nl, nb, de.
+LANGUAGE_INDEX = {code: index for index, code in enumerate(languages.CODES)}
 KINDS = {"company": "company", "bedrijf": "company", "firma": "company", "foretak": "company",
          "unternehmen": "company", "organisation": "company", "organization": "company",
          "person": "person", "persoon": "person", "privatperson": "person", "": "company"}
@@ -150,9 +151,8 @@ def _check(values, line_number, numbers_in_file):
     values["kind"] = kind
     if values.get("email"):
         try:
-            values["email"] = validate_email(values["email"],
-                                             check_deliverability=False).normalized.lower()
-        except EmailNotValidError:
+            values["email"] = normalise_email(normalise_address(values["email"]))
+        except InvalidAddress:
             return "bad_email", values["email"]
     if values.get("discount"):
         try:
@@ -203,7 +203,7 @@ def _safe_cell(value):
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def export_csv(query, language="en"):
+def export_csv(query, language=languages.DEFAULT):
     """Yield the CSV export line by line (streamed; a large register never sits in memory)."""
     index = LANGUAGE_INDEX.get(language, 0)
     buffer = io.StringIO()

@@ -7,6 +7,7 @@ them. Plain functions over the models: no Flask, no knowledge of the register's 
 """
 import re
 
+from kontor.mail import normalise_email
 from kontor.text import fold
 from models import Contact
 
@@ -35,8 +36,8 @@ def likely_duplicates(values, exclude_id=None, limit=10):
     conditions = []
     if (values.get("org_number") or "").strip():
         conditions.append(Contact.org_number == values["org_number"].strip())
-    if (values.get("email") or "").strip():
-        conditions.append(Contact.email == values["email"].strip().lower())
+    if normalise_email(values.get("email")):
+        conditions.append(Contact.email == normalise_email(values["email"]))
     norm = normalise_name(values.get("name") or "")
     if norm:
         conditions.append(Contact.name_norm == norm)

@@ -1,6 +1,10 @@
 """Pagination for list pages: page numbers from the query string, one extra row to peek."""
 from dataclasses import dataclass
 
+from kontor.text import whole_number
+
+MAX_PAGE = 999_999   # past this a page number is noise: the first page answers
+
 
 @dataclass
 class Page:
@@ -15,9 +19,8 @@ class Page:
 
 
 def paginate(query, number, per_page=50):
-    try:
-        number = max(1, int(number))
-    except (TypeError, ValueError):
-        number = 1
+    """Page `number` (the query string's text, or None) of `query`, `per_page` rows: a Page
+    whose `has_next` says whether a row follows. Text that is no page number gives page 1."""
+    number = whole_number(number, maximum=MAX_PAGE) or 1
     rows = list(query.limit(per_page + 1).offset((number - 1) * per_page))
     return Page(rows[:per_page], number, per_page, len(rows) > per_page)

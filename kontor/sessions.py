@@ -8,6 +8,7 @@ apply to both, "who is signed in" means staff.
 import hashlib
 from datetime import timedelta
 
+from kontor import config
 from models import UserSession
 from models.clock import utcnow
 
@@ -64,7 +65,7 @@ def end_idle_sessions(idle_minutes, absolute_hours) -> int:
     UserSession.delete().where(
         UserSession.user.is_null(),
         UserSession.last_seen_at < now - timedelta(minutes=idle_minutes)).execute()
-    UserSession.delete().where(UserSession.ended_at < now - timedelta(days=30)).execute()
+    UserSession.delete().where(UserSession.ended_at < now - config.ENDED_SESSION_KEPT).execute()
     return idle + absolute
 
 

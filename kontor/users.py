@@ -60,7 +60,7 @@ def overview(text=""):
 
 
 def _other_active_superusers(user):
-    return locked(User.select().where(User.is_superuser == True, User.is_active == True,  # noqa
+    return locked(User.select().where(User.is_superuser == True, User.is_active == True,  # noqa: E712
                                       User.id != user.id))
 
 

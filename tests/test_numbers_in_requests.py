@@ -32,6 +32,11 @@ def test_whole_number_takes_ascii_digits_within_a_database_integer(text, expecte
     (f"/support?view=all&q={HUGE}-1", 200),
     (f"/users/invite?employee={HUGE}", 200),
     ("/users/invite?employee=²", 200),
+    (f"/support?view=all&page={HUGE}", 200),
+    ("/support?page=²", 200),
+    (f"/employees?page={HUGE}", 200),
+    (f"/admin/outbox?page={HUGE}", 200),
+    (f"/admin/audit?page={HUGE}", 200),
 ])
 def test_odd_numbers_in_urls_answer_like_any_other_miss(admin_client, url, expected):
     assert admin_client.get(url).status_code == expected

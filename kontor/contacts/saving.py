@@ -9,6 +9,7 @@ from peewee import JOIN, IntegrityError
 
 from kontor.contacts.register import FIELDS, PERSON_FIELDS, derived_fields, next_customer_number
 from kontor.errors import Refused
+from kontor.mail import normalise_email
 from models import Contact, ContactChange, ContactPerson, User, db, with_employee
 from models.clock import utcnow
 
@@ -33,7 +34,7 @@ def _clean(values):
         if isinstance(value, str):
             value = value.strip()
         if key == "email":
-            value = (value or "").lower()
+            value = normalise_email(value)
         if key == "discount":
             value = Decimal(str(value or 0)).quantize(Decimal("0.01"))
         if key in ("country", "visit_country"):
@@ -114,7 +115,7 @@ def save_person(contact, person, values):
     values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()
               if k in PERSON_FIELDS}
     if "email" in values:
-        values["email"] = (values["email"] or "").lower()
+        values["email"] = normalise_email(values["email"])
     with db.atomic():
         if person is None:
             return ContactPerson.create(contact=contact, **values)
