@@ -15,11 +15,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SubmitField
-from wtforms.validators import DataRequired
+from wtforms import SubmitField
 
 from blueprints.common import safe_next
-from blueprints.forms import NewPasswordForm, email_field
+from blueprints.forms import LoginForm, NewPasswordForm, email_field
 from kontor import audit, config, emails, staff_auth, tokens
 from kontor.access import public
 from kontor.extensions import limiter
@@ -27,13 +26,6 @@ from kontor.mail import normalise_email
 from models import User
 
 bp = Blueprint("auth", __name__)
-
-
-class LoginForm(FlaskForm):
-    email = email_field(_l("E-mail"))
-    password = PasswordField(_l("Password"), validators=[DataRequired()],
-                             render_kw={"autocomplete": "current-password"})
-    submit = SubmitField(_l("Sign in"))
 
 
 class ForgotForm(FlaskForm):

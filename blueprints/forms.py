@@ -39,6 +39,14 @@ def email_field(label, required=True):
                       render_kw={"autocomplete": "email"})
 
 
+class LoginForm(FlaskForm):
+    """E-mail and password: the staff sign-in and each website's portal sign-in."""
+    email = email_field(_l("E-mail"))
+    password = PasswordField(_l("Password"), validators=[DataRequired()],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Sign in"))
+
+
 class NewPasswordForm(FlaskForm):
     """New password twice, checked against the rules. Set `context_email` and
     `context_company` before validating so the context-word rule can apply."""

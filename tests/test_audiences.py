@@ -12,6 +12,7 @@ import pytest
 from conftest import KontorClient, make_company, sign_in
 from flask import url_for
 from flask_login import UserMixin
+from werkzeug.routing.converters import NumberConverter
 
 from app import create_app
 from blueprints.portal.website import find_website
@@ -65,8 +66,8 @@ def give_cookies(client, app, sid, slugs=(SITE_A,)):
 
 
 def dummy_values(rule):
-    return {name: DUMMY_INT if type(rule._converters[name]).__name__ in
-            ("IntegerConverter", "NumberConverter") else DUMMY_TEXT for name in rule.arguments}
+    return {name: DUMMY_INT if isinstance(rule._converters[name], NumberConverter)
+            else DUMMY_TEXT for name in rule.arguments}
 
 
 def walk(flask_app, prefix=""):

@@ -1,23 +1,12 @@
 """The portal skeleton's views: home, sign-in, and a page that needs a portal sign-in."""
 from flask import Blueprint, abort, flash, render_template
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import PasswordField, SubmitField
-from wtforms.validators import DataRequired
 
-from blueprints.forms import email_field
+from blueprints.forms import LoginForm
 from blueprints.portal.website import current_website
 from kontor.access import portal_sign_in_required, public
 
 bp = Blueprint("portal", __name__)
-
-
-class PortalLoginForm(FlaskForm):
-    email = email_field(_l("E-mail"))
-    password = PasswordField(_l("Password"), validators=[DataRequired()],
-                             render_kw={"autocomplete": "current-password"})
-    submit = SubmitField(_l("Sign in"))
 
 
 @bp.before_request
@@ -39,7 +28,7 @@ def home():
 def login():
     """Sign in to this website's portal. No web accounts exist yet, so every attempt fails,
     with the same answer a wrong password will get."""
-    form = PortalLoginForm()
+    form = LoginForm()
     if form.validate_on_submit():
         form.password.data = ""
         flash(_("Wrong e-mail or password."), "error")
