@@ -1,37 +1,32 @@
 """Shared fixtures: a fresh database per test (SQLite, or PostgreSQL when DATABASE_URL says so),
 the app, a client that fills in CSRF tokens like a browser, a real SMTP server on loopback,
-and helpers that read like a user story (`make_user`, `sign_in`).
+signed-in users and the support desk. The helpers the tests call live in helpers.py.
 """
 import os
-import re
-import socket
 import uuid
-from email import message_from_bytes, policy
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
 from aiosmtpd.controller import Controller
-from flask import g, has_app_context
-from flask.testing import FlaskClient
-
-from app import create_app
-from kontor import mail
 
 os.environ.setdefault("KONTOR_TESTING", "1")
 
-from kontor import migrate, passwords  # noqa: E402
-from models import Company, Employee, User, db  # noqa: E402
+from helpers import (  # noqa: E402
+    ON_POSTGRES,
+    PG_URL,
+    Inbox,
+    KontorClient,
+    free_port,
+    make_user,
+    sign_in,
+    signed_in,
+)
+from support_helpers import customer  # noqa: E402
 
-PG_URL = os.environ.get("DATABASE_URL", "")
-ON_POSTGRES = PG_URL.startswith(("postgres://", "postgresql://"))
-PASSWORD = "correct horse battery staple"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from app import create_app  # noqa: E402
+from kontor import mail, migrate  # noqa: E402
+from models import CaseCategory, CaseType, db  # noqa: E402
 
 
 def pg_admin_connection():
@@ -80,30 +75,6 @@ def database_url(tmp_path, pg_template):
     return f"sqlite:///{tmp_path / 'kontor.db'}"
 
 
-class KontorClient(FlaskClient):
-    """A test client that sends the page's CSRF token with every form, as a browser does."""
-
-    def open(self, *args, **kwargs):
-        # The `app` fixture keeps an app context pushed, and Flask reuses it for each request,
-        # so `g` (which caches the CSRF token) would outlive the request. A browser's next
-        # request always starts with a fresh `g`.
-        if has_app_context():
-            for name in list(vars(g)):
-                delattr(g, name)
-        return super().open(*args, **kwargs)
-
-    def csrf_token(self):
-        page = self.get("/__csrf__")   # any HTML page carries a token in its footer form
-        match = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
-        assert match, "no CSRF token on the page"
-        return match.group(1)
-
-    def form(self, url, data=None, **kwargs):
-        data = dict(data or {})
-        data.setdefault("csrf_token", self.csrf_token())
-        return self.post(url, data=data, **kwargs)
-
-
 @pytest.fixture
 def app_config(tmp_path, database_url):
     return {
@@ -150,35 +121,6 @@ def runner(app):
 
 # --- people -------------------------------------------------------------------------------
 
-def make_company(**fields):
-    values = dict(name="Jansen Installatie BV", street="Dorpsstraat 1", postcode="1234 AB",
-                  city="Utrecht", country="NL", phone="+31 30 123 4567",
-                  email="info@jansen.example", vat_number="NL001234567B01",
-                  org_number="12345678", language="en")
-    values.update(fields)
-    company = Company.current()
-    if company is None:
-        return Company.create(**values)
-    Company.update(**values).where(Company.id == company.id).execute()
-    return Company.current()
-
-
-def make_user(email="staff@jansen.example", password=PASSWORD, superuser=False, name=None,
-              language="en", employee=True):
-    """An account (and, by default, its employee) ready to sign in."""
-    if Company.current() is None:
-        make_company()
-    person = Employee.create(name=name or email.split("@")[0].title(), email=email) \
-        if employee else None
-    return User.create(email=email.lower(), password_hash=passwords.hash_password(password),
-                       is_superuser=superuser, employee=person, language=language)
-
-
-def sign_in(client, email, password=PASSWORD, next_page=None):
-    url = "/login" + (f"?next={next_page}" if next_page else "")
-    return client.form(url, {"email": email, "password": password})
-
-
 @pytest.fixture
 def superuser(app):
     return make_user("anna@jansen.example", superuser=True, name="Anna Jansen")
@@ -205,24 +147,6 @@ def staff_client(other_client, staff):
 
 # --- mail ---------------------------------------------------------------------------------
 
-class Inbox:
-    """What a real SMTP server on loopback received, parsed."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-    @property
-    def messages(self):
-        return [message_from_bytes(e.content, policy=policy.default) for e in self.envelopes]
-
-    def to(self, address):
-        return [m for m in self.messages if m["To"] == address]
-
-
 @pytest.fixture
 def smtp_server():
     inbox = Inbox()
@@ -242,11 +166,27 @@ def mailbox(app, smtp_server):
     return smtp_server
 
 
-def body_of(message):
-    return message.get_body(preferencelist=("plain",)).get_content()
+# --- the support desk ---------------------------------------------------------------------
+
+@pytest.fixture
+def desk(app, superuser, staff):
+    """A customer, a category and a type of request, and the two users."""
+    class Desk:
+        pass
+    d = Desk()
+    d.superuser, d.staff = superuser, staff
+    d.customer = customer()
+    d.category = CaseCategory.create(name="Invoicing", position=1)
+    d.type = CaseType.create(name="Question", position=1)
+    return d
 
 
-def link_in(text, base="http://kontor.test"):
-    match = re.search(re.escape(base) + r"(/\S+)", text)
-    assert match, f"no link in: {text!r}"
-    return match.group(1)
+@pytest.fixture
+def mila(app, desk):
+    """A second staff user: neither requester nor owner of the cases here."""
+    return make_user("mila@jansen.example", name="Mila Bos")
+
+
+@pytest.fixture
+def mila_client(app, mila):
+    return signed_in(app, mila)

@@ -9,16 +9,13 @@ from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
+from helpers import body
 from markupsafe import escape
 from peewee import IntegrityError
 
 from kontor import contact_io
 from kontor import contacts as register
 from models import Contact, User
-
-
-def body(response):
-    return response.get_data(as_text=True)
 
 
 def upload(client, data, name="contacts.csv"):

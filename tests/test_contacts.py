@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from conftest import make_user
+from helpers import body, error_beside, make_user
 from markupsafe import escape
 from peewee import IntegrityError
 
@@ -31,9 +31,6 @@ def add(name, **fields):
     return register.create({"name": name, **fields})
 
 
-def body(response):
-    return response.get_data(as_text=True)
-
 
 def listed(client, **params):
     """The names the contact list shows, in order."""
@@ -46,19 +43,6 @@ def listed(client, **params):
 def numbers_listed(client, **params):
     response = client.get("/contacts", query_string=params)
     return [int(n) for n in re.findall(r"<tr[^>]*>\s*<td>(\d+)</td>", body(response))]
-
-
-def field_block(page, field):
-    """The HTML of one form field: its label, input and the error beside it."""
-    block = re.search(rf'<div class="field[^"]*" id="{field}-field">(.*?)</div>', page, re.S)
-    assert block, f"no field {field}"
-    return block.group(1)
-
-
-def error_beside(page, field):
-    error = re.search(rf'<p class="error" id="{field}-error">(.*?)</p>',
-                      field_block(page, field), re.S)
-    return html.unescape(error.group(1).strip()) if error else None
 
 
 def input_value(page, field):

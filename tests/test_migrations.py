@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import KontorClient
+from helpers import KontorClient
 
 from app import create_app
 from kontor import employees as register

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from flask_babel import format_datetime
+from helpers import body
 from markupsafe import escape
 
 from kontor import contacts as register
@@ -17,9 +18,6 @@ from models import NoteEntry
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def body(response):
-    return response.get_data(as_text=True)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ The CLI does the same without a browser."""
 import re
 
 import pytest
-from conftest import PASSWORD, sign_in
+from helpers import PASSWORD, sign_in
 
 from app import create_app
 from kontor import tokens

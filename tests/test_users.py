@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import time_machine
-from conftest import make_user, sign_in
-from test_invitations import (
+from helpers import make_user, sign_in, text_of
+from invitation_helpers import (
     accept,
     assert_link_unusable,
     audit_events,
@@ -24,7 +24,6 @@ from test_invitations import (
     open_link,
     register,
     send_invitation,
-    text_of,
 )
 
 from kontor import invitations
