@@ -1,14 +1,20 @@
-"""Shared fixtures: a fresh database per test (SQLite, or PostgreSQL when DATABASE_URL says so),
-the app, a client that fills in CSRF tokens like a browser, a real SMTP server on loopback,
-signed-in users and the support desk. The helpers the tests call live in helpers.py.
+"""Shared fixtures: for each test a database as the migrations leave it, migrated once per run
+(SQLite, or PostgreSQL when DATABASE_URL says so), the app, a client that fills in CSRF tokens
+like a browser, a real SMTP server on loopback, signed-in users and the support desk; and the
+budget of the property-based tests. The helpers the tests call live in helpers.py.
 """
 import os
+import shutil
+import sqlite3
 import uuid
+from contextlib import closing
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
 from aiosmtpd.controller import Controller
+from hypothesis import settings
 
 os.environ.setdefault("KONTOR_TESTING", "1")
 
@@ -26,53 +32,162 @@ from support_helpers import customer  # noqa: E402
 
 from app import create_app  # noqa: E402
 from kontor import mail, migrate  # noqa: E402
-from models import CaseCategory, CaseType, db  # noqa: E402
+from models import CaseCategory, CaseType, db, open_database  # noqa: E402
+
+# Property-based tests (hypothesis) run on a fixed budget. In CI (CI=true): 100 examples per
+# property, derandomized, so that a run takes the same time and finds the same failures every
+# time (at about 10 ms an example, a property costs about a second; 100 properties on two
+# databases stay under 4 minutes). Elsewhere: 25 random examples, for a quick edit-test loop;
+# HYPOTHESIS_PROFILE=ci reproduces the CI run. No deadline: a database round trip on a
+# loaded machine is not a bug.
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True,
+                          print_blob=True)
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
 
 
-def pg_admin_connection():
-    parts = urlsplit(PG_URL.replace("postgres://", "postgresql://", 1))
-    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    conn.autocommit = True
-    return conn, parts
+# --- the database -------------------------------------------------------------------------
+# Running every migration takes about a second per test, and more with every migration, so
+# the schema is migrated once per run and each test starts from that state:
+# - SQLite: the migrated file is copied for each test.
+# - PostgreSQL: one migrated database for the run, put back before each test to the state the
+#   migrations left (`PostgresSnapshot`). A copy per test (CREATE DATABASE ... TEMPLATE) is
+#   quick to make, but DROP DATABASE waits for a checkpoint that writes out the whole copy:
+#   0.6 to several seconds a test, more than migrating. Emptying the tables takes 30 ms.
+# A test of the migrations themselves asks for an empty database with
+# `@pytest.mark.empty_database`: a new file, or a new PostgreSQL database dropped afterwards.
 
-
-@pytest.fixture(scope="session")
-def pg_template():
-    """On PostgreSQL: one throw-away database for the whole run, dropped at the end."""
-    if not ON_POSTGRES:
-        yield None
+def close_database():
+    """Close every connection the pool of Kontor's database holds (the pool outlives an app)."""
+    if db.obj is None:
         return
-    conn, parts = pg_admin_connection()
-    name = f"kontor_t_{uuid.uuid4().hex[:10]}"
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(parts._replace(path=f"/{name}"))
     if not db.is_closed():
         db.close()
     if hasattr(db.obj, "close_all"):
         db.obj.close_all()
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
 
 
-def reset_postgres(url):
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    conn.close()
+class PostgresServer:
+    """The PostgreSQL server of DATABASE_URL, seen from its `postgres` database: creates and
+    drops the test databases."""
+
+    def __init__(self, url):
+        self.parts = urlsplit(url.replace("postgres://", "postgresql://", 1))
+        self.conn = psycopg2.connect(urlunsplit(self.parts._replace(path="/postgres")))
+        self.conn.autocommit = True    # CREATE and DROP DATABASE cannot run in a transaction
+
+    def create(self, name):
+        """A new, empty database `name`; its URL."""
+        with self.conn.cursor() as cur:   # not `with self.conn`: that would open a transaction
+            cur.execute(f'CREATE DATABASE "{name}"')
+        return urlunsplit(self.parts._replace(path=f"/{name}"))
+
+    def drop(self, name):
+        with self.conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class PostgresSnapshot:
+    """A PostgreSQL database and the rows and sequence values it has now, to put it back to
+    this state before each test (its schema is the migrations' and no test changes it)."""
+
+    def __init__(self, url):
+        self.url = url
+        self.conn = psycopg2.connect(url)
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "ORDER BY tablename")
+            self.tables = [name for (name,) in cur.fetchall()]
+            self.rows = {}
+            for table in self.tables:
+                cur.execute(f'SELECT * FROM "{table}"')
+                self.rows[table] = cur.fetchall()
+            cur.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+            self.sequences = {}
+            for (name,) in cur.fetchall():
+                cur.execute(f'SELECT last_value, is_called FROM "{name}"')
+                self.sequences[name] = cur.fetchone()
+        self.conn.commit()
+
+    def restore(self):
+        """End every other session on the database, empty every table, put back the rows it
+        had and set every sequence where it was."""
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            # no foreign key checks while the tables are emptied and filled in any order
+            cur.execute("SET LOCAL session_replication_role = replica")
+            cur.execute("".join(f'DELETE FROM "{table}";' for table in self.tables))
+            for table, rows in self.rows.items():
+                if rows:
+                    marks = ", ".join(["%s"] * len(rows[0]))
+                    cur.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
+            for name, (last_value, is_called) in self.sequences.items():
+                cur.execute("SELECT setval(%s, %s, %s)", (f'"{name}"', last_value, is_called))
+        self.conn.commit()
+
+    def close(self):
+        self.conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """On PostgreSQL, the server the test databases live on; else None."""
+    if not ON_POSTGRES:
+        yield None
+        return
+    server = PostgresServer(PG_URL)
+    yield server
+    server.conn.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory, pg_server):
+    """Once per run: a database with every migration applied. On SQLite the path of the file
+    the tests copy; on PostgreSQL a `PostgresSnapshot` of it."""
+    if ON_POSTGRES:
+        name = f"kontor_t_{uuid.uuid4().hex[:10]}"
+        url = pg_server.create(name)
+        migrate.upgrade(open_database(url))
+        close_database()
+        snapshot = PostgresSnapshot(url)
+        yield snapshot
+        close_database()
+        snapshot.close()
+        pg_server.drop(name)
+        return
+    path = tmp_path_factory.mktemp("migrated") / "kontor.db"
+    migrate.upgrade(open_database(f"sqlite:///{path}"))
+    close_database()
+    # Fold the write-ahead log into the file and leave WAL mode, so that the one file is the
+    # whole database; each copy goes back to WAL when Kontor opens it.
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    assert not Path(f"{path}-wal").exists()
+    yield path
 
 
 @pytest.fixture
-def database_url(tmp_path, pg_template):
-    """A fresh, empty database for one test."""
-    if pg_template:
-        if db.obj is not None and hasattr(db.obj, "close_all"):
-            db.obj.close_all()
-        reset_postgres(pg_template)
-        return pg_template
-    return f"sqlite:///{tmp_path / 'kontor.db'}"
+def database_url(request, tmp_path, pg_server):
+    """The database of one test: as the migrations left it, or empty for a test marked
+    `empty_database`."""
+    close_database()   # the previous test's connections
+    empty = request.node.get_closest_marker("empty_database") is not None
+    if not ON_POSTGRES:
+        path = tmp_path / "kontor.db"
+        if not empty:
+            shutil.copyfile(request.getfixturevalue("migrated_database"), path)
+        yield f"sqlite:///{path}"
+    elif empty:
+        name = f"kontor_e_{uuid.uuid4().hex[:10]}"
+        yield pg_server.create(name)
+        close_database()
+        pg_server.drop(name)
+    else:
+        snapshot = request.getfixturevalue("migrated_database")
+        snapshot.restore()
+        yield snapshot.url
 
 
 @pytest.fixture
@@ -91,16 +206,13 @@ def app_config(tmp_path, database_url):
 
 @pytest.fixture
 def app(app_config):
-    """The app on a freshly migrated database."""
+    """The app on a migrated database of its own."""
     application = create_app(app_config)
     application.test_client_class = KontorClient
-    migrate.upgrade(db.obj)
+    migrate.upgrade(db.obj)   # nothing to do but on an `empty_database`
     with application.app_context():
         yield application
-    if not db.is_closed():
-        db.close()
-    if hasattr(db.obj, "close_all"):
-        db.obj.close_all()
+    close_database()
 
 
 @pytest.fixture

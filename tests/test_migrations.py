@@ -12,6 +12,9 @@ from kontor import employees as register
 from kontor import migrate
 from models import ALL_MODELS, Employee, db
 
+# These tests migrate for themselves, so they start on an empty database.
+pytestmark = pytest.mark.empty_database
+
 FIRST = "0001_foundation"
 MIGRATION_FILES = sorted(p.stem for p in migrate.MIGRATIONS_DIR.glob("[0-9]*.py"))
 

@@ -217,6 +217,7 @@ def test_the_command_line_setup_runs_only_once(app, runner):
     assert Company.current().name == "Jansen Installatie BV"
 
 
+@pytest.mark.empty_database
 def test_the_command_line_setup_also_creates_the_schema(app_config):
     """`flask setup` on a brand-new database: it migrates first."""
     application = create_app(app_config)
