@@ -26,7 +26,7 @@ from models.accounts import (
     UserSession,
     with_employee,
 )
-from models.clock import ago, utcnow
+from models.clock import utcnow
 from models.contacts import Contact, ContactChange, ContactPerson, NoteEntry
 from models.db import (
     SQLITE_PRAGMAS,
@@ -70,7 +70,6 @@ __all__ = [
     "Token",
     "User",
     "UserSession",
-    "ago",
     "as_datetime",
     "db",
     "is_sqlite",

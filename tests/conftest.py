@@ -1,107 +1,193 @@
-"""Shared fixtures: a fresh database per test (SQLite, or PostgreSQL when DATABASE_URL says so),
-the app, a client that fills in CSRF tokens like a browser, a real SMTP server on loopback,
-and helpers that read like a user story (`make_user`, `sign_in`).
+"""Shared fixtures: for each test a database as the migrations leave it, migrated once per run
+(SQLite, or PostgreSQL when DATABASE_URL says so), the app, a client that fills in CSRF tokens
+like a browser, a real SMTP server on loopback, signed-in users and the support desk; and the
+budget of the property-based tests. The helpers the tests call live in helpers.py.
 """
 import os
-import re
-import socket
+import shutil
+import sqlite3
 import uuid
-from email import message_from_bytes, policy
+from contextlib import closing
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
 from aiosmtpd.controller import Controller
-from flask import g, has_app_context
-from flask.testing import FlaskClient
-
-from app import create_app
-from kontor import mail
+from hypothesis import settings
+from jinja2 import MemcachedBytecodeCache
 
 os.environ.setdefault("KONTOR_TESTING", "1")
 
-from kontor import migrate, passwords  # noqa: E402
-from models import Company, Employee, User, db  # noqa: E402
+from helpers import (  # noqa: E402
+    ON_POSTGRES,
+    PG_URL,
+    Inbox,
+    KontorClient,
+    free_port,
+    make_user,
+    sign_in,
+    signed_in,
+)
+from support_helpers import customer  # noqa: E402
 
-PG_URL = os.environ.get("DATABASE_URL", "")
-ON_POSTGRES = PG_URL.startswith(("postgres://", "postgresql://"))
-PASSWORD = "correct horse battery staple"
+from app import create_app  # noqa: E402
+from kontor import mail, migrate  # noqa: E402
+from models import CaseCategory, CaseType, db, open_database  # noqa: E402
+
+# Property-based tests (hypothesis) run on a fixed budget. In CI (CI=true): 100 examples per
+# property, derandomized, so that a run takes the same time and finds the same failures every
+# time (at about 10 ms an example, a property costs about a second; 100 properties on two
+# databases stay under 4 minutes). Elsewhere: 25 random examples, for a quick edit-test loop;
+# HYPOTHESIS_PROFILE=ci reproduces the CI run. No deadline: a database round trip on a
+# loaded machine is not a bug.
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True,
+                          print_blob=True)
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev"))
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# --- the database -------------------------------------------------------------------------
+# Running every migration takes about a second per test, and more with every migration, so
+# the schema is migrated once per run and each test starts from that state:
+# - SQLite: the migrated file is copied for each test.
+# - PostgreSQL: one migrated database for the run, put back before each test to the state the
+#   migrations left (`PostgresSnapshot`). A copy per test (CREATE DATABASE ... TEMPLATE) is
+#   quick to make, but DROP DATABASE waits for a checkpoint that writes out the whole copy:
+#   0.6 to several seconds a test, more than migrating. Emptying the tables takes 30 ms.
+# A test of the migrations themselves asks for an empty database with
+# `@pytest.mark.empty_database`: a new file, or a new PostgreSQL database dropped afterwards.
 
-
-def pg_admin_connection():
-    parts = urlsplit(PG_URL.replace("postgres://", "postgresql://", 1))
-    conn = psycopg2.connect(urlunsplit(parts._replace(path="/postgres")))
-    conn.autocommit = True
-    return conn, parts
-
-
-@pytest.fixture(scope="session")
-def pg_template():
-    """On PostgreSQL: one throw-away database for the whole run, dropped at the end."""
-    if not ON_POSTGRES:
-        yield None
+def close_database():
+    """Close every connection the pool of Kontor's database holds (the pool outlives an app)."""
+    if db.obj is None:
         return
-    conn, parts = pg_admin_connection()
-    name = f"kontor_t_{uuid.uuid4().hex[:10]}"
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(parts._replace(path=f"/{name}"))
     if not db.is_closed():
         db.close()
     if hasattr(db.obj, "close_all"):
         db.obj.close_all()
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
 
 
-def reset_postgres(url):
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    conn.close()
+class PostgresServer:
+    """The PostgreSQL server of DATABASE_URL, seen from its `postgres` database: creates and
+    drops the test databases."""
+
+    def __init__(self, url):
+        self.parts = urlsplit(url.replace("postgres://", "postgresql://", 1))
+        self.conn = psycopg2.connect(urlunsplit(self.parts._replace(path="/postgres")))
+        self.conn.autocommit = True    # CREATE and DROP DATABASE cannot run in a transaction
+
+    def create(self, name):
+        """A new, empty database `name`; its URL."""
+        with self.conn.cursor() as cur:   # not `with self.conn`: that would open a transaction
+            cur.execute(f'CREATE DATABASE "{name}"')
+        return urlunsplit(self.parts._replace(path=f"/{name}"))
+
+    def drop(self, name):
+        with self.conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class PostgresSnapshot:
+    """A PostgreSQL database and the rows and sequence values it has now, to put it back to
+    this state before each test (its schema is the migrations' and no test changes it)."""
+
+    def __init__(self, url):
+        self.url = url
+        self.conn = psycopg2.connect(url)
+        with self.conn.cursor() as cur:
+            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                        "ORDER BY tablename")
+            self.tables = [name for (name,) in cur.fetchall()]
+            self.rows = {}
+            for table in self.tables:
+                cur.execute(f'SELECT * FROM "{table}"')
+                self.rows[table] = cur.fetchall()
+            cur.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+            self.sequences = {}
+            for (name,) in cur.fetchall():
+                cur.execute(f'SELECT last_value, is_called FROM "{name}"')
+                self.sequences[name] = cur.fetchone()
+        self.conn.commit()
+
+    def restore(self):
+        """End every other session on the database, empty every table, put back the rows it
+        had and set every sequence where it was."""
+        with self.conn, self.conn.cursor() as cur:   # one transaction, rolled back on error
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            # no foreign key checks while the tables are emptied and filled in any order
+            cur.execute("SET LOCAL session_replication_role = replica")
+            cur.execute("".join(f'DELETE FROM "{table}";' for table in self.tables))
+            for table, rows in self.rows.items():
+                if rows:
+                    marks = ", ".join(["%s"] * len(rows[0]))
+                    cur.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
+            for name, (last_value, is_called) in self.sequences.items():
+                cur.execute("SELECT setval(%s, %s, %s)", (f'"{name}"', last_value, is_called))
+
+    def close(self):
+        self.conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """On PostgreSQL, the server the test databases live on; else None."""
+    if not ON_POSTGRES:
+        yield None
+        return
+    server = PostgresServer(PG_URL)
+    yield server
+    server.conn.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory, pg_server):
+    """Once per run: a database with every migration applied. On SQLite the path of the file
+    the tests copy; on PostgreSQL a `PostgresSnapshot` of it."""
+    if ON_POSTGRES:
+        name = f"kontor_t_{uuid.uuid4().hex[:10]}"
+        url = pg_server.create(name)
+        migrate.upgrade(open_database(url))
+        close_database()
+        snapshot = PostgresSnapshot(url)
+        yield snapshot
+        close_database()
+        snapshot.close()
+        pg_server.drop(name)
+        return
+    path = tmp_path_factory.mktemp("migrated") / "kontor.db"
+    migrate.upgrade(open_database(f"sqlite:///{path}"))
+    close_database()
+    # Fold the write-ahead log into the file and leave WAL mode, so that the one file is the
+    # whole database; each copy goes back to WAL when Kontor opens it.
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    assert not Path(f"{path}-wal").exists()
+    yield path
 
 
 @pytest.fixture
-def database_url(tmp_path, pg_template):
-    """A fresh, empty database for one test."""
-    if pg_template:
-        if db.obj is not None and hasattr(db.obj, "close_all"):
-            db.obj.close_all()
-        reset_postgres(pg_template)
-        return pg_template
-    return f"sqlite:///{tmp_path / 'kontor.db'}"
-
-
-class KontorClient(FlaskClient):
-    """A test client that sends the page's CSRF token with every form, as a browser does."""
-
-    def open(self, *args, **kwargs):
-        # The `app` fixture keeps an app context pushed, and Flask reuses it for each request,
-        # so `g` (which caches the CSRF token) would outlive the request. A browser's next
-        # request always starts with a fresh `g`.
-        if has_app_context():
-            for name in list(vars(g)):
-                delattr(g, name)
-        return super().open(*args, **kwargs)
-
-    def csrf_token(self):
-        page = self.get("/__csrf__")   # any HTML page carries a token in its footer form
-        match = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
-        assert match, "no CSRF token on the page"
-        return match.group(1)
-
-    def form(self, url, data=None, **kwargs):
-        data = dict(data or {})
-        data.setdefault("csrf_token", self.csrf_token())
-        return self.post(url, data=data, **kwargs)
+def database_url(request, tmp_path, pg_server):
+    """The database of one test: as the migrations left it, or empty for a test marked
+    `empty_database`."""
+    close_database()   # the previous test's connections
+    empty = request.node.get_closest_marker("empty_database") is not None
+    if not ON_POSTGRES:
+        path = tmp_path / "kontor.db"
+        if not empty:
+            shutil.copyfile(request.getfixturevalue("migrated_database"), path)
+        yield f"sqlite:///{path}"
+    elif empty:
+        name = f"kontor_e_{uuid.uuid4().hex[:10]}"
+        yield pg_server.create(name)
+        close_database()
+        pg_server.drop(name)
+    else:
+        snapshot = request.getfixturevalue("migrated_database")
+        snapshot.restore()
+        yield snapshot.url
 
 
 @pytest.fixture
@@ -118,18 +204,29 @@ def app_config(tmp_path, database_url):
     }
 
 
+class CompiledTemplates(dict):
+    """Jinja's compiled templates, kept across the apps of a run (the `client` of a
+    `MemcachedBytecodeCache`): each test builds a new app, and compiling the same templates
+    again for each took about a third of a test's setup."""
+
+    def set(self, key, value, timeout=None):
+        self[key] = value
+
+
+COMPILED_TEMPLATES = MemcachedBytecodeCache(CompiledTemplates())
+
+
 @pytest.fixture
-def app(app_config):
-    """The app on a freshly migrated database."""
+def app(request, app_config):
+    """The app on a migrated database of its own."""
     application = create_app(app_config)
     application.test_client_class = KontorClient
-    migrate.upgrade(db.obj)
+    application.jinja_env.bytecode_cache = COMPILED_TEMPLATES
+    if request.node.get_closest_marker("empty_database"):
+        migrate.upgrade(db.obj)
     with application.app_context():
         yield application
-    if not db.is_closed():
-        db.close()
-    if hasattr(db.obj, "close_all"):
-        db.obj.close_all()
+    close_database()
 
 
 @pytest.fixture
@@ -149,35 +246,6 @@ def runner(app):
 
 
 # --- people -------------------------------------------------------------------------------
-
-def make_company(**fields):
-    values = dict(name="Jansen Installatie BV", street="Dorpsstraat 1", postcode="1234 AB",
-                  city="Utrecht", country="NL", phone="+31 30 123 4567",
-                  email="info@jansen.example", vat_number="NL001234567B01",
-                  org_number="12345678", language="en")
-    values.update(fields)
-    company = Company.current()
-    if company is None:
-        return Company.create(**values)
-    Company.update(**values).where(Company.id == company.id).execute()
-    return Company.current()
-
-
-def make_user(email="staff@jansen.example", password=PASSWORD, superuser=False, name=None,
-              language="en", employee=True):
-    """An account (and, by default, its employee) ready to sign in."""
-    if Company.current() is None:
-        make_company()
-    person = Employee.create(name=name or email.split("@")[0].title(), email=email) \
-        if employee else None
-    return User.create(email=email.lower(), password_hash=passwords.hash_password(password),
-                       is_superuser=superuser, employee=person, language=language)
-
-
-def sign_in(client, email, password=PASSWORD, next_page=None):
-    url = "/login" + (f"?next={next_page}" if next_page else "")
-    return client.form(url, {"email": email, "password": password})
-
 
 @pytest.fixture
 def superuser(app):
@@ -205,24 +273,6 @@ def staff_client(other_client, staff):
 
 # --- mail ---------------------------------------------------------------------------------
 
-class Inbox:
-    """What a real SMTP server on loopback received, parsed."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-    @property
-    def messages(self):
-        return [message_from_bytes(e.content, policy=policy.default) for e in self.envelopes]
-
-    def to(self, address):
-        return [m for m in self.messages if m["To"] == address]
-
-
 @pytest.fixture
 def smtp_server():
     inbox = Inbox()
@@ -242,11 +292,27 @@ def mailbox(app, smtp_server):
     return smtp_server
 
 
-def body_of(message):
-    return message.get_body(preferencelist=("plain",)).get_content()
+# --- the support desk ---------------------------------------------------------------------
+
+@pytest.fixture
+def desk(app, superuser, staff):
+    """A customer, a category and a type of request, and the two users."""
+    class Desk:
+        pass
+    d = Desk()
+    d.superuser, d.staff = superuser, staff
+    d.customer = customer()
+    d.category = CaseCategory.create(name="Invoicing", position=1)
+    d.type = CaseType.create(name="Question", position=1)
+    return d
 
 
-def link_in(text, base="http://kontor.test"):
-    match = re.search(re.escape(base) + r"(/\S+)", text)
-    assert match, f"no link in: {text!r}"
-    return match.group(1)
+@pytest.fixture
+def mila(app, desk):
+    """A second staff user: neither requester nor owner of the cases here."""
+    return make_user("mila@jansen.example", name="Mila Bos")
+
+
+@pytest.fixture
+def mila_client(app, mila):
+    return signed_in(app, mila)

@@ -6,8 +6,8 @@ import re
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from conftest import make_company
 from flask import url_for
+from helpers import assert_walked, make_company, url_values
 
 from kontor.access import access_level
 from models import AuditEvent, Company, Employee
@@ -35,13 +35,8 @@ DUMMY_TEXT = "dummy-value"
 
 def dummy_url(app, rule):
     """The rule's URL with every variable filled in with a value of the right kind."""
-    values = {}
-    for name in rule.arguments:
-        converter = type(rule._converters[name]).__name__
-        values[name] = DUMMY_INT if converter in ("IntegerConverter", "NumberConverter") \
-            else DUMMY_TEXT
     with app.test_request_context():
-        return url_for(rule.endpoint, **values)
+        return url_for(rule.endpoint, **url_values(rule, DUMMY_INT, DUMMY_TEXT))
 
 
 def routes(app, level=None, exclude_level=None):
@@ -86,8 +81,8 @@ def test_the_whole_admin_area_is_for_superusers_only(app):
 
 def test_a_visitor_who_is_not_signed_in_is_sent_to_the_login_page_everywhere(app, client):
     make_company()
-    checked = 0
-    for method, url, _endpoint in routes(app, exclude_level="public"):
+    checked = []
+    for method, url, endpoint in routes(app, exclude_level="public"):
         response = send(client, method, url)
         assert response.status_code == 302, (method, url, response.status_code)
         target = urlsplit(response.headers["Location"])
@@ -95,11 +90,13 @@ def test_a_visitor_who_is_not_signed_in_is_sent_to_the_login_page_everywhere(app
         # a GET comes back after login; a POST cannot be replayed, so it has no "next"
         expected_next = [url] if method == "GET" else None
         assert parse_qs(target.query).get("next") == expected_next, (method, url)
-        checked += 1
-    assert checked >= 10   # the walk really found the protected routes
+        checked.append(endpoint)
+    # the walk really found the protected routes
+    assert_walked(checked, 10, {"main.home", "contacts.index", "admin.company"})
 
 
 def test_a_visitor_may_open_the_public_pages_without_being_sent_to_login(app, client):
+    checked = []
     for method, url, endpoint in routes(app, level="public"):
         if endpoint == "static":
             url = "/static/kontor.css"
@@ -107,26 +104,32 @@ def test_a_visitor_may_open_the_public_pages_without_being_sent_to_login(app, cl
         location = response.headers.get("Location", "")
         assert not location.startswith("/login?next="), (method, url, location)
         assert response.status_code < 500, (method, url)
+        checked.append(endpoint)
+    assert_walked(checked, 10, {"auth.login", "auth.forgot", "main.healthz", "static"})
 
 
-@pytest.mark.parametrize("level", ["staff", "superuser"])
-def test_nothing_is_changed_by_a_visitors_post(app, client, superuser, level):
+@pytest.mark.parametrize("level, known", [("staff", {"contacts.new", "support.new"}),
+                                          ("superuser", {"admin.company", "employees.new"})])
+def test_nothing_is_changed_by_a_visitors_post(app, client, superuser, level, known):
     """A direct POST (with a token, as a forged form would have) changes nothing."""
     before = Employee.select().count(), Company.current().name
-    for method, url, _endpoint in routes(app, level=level):
+    posted = []
+    for method, url, endpoint in routes(app, level=level):
         if method == "POST":
             client.form(url, {"name": "Hacked BV", "email": "x@evil.example"})
+            posted.append(endpoint)
     assert (Employee.select().count(), Company.current().name) == before
+    assert_walked(posted, 10, known)
 
 
 def test_a_staff_user_gets_403_on_every_superuser_route(app, staff_client, staff):
-    checked = 0
-    for method, url, _endpoint in routes(app, level="superuser"):
+    checked = []
+    for method, url, endpoint in routes(app, level="superuser"):
         response = send(staff_client, method, url)
         assert response.status_code == 403, (method, url, response.status_code)
         assert "Not allowed" in response.get_data(as_text=True)
-        checked += 1
-    assert checked >= 8
+        checked.append(endpoint)
+    assert_walked(checked, 8, {"admin.company", "employees.new", "users.index"})
 
 
 def test_a_staff_users_direct_post_to_a_superuser_form_changes_nothing(app, staff_client, staff):
@@ -145,7 +148,8 @@ def test_a_staff_users_direct_post_to_a_superuser_form_changes_nothing(app, staf
 
 def test_a_staff_user_reaches_every_ordinary_route(app, staff_client):
     """The other half of the rule: "staff" routes are not accidentally closed to staff."""
-    for method, url, _endpoint in routes(app, level="staff"):
+    checked = []
+    for method, url, endpoint in routes(app, level="staff"):
         if method != "GET":
             continue
         response = staff_client.get(url)
@@ -155,12 +159,17 @@ def test_a_staff_user_reaches_every_ordinary_route(app, staff_client):
             else (200, 302)
         assert response.status_code in expected, (url, response.status_code)
         assert not response.headers.get("Location", "").startswith("/login"), url
+        checked.append(endpoint)
+    assert_walked(checked, 15, {"main.home", "contacts.index", "support.index", "profile.show"})
 
 
 def test_a_superuser_reaches_the_superuser_pages(app, admin_client):
-    for method, url, _endpoint in routes(app, level="superuser"):
+    checked = []
+    for method, url, endpoint in routes(app, level="superuser"):
         if method == "GET" and "<" not in url and str(DUMMY_INT) not in url:
             assert admin_client.get(url).status_code == 200, url
+            checked.append(endpoint)
+    assert_walked(checked, 6, {"admin.company", "admin.audit_log", "users.index"})
 
 
 def test_a_denied_request_is_recorded_in_the_audit_log(app, staff_client, staff):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from conftest import make_company, sign_in
+from helpers import make_company, sign_in
 
 from app import create_app
 from kontor import audit, jobs, mail
@@ -239,10 +239,17 @@ def test_healthz_reports_database_outbox_and_scheduler(app, client, runner):
 
 
 def test_healthz_notices_a_job_that_stopped_running(app, client, runner):
+    result = runner.invoke(args=["run-jobs"])
+    assert result.exit_code == 0, result.output
+    # every job has run just now: none is stale yet
+    just_run = client.get("/healthz").get_json()["scheduler"]["jobs"]
+    assert jobs.JOBS and set(just_run) == set(jobs.JOBS)
+    assert not any(state["stale"] for state in just_run.values())
 
-    runner.invoke(args=["run-jobs"])
+    # six minutes later, without another run, every one of them is
     with time_machine.travel(datetime.now(UTC) + timedelta(minutes=6)):
         report = client.get("/healthz").get_json()
+    assert set(report["scheduler"]["jobs"]) == set(jobs.JOBS)
     assert all(state["stale"] for state in report["scheduler"]["jobs"].values())
 
 

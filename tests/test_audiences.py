@@ -9,16 +9,14 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import KontorClient, make_company, sign_in
 from flask import url_for
 from flask_login import UserMixin
-from werkzeug.routing.converters import NumberConverter
+from helpers import make_company, sign_in, url_values
 
-from app import create_app
 from blueprints.portal.website import find_website
-from kontor import access, jobs, migrate, sessions
+from kontor import access, jobs, sessions
 from kontor.extensions import portal_login_manager
-from models import User, UserSession, db
+from models import UserSession
 from models.clock import utcnow
 
 SITE_A, SITE_B = "site-a", "site-b"
@@ -65,17 +63,12 @@ def give_cookies(client, app, sid, slugs=(SITE_A,)):
         client.set_cookie(portal_cookie(app), sid, path=f"/w/{slug}/")
 
 
-def dummy_values(rule):
-    return {name: DUMMY_INT if isinstance(rule._converters[name], NumberConverter)
-            else DUMMY_TEXT for name in rule.arguments}
-
-
 def walk(flask_app, prefix=""):
     """(method, url, endpoint, level) for every GET/POST of every rule of `flask_app`."""
     found = []
     with flask_app.test_request_context():
         for rule in sorted(flask_app.url_map.iter_rules(), key=lambda r: r.rule):
-            url = prefix + url_for(rule.endpoint, **dummy_values(rule))
+            url = prefix + url_for(rule.endpoint, **url_values(rule, DUMMY_INT, DUMMY_TEXT))
             level = access.access_level(rule.endpoint)
             for method in ("GET", "POST"):
                 if method in rule.methods:
@@ -377,31 +370,3 @@ def test_an_idle_portal_session_is_not_reopened(app, client):
     client.get(f"/w/{SITE_A}/login")
     assert client.get_cookie(portal_cookie(app), path=f"/w/{SITE_A}/").value != old_sid
     assert UserSession.get_or_none(UserSession.sid_hash == sessions.sid_digest(old_sid)) is None
-
-
-# --- the migration -----------------------------------------------------------------------------
-
-@pytest.fixture
-def bare_app(app_config):
-    """The app on a fresh, empty database that nobody has migrated."""
-    application = create_app(app_config)
-    application.test_client_class = KontorClient
-    yield application
-    if not db.is_closed():
-        db.close()
-    if hasattr(db.obj, "close_all"):
-        db.obj.close_all()
-
-
-def test_existing_sessions_become_staff_sessions(bare_app):
-    migrate.upgrade(db.obj, target="0008_contact_sort_city")
-    with db.connection_context():
-        db.execute_sql(f"INSERT INTO user_session (sid_hash, data, created_at, last_seen_at, "
-                       f"ip, user_agent, end_reason) VALUES ({', '.join([db.obj.param] * 7)})",
-                       ["a" * 64, "{}", "2025-01-02 03:04:05", "2025-01-02 03:04:05", "", "",
-                        ""])
-    assert migrate.upgrade(db.obj) == ["0009_session_realm"]
-    with db.connection_context():
-        row = UserSession.get(UserSession.sid_hash == "a" * 64)
-        assert (row.realm, row.website_id) == ("staff", None)
-        assert User.select().count() == 0

@@ -11,7 +11,16 @@ from urllib.parse import urlsplit
 
 import time_machine
 from argon2 import PasswordHasher
-from conftest import PASSWORD, KontorClient, body_of, link_in, make_company, make_user, sign_in
+from helpers import (
+    PASSWORD,
+    KontorClient,
+    body_of,
+    database_text,
+    link_in,
+    make_company,
+    make_user,
+    sign_in,
+)
 
 from app import create_app
 from kontor import migrate
@@ -29,15 +38,6 @@ def without_csrf(page):
 def is_signed_in(client):
     return client.get("/profile").status_code == 200
 
-
-def database_text():
-    """Every value of every row of every table, as one string."""
-    parts = []
-    for table in db.get_tables():
-        cursor = db.execute_sql(f'SELECT * FROM "{table}"')
-        for row in cursor.fetchall():
-            parts.extend("" if value is None else str(value) for value in row)
-    return "\n".join(parts)
 
 
 def ask_for_reset(client, email, **kwargs):

@@ -9,16 +9,12 @@ from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
+from helpers import body
 from markupsafe import escape
 from peewee import IntegrityError
 
-from kontor import contact_io
-from kontor import contacts as register
+from kontor import contact_io, contacts
 from models import Contact, User
-
-
-def body(response):
-    return response.get_data(as_text=True)
 
 
 def upload(client, data, name="contacts.csv"):
@@ -106,7 +102,7 @@ BAD = ("Name,E-mail,Discount %,Customer number,Country\n"
 
 
 def test_every_bad_line_is_shown_with_its_number_and_reason(admin_client):
-    register.create({"name": "Existing"})              # has 10001
+    contacts.create({"name": "Existing"})              # has 10001
     page = body(upload(admin_client, BAD))
     assert error_rows(page) == [
         (3, "The name is missing."),
@@ -138,7 +134,7 @@ def test_a_file_with_a_bad_line_imports_nothing(admin_client):
 
 def test_a_number_taken_after_the_preview_stops_the_whole_import(admin_client):
     upload(admin_client, "Name,Customer number\nFirst,30001\nSecond,30002\n")
-    register.create({"name": "Quicker"}, customer_number=30002)
+    contacts.create({"name": "Quicker"}, customer_number=30002)
     response = confirm(admin_client)
     assert response.headers["Location"].endswith("/contacts/import?again=1")
     assert [c.name for c in Contact.select()] == ["Quicker"]
@@ -146,7 +142,7 @@ def test_a_number_taken_after_the_preview_stops_the_whole_import(admin_client):
 
 def test_the_import_is_one_transaction(app):
     """When the database refuses one line, the lines before it are gone too."""
-    register.create({"name": "Existing"})              # 10001
+    contacts.create({"name": "Existing"})              # 10001
     preview = contact_io.Preview(rows=[(2, {"name": "First", "customer_number": 40001}),
                                        (3, {"name": "Second"}),
                                        (4, {"name": "Clash", "customer_number": 10001})])
@@ -290,9 +286,9 @@ def table(response, separator):
 
 @pytest.fixture
 def two_contacts(app):
-    register.create({"name": "Jansen Installatie BV", "city": "Utrecht", "discount": "12.5",
+    contacts.create({"name": "Jansen Installatie BV", "city": "Utrecht", "discount": "12.5",
                      "email": "info@jansen.example", "phone": "030 123 4567"})
-    register.create({"name": "Søren Ærø AS", "city": "Ålesund"})
+    contacts.create({"name": "Søren Ærø AS", "city": "Ålesund"})
 
 
 def test_export_is_a_csv_download_of_the_list(admin_client, two_contacts):
@@ -318,7 +314,7 @@ def test_export_follows_the_search(admin_client, two_contacts):
 
 
 def test_export_leaves_out_inactive_contacts_unless_asked(admin_client, two_contacts):
-    register.update(Contact.get(customer_number=10001).id, {"active": False}, 1)
+    contacts.update(Contact.get(customer_number=10001).id, {"active": False}, 1)
     assert [r[0] for r in table(exported(admin_client), ",")[1:]] == ["10002"]
     assert [r[0] for r in table(exported(admin_client, inactive="1"), ",")[1:]] == \
         ["10001", "10002"]
@@ -348,7 +344,7 @@ def test_export_is_headed_in_the_readers_language(admin_client, superuser, two_c
 @pytest.mark.parametrize("value", ["=HYPERLINK(\"http://evil.example\",\"x\")",
                                    "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)"])
 def test_export_defuses_formula_cells(admin_client, value):
-    register.create({"name": value, "street": value})
+    contacts.create({"name": value, "street": value})
     rows = table(exported(admin_client), ",")
     record = dict(zip(rows[0], rows[1], strict=False))
     assert record["Name"] == "'" + value
@@ -362,7 +358,7 @@ def test_cells_starting_with_a_tab_or_carriage_return_are_defused_too():
 
 
 def test_plain_cells_are_not_changed(admin_client):
-    register.create({"name": "Plain 1 = 1", "street": "Dorpsstraat 1-3"})
+    contacts.create({"name": "Plain 1 = 1", "street": "Dorpsstraat 1-3"})
     record = dict(zip(*table(exported(admin_client), ",")[:2], strict=False))
     assert (record["Name"], record["Street"]) == ("Plain 1 = 1", "Dorpsstraat 1-3")
 
@@ -378,14 +374,14 @@ def unfolded(card):
 
 @pytest.fixture
 def jansen(app):
-    contact = register.create({
+    contact = contacts.create({
         "name": "Jansen, Zonen; Co\\ BV", "email": "info@jansen.example",
         "phone": "+31 30 123 4567", "mobile": "+31 6 1234 5678", "fax": "+31 30 123 4568",
         "website": "https://jansen.example", "street": "Dorpsstraat 1", "postcode": "1234 AB",
         "city": "Utrecht", "country": "NL"})
-    register.save_person(contact, None, {"name": "Piet Jansen", "title": "Director",
+    contacts.save_person(contact, None, {"name": "Piet Jansen", "title": "Director",
                                          "email": "piet@jansen.example", "active": True})
-    register.save_person(contact, None, {"name": "Gone Person", "active": False})
+    contacts.save_person(contact, None, {"name": "Gone Person", "active": False})
     return contact
 
 
@@ -415,7 +411,7 @@ def test_vcard_4_of_a_company_and_its_active_persons(admin_client, jansen):
 
 
 def test_vcard_of_a_person_contact(admin_client):
-    contact = register.create({"name": "Zoë Ødegård", "kind": "person",
+    contact = contacts.create({"name": "Zoë Ødegård", "kind": "person",
                                "email": "zoe@example.no"})
     lines = unfolded(body(admin_client.get(f"/contacts/{contact.id}/vcard")))
     assert lines == ["BEGIN:VCARD", "VERSION:4.0", "KIND:individual", "FN:Zoë Ødegård",
@@ -425,7 +421,7 @@ def test_vcard_of_a_person_contact(admin_client):
 
 def test_vcard_lines_are_folded_and_line_breaks_escaped(admin_client):
     name = "Ærø " * 40 + "end"
-    contact = register.create({"name": name, "street": "Line one\r\nLine two"})
+    contact = contacts.create({"name": name, "street": "Line one\r\nLine two"})
     card = body(admin_client.get(f"/contacts/{contact.id}/vcard"))
     assert all(len(line.encode("utf-8")) <= 75 for line in card.split("\r\n"))
     lines = unfolded(card)

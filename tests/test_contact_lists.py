@@ -8,13 +8,13 @@ import re
 
 import pytest
 
-from kontor import contacts as register
+from kontor import contacts
 from kontor.contacts import searching
 from models import Contact, db
 
 
 def add(name, **fields):
-    return register.create({"name": name, **fields})
+    return contacts.create({"name": name, **fields})
 
 
 def names_on(page):
@@ -84,7 +84,7 @@ def test_the_generation_moves_only_when_matching_or_order_can_change(app, many):
     another_process_writes("UPDATE contact SET city = ? WHERE id = ?", ["Zwolle", bakker.id])
     assert generation() > before
     before = generation()
-    register.update(bakker.id, {"name": "Bakker & Zn"}, bakker.version)
+    contacts.update(bakker.id, {"name": "Bakker & Zn"}, bakker.version)
     assert generation() > before
     before = generation()
     with db.atomic() as transaction:         # a change that is rolled back moves nothing
@@ -100,14 +100,14 @@ def test_the_generation_moves_only_when_matching_or_order_can_change(app, many):
 def test_paging_a_kept_list_gives_what_the_database_gives(admin_client, many, params, ahead,
                                                            monkeypatch):
     monkeypatch.setattr(searching, "COUNT_LIMIT", 60)     # so that a list may be cut short
-    monkeypatch.setattr(register.ResultIdCache, "AHEAD", ahead)
+    monkeypatch.setattr(contacts.ResultIdCache, "AHEAD", ahead)
     url = "/contacts?" + "&".join(f"{k}={v}" for k, v in params.items())
     kept = walk(admin_client, url)
     pages = {page: listed(admin_client, **params, page=page) for page in (2, 3, 1)}
     by_number = pages[1] + pages[2] + pages[3]
     assert walk(admin_client, url + "&page=2") == kept[50:]    # Next from a bookmarked page
-    monkeypatch.setattr(register.ResultIdCache, "MAX_IDS", 0)   # nothing may be kept now
-    register.result_ids.clear()
+    monkeypatch.setattr(contacts.ResultIdCache, "MAX_IDS", 0)   # nothing may be kept now
+    contacts.result_ids.clear()
     in_database = walk(admin_client, url)
     assert kept == by_number == in_database
     assert len(kept) == (120 if "q" in params else 122)
@@ -131,11 +131,11 @@ def test_a_bookmarked_page_of_a_kept_search_is_that_page(admin_client, many):
 
 
 def test_kept_lists_are_bounded(app, many, monkeypatch):
-    monkeypatch.setattr(register.ResultIdCache, "MAX_LISTS", 3)
-    register.result_ids.clear()
+    monkeypatch.setattr(contacts.ResultIdCache, "MAX_LISTS", 3)
+    contacts.result_ids.clear()
     for word in ("jansen", "utrecht", "oslo", "berlin", "bakker"):
-        register.search(word)
-    assert len(register.result_ids._lists) == 3
+        contacts.search(word)
+    assert len(contacts.result_ids._lists) == 3
     add("Jansen 121")
-    register.search("jansen")                # a new generation drops every older list
-    assert len(register.result_ids._lists) == 1
+    contacts.search("jansen")                # a new generation drops every older list
+    assert len(contacts.result_ids._lists) == 1

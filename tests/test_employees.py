@@ -4,7 +4,7 @@ links their own account with "This is me"."""
 import re
 
 import pytest
-from conftest import make_user, sign_in
+from helpers import error_beside, make_user, sign_in
 
 from models import AuditEvent, Employee, User
 
@@ -12,13 +12,6 @@ NEW = {"name": "Marie Bakker", "email": "marie@jansen.example", "phone": "+31 30
        "mobile": "+31 6 1234 5678", "title": "Planner", "department": "Service",
        "active": "y"}
 
-
-def error_beside(body, field):
-    """The error text shown with the field `field`, or None."""
-    block = re.search(rf'<div class="field[^"]*" id="{field}-field">(.*?)</div>', body, re.S)
-    assert block, f"no field {field}"
-    error = re.search(rf'<p class="error" id="{field}-error">(.*?)</p>', block.group(1), re.S)
-    return error.group(1).strip() if error else None
 
 
 def names_listed(client, url="/employees"):

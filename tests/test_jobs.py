@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import time_machine
-from conftest import sign_in
+from helpers import sign_in
 
 from app import create_app
 from kontor import jobs, mail

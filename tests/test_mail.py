@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from conftest import body_of, free_port, make_company
+from helpers import body_of, free_port, make_company
 
 from kontor import mail
 from models import AuditEvent, OutboxMessage, db

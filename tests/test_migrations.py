@@ -5,12 +5,14 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import KontorClient
+from helpers import KontorClient
 
 from app import create_app
-from kontor import employees as register
-from kontor import migrate
-from models import ALL_MODELS, Employee, db
+from kontor import employees, migrate
+from models import ALL_MODELS, Employee, User, UserSession, db
+
+# These tests migrate for themselves, so they start on an empty database.
+pytestmark = pytest.mark.empty_database
 
 FIRST = "0001_foundation"
 MIGRATION_FILES = sorted(p.stem for p in migrate.MIGRATIONS_DIR.glob("[0-9]*.py"))
@@ -75,7 +77,7 @@ def test_an_old_database_is_upgraded_in_place_and_keeps_its_rows(bare_app):
     assert (marie.mobile, marie.department) == ("", "")   # new columns got their defaults
     assert str(marie.created_at).startswith("2025-01-02 03:04:05")
     # the upgraded row works with today's code
-    register.save(marie, {"mobile": "+31 6 2", "department": "Service"})
+    employees.save(marie, {"mobile": "+31 6 2", "department": "Service"})
     assert Employee.get_by_id(marie.id).department == "Service"
 
 
@@ -146,3 +148,18 @@ def test_contacts_get_their_folded_city_for_sorting(bare_app):
         if sqlite:                   # ... knows the new one too, or SQLite would prefer it
             assert db.execute_sql("SELECT 1 FROM sqlite_stat1 WHERE idx = 'contact_active_city'"
                                   ).fetchone()
+
+
+def test_existing_sessions_become_staff_sessions(bare_app):
+    """Migration 0009 gives every session a realm: the ones before it were all staff."""
+    migrate.upgrade(db.obj, target="0008_contact_sort_city")
+    with db.connection_context():
+        db.execute_sql(f"INSERT INTO user_session (sid_hash, data, created_at, last_seen_at, "
+                       f"ip, user_agent, end_reason) VALUES ({', '.join([db.obj.param] * 7)})",
+                       ["a" * 64, "{}", "2025-01-02 03:04:05", "2025-01-02 03:04:05", "", "",
+                        ""])
+    assert migrate.upgrade(db.obj) == ["0009_session_realm"]
+    with db.connection_context():
+        row = UserSession.get(UserSession.sid_hash == "a" * 64)
+        assert (row.realm, row.website_id) == ("staff", None)
+        assert User.select().count() == 0

@@ -8,28 +8,25 @@ from pathlib import Path
 
 import pytest
 from flask_babel import format_datetime
+from helpers import body
 from markupsafe import escape
 
-from kontor import config, notes
-from kontor import contacts as register
-from kontor.clock import utcnow
+from kontor import config, contacts, notes
 from models import NoteEntry
+from models.clock import utcnow
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def body(response):
-    return response.get_data(as_text=True)
-
 
 @pytest.fixture
 def contact(app):
-    return register.create({"name": "Jansen Installatie BV", "city": "Utrecht"})
+    return contacts.create({"name": "Jansen Installatie BV", "city": "Utrecht"})
 
 
 @pytest.fixture
 def person(contact):
-    return register.save_person(contact, None, {"name": "Piet Jansen", "active": True})
+    return contacts.save_person(contact, None, {"name": "Piet Jansen", "active": True})
 
 
 def note_section(page):

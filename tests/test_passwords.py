@@ -3,13 +3,12 @@
 Every new-password rule is checked on both forms that set a password: the reset form
 reached through a real "Forgot password" e-mail, and "Change password" in the profile.
 """
-import html
 import re
 from types import SimpleNamespace
 
 import pytest
 from argon2 import PasswordHasher
-from conftest import PASSWORD, body_of, link_in, make_user, sign_in
+from helpers import PASSWORD, body_of, error_beside, link_in, make_user, sign_in
 
 from models import User
 
@@ -24,17 +23,6 @@ WITH_EMOJI = "🔑 ærøskøbing"              # 12, a character outside the BMP
 LONGEST = ("tulip lantern quarry " * 7)[:127] + "!"          # 128
 TOO_LONG_PASSWORD = LONGEST + "x"                             # 129
 
-
-def error_beside(page, field_id):
-    """The error text shown beside the field `field_id`, or None."""
-    match = re.search(rf'<p class="error" id="{re.escape(field_id)}-error">(.*?)</p>', page, re.S)
-    if match is None:
-        return None
-    # the field itself points at its error, so screen readers read them together
-    field = re.search(rf'<input[^>]*\bid="{re.escape(field_id)}"[^>]*>', page)
-    assert field and f"{field_id}-error" in field.group(0) and 'aria-invalid="true"' in \
-        field.group(0), "the error is not tied to its field"
-    return html.unescape(match.group(1)).strip()
 
 
 def stored_hash(user):

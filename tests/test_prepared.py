@@ -4,16 +4,16 @@ from datetime import datetime
 
 from peewee import JOIN
 
-from kontor import contacts as register
+from kontor import contacts
 from models import Contact, ContactPerson, NoteEntry, Prepared, as_datetime, db
 
 
 def test_prepared_rows_are_the_querys_rows_for_each_set_of_arguments(app):
-    jansen = register.create({"name": "Jansen BV", "city": "Utrecht"})
-    bakker = register.create({"name": "Bakker", "city": "Utrecht"})
+    jansen = contacts.create({"name": "Jansen BV", "city": "Utrecht"})
+    bakker = contacts.create({"name": "Bakker", "city": "Utrecht"})
     for contact, names in ((jansen, ["Piet", "Anna", "Zoë"]), (bakker, ["Kees"])):
         for name in names:
-            register.save_person(contact, None, {"name": name, "active": name != "Anna"})
+            contacts.save_person(contact, None, {"name": name, "active": name != "Anna"})
 
     def build(city, contact_id, limit):     # arguments in the WHERE, the JOIN and the LIMIT
         return (ContactPerson.select(ContactPerson, Contact)
@@ -32,7 +32,7 @@ def test_prepared_rows_are_the_querys_rows_for_each_set_of_arguments(app):
 
 
 def test_prepared_raw_rows_and_their_datetimes(app):
-    contact = register.create({"name": "Jansen BV"})
+    contact = contacts.create({"name": "Jansen BV"})
     at = datetime(2026, 3, 29, 1, 30, 15, 250000)
     NoteEntry.create(contact=contact, text="Called", author_name="Anna", created_at=at, uid="x1")
     stamps = Prepared(lambda contact_id: NoteEntry.select(NoteEntry.created_at, NoteEntry.text)

@@ -15,8 +15,7 @@ import pytest
 from flask_babel import format_datetime
 from striprtf.striprtf import rtf_to_text
 
-from kontor import contacts as register
-from kontor import notes, rtf
+from kontor import contacts, notes, rtf
 from models import Contact
 
 # the control words kontor/rtf.py writes itself; nothing a note says may add another
@@ -180,7 +179,7 @@ NOTE_TEXTS = ["Called about the boiler.\nWill call back Monday.",
 
 @pytest.fixture
 def soren(app):
-    return register.create({"name": "Søren Ærø AS", "city": "Ålesund"})
+    return contacts.create({"name": "Søren Ærø AS", "city": "Ålesund"})
 
 
 def stamp(app, entry):
@@ -226,7 +225,7 @@ def test_the_whole_note_downloads_as_rtf(app, admin_client, soren):
 
 
 def test_a_contact_persons_note_downloads_on_its_own(app, admin_client, soren):
-    person = register.save_person(soren, None, {"name": "Zoë Ødegård", "active": True})
+    person = contacts.save_person(soren, None, {"name": "Zoë Ødegård", "active": True})
     notes.add_entry(soren, "Company note")
     admin_client.form(f"/contacts/{soren.id}/persons/{person.id}/notes",
                       {"note-text": "Person note {\\b}"})
@@ -247,7 +246,7 @@ def test_an_empty_note_still_downloads(admin_client, soren):
 @pytest.mark.parametrize("name", ["Evil\r\nX-Injected: yes", "Evil\nX-Injected: yes",
                                   "Quote\" and back\\slash"])
 def test_a_name_cannot_split_the_download_header(admin_client, name):
-    contact = register.create({"name": name})
+    contact = contacts.create({"name": name})
     assert Contact.get_by_id(contact.id).name == name
     for url in (f"/contacts/{contact.id}/notes.rtf", f"/contacts/{contact.id}/vcard"):
         response = admin_client.get(url)

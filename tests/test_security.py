@@ -9,8 +9,16 @@ from urllib.parse import quote
 
 import pytest
 import time_machine
-from conftest import PASSWORD, KontorClient, make_company, make_user, sign_in
 from flask import url_for
+from helpers import (
+    PASSWORD,
+    KontorClient,
+    assert_walked,
+    make_company,
+    make_user,
+    sign_in,
+    url_values,
+)
 
 from app import create_app
 from kontor import config as kontor_config
@@ -30,10 +38,9 @@ def post_routes(app):
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods:
             continue
-        values = {name: 4242 if "Integer" in type(rule._converters[name]).__name__ else "x"
-                  for name in rule.arguments}
         with app.test_request_context():
-            found.append((url_for(rule.endpoint, **values), access_level(rule.endpoint)))
+            found.append((url_for(rule.endpoint, **url_values(rule, 4242, "x")),
+                          access_level(rule.endpoint)))
     return sorted(found)
 
 
@@ -47,16 +54,19 @@ def csrf_page(response):
 def test_every_post_without_a_token_from_a_signed_in_user_is_refused_with_a_friendly_page(
         app, admin_client):
     routes = post_routes(app)
-    assert len(routes) >= 8
     for url, _level in routes:
         response = admin_client.post(url, data={"name": "x", "email": "x@example.com"})
         assert csrf_page(response), (url, response.status_code)
+    assert_walked([url for url, _level in routes], 8, {"/login", "/admin/company"})
 
 
 def test_every_post_with_a_forged_token_is_refused(app, admin_client):
+    checked = []
     for url, _level in post_routes(app):
         response = admin_client.post(url, data={"csrf_token": "forged.token.value"})
         assert csrf_page(response), (url, response.status_code)
+        checked.append(url)
+    assert_walked(checked, 8, {"/login", "/admin/company"})
 
 
 def test_a_token_from_another_browser_does_not_work(app, admin_client, other_client):
@@ -68,13 +78,18 @@ def test_a_token_from_another_browser_does_not_work(app, admin_client, other_cli
 
 def test_a_visitors_post_without_a_token_is_refused_or_sent_to_login_never_an_error(app, client):
     make_company()
+    public, protected = [], []
     for url, level in post_routes(app):
         response = client.post(url, data={"email": "a@b.example", "password": "x" * 12})
         if level == "public":
             assert csrf_page(response), (url, response.status_code)
+            public.append(url)
         else:   # the access check answers first: nothing reaches the view
             assert response.status_code == 302, (url, response.status_code)
             assert response.headers["Location"].startswith("/login")
+            protected.append(url)
+    assert_walked(public, 4, {"/login", "/logout"})
+    assert_walked(protected, 8, {"/admin/company", "/employees/new"})
 
 
 def test_sign_in_and_sign_out_need_the_token(app, client, staff):

@@ -8,12 +8,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
-from conftest import PASSWORD, sign_in
 from flask.sessions import SecureCookieSessionInterface
+from helpers import PASSWORD, database_text, sign_in
 from itsdangerous import BadSignature
 
 from kontor import sessions
-from models import User, UserSession, db
+from models import User, UserSession
 
 IDLE_MESSAGE = "You were signed out after 20 minutes without activity"
 ABSOLUTE_MESSAGE = "Your session reached its 12-hour limit"
@@ -54,13 +54,6 @@ def frozen_now():
     """A whole second a little ahead of the real clock, so stored times stay in order."""
     return datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
 
-
-def database_text():
-    parts = []
-    for table in db.get_tables():
-        for row in db.execute_sql(f'SELECT * FROM "{table}"').fetchall():
-            parts.extend("" if value is None else str(value) for value in row)
-    return "\n".join(parts)
 
 
 # --- SECURITY 13: the cookie holds only a random id ----------------------------------------

@@ -4,7 +4,7 @@ The CLI does the same without a browser."""
 import re
 
 import pytest
-from conftest import PASSWORD, sign_in
+from helpers import PASSWORD, sign_in
 
 from app import create_app
 from kontor import tokens
@@ -217,6 +217,7 @@ def test_the_command_line_setup_runs_only_once(app, runner):
     assert Company.current().name == "Jansen Installatie BV"
 
 
+@pytest.mark.empty_database
 def test_the_command_line_setup_also_creates_the_schema(app_config):
     """`flask setup` on a brand-new database: it migrates first."""
     application = create_app(app_config)

@@ -1,5 +1,5 @@
 """The shortest story: a superuser signs in and sees the start page."""
-from conftest import sign_in
+from helpers import sign_in
 
 
 def test_superuser_signs_in_and_sees_the_start_page(client, superuser):

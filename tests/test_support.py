@@ -16,32 +16,27 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ON_POSTGRES, body_of, link_in, make_user, sign_in
+from helpers import ON_POSTGRES, body_of, link_in, make_user, sign_in, text
 from peewee import IntegrityError
+from support_helpers import (
+    PDF,
+    PNG,
+    add_information,
+    case_by_number,
+    choose_customer,
+    customer,
+    details,
+    open_case,
+)
 
-from kontor import __version__, contacts, jobs
-from kontor.clock import utcnow
+from kontor import __version__, jobs
 from models import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase, User, db
+from models.clock import utcnow
 
 YEAR = utcnow().year
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 # --- building blocks --------------------------------------------------------------------
-
-def customer(name="Bakkerij De Korenschoof", **fields):
-    return contacts.create({"name": name, "kind": "company", **fields})
-
-
-def text(response):
-    return html.unescape(response.get_data(as_text=True))
-
-
-def case_by_number(number):
-    year, seq = number.split("-")
-    return SupportCase.get(SupportCase.year == int(year), SupportCase.seq == int(seq))
-
 
 def fresh(case):
     return SupportCase.get_by_id(case.id)
@@ -50,59 +45,6 @@ def fresh(case):
 def numbers_listed(response):
     """The case numbers the list page links to, in order."""
     return re.findall(r'href="/support/(\d{4}-\d{4})"', response.get_data(as_text=True))
-
-
-def choose_customer(client, contact):
-    assert client.get("/support/new?start=1").status_code == 200
-    response = client.form("/support/new", {"contact_id": str(contact.id)})
-    assert response.status_code == 302, text(response)[:500]
-    assert response.headers["Location"].endswith("/support/new/details")
-
-
-def details(category, type_, subject="Printer offline", description="Since Monday the printer "
-            "in the office says it is offline.", **extra):
-    return {"category": str(category.id) if category else "0",
-            "type": str(type_.id) if type_ else "0",
-            "subject": subject, "description": description, "submit": "Next", **extra}
-
-
-def open_case(client, contact, category, type_, subject="Printer offline",
-              description="Since Monday the printer says it is offline.", owner=None,
-              files=(), include_tech=True):
-    """Walk the whole wizard as a browser would and return the new case's number."""
-    choose_customer(client, contact)
-    extra = {}
-    if owner is not None:
-        extra["owner"] = str(owner.id)
-    if files:
-        extra["needs_files"] = "y"
-    response = client.form("/support/new/details",
-                           details(category, type_, subject, description, **extra))
-    assert response.status_code == 302, text(response)[:2000]
-    if files:
-        assert response.headers["Location"].endswith("/support/new/files")
-        response = client.form("/support/new/files", {
-            "files": [(io.BytesIO(data), name) for name, data in files], "upload": "Upload"},
-            content_type="multipart/form-data")
-        assert response.status_code == 302, text(response)[:2000]
-        response = client.form("/support/new/files", {"submit": "Next"})
-    assert response.headers["Location"].endswith("/support/new/summary")
-    data = {"submit": "Send"}
-    if include_tech:
-        data["include_tech"] = "y"
-    response = client.form("/support/new/summary", data)
-    assert response.status_code == 302, text(response)[:2000]
-    match = re.search(r"/support/(\d{4}-\d{4})$", response.headers["Location"])
-    assert match, response.headers["Location"]
-    return match.group(1)
-
-
-def add_information(client, number, body, files=None):
-    data = {"body": body, "submit": "Add information"}
-    if files:
-        data["files"] = [(io.BytesIO(content), name) for name, content in files]
-        return client.form(f"/support/{number}/add", data, content_type="multipart/form-data")
-    return client.form(f"/support/{number}/add", data)
 
 
 def close(client, number):
@@ -119,37 +61,6 @@ def database_name():
     if ON_POSTGRES:
         return "PostgreSQL "
     return f"SQLite {sqlite3.sqlite_version}"
-
-
-def signed_in(app, user):
-    browser = app.test_client()
-    response = sign_in(browser, user.email)
-    assert response.status_code == 302
-    return browser
-
-
-@pytest.fixture
-def desk(app, superuser, staff):
-    """A customer, a category and a type of request, and the two users."""
-    class Desk:
-        pass
-    d = Desk()
-    d.superuser, d.staff = superuser, staff
-    d.customer = customer()
-    d.category = CaseCategory.create(name="Invoicing", position=1)
-    d.type = CaseType.create(name="Question", position=1)
-    return d
-
-
-@pytest.fixture
-def mila(app, desk):
-    """A second staff user: neither requester nor owner of the cases here."""
-    return make_user("mila@jansen.example", name="Mila Bos")
-
-
-@pytest.fixture
-def mila_client(app, mila):
-    return signed_in(app, mila)
 
 
 # --- the list ---------------------------------------------------------------------------

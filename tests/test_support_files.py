@@ -11,18 +11,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from test_support import (  # noqa: F401 (desk, mila, mila_client: fixtures)
+from helpers import text
+from support_helpers import (
     PDF,
     PNG,
     add_information,
     case_by_number,
     choose_customer,
-    desk,
     details,
-    mila,
-    mila_client,
     open_case,
-    text,
 )
 
 from kontor import uploads

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import time_machine
-from conftest import make_user, sign_in
-from test_invitations import (
+from helpers import make_user, sign_in, text_of
+from invitation_helpers import (
     accept,
     assert_link_unusable,
     audit_events,
@@ -24,7 +24,6 @@ from test_invitations import (
     open_link,
     register,
     send_invitation,
-    text_of,
 )
 
 from kontor import invitations
@@ -482,10 +481,10 @@ def test_the_last_active_superuser_cannot_give_up_the_role(admin_client, app, su
 def test_the_last_active_superuser_cannot_be_deactivated(app, superuser, staff):
     """Over HTTP the acting superuser is always another active one; the rule itself holds for
     any caller."""
-    with pytest.raises(user_rules.Refused) as refused:
+    with pytest.raises(user_rules.AccountActionRefused) as refused:
         user_rules.deactivate(superuser, acting=staff)
     assert refused.value.reason == "last_superuser"
-    with pytest.raises(user_rules.Refused) as refused:
+    with pytest.raises(user_rules.AccountActionRefused) as refused:
         user_rules.set_superuser(superuser, False, acting=staff)
     assert refused.value.reason == "last_superuser"
     assert User.get_by_id(superuser.id).is_active and User.get_by_id(superuser.id).is_superuser

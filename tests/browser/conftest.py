@@ -14,7 +14,6 @@ throw-away database, dropped at the end.
 import os
 import queue
 import re
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -22,28 +21,19 @@ import sys
 import threading
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
 from aiosmtpd.controller import Controller
-from axe_playwright_python.sync_playwright import Axe
-from conftest import PASSWORD, Inbox, free_port
+from helpers import ON_POSTGRES, PASSWORD, PG_URL, Inbox, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+from .helpers import ADMIN, ROOT, fill_setup_form, sign_in
+
 CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = ROOT / "tests" / "screenshots"
+
 SERVER_START_TIMEOUT = 30
-
-PG_URL = os.environ.get("DATABASE_URL", "")
-ON_POSTGRES = PG_URL.startswith(("postgres://", "postgresql://"))
-
-ADMIN = {"name": "Anna Jansen", "email": "anna@jansen.example"}
-COMPANY = {"name": "Jansen Installatie BV", "street": "Dorpsstraat 1", "postcode": "1234 AB",
-           "city": "Utrecht", "phone": "+31 30 123 4567", "email": "info@jansen.example",
-           "vat_number": "NL001234567B01", "org_number": "12345678"}
 
 
 # --- the browser ------------------------------------------------------------------------
@@ -84,26 +74,6 @@ def smtp():
     inbox.port = controller.port
     yield inbox
     controller.stop()
-
-
-def wait_for_mail(inbox, address, count=1, timeout=15):
-    """The messages to `address`, once at least `count` have arrived (the outbox job runs
-    every second)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        messages = inbox.to(address)
-        if len(messages) >= count:
-            return messages
-        time.sleep(0.2)
-    raise AssertionError(f"no e-mail to {address} within {timeout} s "
-                         f"(the inbox has {len(inbox.envelopes)} messages)")
-
-
-def link_in_mail(message, base_url):
-    body = message.get_body(preferencelist=("plain",)).get_content()
-    match = re.search(re.escape(base_url) + r"/\S+", body)
-    assert match, f"no link to {base_url} in: {body!r}"
-    return match.group(0)
 
 
 # --- the server -------------------------------------------------------------------------
@@ -285,29 +255,6 @@ def live_server(server_factory):
 
 # --- user stories' building blocks --------------------------------------------------------
 
-def fill_setup_form(page, password=PASSWORD):
-    page.get_by_label("Company name").fill(COMPANY["name"])
-    page.get_by_label("Street and number").fill(COMPANY["street"])
-    page.get_by_label("Postcode").fill(COMPANY["postcode"])
-    page.get_by_label("City").fill(COMPANY["city"])
-    page.get_by_label("Country").select_option("NL")
-    page.get_by_label("Phone").fill(COMPANY["phone"])
-    page.get_by_label("Company e-mail").fill(COMPANY["email"])
-    page.get_by_label("VAT number").fill(COMPANY["vat_number"])
-    page.get_by_label("Organisation number").fill(COMPANY["org_number"])
-    page.get_by_label("Your full name").fill(ADMIN["name"])
-    page.get_by_label("Your e-mail (your login name)").fill(ADMIN["email"])
-    page.get_by_label("New password", exact=True).fill(password)
-    page.get_by_label("Repeat the new password").fill(password)
-
-
-def sign_in(page, base_url, email, password=PASSWORD, path="/login"):
-    if path is not None:
-        page.goto(base_url + path)
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
 
 @pytest.fixture(scope="session")
 def site(live_server, browser):
@@ -344,33 +291,3 @@ def admin_page(browser, admin_state):
     context.close()
 
 
-def ago(**delta):
-    """A naive UTC datetime `delta` in the past, as Kontor stores times."""
-    return datetime.now(UTC).replace(tzinfo=None) - timedelta(**delta)
-
-
-def assert_accessible(page, name):
-    """Photograph the page, then let axe-core look: no violations, no sideways scrolling."""
-    screenshot(page, name)
-    results = Axe().run(page)
-    assert results.violations_count == 0, f"{name}: {results.generate_report()}"
-    width = page.evaluate("document.documentElement.scrollWidth")
-    viewport = page.viewport_size["width"]
-    assert width <= viewport, f"{name}: the page scrolls sideways ({width} px in {viewport})"
-
-
-def flash(page, text):
-    """The flash message with this text."""
-    return page.locator(".flash", has_text=text)
-
-
-def screenshot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def reset_screenshots():
-    if SCREENSHOTS.exists():
-        shutil.rmtree(SCREENSHOTS)

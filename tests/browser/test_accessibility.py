@@ -4,7 +4,7 @@ practices: no violations), and photographed into tests/screenshots/ for a human 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import (
+from .helpers import (
     ADMIN,
     assert_accessible,
     fill_setup_form,

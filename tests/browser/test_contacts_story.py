@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from striprtf.striprtf import rtf_to_text
 
-from .conftest import assert_accessible, flash, screenshot, sign_in
+from .helpers import assert_accessible, flash, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 

@@ -6,10 +6,11 @@ tests/screenshots/ (desktop, and /users on a phone)."""
 from datetime import timedelta
 
 import pytest
+from helpers import ago
 from playwright.sync_api import expect
 
-from .conftest import ago, flash, link_in_mail, screenshot, sign_in, wait_for_mail
-from .conftest import assert_accessible as shared_assert_accessible
+from .helpers import assert_accessible as shared_assert_accessible
+from .helpers import flash, link_in_mail, screenshot, sign_in, wait_for_mail
 
 pytestmark = pytest.mark.browser
 

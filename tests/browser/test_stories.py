@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from babel.support import Translations
-from conftest import PASSWORD
+from helpers import PASSWORD, ago
 from playwright.sync_api import expect
 
-from .conftest import ADMIN, ROOT, ago, fill_setup_form, flash, link_in_mail, sign_in, wait_for_mail
+from .helpers import ADMIN, ROOT, fill_setup_form, flash, link_in_mail, sign_in, wait_for_mail
 
 pytestmark = pytest.mark.browser
 

@@ -11,8 +11,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import ADMIN, flash, link_in_mail, sign_in, wait_for_mail
-from .conftest import assert_accessible as shared_assert_accessible
+from .helpers import ADMIN, flash, link_in_mail, sign_in, wait_for_mail
+from .helpers import assert_accessible as shared_assert_accessible
 
 pytestmark = pytest.mark.browser
 
