@@ -150,6 +150,7 @@ def main():
     marker = data_dir / "built"
     if args.keep and marker.exists():   # the data is already built (in the folder or the database)
         long_note_id = int(marker.read_text())
+        migrate.upgrade(open_database(url))   # kept by an older Kontor: bring its schema up
     else:
         long_note_id = build(url, data_dir)
         marker.write_text(str(long_note_id))

@@ -115,6 +115,8 @@ def event(case, user, action, old="", new=""):
 
 @dataclass
 class Draft:
+    """What the "Create new" wizard collected (ids of the contact, category, type and owner
+    user; the subject and description as typed; whether to add the technical information)."""
     contact_id: int
     category_id: int
     type_id: int

@@ -22,6 +22,8 @@ from models import (
 
 @dataclass
 class Event:
+    """One line of a contact's timeline: when (naive UTC), what kind, by whom, and the text,
+    the changed fields {field: [old, new]}, the person's name or the case it shows."""
     at: object
     kind: str          # "note", "person_note", "change", "case"
     who: str
