@@ -112,8 +112,9 @@ def index():
     include_inactive = request.args.get("inactive") == "1"
     cursor = {key: whole_number(request.args[key]) for key in ("after", "before")
               if whole_number(request.args.get(key)) is not None}
+    at = [value[:200] for value in request.args.getlist("at")[:3]] or None
     result = contacts.search(text, sort, page_number(), include_inactive=include_inactive,
-                             **cursor)
+                             at=at, **cursor)
     return render_template("contacts/list.html", result=result, q=text, sort=sort,
                            sort_labels=SORT_LABELS, include_inactive=include_inactive)
 

@@ -139,3 +139,44 @@ def test_kept_lists_are_bounded(app, many, monkeypatch):
     add("Jansen 121")
     contacts.search("jansen")                # a new generation drops every older list
     assert len(contacts.result_ids._lists) == 1
+
+
+def links(page, rel):
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+@pytest.mark.parametrize("sort, renamed_to", [("name", {"name": "Zz Moved Away"}),
+                                              ("-name", {"name": "Aa Moved Away"}),
+                                              ("city", {"city": "Zzyzx"})])
+def test_next_starts_where_the_page_ended_though_its_last_row_moved(admin_client, sort,
+                                                                     renamed_to):
+    """Issue 10 item 4: 60 contacts, page 1; someone changes the last row of page 1 so that
+    it sorts at the end; Next shows the rows that followed it, not "No contacts found"."""
+    for n in range(1, 61):
+        add(f"Contact {n:02}", city="Utrecht")
+    first = admin_client.get(f"/contacts?sort={sort}").get_data(as_text=True)
+    page_one = names_on(first)
+    assert len(page_one) == 50
+    last = Contact.get(Contact.name == page_one[-1])
+    contacts.update(last.id, renamed_to, last.version)
+    second = admin_client.get(links(first, "next")).get_data(as_text=True)
+    in_order = [f"Contact {n:02}" for n in range(1, 61)]
+    if sort == "-name":
+        in_order.reverse()
+    assert page_one == in_order[:50]
+    assert names_on(second)[:10] == in_order[50:]     # and then the moved row, at the end
+    assert "No contacts found" not in second
+
+
+def test_previous_ends_where_the_page_began_though_its_first_row_moved(admin_client):
+    for n in range(1, 121):
+        add(f"Contact {n:03}")
+    first = admin_client.get("/contacts").get_data(as_text=True)
+    second = admin_client.get(links(first, "next")).get_data(as_text=True)
+    third = admin_client.get(links(second, "next")).get_data(as_text=True)
+    assert names_on(third)[0] == "Contact 101"
+    moved = Contact.get(Contact.name == "Contact 101")
+    contacts.update(moved.id, {"name": "Aaa First Now"}, moved.version)
+    back = admin_client.get(links(third, "prev")).get_data(as_text=True)
+    assert names_on(back) == [f"Contact {n:03}" for n in range(51, 101)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from peewee import OP, SQL, Expression, NodeList, Tuple, fn
 
-from kontor.text import fold
+from kontor.text import fold, whole_number
 from models import Contact, Prepared, db, is_sqlite
 
 SORTS = {
@@ -33,6 +33,14 @@ class Result:
     page: int
     per_page: int
     has_next: bool = False
+    sort: str = "name"
+
+    def at(self, row):
+        """What a link to the next (or previous) page carries besides `row`'s id: the row's
+        values of the sort's columns as shown now (SORT_KEYS, without the id), so the page
+        starts where this one ended even if someone renames `row` meanwhile."""
+        return [getattr(row, column) for column in SORT_KEYS[self.sort.lstrip("-")]
+                if column != "id"]
 
     @property
     def pages(self):
@@ -45,7 +53,8 @@ class Result:
 
 COUNT_LIMIT = 1000   # beyond this the list says "more than 1,000" instead of counting
 LIST_COLUMNS = (Contact.id, Contact.customer_number, Contact.kind, Contact.name, Contact.city,
-                Contact.phone, Contact.mobile, Contact.email, Contact.active)
+                Contact.phone, Contact.mobile, Contact.email, Contact.active,
+                Contact.sort_name, Contact.sort_city)
 
 
 def _terms(text):
@@ -91,24 +100,47 @@ SORT_KEYS = {"name": ("sort_name", "id"), "number": ("customer_number",),
              "city": ("sort_city", "sort_name", "id")}
 
 
-def _after(query, sort, row_id, forward):
+def _boundary(columns, row_id, at):
+    """The boundary of a keyset page as values for `columns`: the sort values `at` the link
+    carried (Result.at: the values shown when the page was made) with the row's id, or None
+    when `at` does not fit the sort (an older link: the row's current values are read then).
+    Values go to the database as parameters, never into the SQL text."""
+    wanted = [c for c in columns if c != "id"]
+    if at is None or len(at) != len(wanted):
+        return None
+    values = []
+    for column, value in zip(wanted, at, strict=True):
+        if column == "customer_number":
+            value = whole_number(value)
+            if value is None:
+                return None
+        values.append(value)
+    return values + [row_id] if "id" in columns else values
+
+
+def _after(query, sort, row_id, forward, at=None):
     """Rows after (or before) the row `row_id` in the sort order: keyset paging, so a deep
-    page costs what the first one does. The boundary row's values are read by the database
-    itself from its id, so a cursor in a link cannot inject anything."""
+    page costs what the first one does. The boundary is the row's sort values as the link
+    carried them (`at`), or, for a link without them, as the database has them now."""
     descending = sort.startswith("-")
     columns = SORT_KEYS[sort.lstrip("-")]
     key = Tuple(*(getattr(Contact, c) for c in columns))
-    boundary = SQL(f"(SELECT {', '.join(columns)} FROM contact WHERE id = {db.param})",
-                   [row_id])
+    values = _boundary(columns, row_id, at)
+    if values is None:
+        boundary = SQL(f"(SELECT {', '.join(columns)} FROM contact WHERE id = {db.param})",
+                       [row_id])
+    else:
+        boundary = Tuple(*values)
     return query.where(key > boundary if forward != descending else key < boundary)
 
 
 def search(text="", sort="name", page=1, per_page=50, include_inactive=False, after=None,
-           before=None):
+           before=None, at=None):
     """One page of contacts matching every word of `text`, and how many match (up to
     COUNT_LIMIT), as a Result; `sort` is a key of SORTS (an unknown one sorts by name).
     `after` / `before` (a contact id) continue from the previous page's last row or the next
-    page's first row; without them, `page` is counted from the start.
+    page's first row, with `at` that row's sort values as the page showed them (Result.at, a
+    list of strings); without them, `page` is counted from the start.
 
     A search, or a page asked for by number, keeps the ordered ids of its matches (as far as
     the pages asked for, and some more) in memory (`ResultIdCache`) while the contact list's
@@ -127,16 +159,17 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
         if fits:
             return Result(_rows_by_id(ids[start:start + per_page]),
                           min(len(ids), COUNT_LIMIT + 1), page, per_page,
-                          has_next=len(ids) > start + per_page)
+                          has_next=len(ids) > start + per_page, sort=sort)
     base = _filtered(Contact.select(*LIST_COLUMNS), terms, include_inactive)
     order = SORTS[sort]
     if before:
         reverse = [o.desc() if not hasattr(o, "direction") else o.node for o in order]
-        rows = list(_after(base, sort, before, False).order_by(*reverse).limit(per_page))[::-1]
+        rows = list(_after(base, sort, before, False, at).order_by(*reverse)
+                    .limit(per_page))[::-1]
         has_next = True       # we came back from the next page
     else:
         if after:
-            query = _after(base, sort, after, True)
+            query = _after(base, sort, after, True, at)
         elif page > 1:
             # a page number without a cursor (a bookmark) in a list too long to keep: find
             # the page's ids in the sort index alone, then read only those rows
@@ -152,7 +185,7 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
         total = len(rows)     # everything is on this page: nothing to count
     else:
         total = base.select(Contact.id).limit(COUNT_LIMIT + 1).count()
-    return Result(rows, total, page, per_page, has_next)
+    return Result(rows, total, page, per_page, has_next, sort=sort)
 
 
 _LIST_ROWS = Prepared(lambda *ids: Contact.select(*LIST_COLUMNS).where(Contact.id.in_(ids)),
