@@ -8,6 +8,8 @@ recipients' languages and the links. Stored files are kontor/uploads.py's.
 import platform
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import JOIN, IntegrityError, fn
 
@@ -19,6 +21,7 @@ from models import (
     CaseFile,
     CaseMessage,
     CaseType,
+    Company,
     Contact,
     SupportCase,
     User,
@@ -127,17 +130,31 @@ class Draft:
     tech_info: str
 
 
+def case_year(moment, timezone_name):
+    """The year a case opened at `moment` (a naive UTC datetime) is numbered in: the year on
+    the company's calendar, `timezone_name` (IANA, e.g. "Europe/Amsterdam"; an unknown or empty
+    one counts as UTC). A case at 00:30 on 1 January in Amsterdam is 23:30 UTC the day before,
+    and belongs to the new year (issue 10 item 16)."""
+    try:
+        zone = ZoneInfo(timezone_name) if timezone_name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return moment.replace(tzinfo=UTC).astimezone(zone).year
+
+
 def create(draft: Draft, requester, files=()):
     """Open a case from a finished wizard; `files` are (original_name, stored_name, size,
-    content_type). Returns the case."""
+    content_type). Returns the case, numbered in the company's calendar year."""
     now = utcnow()
+    company = Company.current()
+    year = case_year(now, company.timezone if company else "")
     for attempt in range(5):
         try:
             with db.atomic():
                 seq = (SupportCase.select(fn.MAX(SupportCase.seq))
-                       .where(SupportCase.year == now.year).scalar() or 0) + 1
+                       .where(SupportCase.year == year).scalar() or 0) + 1
                 case = SupportCase.create(
-                    year=now.year, seq=seq, contact=draft.contact_id,
+                    year=year, seq=seq, contact=draft.contact_id,
                     category=draft.category_id or None, type=draft.type_id or None,
                     subject=draft.subject.strip()[:200], owner=draft.owner_id or requester.id,
                     requester_user=requester.id, status="open",
