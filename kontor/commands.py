@@ -105,10 +105,14 @@ def register(app):
     @app.cli.command("run-jobs")
     @with_schema
     def run_jobs_command():
-        """Run every scheduled job once, now (for cron or troubleshooting)."""
-        for name, (work, _every) in jobs.JOBS.items():
-            ran = jobs.run_job(name, work, current_app.config)
-            click.echo(f"{name}: {'done' if ran else 'skipped (another process holds it)'}")
+        """Run every scheduled job once, now (for cron or troubleshooting), then let go of the
+        leases, so that the serving process's scheduler need not wait for them to expire."""
+        try:
+            for name, (work, _every) in jobs.JOBS.items():
+                ran = jobs.run_job(name, work, current_app.config)
+                click.echo(f"{name}: {'done' if ran else 'skipped (another process holds it)'}")
+        finally:
+            jobs.release_leases()
 
 
 PASSWORD_PROBLEMS_EN = {

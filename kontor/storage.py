@@ -37,7 +37,8 @@ def make_folder(path) -> Path:
     made 0700 too. Returns it as a Path."""
     path = Path(path)
     path.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
-    os.chmod(path, FOLDER_MODE)   # mkdir's mode passes the umask; an old folder keeps its own
+    with suppress(PermissionError):   # another account's folder: not ours to change
+        os.chmod(path, FOLDER_MODE)   # mkdir's mode passes the umask; an old folder keeps its own
     return path
 
 

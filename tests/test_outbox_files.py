@@ -136,3 +136,13 @@ def test_sigterm_ends_serving_like_ctrl_c():
     with pytest.raises(SystemExit) as stopped:
         kontor_app.stop_serving(15, None)
     assert stopped.value.code == 0
+
+
+def test_flask_run_jobs_lets_go_of_its_leases_when_done(app, runner):
+    """Cron's `flask run-jobs` must not hold the server's jobs up for two minutes."""
+    mail.enqueue("piet@jansen.example", "Welcome", "Hello Piet")
+    result = runner.invoke(args=["run-jobs"])
+    assert result.exit_code == 0, result.output
+    assert OutboxMessage.get().status == mail.WRITTEN
+    for name in jobs.JOBS:
+        assert jobs.take_lease(name, "the-server", TTL), name
