@@ -28,6 +28,7 @@ skeleton (blueprints/portal/website.py).
 """
 import logging
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from blueprints import BLUEPRINTS
 from blueprints.filters import register_filters
 from blueprints.portal import bp as portal_bp
 from blueprints.portal import website as portal_website
-from kontor import __version__, access, commands, jobs, languages, migrate, sessions
+from kontor import __version__, access, commands, jobs, languages, migrate, sessions, storage
 from kontor import config as kontor_config
 from kontor.extensions import babel, csrf, limiter, login_manager, portal_login_manager
 from kontor.server_session import DatabaseSessionInterface
@@ -113,8 +114,8 @@ def configure(app, config):
     settings = kontor_config.from_environment()
     settings.update(config or {})
     app.config.update(settings)
-    data_dir = Path(app.config["DATA_DIR"])
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = storage.DataFolder(app.config["DATA_DIR"]).create()   # 0700
+    storage.private_database(app.config["DATABASE_URL"])   # 0600 before SQLite creates it
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = kontor_config.load_secret_key(data_dir)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)   # the token lives as long as the session
@@ -331,6 +332,10 @@ def main(argv=None):
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)   # not a line per job run
     app = create_app()
+    tightened = storage.DataFolder(app.config["DATA_DIR"]).tighten()
+    if tightened:
+        print(f"Made {tightened} files and folders in the data folder private (0600/0700)",
+              flush=True)
     applied = migrate.upgrade(db.obj)
     if applied:
         print(f"Applied migrations: {', '.join(applied)}", flush=True)
@@ -341,10 +346,18 @@ def main(argv=None):
     host, port = app.config["HOST"], app.config["PORT"]
     print(f"Kontor {__version__} is serving on {host}:{port}; browse to "
           f"{app.config['BASE_URL']}/", flush=True)
+    # waitress stops cleanly on SystemExit: let `systemctl stop` (SIGTERM) do what Ctrl+C does
+    signal.signal(signal.SIGTERM, stop_serving)
     try:
         waitress.serve(app, host=host, port=port, threads=app.config["THREADS"], ident="Kontor")
     finally:
-        scheduler.shutdown(wait=False)
+        scheduler.shutdown(wait=True)   # a job half-way finishes before its lease is let go
+        jobs.release_leases()
+
+
+def stop_serving(signum, frame):
+    """SIGTERM: leave waitress's loop as on Ctrl+C, so that main()'s clean-up runs."""
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

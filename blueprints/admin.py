@@ -98,7 +98,7 @@ def end_session(row_id):
 
 
 OUTBOX_FILTERS = {"all": _l("All"), "queued": _l("Queued"), "sent": _l("Sent"),
-                  "failed": _l("Failed")}
+                  "written": _l("Written to file"), "failed": _l("Failed")}
 
 
 @bp.route("/outbox")
@@ -117,6 +117,17 @@ def outbox():
     return render_template("admin/outbox.html", page=page, status=status,
                            filters=OUTBOX_FILTERS, backlog=OutboxMessage.backlog(),
                            form=ActionForm(), smtp=bool(current_app.config.get("SMTP_HOST")))
+
+
+@bp.route("/outbox/<int:message_id>")
+@superuser_required
+def outbox_message(message_id):
+    """One message of the outbox as its addressee gets it, with single-use links blanked."""
+    message = get_object_or_404(OutboxMessage, OutboxMessage.id == message_id)
+    audit.record("mail.read", user=current_user, target=message.to_addr,
+                 detail=f"message {message.id}", ip=request.remote_addr)
+    return render_template("admin/outbox_message.html", message=message,
+                           body=mail.without_secrets(message.body), form=ActionForm())
 
 
 @bp.route("/outbox/<int:message_id>/retry", methods=["POST"])

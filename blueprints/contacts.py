@@ -36,7 +36,7 @@ from blueprints.common import get_contact, get_person
 from blueprints.forms import ActionForm, NoteForm, email_field
 from kontor import audit, config, contact_io, contacts, notes
 from kontor.countries import country_choices, country_name
-from kontor.storage import DataFolder
+from kontor.storage import DataFolder, write_private
 from kontor.text import whole_number
 from kontor.web import attachment
 from models import ContactPerson
@@ -288,7 +288,7 @@ def import_contacts():
             abort(413)
         preview = contact_io.parse(raw)
         name = secrets.token_hex(16)
-        (import_folder() / f"{name}.csv").write_bytes(raw)
+        write_private(import_folder() / f"{name}.csv", raw)
         old = stored_import()
         if old is not None:
             old.unlink(missing_ok=True)

@@ -1,9 +1,17 @@
-"""CLI commands: `flask --app app <command>` (migrate, setup, setup-url, serve, run-jobs)."""
+"""CLI commands: `flask --app app <command>` (migrate, setup, setup-url, serve, run-jobs).
+
+Every command that needs the tables applies the pending migrations first (`with_schema`), as
+`python app.py` does, so that a command on a new data folder works instead of failing with a
+missing table; a database that cannot be opened is said in one line, not a traceback.
+"""
+import functools
+
 import click
 from flask import current_app
+from peewee import DatabaseError
 
 from kontor import company as company_rules
-from kontor import jobs, languages, passwords, tokens
+from kontor import jobs, languages, passwords, storage, tokens
 from kontor import migrate as migrations
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
 from models import db
@@ -20,14 +28,40 @@ def print_setup_url_if_needed(app):
     return False
 
 
+def upgrade_schema():
+    """Apply the pending migrations and make the data folder private (both as `python app.py`
+    does at start); return the names applied. A database that cannot be opened or migrated
+    becomes a ClickException: one line saying what to check, not a traceback."""
+    storage.DataFolder(current_app.config["DATA_DIR"]).tighten()
+    try:
+        return migrations.upgrade(db.obj)
+    except DatabaseError as exc:
+        raise click.ClickException(
+            f"Cannot open or migrate the database ({type(exc).__name__}: {exc}). Check "
+            "DATABASE_URL and KONTOR_DATA_DIR, then run `flask --app app migrate`.") from None
+
+
+def with_schema(command):
+    """Decorate a command that needs the tables: migrate first (told on stderr, so that what
+    the command prints on stdout stays its own)."""
+    @functools.wraps(command)
+    def migrated_first(*args, **kwargs):
+        applied = upgrade_schema()
+        if applied:
+            click.echo("Applied migrations: " + ", ".join(applied), err=True)
+        return command(*args, **kwargs)
+    return migrated_first
+
+
 def register(app):
     @app.cli.command("migrate")
     def migrate_command():
         """Apply pending schema migrations."""
-        applied = migrations.upgrade(db.obj)
+        applied = upgrade_schema()
         click.echo("Applied: " + ", ".join(applied) if applied else "The schema is up to date.")
 
     @app.cli.command("setup-url")
+    @with_schema
     def setup_url_command():
         """Print a new one-time setup URL (only while no user exists)."""
         with db.connection_context():
@@ -49,6 +83,7 @@ def register(app):
     @click.option("--vat-number", default="")
     @click.option("--org-number", default="")
     @click.option("--language", type=click.Choice(languages.CODES), default=languages.DEFAULT)
+    @with_schema
     def setup_command(company_name, name, email, password, company_email, **fields):
         """Create the company and the first superuser without a browser."""
         try:
@@ -59,7 +94,6 @@ def register(app):
         if problem:
             raise click.BadParameter(PASSWORD_PROBLEMS_EN[problem], param_hint="--password")
         with db.connection_context():
-            migrations.upgrade(db.obj)
             try:
                 company_rules.perform_setup(
                     dict(fields, name=company_name, email=company_email), name, email, password)
@@ -69,11 +103,16 @@ def register(app):
         click.echo(f"Company {company_name!r} created; {email} is its first superuser.")
 
     @app.cli.command("run-jobs")
+    @with_schema
     def run_jobs_command():
-        """Run every scheduled job once, now (for cron or troubleshooting)."""
-        for name, (work, _every) in jobs.JOBS.items():
-            ran = jobs.run_job(name, work, current_app.config)
-            click.echo(f"{name}: {'done' if ran else 'skipped (another process holds it)'}")
+        """Run every scheduled job once, now (for cron or troubleshooting), then let go of the
+        leases, so that the serving process's scheduler need not wait for them to expire."""
+        try:
+            for name, (work, _every) in jobs.JOBS.items():
+                ran = jobs.run_job(name, work, current_app.config)
+                click.echo(f"{name}: {'done' if ran else 'skipped (another process holds it)'}")
+        finally:
+            jobs.release_leases()
 
 
 PASSWORD_PROBLEMS_EN = {

@@ -68,7 +68,7 @@ def load_secret_key(data_dir: Path) -> str:
         return from_env
     path = DataFolder(data_dir).secret_key
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        DataFolder(data_dir).create()
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))

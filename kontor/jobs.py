@@ -45,6 +45,16 @@ def take_lease(name, holder, ttl: timedelta) -> bool:
             return False
 
 
+def release_leases(holder=NODE_ID) -> int:
+    """Let go of every lease `holder` (this process) holds, so that a process started next
+    takes the jobs at once instead of waiting for the leases to expire; called on a clean
+    shutdown. Leases of other holders are left alone. Returns how many were released."""
+    with db.connection_context(), db.atomic():
+        return (JobLease.update(expires_at=utcnow() - timedelta(seconds=1))
+                .where(JobLease.holder == holder, JobLease.expires_at >= utcnow())
+                .execute())
+
+
 def run_job(name, work, config, ttl=timedelta(minutes=2), holder=NODE_ID):
     """Run `work(config)` if this process holds the lease; record how it went."""
     with db.connection_context():

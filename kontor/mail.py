@@ -1,8 +1,9 @@
 """The durable outbox and its delivery (SPEC section 5).
 
 `enqueue` only writes a row; `deliver_due` (run by the scheduler's job) sends what is due by
-SMTP, or, without SMTP configured, writes `.eml` files into the data folder. A failed attempt
-stays queued with exponential back-off; after MAX_ATTEMPTS it is marked failed with the error.
+SMTP, or, without SMTP configured, writes `.eml` files into the data folder (status "written",
+not "sent": nobody has received it). A failed attempt stays queued with exponential back-off;
+after MAX_ATTEMPTS it is marked failed with the error.
 A message is claimed ("sending") before it is sent and marked sent right after, so two
 processes never send the same message and a message is sent once.
 """
@@ -17,7 +18,7 @@ from email.utils import format_datetime, make_msgid
 from email_validator import EmailNotValidError, validate_email
 
 from kontor.errors import Refused
-from kontor.storage import DataFolder
+from kontor.storage import DataFolder, write_private
 from models import OutboxMessage, db
 from models.clock import utcnow
 
@@ -27,6 +28,10 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 STALE_CLAIM = timedelta(minutes=10)
+# Where a message ends: handed to the SMTP server, or written to an .eml file in the data
+# folder (no SMTP server configured), which nobody has received yet.
+SENT = "sent"
+WRITTEN = "written"
 
 
 class InvalidAddress(Refused, ValueError):
@@ -108,13 +113,14 @@ class Transport:
             except (smtplib.SMTPException, OSError):
                 pass
 
-    def send(self, email, message_id):
+    def send(self, email, message_id) -> str:
+        """Send or write one message; return the status it gets: SENT or WRITTEN."""
         cfg = self.config
         if not cfg.get("SMTP_HOST"):
             folder = DataFolder(cfg["DATA_DIR"]).folder("mail")
             stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-            (folder / f"{stamp}-{message_id:06d}.eml").write_bytes(bytes(email))
-            return
+            write_private(folder / f"{stamp}-{message_id:06d}.eml", bytes(email))
+            return WRITTEN
         if self.smtp is None:
             smtp = smtplib.SMTP(cfg["SMTP_HOST"], cfg["SMTP_PORT"],
                                 timeout=cfg.get("SMTP_TIMEOUT", 20))
@@ -124,10 +130,12 @@ class Transport:
                 smtp.login(cfg["SMTP_USER"], cfg["SMTP_PASSWORD"])
             self.smtp = smtp
         self.smtp.send_message(email)
+        return SENT
 
 
 def deliver_due(config, limit=100):
-    """Send the messages that are due. Returns (sent, retried, failed) counts."""
+    """Send the messages that are due. Returns (sent, retried, failed) counts; "sent" counts
+    the messages written to files too."""
     now = utcnow()
     due = list(OutboxMessage.select(OutboxMessage.id)
                .where(((OutboxMessage.status == "queued")
@@ -142,7 +150,7 @@ def deliver_due(config, limit=100):
                 continue
             message = OutboxMessage.get_by_id(message_id)
             try:
-                transport.send(build_message(message, config["MAIL_FROM"]), message_id)
+                done = transport.send(build_message(message, config["MAIL_FROM"]), message_id)
             except (smtplib.SMTPException, OSError, InvalidAddress) as exc:
                 attempts = message.attempts + 1
                 error = f"{type(exc).__name__}: {exc}"[:1000]
@@ -160,7 +168,7 @@ def deliver_due(config, limit=100):
                 if transport.smtp is None and not isinstance(exc, InvalidAddress):
                     break   # the server is unreachable: the rest waits for the next run
                 continue
-            OutboxMessage.update(status="sent", sent_at=utcnow(), attempts=message.attempts + 1,
+            OutboxMessage.update(status=done, sent_at=utcnow(), attempts=message.attempts + 1,
                                  last_error="", claimed_at=None,
                                  body=without_secrets(message.body)
                                  ).where(OutboxMessage.id == message_id).execute()

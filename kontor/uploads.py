@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kontor.errors import Refused
-from kontor.storage import DataFolder
+from kontor.storage import DataFolder, make_folder, write_private
 
 # type → (file name endings it may have, how its content starts or is checked)
 ALLOWED = {
@@ -112,9 +112,9 @@ def check(name: str, data: bytes, max_bytes: int) -> Upload:
 
 def store(folder: Path, data: bytes) -> str:
     """Write the bytes under a new random name inside `folder`; return that name."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     stored = secrets.token_hex(16)
-    (folder / stored).write_bytes(data)
+    write_private(folder / stored, data)
     return stored
 
 

@@ -13,7 +13,7 @@ class OutboxMessage(BaseModel):
     subject = CharField(max_length=300)
     body = TextField()
     kind = CharField(max_length=30, default="")
-    status = CharField(max_length=10, default="queued")   # queued, sending, sent, failed
+    status = CharField(max_length=10, default="queued")   # queued, sending, sent, written, failed
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField(default=utcnow)
     claimed_at = DateTimeField(null=True)
@@ -27,7 +27,7 @@ class OutboxMessage(BaseModel):
     @classmethod
     def backlog(cls):
         """Counts by status and the age in seconds of the oldest queued message."""
-        counts = dict.fromkeys(("queued", "sending", "sent", "failed"), 0)
+        counts = dict.fromkeys(("queued", "sending", "sent", "written", "failed"), 0)
         for status, count in (cls.select(cls.status, fn.COUNT(cls.id))
                               .group_by(cls.status).tuples()):
             counts[status] = count

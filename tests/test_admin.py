@@ -231,7 +231,7 @@ def test_healthz_reports_database_outbox_and_scheduler(app, client, runner):
 
     runner.invoke(args=["run-jobs"])
     report = client.get("/healthz").get_json()
-    assert report["outbox"]["queued"] == 0 and report["outbox"]["sent"] == 1
+    assert report["outbox"]["queued"] == 0 and report["outbox"]["written"] == 1
     assert set(report["scheduler"]["jobs"]) == set(jobs.JOBS)
     for state in report["scheduler"]["jobs"].values():
         assert state["stale"] is False and state["error"] is False

@@ -151,7 +151,7 @@ def test_the_scheduler_of_the_serving_process_runs_every_job(app):
         scheduler.shutdown(wait=True)
     assert done >= set(jobs.JOBS)
     assert {lease.holder for lease in JobLease.select()} == {jobs.NODE_ID}
-    assert OutboxMessage.get().status == "sent"
+    assert OutboxMessage.get().status == "written"
 
 
 # --- flask run-jobs ------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def test_flask_run_jobs_runs_every_job_once(app, runner, client, staff):
     assert result.exit_code == 0, result.output
     assert "end_idle_sessions: done" in result.output
     assert "deliver_outbox: done" in result.output
-    assert OutboxMessage.get().status == "sent"
+    assert OutboxMessage.get().status == "written"
     assert len(list((Path(app.config["DATA_DIR"]) / "mail").glob("*.eml"))) == 1
     session_row = UserSession.get(UserSession.user == staff.id)
     assert session_row.end_reason == "idle"

@@ -159,7 +159,7 @@ def test_without_a_mail_server_messages_become_eml_files_in_the_data_folder(app,
     assert message["To"] == staff.email
     assert message["Subject"] == "Set a new password for Kontor"
     assert "http://kontor.test/reset/" in body_of(message)
-    assert OutboxMessage.get().status == "sent"
+    assert OutboxMessage.get().status == "written"
     assert deliver(app) == (0, 0, 0)
     assert len(list((Path(app.config["DATA_DIR"]) / "mail").glob("*.eml"))) == 1
 
