@@ -10,6 +10,7 @@ from peewee import JOIN, IntegrityError
 from kontor.contacts.register import FIELDS, PERSON_FIELDS, derived_fields, next_customer_number
 from kontor.errors import Refused
 from kontor.mail import normalise_email
+from kontor.versions import update_if_unchanged
 from models import Contact, ContactChange, ContactPerson, User, db, with_employee
 from models.clock import utcnow
 
@@ -109,9 +110,11 @@ def update(contact_id, values, opened_version, user=None):
     return Contact.get_by_id(contact_id)
 
 
-def save_person(contact, person, values):
+def save_person(contact, person, values, opened_version=None):
     """Add a person to `contact` (when `person` is None) or save `person`'s fields, from
-    `values` (a dict of PERSON_FIELDS; others are ignored). Returns the saved ContactPerson."""
+    `values` (a dict of PERSON_FIELDS; others are ignored). Returns the saved ContactPerson.
+    Saving raises versions.ChangedMeanwhile when someone saved the person since
+    `opened_version` (the version the editor's form opened; None: not checked)."""
     values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()
               if k in PERSON_FIELDS}
     if "email" in values:
@@ -119,6 +122,6 @@ def save_person(contact, person, values):
     with db.atomic():
         if person is None:
             return ContactPerson.create(contact=contact, **values)
-        ContactPerson.update(**values, version=ContactPerson.version + 1, updated_at=utcnow()
-                             ).where(ContactPerson.id == person.id).execute()
+        update_if_unchanged(ContactPerson, person.id, opened_version, **values,
+                            updated_at=utcnow())
     return ContactPerson.get_by_id(person.id)
