@@ -33,8 +33,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from blueprints.common import get_contact, get_person
-from blueprints.forms import ActionForm, NoteForm, email_field
-from kontor import audit, config, contact_io, contacts, notes, versions
+from blueprints.forms import ALREADY_SAVED, ActionForm, NoteForm, email_field, form_key_field
+from kontor import audit, config, contact_io, contacts, form_keys, notes, versions
 from kontor.countries import country_choices, country_name
 from kontor.storage import DataFolder
 from kontor.text import whole_number
@@ -90,6 +90,7 @@ class PersonForm(FlaskForm):
     mobile = StringField(_l("Mobile"), validators=[Length(max=50)], render_kw={"type": "tel"})
     active = BooleanField(_l("Active"), default=True)
     version = HiddenField()
+    form_key = form_key_field()
     submit = SubmitField(_l("Save contact person"))
 
 
@@ -207,9 +208,14 @@ def new_person(contact_id):
     contact = get_contact(contact_id)
     form = PersonForm()
     if form.validate_on_submit():
-        person = contacts.save_person(contact, None, {k: getattr(form, k).data or ""
-                                                      for k in contacts.PERSON_FIELDS
-                                                      if k != "active"} | {"active": True})
+        try:
+            person = contacts.save_person(contact, None, {k: getattr(form, k).data or ""
+                                                          for k in contacts.PERSON_FIELDS
+                                                          if k != "active"} | {"active": True},
+                                          form_key=form.form_key.data)
+        except form_keys.AlreadySaved:
+            flash(ALREADY_SAVED, "info")
+            return redirect(url_for("contacts.edit", contact_id=contact.id) + "#persons")
         flash(_("Contact person %(name)s added.", name=person.name), "success")
         return redirect(url_for("contacts.edit", contact_id=contact.id) + "#persons")
     return render_template("contacts/person_form.html", contact=contact, person=None,

@@ -8,8 +8,8 @@ from playhouse.flask_utils import get_object_or_404
 from wtforms import BooleanField, HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from blueprints.forms import ActionForm, email_field
-from kontor import audit, employees, versions
+from blueprints.forms import ALREADY_SAVED, ActionForm, email_field, form_key_field
+from kontor import audit, employees, form_keys, versions
 from kontor.access import superuser_required
 from kontor.paging import paginate
 from models import Employee, User
@@ -26,6 +26,7 @@ class EmployeeForm(FlaskForm):
     department = StringField(_l("Department"), validators=[Length(max=100)])
     active = BooleanField(_l("Active"), default=True)
     version = HiddenField()
+    form_key = form_key_field()
     submit = SubmitField(_l("Save employee"))
 
 
@@ -50,10 +51,13 @@ def save_from_form(employee, form, template):
     values["email"] = values["email"] or ""
     try:
         saved = employees.save(employee, values, versions.opened_version(form.version.data)
-                               if employee is not None else None)
+                               if employee is not None else None, form.form_key.data)
     except employees.DuplicateEmail:
         form.email.errors.append(_("Another employee already has this e-mail address."))
         return render_template(template, form=form, employee=employee), 400
+    except form_keys.AlreadySaved:
+        flash(ALREADY_SAVED, "info")
+        return redirect(url_for("employees.index"))
     except versions.ChangedMeanwhile as clash:
         form.version.data = clash.current.version   # saving again now overwrites knowingly
         return render_template(template, form=form, employee=employee,

@@ -18,6 +18,8 @@ from models import (
     CaseCategory,
     CaseEvent,
     CaseMessage,
+    ContactPerson,
+    Employee,
     FormKey,
     NoteEntry,
     OutboxMessage,
@@ -312,3 +314,24 @@ def test_stop_offering_twice_from_a_stale_page_does_not_offer_it_again(admin_cli
     admin_client.form(url, {"offered": "0"})
     assert CaseCategory.get_by_id(desk.category.id).active is False
     assert admin_client.form(url, {}).status_code == 400
+
+
+# --- appending: a contact person, an employee ----------------------------------------------
+
+def test_a_double_click_on_add_contact_person_adds_one(admin_client, contact):
+    url = f"/contacts/{contact.id}/persons/new"
+    data = {"name": "Piet Jansen", "form_key": form_key(admin_client.get(url))}
+    assert admin_client.form(url, data).status_code == 302
+    again = admin_client.form(url, data, follow_redirects=True)
+    assert "This was saved already" in text(again)
+    assert ContactPerson.select().count() == 1
+
+
+def test_a_double_click_on_add_employee_adds_one(admin_client):
+    data = {"name": "Marie Bakker", "active": "y",
+            "form_key": form_key(admin_client.get("/employees/new"))}
+    before = Employee.select().count()
+    assert admin_client.form("/employees/new", data).status_code == 302
+    again = admin_client.form("/employees/new", data, follow_redirects=True)
+    assert "This was saved already" in text(again)
+    assert Employee.select().count() == before + 1

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from peewee import JOIN, IntegrityError
 
+from kontor import form_keys
 from kontor.contacts.register import FIELDS, PERSON_FIELDS, derived_fields, next_customer_number
 from kontor.errors import Refused
 from kontor.mail import normalise_email
@@ -110,17 +111,19 @@ def update(contact_id, values, opened_version, user=None):
     return Contact.get_by_id(contact_id)
 
 
-def save_person(contact, person, values, opened_version=None):
+def save_person(contact, person, values, opened_version=None, form_key=None):
     """Add a person to `contact` (when `person` is None) or save `person`'s fields, from
     `values` (a dict of PERSON_FIELDS; others are ignored). Returns the saved ContactPerson.
     Saving raises versions.ChangedMeanwhile when someone saved the person since
-    `opened_version` (the version the editor's form opened; None: not checked)."""
+    `opened_version` (the version the editor's form opened; None: not checked); adding
+    raises form_keys.AlreadySaved when `form_key` was used before (a double-click)."""
     values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()
               if k in PERSON_FIELDS}
     if "email" in values:
         values["email"] = normalise_email(values["email"])
     with db.atomic():
         if person is None:
+            form_keys.claim(form_key)
             return ContactPerson.create(contact=contact, **values)
         update_if_unchanged(ContactPerson, person.id, opened_version, **values,
                             updated_at=utcnow())
