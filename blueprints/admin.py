@@ -16,10 +16,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import JOIN
 from playhouse.flask_utils import get_object_or_404
-from wtforms import SelectField, SubmitField
+from wtforms import HiddenField, SelectField, SubmitField
 
 from blueprints.forms import ActionForm, CompanyForm, language_field
-from kontor import audit, mail, sessions
+from kontor import audit, mail, sessions, versions
 from kontor import company as company_rules
 from kontor.access import superuser_required
 from kontor.countries import TIMEZONES
@@ -51,6 +51,7 @@ def readiness_context():
 class CompanySettingsForm(CompanyForm):
     language = language_field(_l("Default language for e-mails and new users"))
     timezone = SelectField(_l("Time zone"), choices={tz: tz for tz in TIMEZONES})
+    version = HiddenField()
     submit = SubmitField(_l("Save company details"))
 
 
@@ -60,16 +61,24 @@ def company():
     """Company details and the readiness checklist."""
     company = current_company()
     form = CompanySettingsForm(obj=company)
+    conflict = None
     if form.validate_on_submit():
         fields = {name: getattr(form, name).data for name in company_rules.COMPANY_FIELDS}
-        company_rules.update_company(company, fields)
-        audit.record("company.updated", user=current_user, target=fields["name"],
-                     ip=request.remote_addr)
-        flash(_("Company details saved."), "success")
-        return redirect(url_for("admin.company"))
+        try:
+            company_rules.update_company(company, fields,
+                                         versions.opened_version(form.version.data))
+        except versions.ChangedMeanwhile as clash:
+            conflict = clash.current
+            form.version.data = conflict.version   # saving again now overwrites knowingly
+        else:
+            audit.record("company.updated", user=current_user, target=fields["name"],
+                         ip=request.remote_addr)
+            flash(_("Company details saved."), "success")
+            return redirect(url_for("admin.company"))
     missing = company_rules.missing_for_readiness(company, current_user)
-    status = 400 if form.errors else 200
-    return render_template("admin/company.html", form=form, missing=missing), status
+    status = 409 if conflict else (400 if form.errors else 200)
+    return render_template("admin/company.html", form=form, missing=missing,
+                           conflict=conflict, fields=company_rules.COMPANY_FIELDS), status
 
 
 @bp.route("/sessions")

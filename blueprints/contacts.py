@@ -33,8 +33,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from blueprints.common import get_contact, get_person
-from blueprints.forms import ActionForm, NoteForm, email_field
-from kontor import audit, config, contact_io, contacts, notes
+from blueprints.forms import ALREADY_SAVED, ActionForm, NoteForm, email_field, form_key_field
+from kontor import audit, config, contact_io, contacts, form_keys, notes, versions
 from kontor.countries import country_choices, country_name
 from kontor.storage import DataFolder, write_private
 from kontor.text import whole_number
@@ -89,6 +89,8 @@ class PersonForm(FlaskForm):
     phone = StringField(_l("Phone"), validators=[Length(max=50)], render_kw={"type": "tel"})
     mobile = StringField(_l("Mobile"), validators=[Length(max=50)], render_kw={"type": "tel"})
     active = BooleanField(_l("Active"), default=True)
+    version = HiddenField()
+    form_key = form_key_field()
     submit = SubmitField(_l("Save contact person"))
 
 
@@ -207,9 +209,14 @@ def new_person(contact_id):
     contact = get_contact(contact_id)
     form = PersonForm()
     if form.validate_on_submit():
-        person = contacts.save_person(contact, None, {k: getattr(form, k).data or ""
-                                                      for k in contacts.PERSON_FIELDS
-                                                      if k != "active"} | {"active": True})
+        try:
+            person = contacts.save_person(contact, None, {k: getattr(form, k).data or ""
+                                                          for k in contacts.PERSON_FIELDS
+                                                          if k != "active"} | {"active": True},
+                                          form_key=form.form_key.data)
+        except form_keys.AlreadySaved:
+            flash(ALREADY_SAVED, "info")
+            return redirect(url_for("contacts.edit", contact_id=contact.id) + "#persons")
         flash(_("Contact person %(name)s added.", name=person.name), "success")
         return redirect(url_for("contacts.edit", contact_id=contact.id) + "#persons")
     return render_template("contacts/person_form.html", contact=contact, person=None,
@@ -232,16 +239,24 @@ def edit_person(contact_id, person_id):
     contact = get_contact(contact_id)
     person = get_person(contact, person_id)
     form = PersonForm(obj=person)
+    conflict = None
     if form.validate_on_submit():
-        contacts.save_person(contact, person, {k: getattr(form, k).data
-                                               for k in contacts.PERSON_FIELDS})
-        flash(_("Contact person %(name)s saved.", name=form.name.data), "success")
-        return redirect(url_for("contacts.show_person", contact_id=contact.id,
-                                person_id=person.id))
+        try:
+            contacts.save_person(contact, person, {k: getattr(form, k).data
+                                                   for k in contacts.PERSON_FIELDS},
+                                 versions.opened_version(form.version.data))
+        except versions.ChangedMeanwhile as clash:
+            conflict = clash.current
+            form.version.data = conflict.version   # saving again now overwrites knowingly
+        else:
+            flash(_("Contact person %(name)s saved.", name=form.name.data), "success")
+            return redirect(url_for("contacts.show_person", contact_id=contact.id,
+                                    person_id=person.id))
     entries, total = note_for_page(contact, person)
+    status = 409 if conflict else (400 if form.errors else 200)
     return render_template("contacts/person_form.html", contact=contact, person=person,
-                           form=form, entries=entries, note_total=total,
-                           note_form=NoteForm(prefix="note")), 400 if form.errors else 200
+                           form=form, entries=entries, note_total=total, conflict=conflict,
+                           note_form=NoteForm(prefix="note")), status
 
 
 @bp.route("/<int:contact_id>/vcard")

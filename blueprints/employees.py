@@ -5,11 +5,11 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from playhouse.flask_utils import get_object_or_404
-from wtforms import BooleanField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from blueprints.forms import ActionForm, email_field
-from kontor import audit, employees
+from blueprints.forms import ALREADY_SAVED, ActionForm, email_field, form_key_field
+from kontor import audit, employees, form_keys, versions
 from kontor.access import superuser_required
 from kontor.paging import paginate
 from models import Employee, User
@@ -25,6 +25,8 @@ class EmployeeForm(FlaskForm):
     title = StringField(_l("Title"), validators=[Length(max=100)])
     department = StringField(_l("Department"), validators=[Length(max=100)])
     active = BooleanField(_l("Active"), default=True)
+    version = HiddenField()
+    form_key = form_key_field()
     submit = SubmitField(_l("Save employee"))
 
 
@@ -48,10 +50,18 @@ def save_from_form(employee, form, template):
     values = {name: getattr(form, name).data for name in employees.FIELDS}
     values["email"] = values["email"] or ""
     try:
-        saved = employees.save(employee, values)
+        saved = employees.save(employee, values, versions.opened_version(form.version.data)
+                               if employee is not None else None, form.form_key.data)
     except employees.DuplicateEmail:
         form.email.errors.append(_("Another employee already has this e-mail address."))
         return render_template(template, form=form, employee=employee), 400
+    except form_keys.AlreadySaved:
+        flash(ALREADY_SAVED, "info")
+        return redirect(url_for("employees.index"))
+    except versions.ChangedMeanwhile as clash:
+        form.version.data = clash.current.version   # saving again now overwrites knowingly
+        return render_template(template, form=form, employee=employee,
+                               conflict=clash.current), 409
     audit.record("employee.created" if employee is None else "employee.updated",
                  user=current_user, target=saved.name, ip=request.remote_addr)
     flash(_("Employee %(name)s saved.", name=saved.name), "success")

@@ -1,10 +1,18 @@
 """Forms and form pieces shared by several blueprints."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
-from kontor import config, languages, passwords
+from kontor import config, form_keys, languages, passwords
 from kontor.countries import country_choices
 
 PASSWORD_MESSAGES = {
@@ -25,6 +33,15 @@ NOT_INVITABLE = {
     "already_invited": _l("This employee has just been invited by someone else."),
 }
 
+
+
+def form_key_field():
+    """The one-time key of a form that appends something (kontor/form_keys.py): a new one each
+    time the form is shown, the posted one when it comes back with errors."""
+    return HiddenField(default=form_keys.new_key)
+
+
+ALREADY_SAVED = _l("This was saved already; it has not been saved a second time.")
 
 
 class ActionForm(FlaskForm):
@@ -93,8 +110,10 @@ class NoteForm(FlaskForm):
     notes blueprint takes it)."""
     text = TextAreaField(_l("Text"), validators=[DataRequired(_l("Write some text first.")),
                                                  Length(max=config.NOTE_ENTRY_MAX_LENGTH)])
+    form_key = form_key_field()
     submit = SubmitField(_l("Save text"))
 
 
 __all__ = ["ActionForm", "NewPasswordForm", "NoteForm", "PasswordField", "StringField",
-           "SubmitField", "CompanyForm", "email_field", "language_field", "NOT_INVITABLE"]
+           "SubmitField", "CompanyForm", "email_field", "language_field", "NOT_INVITABLE",
+           "ALREADY_SAVED", "form_key_field"]

@@ -4,8 +4,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from blueprints.common import get_contact, get_person
-from blueprints.forms import NoteForm
-from kontor import notes, rtf
+from blueprints.forms import ALREADY_SAVED, NoteForm
+from kontor import form_keys, notes, rtf
 from kontor.web import attachment, time_formatter
 
 bp = Blueprint("notes", __name__, url_prefix="/contacts")
@@ -14,8 +14,13 @@ bp = Blueprint("notes", __name__, url_prefix="/contacts")
 def add(contact, person, back):
     form = NoteForm(prefix="note")
     if form.validate_on_submit():
-        notes.add_entry(contact, form.text.data, author=current_user, person=person)
-        flash(_("Text added to the note."), "success")
+        try:
+            notes.add_entry(contact, form.text.data, author=current_user, person=person,
+                            form_key=form.form_key.data)
+        except form_keys.AlreadySaved:
+            flash(ALREADY_SAVED, "info")
+        else:
+            flash(_("Text added to the note."), "success")
         return redirect(back + "#note")
     return render_template("notes/add.html", contact=contact, person=person, form=form,
                            back=back), 400

@@ -2,6 +2,7 @@
 from kontor import passwords
 from kontor.errors import Refused
 from kontor.mail import normalise_email
+from kontor.versions import update_if_unchanged
 from models import Company, Employee, User, db
 from models.clock import utcnow
 
@@ -47,10 +48,13 @@ def perform_setup(company_fields: dict, name: str, email: str, password: str):
     return user
 
 
-def update_company(company, fields: dict):
+def update_company(company, fields: dict, opened_version=None):
+    """Save the company details in `fields` (COMPANY_FIELDS; others are ignored). Raises
+    versions.ChangedMeanwhile when someone saved them since `opened_version` (None: not
+    checked)."""
     values = {k: (fields[k] or "").strip() for k in COMPANY_FIELDS if k in fields}
-    values.update(version=Company.version + 1, updated_at=utcnow())
-    Company.update(**values).where(Company.id == company.id).execute()
+    with db.atomic():
+        update_if_unchanged(Company, company.id, opened_version, updated_at=utcnow(), **values)
 
 
 def missing_for_readiness(company, user):

@@ -23,6 +23,7 @@ NOTE_ENTRY_MAX_LENGTH = 20_000                  # characters in one note entry
 CASE_MESSAGE_MAX_LENGTH = 20_000                # characters in a case's description or message
 ENDED_SESSION_KEPT = timedelta(days=30)         # ended sessions stay listed, then are deleted
 JOB_STALE_AFTER = timedelta(minutes=5)          # /healthz calls a job stale after this
+FORM_KEY_KEPT = timedelta(days=7)               # a used one-time form key refuses a repeat
 RATE_LIMITS = {                                 # Flask-Limiter strings (SECURITY.md 5)
     "LOGIN_LIMIT_PER_IP": "30 per minute",
     "LOGIN_LIMIT_PER_EMAIL": "10 per 15 minutes",

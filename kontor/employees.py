@@ -1,8 +1,10 @@
 """The employee register (SPEC section 4): search, save, link a user to an employee."""
 from peewee import fn
 
+from kontor import form_keys
 from kontor.errors import Refused
 from kontor.mail import normalise_email
+from kontor.versions import update_if_unchanged
 from models import Employee, Invitation, User, db
 from models.clock import utcnow
 
@@ -40,11 +42,13 @@ class DuplicateEmail(Refused):
         super().__init__(reason)
 
 
-def save(employee, values):
+def save(employee, values, opened_version=None, form_key=None):
     """Create (employee is None) or update an employee; the change counter moves on each save.
 
     Raises DuplicateEmail when another employee has the e-mail (checked inside the write
-    transaction, so two saves racing cannot both pass).
+    transaction, so two saves racing cannot both pass), and versions.ChangedMeanwhile when
+    someone saved the employee since `opened_version` (None: not checked);
+    form_keys.AlreadySaved when adding with a `form_key` used before (a double-click).
     """
     values = {k: (v.strip() if isinstance(v, str) else "" if v is None else v)
               for k, v in values.items() if k in FIELDS}   # a field left out of the POST: ""
@@ -54,9 +58,10 @@ def save(employee, values):
         if email_taken(values.get("email"), employee.id if employee else None):
             raise DuplicateEmail()
         if employee is None:
+            form_keys.claim(form_key)
             return Employee.create(**values)
-        Employee.update(version=Employee.version + 1, updated_at=utcnow(), **values).where(
-            Employee.id == employee.id).execute()
+        update_if_unchanged(Employee, employee.id, opened_version, updated_at=utcnow(),
+                            **values)
         if values.get("active") is False:   # someone who left cannot take up an invitation
             Invitation.update(revoked_at=utcnow()).where(
                 Invitation.employee == employee.id, Invitation.accepted_at.is_null(),

@@ -5,9 +5,9 @@ from typing import NamedTuple
 
 from peewee import fn
 
-from kontor import config
+from kontor import config, form_keys
 from kontor.errors import Refused
-from models import NoteEntry, Prepared, as_datetime
+from models import NoteEntry, Prepared, as_datetime, db
 from models.clock import utcnow
 
 
@@ -18,17 +18,20 @@ class EmptyEntry(Refused, ValueError):
         super().__init__(reason)
 
 
-def add_entry(contact, text, author=None, person=None):
+def add_entry(contact, text, author=None, person=None, form_key=None):
     """Append one entry stamped with now and the author; line breaks kept, nothing else.
-    Returns the NoteEntry; raises EmptyEntry for blank text. Text past
+    Returns the NoteEntry; raises EmptyEntry for blank text, and form_keys.AlreadySaved when
+    `form_key` was used before (a double-click: entries can never be deleted). Text past
     config.NOTE_ENTRY_MAX_LENGTH is cut (the form refuses it first)."""
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip("\n")
     if not text.strip():
         raise EmptyEntry()
-    return NoteEntry.create(contact=contact, person=person,
-                            text=text[:config.NOTE_ENTRY_MAX_LENGTH], author=author,
-                            author_name=author.display_name if author is not None else "",
-                            created_at=utcnow(), uid=uuid.uuid4().hex)
+    with db.atomic():
+        form_keys.claim(form_key, author.id if author is not None else None)
+        return NoteEntry.create(contact=contact, person=person,
+                                text=text[:config.NOTE_ENTRY_MAX_LENGTH], author=author,
+                                author_name=author.display_name if author is not None else "",
+                                created_at=utcnow(), uid=uuid.uuid4().hex)
 
 
 OLDEST_FIRST = (NoteEntry.created_at, NoteEntry.id)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import JOIN, IntegrityError, fn
 
-from kontor import __version__
+from kontor import __version__, form_keys
 from kontor.text import whole_number
 from models import (
     CaseCategory,
@@ -142,15 +142,17 @@ def case_year(moment, timezone_name):
     return moment.replace(tzinfo=UTC).astimezone(zone).year
 
 
-def create(draft: Draft, requester, files=()):
+def create(draft: Draft, requester, files=(), form_key=None):
     """Open a case from a finished wizard; `files` are (original_name, stored_name, size,
-    content_type). Returns the case, numbered in the company's calendar year."""
+    content_type). Returns the case. Raises form_keys.AlreadySaved when `form_key` was used
+    before (Send clicked twice: one case, not two)."""
     now = utcnow()
     company = Company.current()
     year = case_year(now, company.timezone if company else "")
     for attempt in range(5):
         try:
             with db.atomic():
+                form_keys.claim(form_key, requester.id)
                 seq = (SupportCase.select(fn.MAX(SupportCase.seq))
                        .where(SupportCase.year == year).scalar() or 0) + 1
                 case = SupportCase.create(
@@ -182,13 +184,15 @@ def is_requester(user, case):
     return case.requester_user_id == user.id
 
 
-def add_information(case, author, body, files=()):
+def add_information(case, author, body, files=(), form_key=None):
     """Add a message (and files). Who wrote it decides the new status:
     the requester → open (the owner is told); anyone else → answered (the requester is
-    told). A closed case reopens. Returns (message, new status)."""
+    told). A closed case reopens. Returns (message, new status). Raises
+    form_keys.AlreadySaved when `form_key` was used before (a double-click, a stale tab)."""
     now = utcnow()
     new_status = "open" if is_requester(author, case) else "answered"
     with db.atomic():
+        form_keys.claim(form_key, author.id)
         message = CaseMessage.create(case=case, author=author, author_name=author.display_name,
                                      body=body.strip(), created_at=now)
         for original, stored, size, content_type in files:
@@ -200,30 +204,59 @@ def add_information(case, author, body, files=()):
     return message, new_status
 
 
-def _set_status(case, user, status, now):
-    if case.status != status:
-        event(case, user, "status", old=case.status, new=status)
-    changes = {"status": status, "updated_at": now, "version": SupportCase.version + 1}
-    if status == "closed":
+def _current_status(case):
+    """The case's status as stored now (not as the request found it)."""
+    return SupportCase.select(SupportCase.status).where(
+        SupportCase.id == case.id).scalar()
+
+
+def _set_status(case, user, status, now, only_from=None, **changes):
+    """Move `case` to `status` and write the history line; True if this request moved it.
+
+    A compare-and-set: the UPDATE holds only while the status is still the one just read
+    (or one of `only_from`), so of two requests racing to make the same change, one does
+    it and the other finds nothing to do (SQLite: the write lock; PostgreSQL: the row lock
+    and the re-checked WHERE)."""
+    old = _current_status(case)
+    if only_from is not None and old not in only_from:
+        case.status = old
+        return False
+    changes.update(status=status, updated_at=now, version=SupportCase.version + 1)
+    if status == "closed" and old != "closed":
         changes.update(closed_at=now, satisfied=None)
-    SupportCase.update(**changes).where(SupportCase.id == case.id).execute()
-    case.status = status
+    moved = SupportCase.update(**changes).where(SupportCase.id == case.id,
+                                                SupportCase.status == old).execute()
+    if moved and old != status:
+        event(case, user, "status", old=old, new=status)
+    case.status = status if moved else _current_status(case)
+    return bool(moved) and old != status
 
 
 def close(case, user):
-    """Close `case` on behalf of `user` (who may: the view checks), clearing its rating."""
+    """Close `case` on behalf of `user` (who may: the view checks), clearing its rating.
+    Returns False when it was closed already (a second click, a stale tab): then nothing
+    changes, and nobody should be told again."""
     with db.atomic():
-        _set_status(case, user, "closed", utcnow())
+        return _set_status(case, user, "closed", utcnow(), only_from=("open", "answered"))
 
 
 def change_owner(case, user, new_owner):
-    """Give `case` to `new_owner`; `user` is who did it, for the history."""
+    """Give `case` to `new_owner`; `user` is who did it, for the history. Returns False when
+    the owner is no longer the one the request found (someone else changed it meanwhile, or
+    it was this very change, posted twice): then nothing changes."""
     with db.atomic():
-        event(case, user, "owner", old=case.owner.display_name if case.owner_id else "",
-              new=new_owner.display_name)
-        SupportCase.update(owner=new_owner.id, updated_at=utcnow(),
-                           version=SupportCase.version + 1).where(
-            SupportCase.id == case.id).execute()
+        found = case.owner_id
+        if found == new_owner.id:
+            return False
+        moved = SupportCase.update(owner=new_owner.id, updated_at=utcnow(),
+                                   version=SupportCase.version + 1).where(
+            SupportCase.id == case.id,
+            SupportCase.owner.is_null() if found is None else SupportCase.owner == found
+        ).execute()
+        if moved:
+            event(case, user, "owner", old=case.owner.display_name if found else "",
+                  new=new_owner.display_name)
+        return bool(moved)
 
 
 def needs_answer_question(user, case):
@@ -231,22 +264,36 @@ def needs_answer_question(user, case):
     return case.status == "closed" and case.satisfied is None and is_requester(user, case)
 
 
+def _unrated_closed(case):
+    return (SupportCase.id == case.id) & (SupportCase.status == "closed") & \
+        SupportCase.satisfied.is_null()
+
+
 def answered_yes(case, user):
-    """Record the requester's "Yes, my question was answered"."""
+    """Record the requester's "Yes, my question was answered". Returns False when the case
+    was answered already (or is no longer closed): nothing is recorded twice."""
     with db.atomic():
-        SupportCase.update(satisfied=True).where(SupportCase.id == case.id).execute()
+        if not SupportCase.update(satisfied=True).where(_unrated_closed(case)).execute():
+            return False
         event(case, user, "answered_yes")
+        return True
 
 
 def answered_no(case, user, feedback):
-    """Record the feedback and reopen the case."""
+    """Record the feedback and reopen the case. Returns False when the case was answered
+    already (two "No, reopen" posts: the second stores no feedback and tells nobody)."""
     now = utcnow()
     with db.atomic():
+        if not SupportCase.update(satisfied=False, status="open", updated_at=now,
+                                  version=SupportCase.version + 1).where(
+                _unrated_closed(case)).execute():
+            return False
         CaseMessage.create(case=case, author=user, author_name=user.display_name,
                            body=feedback.strip(), kind="feedback", created_at=now)
-        SupportCase.update(satisfied=False).where(SupportCase.id == case.id).execute()
         event(case, user, "answered_no")
-        _set_status(case, user, "open", now)
+        event(case, user, "status", old="closed", new="open")
+        case.status = "open"
+        return True
 
 
 def staff_owners():
@@ -317,21 +364,25 @@ def case_lists():
             for kind, model in CASE_LISTS.items()}
 
 
-def add_to_list(kind, name):
+def add_to_list(kind, name, form_key=None):
     """Add `name` (stripped) at the end of the list `kind` ("categories" or "types"); return
-    the new item. Raises KeyError for another `kind`."""
+    the new item. Raises KeyError for another `kind`, form_keys.AlreadySaved when `form_key`
+    was used before."""
     model = CASE_LISTS[kind]
-    position = (model.select(fn.MAX(model.position)).scalar() or 0) + 1
-    return model.create(name=name.strip(), position=position)
+    with db.atomic():
+        form_keys.claim(form_key)
+        position = (model.select(fn.MAX(model.position)).scalar() or 0) + 1
+        return model.create(name=name.strip(), position=position)
 
 
-def toggle_list_item(kind, item_id):
-    """Take item `item_id` of the list `kind` out of the drop-down, or put it back. Returns
-    True when it is offered now, False when not, None when the list has no such item. Raises
-    KeyError for a `kind` other than "categories" or "types"."""
+def offer_list_item(kind, item_id, offered):
+    """Put item `item_id` of the list `kind` in the drop-down (`offered` True) or take it out.
+    Setting, not toggling, so a second click or a stale tab leaves it as asked. Returns
+    whether it changed, None when the list has no such item. Raises KeyError for a `kind`
+    other than "categories" or "types"."""
     model = CASE_LISTS[kind]
-    item = model.get_or_none(model.id == item_id)
-    if item is None:
-        return None
-    model.update(active=not item.active).where(model.id == item.id).execute()
-    return not item.active
+    with db.atomic():
+        if not model.select().where(model.id == item_id).exists():
+            return None
+        return bool(model.update(active=offered).where(
+            model.id == item_id, model.active != offered).execute())

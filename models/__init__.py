@@ -10,7 +10,8 @@ module (`from models import User, db`):
 - `models.accounts`: the company, employees, users and their sessions, tokens, invitations;
 - `models.contacts`: contacts, contact persons, note entries, contact changes;
 - `models.support`: case categories and types, support cases, their messages, files, events;
-- `models.system`: the e-mail outbox, the audit log, the scheduled jobs' leases.
+- `models.system`: the e-mail outbox, the audit log, the scheduled jobs' leases, the used
+  one-time form keys.
 
 The models describe the schema but never make it: tables are created and changed only by the
 numbered scripts in `migrations/` (see `kontor/migrate.py`), and a test checks that the tables
@@ -39,12 +40,12 @@ from models.db import (
     open_database,
 )
 from models.support import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase
-from models.system import AuditEvent, JobLease, OutboxMessage
+from models.system import AuditEvent, FormKey, JobLease, OutboxMessage
 
 # Every table, parents before children (the order the tests compare them with the migrations).
 ALL_MODELS = [Company, Employee, User, UserSession, Token, Invitation, Contact, ContactPerson,
               NoteEntry, ContactChange, CaseCategory, CaseType, SupportCase, CaseMessage,
-              CaseFile, CaseEvent, OutboxMessage, AuditEvent, JobLease]
+              CaseFile, CaseEvent, OutboxMessage, AuditEvent, JobLease, FormKey]
 
 __all__ = [
     "ALL_MODELS",
@@ -61,6 +62,7 @@ __all__ = [
     "ContactChange",
     "ContactPerson",
     "Employee",
+    "FormKey",
     "Invitation",
     "JobLease",
     "NoteEntry",

@@ -1,5 +1,5 @@
-"""What keeps the house running: the e-mail outbox, the audit log and the scheduled jobs'
-leases."""
+"""What keeps the house running: the e-mail outbox, the audit log, the scheduled jobs'
+leases and the one-time form keys."""
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField, TextField, fn
 
 from models.accounts import User
@@ -56,3 +56,11 @@ class JobLease(BaseModel):
     expires_at = DateTimeField(default=utcnow)
     last_run_at = DateTimeField(null=True)
     last_error = TextField(default="")
+
+
+class FormKey(BaseModel):
+    """A one-time form key that has been used (kontor/form_keys.py): the unique `key` lets one
+    request, and only one, store what a form appends."""
+    key = CharField(max_length=64, unique=True)
+    user_id = IntegerField(null=True)
+    used_at = DateTimeField(default=utcnow, index=True)

@@ -24,7 +24,8 @@ def case_by_number(number):
 
 
 def choose_customer(client, contact):
-    assert client.get("/support/new?start=1").status_code == 200
+    assert client.form("/support/new/start-over", {}).status_code == 302
+    assert client.get("/support/new").status_code == 200
     response = client.form("/support/new", {"contact_id": str(contact.id)})
     assert response.status_code == 302, text(response)[:500]
     assert response.headers["Location"].endswith("/support/new/details")

@@ -158,7 +158,7 @@ def test_existing_sessions_become_staff_sessions(bare_app):
                        f"ip, user_agent, end_reason) VALUES ({', '.join([db.obj.param] * 7)})",
                        ["a" * 64, "{}", "2025-01-02 03:04:05", "2025-01-02 03:04:05", "", "",
                         ""])
-    assert migrate.upgrade(db.obj) == ["0009_session_realm"]
+    assert migrate.upgrade(db.obj, target="0009_session_realm") == ["0009_session_realm"]
     with db.connection_context():
         row = UserSession.get(UserSession.sid_hash == "a" * 64)
         assert (row.realm, row.website_id) == ("staff", None)

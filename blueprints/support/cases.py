@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from blueprints.common import or_404
 from blueprints.filters import CASE_STATUS_LABELS
-from blueprints.forms import ActionForm
+from blueprints.forms import ALREADY_SAVED, ActionForm
 from blueprints.support import bp
 from blueprints.support.forms import (
     AddInformationForm,
@@ -26,7 +26,7 @@ from blueprints.support.forms import (
     upload_folder,
 )
 from blueprints.support.notices import notify
-from kontor import support, uploads
+from kontor import form_keys, support, uploads
 from kontor.paging import paginate
 from kontor.web import attachment
 
@@ -81,8 +81,13 @@ def add(number):
         stored, errors = accept_files(request.files.getlist(form.files.name))
         if not errors:
             was = case.status
-            _message, status = support.add_information(case, current_user, form.body.data,
-                                                       stored)
+            try:
+                _message, status = support.add_information(case, current_user, form.body.data,
+                                                           stored, form.form_key.data)
+            except form_keys.AlreadySaved:
+                uploads.discard(upload_folder(), [s.stored_name for s in stored])
+                flash(ALREADY_SAVED, "info")
+                return redirect(url_for("support.show", number=case.number) + "#thread")
             if status == "answered":
                 notify(case.requester_user, "case_answered", case)
             elif case.owner_id != current_user.id:
@@ -102,7 +107,9 @@ def close(number):
         abort(400)
     if not may_manage(case):
         abort(403)
-    support.close(case, current_user)
+    if not support.close(case, current_user):
+        flash(_("Case %(number)s was closed already.", number=case.number), "info")
+        return redirect(url_for("support.show", number=case.number))
     if case.requester_user_id != current_user.id:
         notify(case.requester_user, "case_closed", case)
     flash(_("Case %(number)s is closed.", number=case.number), "success")
@@ -122,12 +129,17 @@ def change_owner(number):
     new_owner = support.staff_owner(form.owner.data)
     if new_owner is None:
         abort(400)
-    if new_owner.id != case.owner_id:
-        support.change_owner(case, current_user, new_owner)
+    if support.change_owner(case, current_user, new_owner):
         if new_owner.id != current_user.id:
             notify(new_owner, "case_assigned", case)
         flash(_("%(name)s now owns case %(number)s.", name=new_owner.display_name,
                 number=case.number), "success")
+    elif new_owner.id == case.owner_id:
+        flash(_("%(name)s owns case %(number)s already.", name=new_owner.display_name,
+                number=case.number), "info")
+    else:   # someone changed it between this page and this click: say so, change nothing
+        flash(_("The owner of case %(number)s was changed meanwhile; nothing was changed.",
+                number=case.number), "warning")
     return redirect(url_for("support.show", number=case.number))
 
 
@@ -139,7 +151,8 @@ def answered(number):
         abort(400)
     if not support.needs_answer_question(current_user, case):
         abort(409)
-    support.answered_yes(case, current_user)
+    if not support.answered_yes(case, current_user):
+        abort(409)
     flash(_("Thank you. We are glad your question was answered."), "success")
     return redirect(url_for("support.show", number=case.number))
 
@@ -152,7 +165,8 @@ def not_answered(number):
         abort(409)
     form = FeedbackForm()
     if form.validate_on_submit():
-        support.answered_no(case, current_user, form.feedback.data)
+        if not support.answered_no(case, current_user, form.feedback.data):
+            abort(409)
         notify(case.owner, "case_reopened", case, feedback=form.feedback.data)
         flash(_("Case %(number)s is open again; the owner has been told.",
                 number=case.number), "success")

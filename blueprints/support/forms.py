@@ -14,6 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from blueprints.forms import form_key_field
 from kontor import config, support, uploads
 
 UPLOAD_PROBLEMS = {
@@ -61,6 +62,7 @@ class FilesForm(FlaskForm):
 
 class SummaryForm(FlaskForm):
     include_tech = BooleanField(_l("Include technical information below"), default=True)
+    form_key = form_key_field()
     back = SubmitField(_l("Back"))
     submit = SubmitField(_l("Send"))
 
@@ -69,6 +71,7 @@ class AddInformationForm(FlaskForm):
     body = TextAreaField(_l("Add information"), validators=[DataRequired(),
                                                             Length(max=config.CASE_MESSAGE_MAX_LENGTH)])
     files = MultipleFileField(_l("Files"))
+    form_key = form_key_field()
     submit = SubmitField(_l("Add information"))
 
 
@@ -86,6 +89,7 @@ class OwnerForm(FlaskForm):
 
 class ListItemForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    form_key = form_key_field()
     submit = SubmitField(_l("Add"))
 
 

@@ -1,12 +1,12 @@
 """The lists a superuser keeps for the wizard's drop-downs: categories and types of request."""
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.forms import ActionForm
+from blueprints.forms import ALREADY_SAVED, ActionForm
 from blueprints.support import bp
 from blueprints.support.forms import ListItemForm
-from kontor import audit, support
+from kontor import audit, form_keys, support
 from kontor.access import superuser_required
 
 
@@ -27,7 +27,11 @@ def add_list_item(kind):
         abort(404)
     form = ListItemForm(prefix=kind)
     if form.validate_on_submit():
-        support.add_to_list(kind, form.name.data)
+        try:
+            support.add_to_list(kind, form.name.data, form.form_key.data)
+        except form_keys.AlreadySaved:
+            flash(ALREADY_SAVED, "info")
+            return redirect(url_for("support.settings"))
         audit.record(f"support.{kind}.added", user=current_user, target=form.name.data)
         flash(_("“%(name)s” added.", name=form.name.data.strip()), "success")
     else:
@@ -38,11 +42,15 @@ def add_list_item(kind):
 @bp.route("/settings/<kind>/<int:item_id>/toggle", methods=["POST"])
 @superuser_required
 def toggle_list_item(kind, item_id):
-    """Take a category or type out of the drop-down, or put it back."""
+    """Take a category or type out of the drop-down, or put it back: the button says which
+    (offered=0 or 1), so a second click or a stale tab does not undo the first."""
     if kind not in support.CASE_LISTS:
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
-    if support.toggle_list_item(kind, item_id) is None:
+    offered = request.form.get("offered")
+    if offered not in ("0", "1"):
+        abort(400)
+    if support.offer_list_item(kind, item_id, offered == "1") is None:
         abort(404)
     return redirect(url_for("support.settings"))

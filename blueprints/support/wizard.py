@@ -17,7 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from blueprints.forms import ActionForm
+from blueprints.forms import ALREADY_SAVED, ActionForm
 from blueprints.support import bp
 from blueprints.support.forms import (
     DetailsForm,
@@ -28,7 +28,7 @@ from blueprints.support.forms import (
     upload_folder,
 )
 from blueprints.support.notices import notify
-from kontor import audit, contacts, support, uploads
+from kontor import audit, contacts, form_keys, support, uploads
 from kontor.text import whole_number
 from models import CaseCategory, CaseType, Contact, User
 
@@ -63,12 +63,20 @@ def technical_information():
     return "\n".join(f"{label}: {value}" for label, value in lines)
 
 
+@bp.route("/new/start-over", methods=["POST"])
+def start_over():
+    """Throw the draft and its files away and begin again at step 1 (a POST: a link on
+    another site must not be able to do it)."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    discard_draft_files()
+    session.pop("case_draft", None)
+    return redirect(url_for("support.new"))
+
+
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     """Step 1: the customer (a contact) the case is for."""
-    if request.method == "GET" and request.args.get("start"):
-        discard_draft_files()
-        session.pop("case_draft", None)
     form = ActionForm()
     error = None
     if request.method == "POST":
@@ -86,7 +94,8 @@ def new():
     chosen = Contact.get_or_none(Contact.id == draft().get("contact_id")) \
         if draft().get("contact_id") else None
     return render_template("support/new_customer.html", form=form, q=text, found=found,
-                           chosen=chosen, error=error), 400 if error else 200
+                           chosen=chosen, error=error, has_draft=bool(draft())), \
+        400 if error else 200
 
 
 @bp.route("/new/details", methods=["GET", "POST"])
@@ -162,10 +171,19 @@ def files():
         400 if errors else 200
 
 
+def already_sent():
+    """The answer to a second Send of the same summary: one case was made, not two."""
+    session.pop("case_draft", None)   # its files belong to the case now: keep them
+    flash(ALREADY_SAVED, "info")
+    return redirect(url_for("support.index"))
+
+
 @bp.route("/new/summary", methods=["GET", "POST"])
 def summary():
     """Step 4: everything at a glance, the technical information, and Send."""
     current = draft()
+    if request.method == "POST" and form_keys.used(request.form.get("form_key")):
+        return already_sent()   # Send again from a stale tab, after the draft is gone
     if not current.get("details_ok") or not current.get("contact_id"):
         return redirect(url_for("support.details"))
     form = SummaryForm(data={"include_tech": current.get("include_tech", True)}
@@ -178,13 +196,16 @@ def summary():
         if form.back.data:
             return redirect(url_for("support.files") if current.get("needs_files")
                             else url_for("support.details"))
-        case = support.create(support.Draft(
-            contact_id=current["contact_id"], category_id=current.get("category_id", 0),
-            type_id=current.get("type_id", 0), subject=current["subject"],
-            description=current["description"], owner_id=current.get("owner_id"),
-            include_tech=bool(form.include_tech.data), tech_info=tech),
-            current_user, [uploads.StoredFile(f["name"], f["stored"], f["size"], f["type"])
-                           for f in current.get("files", [])])
+        try:
+            case = support.create(support.Draft(
+                contact_id=current["contact_id"], category_id=current.get("category_id", 0),
+                type_id=current.get("type_id", 0), subject=current["subject"],
+                description=current["description"], owner_id=current.get("owner_id"),
+                include_tech=bool(form.include_tech.data), tech_info=tech),
+                current_user, [uploads.StoredFile(f["name"], f["stored"], f["size"], f["type"])
+                               for f in current.get("files", [])], form.form_key.data)
+        except form_keys.AlreadySaved:   # Send twice at once: the first request made the case
+            return already_sent()
         session.pop("case_draft", None)
         if case.owner_id != current_user.id:
             notify(case.owner, "case_assigned", case)

@@ -7,9 +7,11 @@ from decimal import Decimal
 
 from peewee import JOIN, IntegrityError
 
+from kontor import form_keys
 from kontor.contacts.register import FIELDS, PERSON_FIELDS, derived_fields, next_customer_number
 from kontor.errors import Refused
 from kontor.mail import normalise_email
+from kontor.versions import update_if_unchanged
 from models import Contact, ContactChange, ContactPerson, User, db, with_employee
 from models.clock import utcnow
 
@@ -109,16 +111,20 @@ def update(contact_id, values, opened_version, user=None):
     return Contact.get_by_id(contact_id)
 
 
-def save_person(contact, person, values):
+def save_person(contact, person, values, opened_version=None, form_key=None):
     """Add a person to `contact` (when `person` is None) or save `person`'s fields, from
-    `values` (a dict of PERSON_FIELDS; others are ignored). Returns the saved ContactPerson."""
+    `values` (a dict of PERSON_FIELDS; others are ignored). Returns the saved ContactPerson.
+    Saving raises versions.ChangedMeanwhile when someone saved the person since
+    `opened_version` (the version the editor's form opened; None: not checked); adding
+    raises form_keys.AlreadySaved when `form_key` was used before (a double-click)."""
     values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()
               if k in PERSON_FIELDS}
     if "email" in values:
         values["email"] = normalise_email(values["email"])
     with db.atomic():
         if person is None:
+            form_keys.claim(form_key)
             return ContactPerson.create(contact=contact, **values)
-        ContactPerson.update(**values, version=ContactPerson.version + 1, updated_at=utcnow()
-                             ).where(ContactPerson.id == person.id).execute()
+        update_if_unchanged(ContactPerson, person.id, opened_version, **values,
+                            updated_at=utcnow())
     return ContactPerson.get_by_id(person.id)

@@ -251,7 +251,7 @@ def test_a_case_from_the_wizard_to_not_answered_and_reopened(admin_page, browser
         phone.get_by_role("link", name=number).click()
         expect(heading(phone)).to_have_text(f"{number}: Invoice total is one cent off")
         assert_accessible(phone, "17-case-phone")
-        phone.goto(site.url + "/support/new?start=1")
+        phone.goto(site.url + "/support/new")
         expect(heading(phone)).to_have_text("New request")
         assert_accessible(phone, "18-new-phone")
     finally:

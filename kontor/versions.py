@@ -1,0 +1,33 @@
+"""Optimistic locking for every record two people can edit (issue 10, item 3): the edit form
+carries the `version` the editor opened; a save goes through only while the record is still
+at that version, so whoever saves second is refused with what is saved now instead of
+silently putting back the old values. Contacts do the same with their change history
+(kontor/contacts/saving.py)."""
+from kontor.errors import Refused
+from kontor.text import whole_number
+
+
+class ChangedMeanwhile(Refused):
+    """Someone saved the record after the editor opened it (reason "changed_meanwhile").
+    `current` is the record as saved now."""
+
+    def __init__(self, current):
+        super().__init__("changed_meanwhile")
+        self.current = current
+
+
+def opened_version(value):
+    """The version a form says it opened, or None (a form without one is not checked)."""
+    return whole_number(str(value)) if value not in (None, "") else None
+
+
+def update_if_unchanged(model, row_id, opened, **values):
+    """UPDATE the row `row_id` of `model` with `values`, moving its version on, if it is still
+    at version `opened` (any version when `opened` is None). Call it inside the save's
+    transaction. Raises ChangedMeanwhile with the row as saved now when someone saved since,
+    and model.DoesNotExist when the row is gone."""
+    query = model.update(**values, version=model.version + 1).where(model.id == row_id)
+    if opened is not None:
+        query = query.where(model.version == opened)
+    if not query.execute():
+        raise ChangedMeanwhile(model.get_by_id(row_id))
