@@ -132,6 +132,7 @@ def reset():
     form = ResetForm()
     form.context_email = user.email
     form.context_company = staff_auth.company_name()
+    form.context_name = staff_auth.person_name(user)
     if form.validate_on_submit():
         if not tokens.consume(token):
             return render_template("auth/token_problem.html", state="used", kind="reset"), 410

@@ -30,6 +30,7 @@ def forms():
     password = ChangePasswordForm(prefix="pw")
     password.context_email = current_user.email
     password.context_company = staff_auth.company_name()
+    password.context_name = staff_auth.person_name(current_user)
     return language, password
 
 

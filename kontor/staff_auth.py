@@ -47,6 +47,11 @@ def company_name():
     return company.name if company else ""
 
 
+def person_name(user):
+    """The account holder's name (the employee's), for the password rule; "" without one."""
+    return user.employee.name if user.employee_id else ""
+
+
 def set_password(user, new_password, reason, keep_session_id=None):
     """Store a new password, unlock the account, void reset links, end other sessions."""
     now = utcnow()
