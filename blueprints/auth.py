@@ -141,7 +141,9 @@ def send_reset_link(email):
     with db.atomic() as transaction:
         raw = tokens.issue("reset", user=user) if user is not None else unsent_token()
         try:
-            emails.queue("reset", address, emails.language_for(user), "reset",
+            # an unknown address's message is never sent: any language does, without a query
+            language = emails.language_for(user) if user is not None else "en"
+            emails.queue("reset", address, language, "reset",
                          link=emails.link(url_for("auth.reset_with_token", token=raw)),
                          minutes=config.RESET_LINK_LIFETIME // timedelta(minutes=1))
         except InvalidAddress:
