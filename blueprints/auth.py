@@ -1,10 +1,12 @@
 """Sign in, sign out, forgot password and reset (SPEC section 3)."""
+import secrets
 from datetime import timedelta
 
 from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -22,8 +24,9 @@ from blueprints.forms import LoginForm, NewPasswordForm, email_field
 from kontor import audit, config, emails, staff_auth, tokens
 from kontor.access import public
 from kontor.extensions import limiter
-from kontor.mail import normalise_email
-from models import User
+from kontor.mail import InvalidAddress, normalise_email
+from models import Token, User, db
+from models.clock import utcnow
 
 bp = Blueprint("auth", __name__)
 
@@ -46,9 +49,35 @@ def limit(config_key):
     return lambda: current_app.config[config_key]
 
 
+# Wrong passwords against one account, at sign-in and at "Change password", share one counter;
+# a right password does not count (after a reset, the next sign-in must not get a 429).
+GUESS_SCOPE = "password-guesses"
+
+
+def guess_failed(_response):
+    return g.get("password_guess_failed", False)
+
+
+def guessing_limit(key_func):
+    return limiter.shared_limit(limit("LOGIN_LIMIT_PER_EMAIL"), scope=GUESS_SCOPE,
+                                methods=["POST"], key_func=key_func, deduct_when=guess_failed)
+
+
+def send_lock_notice(user):
+    """Tell the account's owner it is locked and that "Forgot password" opens it."""
+    emails.queue("account_locked", user.email, emails.language_for(user), "notice",
+                 failures=config.LOCK_AFTER_FAILURES,
+                 link=emails.link(url_for("auth.forgot")))
+
+
+def login_page(form, next_page, status=200):
+    return render_template("auth/login.html", form=form, next_page=next_page,
+                           lock_after=config.LOCK_AFTER_FAILURES), status
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(limit("LOGIN_LIMIT_PER_IP"), methods=["POST"])
-@limiter.limit(limit("LOGIN_LIMIT_PER_EMAIL"), methods=["POST"], key_func=email_key)
+@guessing_limit(email_key)
 @public
 def login():
     """Sign in with e-mail and password; one answer for every kind of failure."""
@@ -64,6 +93,7 @@ def login():
             login_user(user)
             audit.record("login", user=user, ip=request.remote_addr)
             return redirect(next_page or url_for("main.home"))
+        g.password_guess_failed = True
         # the audit log names the account, if any
         known = User.by_email(normalise_email(form.email.data))
         audit.record("login.failed", user=known, target=normalise_email(form.email.data),
@@ -71,10 +101,10 @@ def login():
         if outcome == "locked_now":
             audit.record("account.locked", user=known,
                          target=normalise_email(form.email.data), ip=request.remote_addr)
+            send_lock_notice(known)
         form.password.data = ""
         flash(_("Wrong e-mail or password."), "error")
-        return render_template("auth/login.html", form=form, next_page=next_page), 200
-    return render_template("auth/login.html", form=form, next_page=next_page)
+    return login_page(form, next_page)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -98,15 +128,45 @@ def forgot():
     """Send a reset link if the account exists; answer the same way either way."""
     form = ForgotForm()
     if form.validate_on_submit():
-        user = staff_auth.reset_candidate(form.email.data)
-        if user is not None:
-            raw = tokens.issue("reset", user=user)
-            emails.queue("reset", user.email, emails.language_for(user), "reset",
-                         link=emails.link(url_for("auth.reset_with_token", token=raw)),
-                         minutes=config.RESET_LINK_LIFETIME // timedelta(minutes=1))
-            audit.record("password.reset_requested", user=user, ip=request.remote_addr)
+        send_reset_link(form.email.data)
         return render_template("auth/forgot_sent.html")
     return render_template("auth/forgot.html", form=form)
+
+
+def send_reset_link(email):
+    """Issue a reset token and queue the e-mail. For an unknown or deactivated address the same
+    work is done and then rolled back to a savepoint; the audit entry is committed with it in
+    one transaction either way, so both answers take the same time (issue 10, item 21)."""
+    user = staff_auth.reset_candidate(email)
+    address = user.email if user is not None else normalise_email(email)
+    with db.atomic():
+        with db.atomic() as work:
+            raw = tokens.issue("reset", user=user) if user is not None else unsent_token()
+            try:
+                # an unknown address's message is never sent: any language does, no query
+                language = emails.language_for(user) if user is not None else "en"
+                emails.queue("reset", address, language, "reset",
+                             link=emails.link(url_for("auth.reset_with_token", token=raw)),
+                             minutes=config.RESET_LINK_LIFETIME // timedelta(minutes=1))
+            except InvalidAddress:
+                if user is not None:
+                    raise
+            if user is None:
+                work.rollback()
+        audit.record("password.reset_requested", user=user,
+                     detail="" if user is not None else "unknown address",
+                     ip=request.remote_addr)
+
+
+def unsent_token():
+    """What `tokens.issue` does, for nobody: the revoking query matches no row (user 0)."""
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    with db.atomic():
+        tokens.revoke_open("reset", user=0)
+        Token.create(purpose="reset", token_hash=tokens.digest(raw), created_at=now,
+                     expires_at=now + tokens.LIFETIMES["reset"])
+    return raw
 
 
 @bp.route("/reset/<token>")
@@ -132,6 +192,7 @@ def reset():
     form = ResetForm()
     form.context_email = user.email
     form.context_company = staff_auth.company_name()
+    form.context_name = staff_auth.person_name(user)
     if form.validate_on_submit():
         if not tokens.consume(token):
             return render_template("auth/token_problem.html", state="used", kind="reset"), 410

@@ -19,7 +19,25 @@ PASSWORD_MESSAGES = {
     "too_short": _l("Use at least %(n)s characters.", n=passwords.MIN_LENGTH),
     "too_long": _l("Use at most %(n)s characters.", n=passwords.MAX_LENGTH),
     "common": _l("This password is one of the most common ones; choose another."),
-    "context": _l("The password must not be your e-mail address or the company name."),
+    "context": _l("Without your name, your e-mail address, the company name and the word "
+                  "“Kontor”, fewer than %(n)s characters are left. Add words of your own.",
+                  n=passwords.MIN_OWN_LENGTH),
+    "context_company": _l("Without the company name, fewer than %(n)s characters are left. "
+                          "Add words of your own.", n=passwords.MIN_OWN_LENGTH),
+    "context_name": _l("Without your name, fewer than %(n)s characters are left. "
+                       "Add words of your own.", n=passwords.MIN_OWN_LENGTH),
+    "context_email": _l("Without your e-mail address, fewer than %(n)s characters are left. "
+                        "Add words of your own.", n=passwords.MIN_OWN_LENGTH),
+    "context_kontor": _l("Without the word “Kontor”, fewer than %(n)s characters are left. "
+                         "Add words of your own.", n=passwords.MIN_OWN_LENGTH),
+    "sequence": _l("It is a run or a repeat of characters, like “123456” or “aaaa”; "
+                   "choose something less predictable."),
+    "keyboard": _l("It follows a row of keys on the keyboard, like “qwerty”; "
+                   "choose something less predictable."),
+    "date": _l("It leans on a year or a date, which are easy to guess; add words of your own."),
+    "names": _l("It leans on a common first name or surname; add a few unrelated words."),
+    "words": _l("It leans on one common word; add a few unrelated words."),
+    "guessable": _l("This password is easy to guess; add a few unrelated words."),
 }
 
 PASSWORD_HINT = _l("12 to 128 characters. A few unrelated words make a good password.")
@@ -65,8 +83,9 @@ class LoginForm(FlaskForm):
 
 
 class NewPasswordForm(FlaskForm):
-    """New password twice, checked against the rules. Set `context_email` and
-    `context_company` before validating so the context-word rule can apply."""
+    """New password twice, checked against the rules. Set `context_email`, `context_company`
+    and `context_name` (the person's name) before validating so the context-word rule can
+    apply."""
     password = PasswordField(_l("New password"), validators=[DataRequired()],
                              description=PASSWORD_HINT,
                              render_kw={"autocomplete": "new-password"})
@@ -75,10 +94,11 @@ class NewPasswordForm(FlaskForm):
         render_kw={"autocomplete": "new-password"})
     context_email = ""
     context_company = ""
+    context_name = ""
 
     def validate_password(self, field):
         problem = passwords.password_problem(field.data or "", self.context_email,
-                                             self.context_company)
+                                             self.context_company, self.context_name)
         if problem:
             raise ValidationError(PASSWORD_MESSAGES[problem])
 

@@ -86,6 +86,7 @@ def accept():
     form = AcceptForm()
     form.context_email = invitation.email
     form.context_company = staff_auth.company_name()
+    form.context_name = invitation.employee.name
     if form.validate_on_submit():
         try:
             user = invitations.accept(invitation, form.password.data)

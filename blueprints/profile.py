@@ -1,14 +1,16 @@
 """The signed-in user's own settings: language and password."""
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
+from blueprints.auth import guessing_limit, limit, send_lock_notice
 from blueprints.forms import NewPasswordForm, language_field
-from kontor import audit, emails, passwords, staff_auth
+from kontor import audit, emails, staff_auth
+from kontor.extensions import limiter
 from models import User
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
@@ -30,6 +32,7 @@ def forms():
     password = ChangePasswordForm(prefix="pw")
     password.context_email = current_user.email
     password.context_company = staff_auth.company_name()
+    password.context_name = staff_auth.person_name(current_user)
     return language, password
 
 
@@ -54,23 +57,49 @@ def save_language():
                            password_form=password), 400
 
 
+def account_key():
+    """Rate-limit key: the signed-in account's e-mail, the counter sign-in uses for it."""
+    return "email:" + (current_user.email if current_user.is_authenticated else "")
+
+
 @bp.route("/password", methods=["POST"])
+@limiter.limit(limit("LOGIN_LIMIT_PER_IP"), methods=["POST"])
+@guessing_limit(account_key)
 def change_password():
-    """Change the password (needs the current one); ends your other sessions."""
+    """Change the password (needs the current one); ends your other sessions. Wrong current
+    passwords count like wrong passwords at sign-in: rate limits, audit entries, lockout."""
     language, password = forms()
-    if password.validate_on_submit():
-        if staff_auth.change_password(current_user, password.current.data, password.password.data,
-                                    keep_session_id=session.row_id):
-            audit.record("password.changed", user=current_user, ip=request.remote_addr)
-            emails.queue("password_changed", current_user.email,
-                        emails.language_for(current_user), "notice")
+    valid = password.validate_on_submit()
+    if password.current.data and not password.current.errors:
+        user = current_user._get_current_object()
+        outcome = staff_auth.check_current_password(user, password.current.data)
+        if outcome != "ok":
+            g.password_guess_failed = True
+            audit.record("password.change_failed", user=user, detail=outcome,
+                         ip=request.remote_addr)
+            if outcome != "wrong":
+                return locked_out(user, outcome)
+            # said at once, not only once the new password is acceptable
+            password.current.errors.append(_("The current password is not right."))
+        elif valid:
+            staff_auth.change_password(user, password.password.data,
+                                       keep_session_id=session.row_id)
+            audit.record("password.changed", user=user, ip=request.remote_addr)
+            emails.queue("password_changed", user.email, emails.language_for(user), "notice")
             flash(_("Your password is changed. Your other sessions were signed out."), "success")
             return redirect(url_for("profile.show"))
-        password.current.errors.append(_("The current password is not right."))
-        audit.record("password.change_failed", user=current_user, ip=request.remote_addr)
-    elif password.current.data and not password.current.errors and \
-            not passwords.verify_password(current_user.password_hash, password.current.data):
-        # say so now too, not only once the new password is acceptable
-        password.current.errors.append(_("The current password is not right."))
     return render_template("profile/profile.html", language_form=language,
                            password_form=password), 400
+
+
+def locked_out(user, outcome):
+    """Too many wrong current passwords: the account is locked and every session ended."""
+    if outcome == "locked_now":
+        audit.record("account.locked", user=user, target=user.email, ip=request.remote_addr)
+        send_lock_notice(user)
+    logout_user()
+    session.clear()
+    session.regenerate()
+    flash(_("Your account is locked after too many wrong passwords. \"Forgot password\" opens "
+            "it again."), "error")
+    return redirect(url_for("auth.login"))

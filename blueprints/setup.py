@@ -51,6 +51,7 @@ def start():
         form.language.data = languages.best_match(request.accept_languages) or languages.DEFAULT
     form.context_email = form.admin_email.data or ""
     form.context_company = form.name.data or ""
+    form.context_name = form.admin_name.data or ""
     if form.validate_on_submit():
         fields = {name: getattr(form, name).data for name in company_rules.COMPANY_FIELDS
                   if hasattr(form, name)}

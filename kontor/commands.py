@@ -90,7 +90,7 @@ def register(app):
             email = normalise_email(normalise_address(email))
         except InvalidAddress as exc:
             raise click.BadParameter(str(exc), param_hint="--email") from None
-        problem = passwords.password_problem(password, email, company_name)
+        problem = passwords.password_problem(password, email, company_name, name)
         if problem:
             raise click.BadParameter(PASSWORD_PROBLEMS_EN[problem], param_hint="--password")
         with db.connection_context():
@@ -119,5 +119,20 @@ PASSWORD_PROBLEMS_EN = {
     "too_short": f"Use at least {passwords.MIN_LENGTH} characters.",
     "too_long": f"Use at most {passwords.MAX_LENGTH} characters.",
     "common": "This password is too common; choose another.",
-    "context": "The password must not be your e-mail address or the company name.",
+    "context": "Without your name, your e-mail address, the company name and the word "
+               f"'Kontor', fewer than {passwords.MIN_OWN_LENGTH} characters are left.",
+    "context_company": f"Without the company name, fewer than {passwords.MIN_OWN_LENGTH} "
+                       "characters are left.",
+    "context_name": f"Without your name, fewer than {passwords.MIN_OWN_LENGTH} characters "
+                    "are left.",
+    "context_email": f"Without your e-mail address, fewer than {passwords.MIN_OWN_LENGTH} "
+                     "characters are left.",
+    "context_kontor": f"Without the word 'Kontor', fewer than {passwords.MIN_OWN_LENGTH} "
+                      "characters are left.",
+    "sequence": "It is a run or a repeat of characters, like '123456' or 'aaaa'.",
+    "keyboard": "It follows a row of keys on the keyboard, like 'qwerty'.",
+    "date": "It leans on a year or a date, which are easy to guess.",
+    "names": "It leans on a common first name or surname.",
+    "words": "It leans on one common word; add a few unrelated words.",
+    "guessable": "This password is easy to guess; add a few unrelated words.",
 }

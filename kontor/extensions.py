@@ -12,4 +12,6 @@ babel = Babel()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 portal_login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+# No X-RateLimit-* headers: on the sign-in and forgot-password forms they would tell anyone how
+# many attempts were made against an address (issue 10, item 21).
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=False)

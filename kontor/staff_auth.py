@@ -26,15 +26,7 @@ def authenticate(email, password):
     if user.is_locked:
         return None, "locked"
     if not matches:
-        now = utcnow()
-        with db.atomic():
-            User.update(
-                failed_logins=User.failed_logins + 1,
-                locked_at=Case(None, [(User.failed_logins + 1 >= config.LOCK_AFTER_FAILURES, now)],
-                               User.locked_at),
-            ).where(User.id == user.id).execute()
-            user = User.get_by_id(user.id)
-        return None, "locked_now" if user.is_locked else "wrong"
+        return None, "locked_now" if count_failure(user) else "wrong"
     changes = {"failed_logins": 0, "last_login_at": utcnow()}
     if passwords.needs_rehash(user.password_hash):
         changes["password_hash"] = passwords.hash_password(password)
@@ -42,9 +34,47 @@ def authenticate(email, password):
     return User.get_by_id(user.id), "ok"
 
 
+def count_failure(user):
+    """One more wrong password in a row for an unlocked account; True when this one locked
+    it."""
+    now = utcnow()
+    with db.atomic():
+        User.update(
+            failed_logins=User.failed_logins + 1,
+            locked_at=Case(None, [(User.failed_logins + 1 >= config.LOCK_AFTER_FAILURES, now)],
+                           User.locked_at),
+        ).where(User.id == user.id).execute()
+        user = User.get_by_id(user.id)
+    return user.is_locked
+
+
+def check_current_password(user, password):
+    """The current password, asked for by "Change password": "ok", "wrong", "locked_now"
+    when this guess locked the account, or "locked" when it was locked already. Wrong
+    guesses count toward the same lockout as wrong passwords at sign-in; a locked account's
+    sessions end."""
+    user = User.get_by_id(user.id)
+    matches = passwords.verify_password(user.password_hash, password)
+    if user.is_locked:
+        outcome = "locked"
+    elif matches:
+        User.update(failed_logins=0).where(User.id == user.id).execute()
+        return "ok"
+    else:
+        outcome = "locked_now" if count_failure(user) else "wrong"
+    if outcome != "wrong":
+        sessions.end_sessions_of(user.id, "locked")
+    return outcome
+
+
 def company_name():
     company = Company.current()
     return company.name if company else ""
+
+
+def person_name(user):
+    """The account holder's name (the employee's), for the password rule; "" without one."""
+    return user.employee.name if user.employee_id else ""
 
 
 def set_password(user, new_password, reason, keep_session_id=None):
@@ -57,12 +87,9 @@ def set_password(user, new_password, reason, keep_session_id=None):
         sessions.end_sessions_of(user.id, reason, except_row_id=keep_session_id)
 
 
-def change_password(user, current_password, new_password, keep_session_id):
-    """Returns False (and changes nothing) when the current password is wrong."""
-    if not passwords.verify_password(user.password_hash, current_password):
-        return False
+def change_password(user, new_password, keep_session_id):
+    """Set the new password once `check_current_password` said "ok"."""
     set_password(user, new_password, "password_changed", keep_session_id=keep_session_id)
-    return True
 
 
 def reset_candidate(email):
