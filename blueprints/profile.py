@@ -3,18 +3,17 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
-from blueprints.forms import NewPasswordForm, language_field
+from blueprints.forms import Form, NewPasswordForm, language_field
 from kontor import audit, emails, passwords, staff_auth
 from models import User
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     language = language_field(_l("Interface language"))
     submit = SubmitField(_l("Save language"))
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from peewee import JOIN, IntegrityError, fn
 
 from kontor import __version__
-from kontor.text import whole_number
+from kontor.text import whole_number, without_controls
 from models import (
     CaseCategory,
     CaseEvent,
@@ -81,7 +81,7 @@ def listing(user, mine=False, status="", text=""):
         query = query.where(SupportCase.owner == user.id)
     if status in STATUSES:
         query = query.where(SupportCase.status == status)
-    text = (text or "").strip()
+    text = without_controls(text or "").strip()
     if text:
         number = [whole_number(part) for part in text.split("-")]
         if len(number) == 2 and None not in number:
