@@ -14,6 +14,7 @@ from flask import Request, Response, g
 from flask_babel import get_locale, get_timezone
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.routing import IntegerConverter
+from werkzeug.user_agent import UserAgent
 
 from kontor.text import MAX_INTEGER, fold, without_controls
 from models import Company
@@ -46,10 +47,19 @@ class ControlFreeParameters(ImmutableMultiDict):
                           for key, value in pairs])
 
 
+class ControlFreeUserAgent(UserAgent):
+    """The User-Agent header without control characters: the session list stores it. (waitress
+    refuses such a header already; a test client or another server may not.)"""
+
+    def __init__(self, string):
+        super().__init__(without_controls(string))
+
+
 class KontorRequest(Request):
     """The request of the staff app and the portal (see ControlFreeParameters)."""
     parameter_storage_class = ControlFreeParameters
     dict_storage_class = ControlFreeParameters
+    user_agent_class = ControlFreeUserAgent
 
 
 def current_company():

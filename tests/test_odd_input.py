@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 from flask import url_for
-from helpers import assert_walked, body, error_beside
+from helpers import assert_walked, body, error_beside, sign_in
 from support_helpers import open_case
 from wtforms.fields.core import UnboundField
 
@@ -123,6 +123,14 @@ def test_a_nul_in_a_saved_field_is_dropped(admin_client):
 def test_a_nul_in_a_sign_in_is_a_failed_sign_in(client, superuser):
     response = client.form("/login", {"email": "ad\x00min@jansen.example", "password": "x\x00"})
     assert response.status_code in (200, 400)
+
+
+def test_a_nul_in_the_user_agent_is_no_error(client, superuser):
+    """The session list stores the User-Agent header; PostgreSQL refuses a NUL in it."""
+    client.environ_base["HTTP_USER_AGENT"] = "Evil\x00Agent/1.0"
+    response = sign_in(client, superuser.email)
+    assert response.status_code == 302
+    assert client.get("/profile").status_code == 200
 
 
 # --- line breaks in single-line fields ---------------------------------------------------------
