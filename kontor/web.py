@@ -12,11 +12,11 @@ from babel.dates import (
 )
 from flask import Request, Response, g
 from flask_babel import get_locale, get_timezone
-from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.datastructures import FileStorage, ImmutableMultiDict, MultiDict
 from werkzeug.routing import IntegerConverter
 from werkzeug.user_agent import UserAgent
 
-from kontor.text import MAX_INTEGER, fold, without_controls
+from kontor.text import MAX_INTEGER, fold, one_line, without_controls
 from models import Company
 
 
@@ -33,7 +33,8 @@ class DatabaseInteger(IntegerConverter):
 class ControlFreeParameters(ImmutableMultiDict):
     """Query, form and cookie values without control characters (kontor.text.without_controls):
     every search box and every saved field is spared a NUL (FTS5 and PostgreSQL refuse it,
-    a 500) in one place, for every route added later too. Uploaded files pass unchanged."""
+    a 500) in one place, for every route added later too. Uploaded files keep their bytes;
+    their names lose control characters and line breaks."""
 
     def __init__(self, mapping=None):
         if isinstance(mapping, MultiDict):
@@ -43,8 +44,14 @@ class ControlFreeParameters(ImmutableMultiDict):
         else:
             pairs = mapping or ()
         super().__init__([(without_controls(key) if isinstance(key, str) else key,
-                           without_controls(value) if isinstance(value, str) else value)
-                          for key, value in pairs])
+                           _without_controls(value)) for key, value in pairs])
+
+
+def _without_controls(value):
+    if isinstance(value, FileStorage):   # the name is kept as data (the case's file list)
+        value.filename = one_line(without_controls(value.filename))
+        return value
+    return without_controls(value) if isinstance(value, str) else value
 
 
 class ControlFreeUserAgent(UserAgent):

@@ -11,14 +11,14 @@ from urllib.parse import quote
 import pytest
 from flask import url_for
 from helpers import assert_walked, body, error_beside, sign_in
-from support_helpers import open_case
+from support_helpers import PDF, add_information, open_case
 from wtforms.fields.core import UnboundField
 
 from blueprints.forms import Form, database_id
 from kontor import contact_io, contacts, notes
 from kontor.text import is_web_address, one_line, without_controls
 from kontor.web import DatabaseInteger
-from models import Company, Contact, Employee, SupportCase
+from models import CaseFile, Company, Contact, Employee, SupportCase
 
 HUGE = "99999999999999999999"
 NUL = "abc\x00def"
@@ -131,6 +131,14 @@ def test_a_nul_in_the_user_agent_is_no_error(client, superuser):
     response = sign_in(client, superuser.email)
     assert response.status_code == 302
     assert client.get("/profile").status_code == 200
+
+
+def test_a_nul_in_an_uploaded_file_name_is_dropped(admin_client, desk):
+    number = open_case(admin_client, desk.customer, desk.category, desk.type)
+    response = add_information(admin_client, number, "The scan",
+                               files=[("scan\x00\x1b Bcc.pdf", PDF)])
+    assert response.status_code == 302, body(response)[:500]
+    assert CaseFile.get().original_name == "scan Bcc.pdf"
 
 
 # --- line breaks in single-line fields ---------------------------------------------------------
