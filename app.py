@@ -50,7 +50,7 @@ from kontor import config as kontor_config
 from kontor.extensions import babel, csrf, limiter, login_manager, portal_login_manager
 from kontor.server_session import DatabaseSessionInterface
 from kontor.text import whole_number
-from kontor.web import DatabaseInteger, current_company
+from kontor.web import DatabaseInteger, KontorRequest, current_company
 from models import User, db, open_database, with_employee
 
 ENDED_SESSION_MESSAGES = {
@@ -90,6 +90,7 @@ def create_portal_app(staff_app):
     and cookie, the login manager, the error pages) is its own."""
     portal = Flask(__name__)
     portal.url_map.converters["int"] = DatabaseInteger
+    portal.request_class = KontorRequest
     portal.config = staff_app.config
     portal.debug = staff_app.debug
     register_portal_request_hooks(portal)   # first: access checks run before the CSRF check
@@ -111,6 +112,7 @@ def create_portal_app(staff_app):
 
 def configure(app, config):
     app.url_map.converters["int"] = DatabaseInteger   # before any route is added
+    app.request_class = KontorRequest
     settings = kontor_config.from_environment()
     settings.update(config or {})
     app.config.update(settings)

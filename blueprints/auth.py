@@ -16,11 +16,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
 from blueprints.common import safe_next
-from blueprints.forms import LoginForm, NewPasswordForm, email_field
+from blueprints.forms import Form, LoginForm, NewPasswordForm, email_field
 from kontor import audit, config, emails, staff_auth, tokens
 from kontor.access import public
 from kontor.extensions import limiter
@@ -31,7 +30,7 @@ from models.clock import utcnow
 bp = Blueprint("auth", __name__)
 
 
-class ForgotForm(FlaskForm):
+class ForgotForm(Form):
     email = email_field(_l("E-mail"))
     submit = SubmitField(_l("Send reset link"))
 

@@ -18,7 +18,6 @@ from flask_babel import format_decimal, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
@@ -30,23 +29,24 @@ from wtforms import (
     SubmitField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from blueprints.common import get_contact, get_person
-from blueprints.forms import ALREADY_SAVED, ActionForm, NoteForm, email_field, form_key_field
+from blueprints.forms import ALREADY_SAVED, ActionForm, Form, NoteForm, email_field, form_key_field
 from kontor import audit, config, contact_io, contacts, form_keys, notes, versions
 from kontor.countries import country_choices, country_name
 from kontor.storage import DataFolder, write_private
-from kontor.text import whole_number
+from kontor.text import is_web_address, whole_number
 from kontor.web import attachment
 from models import ContactPerson
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
 SORT_LABELS = {"name": _l("Name"), "number": _l("Customer number"), "city": _l("City")}
+WEBSITE_MESSAGE = _l("Enter a website address such as www.example.nl or https://example.nl.")
 
 
-class ContactForm(FlaskForm):
+class ContactForm(Form):
     kind = RadioField(_l("Type"), choices=[SelectChoice("company", _l("Company")),
                                SelectChoice("person", _l("Person"))],
                       default="company")
@@ -75,6 +75,10 @@ class ContactForm(FlaskForm):
     confirm_duplicate = HiddenField(default="")
     submit = SubmitField(_l("Save"))
 
+    def validate_website(self, field):
+        if not is_web_address(field.data):
+            raise ValidationError(WEBSITE_MESSAGE)
+
     def values(self):
         values = {name: getattr(self, name).data for name in contacts.FIELDS}
         values["discount"] = values["discount"] or 0
@@ -82,7 +86,7 @@ class ContactForm(FlaskForm):
         return values
 
 
-class PersonForm(FlaskForm):
+class PersonForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     title = StringField(_l("Title"), validators=[Length(max=100)])
     email = email_field(_l("E-mail"), required=False)
@@ -94,7 +98,7 @@ class PersonForm(FlaskForm):
     submit = SubmitField(_l("Save contact person"))
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
     submit = SubmitField(_l("Show preview"))
 
@@ -360,6 +364,7 @@ IMPORT_PROBLEMS = {
     "number_twice": _l("Customer number %(detail)s appears twice in the file (number:line)."),
     "number_taken": _l("Customer number %(detail)s is taken by an existing contact."),
     "bad_country": _l("“%(detail)s” is not a two-letter country code."),
+    "bad_website": _l("“%(detail)s” is not a website address (http:// or https://)."),
 }
 
 

@@ -3,12 +3,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from playhouse.flask_utils import get_object_or_404
 from wtforms import BooleanField, HiddenField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-from blueprints.forms import ALREADY_SAVED, ActionForm, email_field, form_key_field
+from blueprints.forms import ALREADY_SAVED, ActionForm, Form, email_field, form_key_field
 from kontor import audit, employees, form_keys, versions
 from kontor.access import superuser_required
 from kontor.paging import paginate
@@ -17,7 +16,7 @@ from models import Employee, User
 bp = Blueprint("employees", __name__, url_prefix="/employees")
 
 
-class EmployeeForm(FlaskForm):
+class EmployeeForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     email = email_field(_l("E-mail"), required=False)
     phone = StringField(_l("Phone"), validators=[Length(max=50)])

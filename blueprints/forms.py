@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, V
 
 from kontor import config, form_keys, languages, passwords
 from kontor.countries import country_choices
+from kontor.text import one_line, whole_number
 
 PASSWORD_MESSAGES = {
     "too_short": _l("Use at least %(n)s characters.", n=passwords.MIN_LENGTH),
@@ -52,6 +53,35 @@ NOT_INVITABLE = {
 }
 
 
+def _is_single_line(field_class):
+    return issubclass(field_class, StringField) \
+        and not issubclass(field_class, (TextAreaField, PasswordField))
+
+
+
+class Form(FlaskForm):
+    """The base of every Kontor form. Each single-line text field (a StringField, but not a
+    text area or a password) gets the one_line filter: a line break pasted into a name or a
+    subject becomes a space, so it cannot cut an e-mail subject or a vCard line short."""
+
+    class Meta:
+        def bind_field(self, form, unbound_field, options):
+            if _is_single_line(unbound_field.field_class):
+                filters = unbound_field.kwargs.get("filters", ())
+                options = {**options, "filters": (*filters, one_line)}
+            return super().bind_field(form, unbound_field, options)
+
+
+def database_id(value):
+    """The `coerce` of a SelectField of ids: what cannot be a row's id ("²", a number past a
+    database integer) is refused as a choice (a form error), never sent to the database."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    number = whole_number(value) if isinstance(value, str) else None
+    if number is None:
+        raise ValueError("not an id")
+    return number
+
 
 def form_key_field():
     """The one-time key of a form that appends something (kontor/form_keys.py): a new one each
@@ -62,7 +92,9 @@ def form_key_field():
 ALREADY_SAVED = _l("This was saved already; it has not been saved a second time.")
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
+
+
     """A CSRF token and a button: every state-changing link is one of these."""
     submit = SubmitField(_l("Confirm"))
 
@@ -74,7 +106,7 @@ def email_field(label, required=True):
                       render_kw={"autocomplete": "email"})
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     """E-mail and password: the staff sign-in and each website's portal sign-in."""
     email = email_field(_l("E-mail"))
     password = PasswordField(_l("Password"), validators=[DataRequired()],
@@ -82,7 +114,7 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Sign in"))
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(Form):
     """New password twice, checked against the rules. Set `context_email`, `context_company`
     and `context_name` (the person's name) before validating so the context-word rule can
     apply."""
@@ -107,7 +139,7 @@ def language_field(label=None):
     return SelectField(label or _l("Language"), choices=languages.LANGUAGES)
 
 
-class CompanyForm(FlaskForm):
+class CompanyForm(Form):
     """The company details: the setup page and the company settings share these fields."""
     name = StringField(_l("Company name"), validators=[DataRequired(), Length(max=200)],
                        render_kw={"autocomplete": "organization"})
@@ -125,7 +157,7 @@ class CompanyForm(FlaskForm):
     org_number = StringField(_l("Organisation number"), validators=[Length(max=30)])
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     """One entry for a contact's or a contact person's note (the contact pages show it, the
     notes blueprint takes it)."""
     text = TextAreaField(_l("Text"), validators=[DataRequired(_l("Write some text first.")),
@@ -134,6 +166,6 @@ class NoteForm(FlaskForm):
     submit = SubmitField(_l("Save text"))
 
 
-__all__ = ["ActionForm", "NewPasswordForm", "NoteForm", "PasswordField", "StringField",
-           "SubmitField", "CompanyForm", "email_field", "language_field", "NOT_INVITABLE",
-           "ALREADY_SAVED", "form_key_field"]
+__all__ = ["Form", "database_id", "ActionForm", "NewPasswordForm", "NoteForm", "PasswordField",
+           "StringField", "SubmitField", "CompanyForm", "email_field", "language_field",
+           "NOT_INVITABLE", "ALREADY_SAVED", "form_key_field"]

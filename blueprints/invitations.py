@@ -4,11 +4,10 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
-from flask_wtf import FlaskForm
 from wtforms import SelectField, SubmitField
 
 from blueprints.common import send_invitation
-from blueprints.forms import NOT_INVITABLE, NewPasswordForm, language_field
+from blueprints.forms import NOT_INVITABLE, Form, NewPasswordForm, database_id, language_field
 from kontor import audit, invitations, staff_auth, tokens
 from kontor import company as company_rules
 from kontor.access import public, superuser_required
@@ -18,8 +17,8 @@ from kontor.web import current_company
 bp = Blueprint("invitations", __name__)
 
 
-class InviteForm(FlaskForm):
-    employee = SelectField(_l("Employee"), coerce=int, validate_choice=False)
+class InviteForm(Form):
+    employee = SelectField(_l("Employee"), coerce=database_id, validate_choice=False)
     language = language_field(_l("Language of the invitation"))
     submit = SubmitField(_l("Send invitation"))
 

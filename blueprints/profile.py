@@ -3,12 +3,11 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, logout_user
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
 from blueprints.auth import guessing_limit, limit, send_lock_notice
-from blueprints.forms import NewPasswordForm, language_field
+from blueprints.forms import Form, NewPasswordForm, language_field
 from kontor import audit, emails, staff_auth
 from kontor.extensions import limiter
 from models import User
@@ -16,7 +15,7 @@ from models import User
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(Form):
     language = language_field(_l("Interface language"))
     submit = SubmitField(_l("Save language"))
 

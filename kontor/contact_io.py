@@ -2,9 +2,11 @@
 vCard (SPEC section 6).
 
 CSV columns may be headed in any of Kontor's four languages (see COLUMNS; README lists them);
-the export uses the reader's language. Separators `,` `;` and tab are recognised; the file
-may be UTF-8 (with or without BOM) or Windows-1252, as spreadsheets write them.
+the export uses the reader's language. Separators `,` `;` and tab are recognised, and lines
+may end in CR LF, LF or CR alone (old Mac files); the file may be UTF-8 (with or without BOM),
+UTF-16 (Excel's "Unicode text") or Windows-1252, as spreadsheets write them.
 """
+import codecs
 import csv
 import io
 import re
@@ -15,7 +17,7 @@ from peewee import CharField
 
 from kontor import config, contacts, languages
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
-from kontor.text import whole_number
+from kontor.text import is_web_address, one_line, whole_number, without_controls
 from models import Contact, db
 
 # canonical key → header in en, nl, nb, de (the first is what the export writes)
@@ -85,7 +87,33 @@ class Preview:
         return bool(self.rows) and not self.errors
 
 
+def _utf16(raw):
+    """"utf-16" when `raw` starts with its byte order mark, or the byte order of UTF-16
+    without one (every other byte NUL: a NUL in any 8-bit text is a broken file anyway)."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = raw[:4096]
+    if len(sample) >= 4 and len(raw) % 2 == 0:
+        if sample[1::2].count(0) > len(sample) // 4:
+            return "utf-16-le"
+        if sample[0::2].count(0) > len(sample) // 4:
+            return "utf-16-be"
+    return None
+
+
 def decode(raw: bytes) -> str:
+    """The text of a CSV file in any encoding a spreadsheet writes, without control
+    characters other than tab and line ends (a NUL would break the database)."""
+    return without_controls(_decode(raw))
+
+
+def _decode(raw: bytes) -> str:
+    utf16 = _utf16(raw)
+    if utf16:
+        try:
+            return raw.decode(utf16).removeprefix("\ufeff")
+        except UnicodeDecodeError:
+            pass
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return raw.decode(encoding)
@@ -105,7 +133,8 @@ def parse(raw: bytes) -> Preview:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    # newline="": the csv module finds the line ends itself, CR alone included
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
     headers = next(reader, [])
     keys = [_header_key(h) for h in headers]
     preview.unknown_columns = [h for h, k in zip(headers, keys, strict=True)
@@ -121,7 +150,7 @@ def parse(raw: bytes) -> Preview:
         if len(preview.rows) + len(preview.errors) >= config.CSV_IMPORT_MAX_ROWS:
             preview.errors.append((line_number, "too_many", str(config.CSV_IMPORT_MAX_ROWS)))
             break
-        values = {k: (cells[i].strip() if i < len(cells) else "")
+        values = {k: (one_line(cells[i]).strip() if i < len(cells) else "")
                   for i, k in enumerate(keys) if k}
         problem = _check(values, line_number, numbers_in_file)
         if problem:
@@ -172,6 +201,8 @@ def _check(values, line_number, numbers_in_file):
             return "number_twice", f"{number}:{numbers_in_file[int(number)]}"
         numbers_in_file[int(number)] = line_number
         values["customer_number"] = int(number)
+    if not is_web_address(values.get("website")):
+        return "bad_website", values["website"]
     for key in ("country", "visit_country"):
         if values.get(key) and not re.fullmatch(r"[A-Za-z]{2}", values[key]):
             return "bad_country", values[key]
@@ -260,7 +291,7 @@ def vcard(contact, persons=()):
     if contact.street or contact.city:
         lines.append(f"ADR;TYPE=work:;;{e(contact.street)};{e(contact.city)};;"
                      f"{e(contact.postcode)};{e(contact.country)}")
-    if contact.website:
+    if contact.website and is_web_address(contact.website):   # saved before the rule, maybe
         lines.append(f"URL:{e(contact.website)}")
     lines += [f"X-KONTOR-CUSTOMER-NUMBER:{contact.customer_number}", "END:VCARD"]
     for person in persons:

@@ -4,6 +4,7 @@ from peewee import fn
 from kontor import form_keys
 from kontor.errors import Refused
 from kontor.mail import normalise_email
+from kontor.text import without_controls
 from kontor.versions import update_if_unchanged
 from models import Employee, Invitation, User, db
 from models.clock import utcnow
@@ -13,7 +14,7 @@ FIELDS = ("name", "email", "phone", "mobile", "title", "department", "active")
 
 def search(text="", include_inactive=True):
     query = Employee.select().order_by(fn.LOWER(Employee.name), Employee.id)
-    text = (text or "").strip().lower()
+    text = without_controls(text or "").strip().lower()
     if text:
         query = query.where(fn.LOWER(Employee.name).contains(text) |
                             fn.LOWER(Employee.email).contains(text) |

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from peewee import JOIN, IntegrityError, fn
 
 from kontor import __version__, form_keys
-from kontor.text import whole_number
+from kontor.text import whole_number, without_controls
 from models import (
     CaseCategory,
     CaseEvent,
@@ -84,7 +84,7 @@ def listing(user, mine=False, status="", text=""):
         query = query.where(SupportCase.owner == user.id)
     if status in STATUSES:
         query = query.where(SupportCase.status == status)
-    text = (text or "").strip()
+    text = without_controls(text or "").strip()
     if text:
         number = [whole_number(part) for part in text.split("-")]
         if len(number) == 2 and None not in number:

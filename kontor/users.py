@@ -7,6 +7,7 @@ from peewee import fn
 from kontor import sessions
 from kontor.errors import Refused
 from kontor.mail import normalise_email
+from kontor.text import without_controls
 from models import Employee, Invitation, User, UserSession, db, locked
 
 
@@ -44,7 +45,7 @@ def overview(text=""):
     """Every employee with their account, open invitation and whether they are signed in."""
     employees = Employee.select().order_by(fn.LOWER(Employee.name), Employee.id)
     if text:
-        text = text.strip().lower()
+        text = without_controls(text).strip().lower()
         employees = employees.where(fn.LOWER(Employee.name).contains(text) |
                                     fn.LOWER(Employee.email).contains(text))
     users = {u.employee_id: u for u in User.select().where(User.employee.is_null(False))}

@@ -10,11 +10,13 @@ from babel.dates import (
     get_period_names,
     get_time_format,
 )
-from flask import Response, g
+from flask import Request, Response, g
 from flask_babel import get_locale, get_timezone
+from werkzeug.datastructures import FileStorage, ImmutableMultiDict, MultiDict
 from werkzeug.routing import IntegerConverter
+from werkzeug.user_agent import UserAgent
 
-from kontor.text import MAX_INTEGER, fold
+from kontor.text import MAX_INTEGER, fold, one_line, without_controls
 from models import Company
 
 
@@ -26,6 +28,45 @@ class DatabaseInteger(IntegerConverter):
     def __init__(self, url_map, **kwargs):
         kwargs.setdefault("max", MAX_INTEGER)
         super().__init__(url_map, **kwargs)
+
+
+class ControlFreeParameters(ImmutableMultiDict):
+    """Query, form and cookie values without control characters (kontor.text.without_controls):
+    every search box and every saved field is spared a NUL (FTS5 and PostgreSQL refuse it,
+    a 500) in one place, for every route added later too. Uploaded files keep their bytes;
+    their names lose control characters and line breaks."""
+
+    def __init__(self, mapping=None):
+        if isinstance(mapping, MultiDict):
+            pairs = mapping.items(multi=True)
+        elif isinstance(mapping, dict):
+            pairs = mapping.items()
+        else:
+            pairs = mapping or ()
+        super().__init__([(without_controls(key) if isinstance(key, str) else key,
+                           _without_controls(value)) for key, value in pairs])
+
+
+def _without_controls(value):
+    if isinstance(value, FileStorage):   # the name is kept as data (the case's file list)
+        value.filename = one_line(without_controls(value.filename))
+        return value
+    return without_controls(value) if isinstance(value, str) else value
+
+
+class ControlFreeUserAgent(UserAgent):
+    """The User-Agent header without control characters: the session list stores it. (waitress
+    refuses such a header already; a test client or another server may not.)"""
+
+    def __init__(self, string):
+        super().__init__(without_controls(string))
+
+
+class KontorRequest(Request):
+    """The request of the staff app and the portal (see ControlFreeParameters)."""
+    parameter_storage_class = ControlFreeParameters
+    dict_storage_class = ControlFreeParameters
+    user_agent_class = ControlFreeUserAgent
 
 
 def current_company():

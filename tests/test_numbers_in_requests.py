@@ -4,6 +4,7 @@ past a 32-bit integer makes PostgreSQL refuse the query; either used to be a 500
 import re
 
 import pytest
+from support_helpers import open_case
 
 from kontor.text import MAX_INTEGER, whole_number
 from kontor.web import DatabaseInteger
@@ -29,6 +30,13 @@ def test_whole_number_takes_ascii_digits_within_a_database_integer(text, expecte
     ("/support/²-1", 404),
     (f"/support/{HUGE}-1", 404),
     ("/support?view=all&q=2025-²", 200),
+    ("/support/２０２５-１", 404),            # fullwidth digits
+    ("/support/٢٠٢٥-١", 404),              # Arabic-Indic digits
+    ("/contacts/１", 404),
+    ("/contacts/٣", 404),
+    ("/support?view=all&q=２０２５-１", 200),
+    ("/support?view=all&q=٢٠٢٥-١", 200),
+    ("/contacts?page=٢", 200),
     (f"/support?view=all&q={HUGE}-1", 200),
     (f"/users/invite?employee={HUGE}", 200),
     ("/users/invite?employee=²", 200),
@@ -40,6 +48,20 @@ def test_whole_number_takes_ascii_digits_within_a_database_integer(text, expecte
 ])
 def test_odd_numbers_in_urls_answer_like_any_other_miss(admin_client, url, expected):
     assert admin_client.get(url).status_code == expected
+
+
+def test_a_case_number_in_other_digits_finds_no_case_by_number(admin_client, desk):
+    """The case list's search takes a case number only in ASCII digits: "２０２６-１" is
+    searched as text (in subjects and names), on purpose, and finds nothing here."""
+    number = open_case(admin_client, desk.customer, desk.category, desk.type,
+                       subject="Printer offline")
+    assert number in admin_client.get(f"/support?view=all&q={number}").get_data(as_text=True)
+    for digits in (str.maketrans("0123456789", "０１２３４５６７８９"),
+                   str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")):
+        other = number.translate(digits)
+        assert admin_client.get(f"/support/{other}").status_code == 404
+        page = admin_client.get(f"/support?view=all&q={other}").get_data(as_text=True)
+        assert f"/support/{number}" not in page
 
 
 def test_an_odd_contact_number_in_the_case_wizard_is_no_choice(admin_client):

@@ -21,8 +21,8 @@ from helpers import (
 )
 
 from app import create_app
+from kontor import audit, mail, migrate
 from kontor import config as kontor_config
-from kontor import mail, migrate
 from kontor.access import access_level, public
 from models import AuditEvent, Company, Employee, OutboxMessage, UserSession, db
 
@@ -404,9 +404,13 @@ def test_line_breaks_in_logged_values_cannot_forge_log_lines(app, admin_client, 
     created = [line for line in lines if "employee.created" in line]
     assert len(created) == 1
     assert "\n" not in created[0] and "\r" not in created[0]
-    assert "Eve\\r\\nINFO kontor.audit" in created[0]
     event, = events("employee.created")
     assert "\n" not in event.target and "\r" not in event.target
+    # a name is one line since issue 10 (blueprints.forms.Form); a value that still has line
+    # breaks is logged with them encoded
+    with caplog.at_level(logging.INFO, logger="kontor.audit"):
+        audit.record("note.added", target=name)
+    assert "Eve\\r\\nINFO kontor.audit" in caplog.records[-1].getMessage()
 
 
 def test_passwords_and_tokens_never_reach_the_logs_or_the_audit_log(app, client, staff, caplog):

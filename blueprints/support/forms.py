@@ -2,7 +2,6 @@
 files or messages saying why not."""
 from flask import abort, current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -14,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from blueprints.forms import form_key_field
+from blueprints.forms import Form, database_id, form_key_field
 from kontor import config, support, uploads
 
 UPLOAD_PROBLEMS = {
@@ -25,13 +24,13 @@ UPLOAD_PROBLEMS = {
 }
 
 
-class DetailsForm(FlaskForm):
-    category = SelectField(_l("Category"), coerce=int, validate_choice=False)
-    type = SelectField(_l("Type of request"), coerce=int, validate_choice=False)
+class DetailsForm(Form):
+    category = SelectField(_l("Category"), coerce=database_id, validate_choice=False)
+    type = SelectField(_l("Type of request"), coerce=database_id, validate_choice=False)
     subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[DataRequired(),
                                                                Length(max=config.CASE_MESSAGE_MAX_LENGTH)])
-    owner = SelectField(_l("Owner"), coerce=int, validate_choice=False,
+    owner = SelectField(_l("Owner"), coerce=database_id, validate_choice=False,
                         description=_l("The case appears in the case list of its owner."))
     needs_files = BooleanField(_l("I need to upload documents"))
     back = SubmitField(_l("Back"))
@@ -51,7 +50,7 @@ def require_offered(field):
         raise ValidationError(field.gettext("This field is required."))
 
 
-class FilesForm(FlaskForm):
+class FilesForm(Form):
     files = MultipleFileField(_l("Add files"))
     upload = SubmitField(_l("Upload"))
     clear = SubmitField(_l("Clear list"))
@@ -60,14 +59,14 @@ class FilesForm(FlaskForm):
     submit = SubmitField(_l("Next"))
 
 
-class SummaryForm(FlaskForm):
+class SummaryForm(Form):
     include_tech = BooleanField(_l("Include technical information below"), default=True)
     form_key = form_key_field()
     back = SubmitField(_l("Back"))
     submit = SubmitField(_l("Send"))
 
 
-class AddInformationForm(FlaskForm):
+class AddInformationForm(Form):
     body = TextAreaField(_l("Add information"), validators=[DataRequired(),
                                                             Length(max=config.CASE_MESSAGE_MAX_LENGTH)])
     files = MultipleFileField(_l("Files"))
@@ -75,19 +74,19 @@ class AddInformationForm(FlaskForm):
     submit = SubmitField(_l("Add information"))
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(Form):
     feedback = TextAreaField(_l("What is still missing?"),
                              validators=[DataRequired(_l("Tell us what is still missing, so "
                                                          "we can help."))])
     submit = SubmitField(_l("No, reopen the case"))
 
 
-class OwnerForm(FlaskForm):
-    owner = SelectField(_l("Owner"), coerce=int, validate_choice=False)
+class OwnerForm(Form):
+    owner = SelectField(_l("Owner"), coerce=database_id, validate_choice=False)
     submit = SubmitField(_l("Change owner"))
 
 
-class ListItemForm(FlaskForm):
+class ListItemForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     form_key = form_key_field()
     submit = SubmitField(_l("Add"))

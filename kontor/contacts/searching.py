@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from peewee import OP, SQL, Expression, NodeList, Tuple, fn
 
-from kontor.text import fold, whole_number
+from kontor.text import fold, whole_number, without_controls
 from models import Contact, Prepared, db, is_sqlite
 
 SORTS = {
@@ -58,7 +58,7 @@ LIST_COLUMNS = (Contact.id, Contact.customer_number, Contact.kind, Contact.name,
 
 
 def _terms(text):
-    return [fold(t) for t in (text or "").split() if t.strip()][:6]
+    return [fold(t) for t in without_controls(text or "").split() if t.strip()][:6]
 
 
 def _matching(query, terms):
