@@ -63,8 +63,13 @@ def test_forgot_password_reopens_a_locked_account(page, site, smtp):
     page.get_by_role("button", name="Send reset link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Check your e-mail")
 
-    message = wait_for_mail(smtp, email)[0]
+    # two e-mails: the notice that the account was locked, then the reset link
+    mails = {m["Subject"]: m for m in wait_for_mail(smtp, email, count=2)}
+    notice = mails.pop("Your Kontor account is locked")
+    assert link_in_mail(notice, site.url) == site.url + "/forgot"
+    [message] = mails.values()
     link = link_in_mail(message, site.url)
+    assert "/reset/" in link
     assert PASSWORD not in message.as_string()
 
     page.goto(link)
