@@ -73,6 +73,7 @@ class ContactForm(Form):
     active = BooleanField(_l("Active"), default=True)
     version = HiddenField()
     confirm_duplicate = HiddenField(default="")
+    form_key = form_key_field()      # "Save" clicked twice on a new contact: one contact
     submit = SubmitField(_l("Save"))
 
     def validate_website(self, field):
@@ -134,7 +135,12 @@ def new():
         values = form.values()
         duplicates = contacts.likely_duplicates(values)
         if not duplicates or form.confirm_duplicate.data == "1":
-            contact = contacts.create(values, user=current_user.id)
+            try:
+                contact = contacts.create(values, user=current_user.id,
+                                          form_key=form.form_key.data)
+            except form_keys.AlreadySaved:
+                flash(ALREADY_SAVED, "info")
+                return redirect(url_for("contacts.index"))
             audit.record("contact.created", user=current_user, target=contact.customer_number)
             flash(_("Contact %(name)s created with customer number %(number)s.",
                     name=contact.name, number=contact.customer_number), "success")
@@ -185,7 +191,8 @@ def edit(contact_id):
         form.version.data = contact.version
     conflict = None
     if form.validate_on_submit():
-        opened = whole_number(str(form.version.data)) or contact.version
+        opened = versions.opened_version(form.version.data)
+        opened = contact.version if opened is None else opened
         try:
             contacts.update(contact.id, form.values(), opened, user=current_user.id)
         except contacts.EditConflict as clash:

@@ -16,9 +16,17 @@ class ChangedMeanwhile(Refused):
         self.current = current
 
 
+UNKNOWN_VERSION = -1   # no row ever has it: a save over it is always a conflict
+
+
 def opened_version(value):
-    """The version a form says it opened, or None (a form without one is not checked)."""
-    return whole_number(str(value)) if value not in (None, "") else None
+    """The version a form says it opened: an int; None when the form has none (it is not
+    checked); UNKNOWN_VERSION for a value that is no version ("abc", "²"), so that such a save
+    is refused as a conflict instead of going through unchecked."""
+    if value in (None, ""):
+        return None
+    number = whole_number(str(value))
+    return UNKNOWN_VERSION if number is None else number
 
 
 def update_if_unchanged(model, row_id, opened, **values):

@@ -48,15 +48,17 @@ def _clean(values):
     return clean
 
 
-def create(values, user=None, customer_number=None):
+def create(values, user=None, customer_number=None, form_key=None):
     """Create a contact from `values` (a dict of FIELDS; others are ignored) with the next
     free customer number, or `customer_number` when given; `user` (an id or None) is recorded
     as its author. Returns the new Contact. Raises IntegrityError when the number given is
-    taken (or when five tries at the next free one all collided)."""
+    taken (or when five tries at the next free one all collided), and form_keys.AlreadySaved
+    when `form_key` (the new-contact form's one-time key) was used before."""
     values = _clean(values)
     for attempt in range(5):
         try:
             with db.atomic():
+                form_keys.claim(form_key, user)
                 number = customer_number or next_customer_number()
                 data = dict(values, customer_number=number)
                 contact = Contact.create(**data, **derived_fields(data), updated_by=user)
