@@ -33,7 +33,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 from blueprints.common import get_contact, get_person
 from blueprints.forms import ALREADY_SAVED, ActionForm, Form, NoteForm, email_field, form_key_field
-from kontor import audit, config, contact_io, contacts, form_keys, notes, versions
+from kontor import audit, config, contact_io, contacts, form_keys, notes, paging, versions
 from kontor.countries import country_choices, country_name
 from kontor.storage import DataFolder, write_private
 from kontor.text import is_web_address, whole_number
@@ -105,7 +105,7 @@ class ImportForm(Form):
 
 
 def page_number():
-    number = whole_number(request.args.get("page"), maximum=999_999)
+    number = whole_number(request.args.get("page"), maximum=paging.MAX_PAGE)
     return number or 1
 
 

@@ -95,7 +95,6 @@ def browser_name(user_agent):
 
 def ascii_filename(name, fallback="download"):
     """A file name safe in any header and file system: ASCII letters, digits, - _ . and spaces."""
-
     text = "".join(ch if ch.isascii() else fold(ch) for ch in (name or ""))
     text = text.encode("ascii", "ignore").decode()
     text = re.sub(r"[^A-Za-z0-9._ -]+", "", text).strip(" .")[:80]
