@@ -254,10 +254,56 @@ def export_csv(query, language=languages.DEFAULT):
         yield buffer.getvalue()
 
 
-def _vcard_escape(text):
+def _vcard_text(text):
+    """A TEXT value for vCard 4.0 (RFC 6350 section 3.4): backslash, line break and comma
+    escaped. A semicolon is left as it is: it separates fields only in compound properties
+    (N, ADR, ORG), RFC 6350 leaves escaping it elsewhere optional, and some clients show an
+    escaped one in TITLE or FN as `\\;` (issue 11 item 11)."""
     text = str(text or "").replace("\r\n", "\n").replace("\r", "\n")
-    return (text.replace("\\", "\\\\").replace("\n", "\\n").replace(",", "\\,")
-            .replace(";", "\\;"))
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace(",", "\\,")
+
+
+def _vcard_field(text):
+    """One field of a compound property (N, ADR, ORG; RFC 6350 sections 3.4, 6.2.2, 6.3.1,
+    6.6.4): a TEXT value whose semicolons are escaped too, since a bare one would end the
+    field."""
+    return _vcard_text(text).replace(";", "\\;")
+
+
+# Lower-case name particles that belong to the family name ("Jan van der Berg": family name
+# "van der Berg"); Dutch, German, Norwegian and the common Romance ones.
+_NAME_PARTICLES = frozenset({"van", "von", "der", "den", "de", "het", "ter", "ten", "te", "zu",
+                             "zum", "zur", "vom", "af", "av", "da", "di", "del", "della", "la",
+                             "le", "du", "des", "'t", "in"})
+
+
+def name_parts(name):
+    """Split a person's name as typed into (family name, given names) for vCard's N property.
+
+    "Jansen, Piet" → ("Jansen", "Piet"); "Piet Jansen" → ("Jansen", "Piet"); "Jan van der
+    Berg" → ("van der Berg", "Jan"): the last word and the lower-case particles before it are
+    the family name ("de Vries" → ("de Vries", "")). A single word is a family name with no
+    given name; an empty name gives ("", ""). Kontor stores one name
+    field (SPEC section 5), so this is a best guess, used only for the exchange format.
+    """
+    name = " ".join(str(name or "").split())
+    if "," in name:
+        family, given = name.split(",", 1)
+        return family.strip(), given.strip()
+    words = name.split(" ") if name else []
+    if len(words) < 2:
+        return name, ""
+    start = len(words) - 1
+    while start > 0 and words[start - 1] in _NAME_PARTICLES:
+        start -= 1
+    return " ".join(words[start:]), " ".join(words[:start])
+
+
+def _vcard_name(name):
+    """The N property of a person (RFC 6350 section 6.2.2): family; given; additional; prefixes;
+    suffixes. Outlook and iOS file a card by it."""
+    family, given = name_parts(name)
+    return f"N:{_vcard_field(family)};{_vcard_field(given)};;;"
 
 
 def _vcard_fold(line):
@@ -275,35 +321,41 @@ def _vcard_fold(line):
 
 
 def vcard(contact, persons=()):
-    """vCard 4.0 of a contact, with one more card per active contact person of a company."""
-    e = _vcard_escape
+    """vCard 4.0 (RFC 6350) of a contact, with one more card per active contact person of a
+    company: str with CRLF line ends, lines folded at 75 octets. A person (the contact itself
+    when it is a person, and each contact person) gets N as well as FN; a company gets ORG.
+    The web address is a URI value and is not text-escaped; one that does not pass today's
+    rule (saved before it) is left out."""
+    t, f = _vcard_text, _vcard_field
     lines = ["BEGIN:VCARD", "VERSION:4.0",
              f"KIND:{'org' if contact.kind == 'company' else 'individual'}",
-             f"FN:{e(contact.name)}"]
+             f"FN:{t(contact.name)}"]
     if contact.kind == "company":
-        lines.append(f"ORG:{e(contact.name)}")
+        lines.append(f"ORG:{f(contact.name)}")
+    else:
+        lines.append(_vcard_name(contact.name))
     if contact.email:
-        lines.append(f"EMAIL;TYPE=work:{e(contact.email)}")
+        lines.append(f"EMAIL;TYPE=work:{t(contact.email)}")
     for kind, number in (("work,voice", contact.phone), ("cell", contact.mobile),
                          ("work,fax", contact.fax)):
         if number:
-            lines.append(f"TEL;TYPE=\"{kind}\":{e(number)}")
+            lines.append(f"TEL;TYPE=\"{kind}\":{t(number)}")
     if contact.street or contact.city:
-        lines.append(f"ADR;TYPE=work:;;{e(contact.street)};{e(contact.city)};;"
-                     f"{e(contact.postcode)};{e(contact.country)}")
+        lines.append(f"ADR;TYPE=work:;;{f(contact.street)};{f(contact.city)};;"
+                     f"{f(contact.postcode)};{f(contact.country)}")
     if contact.website and is_web_address(contact.website):   # saved before the rule, maybe
-        lines.append(f"URL:{e(contact.website)}")
+        lines.append(f"URL:{contact.website}")
     lines += [f"X-KONTOR-CUSTOMER-NUMBER:{contact.customer_number}", "END:VCARD"]
     for person in persons:
-        lines += ["BEGIN:VCARD", "VERSION:4.0", "KIND:individual", f"FN:{e(person.name)}",
-                  f"ORG:{e(contact.name)}"]
+        lines += ["BEGIN:VCARD", "VERSION:4.0", "KIND:individual", f"FN:{t(person.name)}",
+                  _vcard_name(person.name), f"ORG:{f(contact.name)}"]
         if person.title:
-            lines.append(f"TITLE:{e(person.title)}")
+            lines.append(f"TITLE:{t(person.title)}")
         if person.email:
-            lines.append(f"EMAIL;TYPE=work:{e(person.email)}")
+            lines.append(f"EMAIL;TYPE=work:{t(person.email)}")
         if person.phone:
-            lines.append(f"TEL;TYPE=\"work,voice\":{e(person.phone)}")
+            lines.append(f"TEL;TYPE=\"work,voice\":{t(person.phone)}")
         if person.mobile:
-            lines.append(f"TEL;TYPE=cell:{e(person.mobile)}")
+            lines.append(f"TEL;TYPE=cell:{t(person.mobile)}")
         lines.append("END:VCARD")
     return "\r\n".join(_vcard_fold(line) for line in lines) + "\r\n"

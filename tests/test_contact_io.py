@@ -9,6 +9,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
+import vobject
 from helpers import body
 from markupsafe import escape
 from peewee import IntegrityError
@@ -393,7 +394,7 @@ def test_vcard_4_of_a_company_and_its_active_persons(admin_client, jansen):
     assert response.headers["Content-Security-Policy"] == "sandbox"
     lines = unfolded(body(response))
     assert lines[:4] == ["BEGIN:VCARD", "VERSION:4.0", "KIND:org",
-                         "FN:Jansen\\, Zonen\\; Co\\\\ BV"]
+                         "FN:Jansen\\, Zonen; Co\\\\ BV"]
     company = lines[:lines.index("END:VCARD") + 1]
     for expected in ("ORG:Jansen\\, Zonen\\; Co\\\\ BV", "EMAIL;TYPE=work:info@jansen.example",
                      'TEL;TYPE="work,voice":+31 30 123 4567', 'TEL;TYPE="cell":+31 6 1234 5678',
@@ -402,8 +403,8 @@ def test_vcard_4_of_a_company_and_its_active_persons(admin_client, jansen):
                      "URL:https://jansen.example", "X-KONTOR-CUSTOMER-NUMBER:10001"):
         assert expected in company
     person = lines[len(company):]
-    assert person[:5] == ["BEGIN:VCARD", "VERSION:4.0", "KIND:individual", "FN:Piet Jansen",
-                          "ORG:Jansen\\, Zonen\\; Co\\\\ BV"]
+    assert person[:6] == ["BEGIN:VCARD", "VERSION:4.0", "KIND:individual", "FN:Piet Jansen",
+                          "N:Jansen;Piet;;;", "ORG:Jansen\\, Zonen\\; Co\\\\ BV"]
     assert "TITLE:Director" in person and "EMAIL;TYPE=work:piet@jansen.example" in person
     assert person[-1] == "END:VCARD" and lines.count("BEGIN:VCARD") == 2
     assert "Gone Person" not in body(response)
@@ -415,8 +416,63 @@ def test_vcard_of_a_person_contact(admin_client):
                                "email": "zoe@example.no"})
     lines = unfolded(body(admin_client.get(f"/contacts/{contact.id}/vcard")))
     assert lines == ["BEGIN:VCARD", "VERSION:4.0", "KIND:individual", "FN:Zoë Ødegård",
-                     "EMAIL;TYPE=work:zoe@example.no", "X-KONTOR-CUSTOMER-NUMBER:10001",
+                     "N:Ødegård;Zoë;;;", "EMAIL;TYPE=work:zoe@example.no",
+                     "X-KONTOR-CUSTOMER-NUMBER:10001",
                      "END:VCARD"]
+
+
+def test_a_real_vcard_parser_reads_back_what_was_stored(admin_client):
+    """Issue 11 item 11: RFC 6350 escaping, read by a real parser (vobject). A semicolon in a
+    single-value property such as TITLE must arrive as a semicolon, not as `\\;`."""
+    contact = contacts.create({
+        "name": "Bakker; Zonen, Installatie\\Service BV", "kind": "company",
+        "email": "info@bakker.example", "phone": "+31 20 123 4567",
+        "street": "Kade 1; 2e etage\nAchterom", "postcode": "1011 AB", "city": "Amsterdam, NH",
+        "country": "NL", "website": "https://bakker.example/over-ons?x=1"})
+    contacts.save_person(contact, None, {"name": "Jan van der Berg",
+                                         "title": "Sales; Support, Noord", "active": True,
+                                         "email": "jan@bakker.example", "mobile": "06 1234 5678"})
+    card = body(admin_client.get(f"/contacts/{contact.id}/vcard"))
+    # escaped only where RFC 6350 requires it: a client that does not unescape `\\;` in a
+    # single-value property shows what was typed
+    assert "TITLE:Sales; Support\\, Noord" in unfolded(card)
+    cards = list(vobject.readComponents(card))
+    assert len(cards) == 2
+    company, person = cards
+    assert company.fn.value == "Bakker; Zonen, Installatie\\Service BV"
+    assert company.org.value == ["Bakker; Zonen, Installatie\\Service BV"]
+    address = company.adr.value
+    assert (address.street, address.city, address.code, address.country) == (
+        "Kade 1; 2e etage\nAchterom", "Amsterdam, NH", "1011 AB", "NL")
+    assert company.email.value == "info@bakker.example"
+    assert company.tel.value == "+31 20 123 4567"
+    assert company.url.value == "https://bakker.example/over-ons?x=1"
+    assert person.fn.value == "Jan van der Berg"
+    assert (person.n.value.family, person.n.value.given) == ("van der Berg", "Jan")
+    assert person.title.value == "Sales; Support, Noord"
+    assert person.org.value == ["Bakker; Zonen, Installatie\\Service BV"]
+    assert person.tel.value == "06 1234 5678"
+
+
+def test_a_person_contacts_card_has_n_for_outlook_and_ios(admin_client):
+    contact = contacts.create({"name": "Ingrid af Klint", "kind": "person"})
+    card = vobject.readOne(body(admin_client.get(f"/contacts/{contact.id}/vcard")))
+    assert (card.n.value.family, card.n.value.given) == ("af Klint", "Ingrid")
+    assert card.fn.value == "Ingrid af Klint"
+
+
+@pytest.mark.parametrize(("name", "parts"), [
+    ("Piet Jansen", ("Jansen", "Piet")),
+    ("Jansen, Piet", ("Jansen", "Piet")),
+    ("Jan van der Berg", ("van der Berg", "Jan")),
+    ("Anna Maria von Stein", ("von Stein", "Anna Maria")),
+    ("de Vries", ("de Vries", "")),
+    ("Cher", ("Cher", "")),
+    ("  Kari   Nordmann ", ("Nordmann", "Kari")),
+    ("", ("", "")),
+])
+def test_name_parts_for_the_vcard(name, parts):
+    assert contact_io.name_parts(name) == parts
 
 
 def test_vcard_lines_are_folded_and_line_breaks_escaped(admin_client):
