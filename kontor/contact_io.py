@@ -6,7 +6,6 @@ the export uses the reader's language. Separators `,` `;` and tab are recognised
 may end in CR LF, LF or CR alone (old Mac files); the file may be UTF-8 (with or without BOM),
 UTF-16 (Excel's "Unicode text") or Windows-1252, as spreadsheets write them.
 """
-import codecs
 import csv
 import io
 import re
@@ -17,7 +16,7 @@ from peewee import CharField
 
 from kontor import config, contacts, languages
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
-from kontor.text import is_web_address, one_line, whole_number, without_controls
+from kontor.text import decode_text, is_web_address, one_line, whole_number, without_controls
 from models import Contact, db
 
 # canonical key → header in en, nl, nb, de (the first is what the export writes)
@@ -87,39 +86,10 @@ class Preview:
         return bool(self.rows) and not self.errors
 
 
-def _utf16(raw):
-    """"utf-16" when `raw` starts with its byte order mark, or the byte order of UTF-16
-    without one (every other byte NUL: a NUL in any 8-bit text is a broken file anyway)."""
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    sample = raw[:4096]
-    if len(sample) >= 4 and len(raw) % 2 == 0:
-        if sample[1::2].count(0) > len(sample) // 4:
-            return "utf-16-le"
-        if sample[0::2].count(0) > len(sample) // 4:
-            return "utf-16-be"
-    return None
-
-
 def decode(raw: bytes) -> str:
     """The text of a CSV file in any encoding a spreadsheet writes, without control
     characters other than tab and line ends (a NUL would break the database)."""
-    return without_controls(_decode(raw))
-
-
-def _decode(raw: bytes) -> str:
-    utf16 = _utf16(raw)
-    if utf16:
-        try:
-            return raw.decode(utf16).removeprefix("\ufeff")
-        except UnicodeDecodeError:
-            pass
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return raw.decode("latin-1")
+    return without_controls(decode_text(raw))
 
 
 def parse(raw: bytes) -> Preview:

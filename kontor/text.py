@@ -1,4 +1,5 @@
 """Text folding shared by search, duplicate checks and file names."""
+import codecs
 import re
 import unicodedata
 
@@ -69,3 +70,52 @@ def is_web_address(text):
         return scheme.group(2).startswith("//") and len(scheme.group(2)) > 2
     # "example.nl:8080/…" is a host and port, not a scheme
     return re.fullmatch(r"\d+(/.*)?", scheme.group(2), re.DOTALL) is not None
+
+
+def _utf16(raw):
+    """"utf-16" when `raw` starts with its byte order mark, or the byte order of UTF-16
+    without one (every other byte NUL: a NUL in any 8-bit text is a broken file anyway)."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    sample = raw[:4096]
+    if len(sample) >= 4 and len(raw) % 2 == 0:
+        if sample[1::2].count(0) > len(sample) // 4:
+            return "utf-16-le"
+        if sample[0::2].count(0) > len(sample) // 4:
+            return "utf-16-be"
+    return None
+
+
+def text_encoding(raw: bytes):
+    """The encoding `raw` is text in, of those spreadsheet programs and editors write: UTF-16
+    (with or without byte order mark), UTF-8 (with or without BOM) or Windows-1252; None when
+    it is none of them. Windows-1252 leaves only five byte values undefined, so binary data
+    often decodes as it: `looks_like_text` is the check for "is this a text file"."""
+    for encoding in (_utf16(raw), "utf-8-sig", "cp1252"):
+        if encoding:
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            return encoding
+    return None
+
+
+def decode_text(raw: bytes) -> str:
+    """`raw` as text in the encoding `text_encoding` finds (a BOM removed), else read as
+    Latin-1, which never fails. Control characters are kept: see `without_controls`."""
+    encoding = text_encoding(raw)
+    return raw.decode(encoding).removeprefix("\ufeff") if encoding else raw.decode("latin-1")
+
+
+# what a text file holds besides printable characters: tab, line ends, form feed
+_BINARY = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def looks_like_text(raw: bytes) -> bool:
+    """True when `raw` is text in one of `text_encoding`'s encodings and holds no control
+    characters but tab, line ends and form feed (an upload named .txt or .csv must be one:
+    SECURITY.md, uploads checked by content; issue 11 item 12: Windows-1252 and UTF-16 are
+    text too)."""
+    encoding = text_encoding(raw)
+    return encoding is not None and not _BINARY.search(raw.decode(encoding))

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 from kontor.errors import Refused
 from kontor.storage import DataFolder, make_folder, write_private
+from kontor.text import looks_like_text
 
 # type → (file name endings it may have, how its content starts or is checked)
 ALLOWED = {
@@ -85,21 +86,39 @@ def sniff(data: bytes, name: str):
         if kind == "office" and not any(n in ("[Content_Types].xml", "mimetype")
                                         for n in names):
             return None
-    else:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        if "\x00" in text:
-            return None
+    elif looks_like_text(data):
         kind = "text"
+    else:
+        return None
     endings, _ = ALLOWED[kind]
     return kind if lower.endswith(endings) else None
 
 
+# the longest original name kept (the column holds 255; room for a browser's " (1)")
+MAX_NAME_LENGTH = 200
+# an ending longer than this is part of the name, not a file type
+_MAX_ENDING = 16
+
+
+def short_name(name: str, limit: int = MAX_NAME_LENGTH) -> str:
+    """The name to keep for an uploaded file called `name` (as the browser sent it): its last
+    path part (a Windows path too), at most `limit` characters, with its ending kept when it
+    has to be shortened ("report … .pdf" stays a PDF: issue 11 item 12); "file" for none."""
+    name = Path((name or "").replace("\\", "/")).name.strip()
+    if len(name) > limit:
+        stem, dot, ending = name.rpartition(".")
+        if dot and stem and len(ending) < _MAX_ENDING:
+            ending = "." + ending
+            name = stem[:limit - len(ending)].rstrip() + ending
+        else:
+            name = name[:limit]
+    return name or "file"
+
+
 def check(name: str, data: bytes, max_bytes: int) -> Upload:
-    """Accept one file or raise FileRefused; the name is reduced to its last path part."""
-    original = Path((name or "").replace("\\", "/")).name.strip()[:200] or "file"
+    """Accept one file or raise FileRefused; the name is reduced to its last path part and
+    shortened by `short_name`."""
+    original = short_name(name)
     if not data:
         raise FileRefused("empty", original)
     if len(data) > max_bytes:

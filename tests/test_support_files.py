@@ -156,6 +156,11 @@ def test_a_request_over_max_content_length_is_413(app, staff_client, desk):
     ("report.pdf", PDF), ("screen.png", PNG), ("photo.jpg", JPEG), ("photo.JPEG", JPEG),
     ("anim.gif", GIF), ("log.txt", "Fehler: Überlauf\n".encode()), ("data.csv", b"a;b\n1;2\n"),
     ("letter.rtf", b"{\\rtf1\\ansi Hello}"), ("offer.docx", docx()), ("bundle.zip", zip_of()),
+    # text in the other encodings spreadsheets and editors write (issue 11 item 12)
+    ("excel.csv", "Naam;Straße;Plaats\r\nMüller;Ærøgade 1;Tromsø\r\n".encode("cp1252")),
+    ("notepad.txt", "Fehler: Überlauf\r\n".encode("utf-16")),
+    ("export.csv", "Navn;By\nØdegård;Bodø\n".encode("utf-16-le")),
+    ("bom.csv", "Name;Ort\nMüller;Köln\n".encode("utf-8-sig")),
 ], ids=lambda value: value if isinstance(value, str) else "")
 def test_allowed_types_are_accepted(app, staff_client, desk, name, content):
     to_files_step(staff_client, desk)
@@ -172,6 +177,7 @@ def test_allowed_types_are_accepted(app, staff_client, desk, name, content):
     ("image.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
     ("setup.exe", b"MZ\x90\x00\x03\x00\x00\x00" + bytes(range(256))),
     ("tool.txt", b"MZ\x90\x00\x03\x00\x00\x00" + bytes(range(256))),   # binary named .txt
+    ("blob.csv", bytes(range(32, 127)) + b"\x01\x02\x03" * 10),   # control bytes: no text
     ("fake.docx", zip_of()),                   # a ZIP without [Content_Types].xml
     ("broken.zip", b"PK\x03\x04 not really a zip"),
 ], ids=lambda value: value if isinstance(value, str) else "")
@@ -183,6 +189,30 @@ def test_types_outside_the_allow_list_are_refused_with_a_message(app, staff_clie
     assert f"“{name}” is not a file type Kontor accepts" in text(response)
     assert stored_files(app) == []
     assert "No files added yet." in text(staff_client.get("/support/new/files"))
+
+
+def test_a_pdf_with_a_201_character_name_is_accepted_and_stays_a_pdf(app, staff_client, desk):
+    """Issue 11 item 12: the name was cut at 200 characters, ".pdf" with it, and the file was
+    refused as "not a file type Kontor accepts"."""
+    name = "Offerte " + "x" * (201 - len("Offerte .pdf")) + ".pdf"
+    assert len(name) == 201
+    to_files_step(staff_client, desk)
+    assert upload_in_wizard(staff_client, [(name, PDF)]).status_code == 302
+    kept = name[:200 - len(".pdf")] + ".pdf"
+    assert kept in text(staff_client.get("/support/new/files"))
+    assert len(stored_files(app)) == 1
+
+
+@pytest.mark.parametrize("sent, kept", [
+    ("a" * 300 + ".pdf", "a" * 196 + ".pdf"),
+    ("C:\\Users\\kari\\" + "b" * 250 + ".docx", "b" * 195 + ".docx"),
+    ("c" * 250, "c" * 200),                                  # no ending: cut
+    ("d" * 190 + "." + "e" * 40, ("d" * 190 + "." + "e" * 40)[:200]),  # no real ending
+    ("  ", "file"),
+    ("kort.txt", "kort.txt"),
+])
+def test_long_names_are_shortened_keeping_their_ending(sent, kept):
+    assert uploads.short_name(sent) == kept
 
 
 def test_an_empty_file_is_refused(app, staff_client, desk):
