@@ -18,6 +18,7 @@ from peewee import JOIN
 from playhouse.flask_utils import get_object_or_404
 from wtforms import HiddenField, SelectField, SubmitField
 
+from blueprints.filters import AUDIT_ACTION_LABELS
 from blueprints.forms import ActionForm, CompanyForm, language_field
 from kontor import audit, mail, sessions, versions
 from kontor import company as company_rules
@@ -161,7 +162,12 @@ def audit_log():
     query = (AuditEvent.select(AuditEvent, User).join(User, JOIN.LEFT_OUTER)
              .order_by(AuditEvent.id.desc()))
     action = request.args.get("action", "").strip()
-    if action:
+    if action in AUDIT_ACTION_LABELS:
+        query = query.where(AuditEvent.action == action)
+    elif action:        # a code from an older version, or a group such as "password."
         query = query.where(AuditEvent.action.startswith(action))
     page = paginate(query, request.args.get("page"), per_page=100)
-    return render_template("admin/audit.html", page=page, action=action)
+    actions = sorted(((code, str(label)) for code, label in AUDIT_ACTION_LABELS.items()),
+                     key=lambda pair: pair[1].casefold())
+    return render_template("admin/audit.html", page=page, action=action, actions=actions,
+                           known_actions=AUDIT_ACTION_LABELS)

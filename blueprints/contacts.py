@@ -32,6 +32,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from blueprints.common import get_contact, get_person
+from blueprints.filters import per_request
 from blueprints.forms import ALREADY_SAVED, ActionForm, Form, NoteForm, email_field, form_key_field
 from kontor import audit, config, contact_io, contacts, form_keys, notes, paging, versions
 from kontor.countries import country_choices, country_name
@@ -376,20 +377,24 @@ IMPORT_PROBLEMS = {
 
 
 @bp.app_template_filter("field_label")
+@per_request
 def field_label(name):
     return FIELD_LABELS.get(name, name)
 
 
 @bp.app_template_filter("import_problem")
+@per_request
 def import_problem(code, detail=""):
     return IMPORT_PROBLEMS.get(code, code) % {"detail": detail}
 
 
 @bp.app_template_filter("country_name")
+@per_request
 def country_name_filter(code):
     return country_name(code)
 
 
 @bp.app_template_filter("decimal")
+@per_request
 def decimal_filter(value):
     return format_decimal(value or 0, format="#,##0.00")

@@ -2,12 +2,16 @@
 `register_filters(app)`.
 
 `|datetime_local` (a stored UTC time in the company's zone and the reader's locale),
-`|browser_name` (a User-Agent header, shortly), `|percent`, and the support labels
-`|case_status` and `|case_event`. The labels are here because the contact timeline shows a
-case's status too, not only the support pages.
+`|browser_name` (a User-Agent header, shortly), `|percent`, the support labels
+`|case_status` and `|case_event`, and `|audit_action` (an audit log code in words). The support
+labels are here because the contact timeline shows a case's status too, not only the support
+pages.
 """
+import functools
+
 from flask_babel import format_percent
 from flask_babel import lazy_gettext as _l
+from jinja2 import pass_context
 
 from kontor.web import browser_name, local_time
 
@@ -21,6 +25,50 @@ CASE_EVENT_LABELS = {
     "answered_yes": _l("The requester says the question was answered"),
     "answered_no": _l("The requester says the question was not answered, and gave feedback"),
 }
+
+
+# Every action code `audit.record` writes, in words (issue 11 item 19: the audit log showed
+# the codes only). tests/test_translations.py checks that every code in the source has one.
+AUDIT_ACTION_LABELS = {
+    "access.denied": _l("Access refused"),
+    "account.locked": _l("Account locked"),
+    "case.created": _l("Support case registered"),
+    "company.updated": _l("Company details changed"),
+    "contact.created": _l("Contact created"),
+    "contacts.exported": _l("Contacts exported"),
+    "contacts.imported": _l("Contacts imported"),
+    "employee.created": _l("Employee added"),
+    "employee.linked": _l("Employee linked to a user account"),
+    "employee.updated": _l("Employee changed"),
+    "invitation.accepted": _l("Invitation accepted"),
+    "invitation.resent": _l("Invitation sent again"),
+    "invitation.revoked": _l("Invitation revoked"),
+    "invitation.sent": _l("Invitation sent"),
+    "login": _l("Signed in"),
+    "login.failed": _l("Sign-in failed"),
+    "logout": _l("Signed out"),
+    "mail.read": _l("Outbox message read"),
+    "mail.retry": _l("Outbox message sent again"),
+    "password.change_failed": _l("Password change failed"),
+    "password.changed": _l("Password changed"),
+    "password.reset": _l("Password reset"),
+    "password.reset_requested": _l("Password reset requested"),
+    "session.ended": _l("Session ended by an administrator"),
+    "setup.done": _l("Kontor set up"),
+    "support.category.added": _l("Support category added"),
+    "support.type.added": _l("Support type added"),
+    "user.deactivated": _l("User account deactivated"),
+    "user.reactivated": _l("User account reactivated"),
+    "user.superuser_granted": _l("Made a superuser"),
+    "user.superuser_withdrawn": _l("Superuser rights withdrawn"),
+    "user.unlocked": _l("User account unlocked"),
+}
+
+
+def audit_action(code):
+    """An audit log action code ("login.failed") in the reader's language; an unknown one
+    (written by an older version) as it is."""
+    return AUDIT_ACTION_LABELS.get(code, code)
 
 
 def case_status(status):
@@ -47,11 +95,27 @@ FILTERS = {
     "percent": percent,
     "case_status": case_status,
     "case_event": case_event,
+    "audit_action": audit_action,
 }
 
 
+def per_request(function):
+    """`function` as a template filter that runs on every rendering. Jinja calls a filter
+    whose argument is a constant (`'discount'|field_label`) once, when it compiles the
+    template, and keeps the result: a label then stayed in the language of the first reader
+    for everyone (issue 11 item 19). A filter that takes the context is never called early;
+    every filter whose result depends on the request (language, time zone, company) must be
+    one."""
+    @pass_context
+    @functools.wraps(function)
+    def filter_(_context, *args, **kwargs):
+        return function(*args, **kwargs)
+    return filter_
+
+
 def register_filters(app):
-    """Add every filter of FILTERS to `app`'s templates, under its name there. Raises
-    nothing; registering twice is harmless (the same function replaces itself)."""
+    """Add every filter of FILTERS to `app`'s templates, under its name there, each run per
+    rendering (`per_request`). Raises nothing; registering twice is harmless (the same
+    function replaces itself)."""
     for name, function in FILTERS.items():
-        app.add_template_filter(function, name)
+        app.add_template_filter(per_request(function), name)

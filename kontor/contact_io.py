@@ -48,8 +48,13 @@ COLUMNS = {
 # The headings above are in the order of languages.CODES: en, nl, nb, de.
 LANGUAGE_INDEX = {code: index for index, code in enumerate(languages.CODES)}
 KINDS = {"company": "company", "bedrijf": "company", "firma": "company", "foretak": "company",
-         "unternehmen": "company", "organisation": "company", "organization": "company",
-         "person": "person", "persoon": "person", "privatperson": "person", "": "company"}
+         "bedrift": "company", "unternehmen": "company", "organisation": "company",
+         "organization": "company", "person": "person", "persoon": "person",
+         "privatperson": "person", "": "company"}
+# the type as the export writes it, in the order of languages.CODES (the words the contact
+# form shows in that language; issue 11 item 19), each read back by KINDS
+KIND_NAMES = {"company": ("company", "bedrijf", "firma", "firma"),
+              "person": ("person", "persoon", "person", "person")}
 
 
 # other headings spreadsheets commonly use for the same columns
@@ -205,7 +210,9 @@ def _safe_cell(value):
 
 
 def export_csv(query, language=languages.DEFAULT):
-    """Yield the CSV export line by line (streamed; a large register never sits in memory)."""
+    """Yield the CSV export line by line (streamed; a large register never sits in memory):
+    headings, type words and the decimal comma in `language` (en, nl, nb, de), so that
+    `parse` reads it back."""
     index = LANGUAGE_INDEX.get(language, 0)
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if language in ("nl", "de", "nb") else ",")
@@ -219,6 +226,8 @@ def export_csv(query, language=languages.DEFAULT):
             value = getattr(contact, key)
             if key == "discount":
                 value = f"{value:.2f}".replace(".", "," if language != "en" else ".")
+            elif key == "kind":
+                value = KIND_NAMES.get(value, (value,) * len(languages.CODES))[index]
             row.append(_safe_cell(value))
         writer.writerow(row)
         yield buffer.getvalue()

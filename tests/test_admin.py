@@ -1,14 +1,18 @@
 """The superuser's pages (SPEC sections 2, 3, 5, 11): company details with the readiness
 checklist, who is signed in, the audit log, and /healthz for monitoring."""
+import ast
 import html
 import re
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatch
+from pathlib import Path
 
 import pytest
 import time_machine
-from helpers import make_company, sign_in
+from helpers import make_company, sign_in, text
 
 from app import create_app
+from blueprints.filters import AUDIT_ACTION_LABELS
 from kontor import audit, jobs, mail
 from models import AuditEvent, Company, User, UserSession, db
 
@@ -189,7 +193,7 @@ def test_the_audit_log_page_lists_events_newest_first(app, client, other_client,
     sign_in(client, superuser.email)
     body = client.get("/admin/audit").get_data(as_text=True)
     rows = re.findall(r"<tr>\s*<td>.*?</tr>", body, re.S)
-    actions = [re.search(r"<code>([^<]+)</code>", row).group(1) for row in rows]
+    actions = [re.search(r"<code class=\"hint\">([^<]+)</code>", row).group(1) for row in rows]
     assert actions[:2] == ["login", "login.failed"]
     assert "anna@jansen.example" in rows[0]
     assert "piet@jansen.example" in rows[1]
@@ -199,8 +203,19 @@ def test_the_audit_log_can_be_filtered_by_action(app, client, other_client, supe
     sign_in(other_client, staff.email, password="not the right one")
     sign_in(client, superuser.email)
     body = client.get("/admin/audit?action=login.failed").get_data(as_text=True)
-    actions = re.findall(r"<code>([^<]+)</code>", body)
+    actions = re.findall(r'<code class="hint">([^<]+)</code>', body)
     assert actions == ["login.failed"]
+    assert "Sign-in failed" in text(client.get("/admin/audit?action=login.failed"))
+
+
+def test_the_audit_log_speaks_the_readers_language(app, client, superuser):
+    """Issue 11 item 19: the actions were codes ("login") in every language."""
+    User.update(language="de").where(User.id == superuser.id).execute()
+    sign_in(client, superuser.email)
+    page = text(client.get("/admin/audit"))
+    assert "Angemeldet" in page
+    assert '<option value="login.failed">Anmeldung fehlgeschlagen</option>' in \
+        client.get("/admin/audit").get_data(as_text=True)
 
 
 def test_the_audit_log_pages_through_many_events(app, admin_client):
@@ -278,3 +293,40 @@ def test_healthz_answers_503_when_the_database_is_unreachable(tmp_path, app_conf
 def test_healthz_needs_no_sign_in_and_reveals_no_people(app, client, superuser):
     body = client.get("/healthz").get_data(as_text=True)
     assert "anna" not in body and "@" not in body
+
+
+def audit_codes_in_the_source():
+    """Every action code the source passes to `audit.record` (or to the users view's
+    `account_action`, which passes it on): literal codes, both sides of a conditional, and
+    f-strings as fnmatch patterns."""
+    root = Path(__file__).resolve().parent.parent
+    codes = set()
+    for path in [root / "app.py", *(root / "blueprints").rglob("*.py"),
+                 *(root / "kontor").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "record" and \
+                    getattr(func.value, "id", "") == "audit" and node.args:
+                argument = node.args[0]
+            elif getattr(func, "id", "") == "account_action" and len(node.args) == 4:
+                argument = node.args[3]
+            else:
+                continue
+            for part in ast.walk(argument):
+                if isinstance(part, ast.JoinedStr):
+                    codes.add("".join(v.value if isinstance(v, ast.Constant) else "*"
+                                      for v in part.values))
+                elif isinstance(part, ast.Constant) and isinstance(part.value, str) and \
+                        not any(isinstance(p, ast.JoinedStr) for p in ast.walk(argument)):
+                    codes.add(part.value)
+    return codes
+
+
+def test_every_audit_action_in_the_source_has_words():
+    codes = audit_codes_in_the_source()
+    assert len(codes) > 25 and "login.failed" in codes and "support.*.added" in codes
+    missing = [code for code in codes
+               if not any(fnmatch(known, code) for known in AUDIT_ACTION_LABELS)]
+    assert missing == []

@@ -321,17 +321,18 @@ def test_export_leaves_out_inactive_contacts_unless_asked(admin_client, two_cont
         ["10001", "10002"]
 
 
-@pytest.mark.parametrize("language, separator, first, discount", [
-    ("nl", ";", ["Klantnummer", "Soort", "Naam"], "12,50"),
-    ("nb", ";", ["Kundenummer", "Type", "Navn"], "12,50"),
-    ("de", ";", ["Kundennummer", "Art", "Name"], "12,50"),
-    ("en", ",", ["Customer number", "Type", "Name"], "12.50"),
+@pytest.mark.parametrize("language, separator, first, discount, kind", [
+    ("nl", ";", ["Klantnummer", "Soort", "Naam"], "12,50", "bedrijf"),
+    ("nb", ";", ["Kundenummer", "Type", "Navn"], "12,50", "firma"),
+    ("de", ";", ["Kundennummer", "Art", "Name"], "12,50", "firma"),
+    ("en", ",", ["Customer number", "Type", "Name"], "12.50", "company"),
 ])
 def test_export_is_headed_in_the_readers_language(admin_client, superuser, two_contacts,
-                                                  language, separator, first, discount):
+                                                  language, separator, first, discount, kind):
     User.update(language=language).where(User.id == superuser.id).execute()
     rows = table(exported(admin_client), separator)
     assert rows[0][:3] == first
+    assert [row[1] for row in rows[1:]] == [kind, kind]   # the type too (issue 11 item 19)
     index = list(contact_io.COLUMNS).index("discount")
     assert rows[0] == [names[contact_io.LANGUAGE_INDEX[language]]
                        for names in contact_io.COLUMNS.values()]

@@ -9,12 +9,21 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from helpers import body, error_beside, make_user
+from helpers import body, error_beside, make_user, text
+from jinja2.utils import _PassArg
 from markupsafe import escape
 from peewee import IntegrityError
 
 from kontor import contacts, support
-from models import CaseCategory, CaseType, Contact, ContactChange, ContactPerson, NoteEntry
+from models import (
+    CaseCategory,
+    CaseType,
+    Contact,
+    ContactChange,
+    ContactPerson,
+    NoteEntry,
+    User,
+)
 
 FULL = {"kind": "company", "name": "Jansen Installatie BV", "org_number": "12345678",
         "vat_number": "NL001234567B01", "email": "info@jansen.example",
@@ -737,3 +746,25 @@ def test_next_and_previous_links_walk_the_whole_list_in_order(admin_client, sort
     assert [html.unescape(n) for n in re.findall(
         r'<td><a href="/contacts/\d+">([^<]*)</a>',
         body(admin_client.get(html.unescape(back.group(1)))))] == expected[50:100]
+
+
+def test_the_contact_page_speaks_each_readers_language(admin_client, superuser):
+    """Issue 11 item 19: "Customer discount (%)" stayed in the language of the first reader
+    (Jinja folded `'discount'|field_label` into the compiled template)."""
+    contact = contacts.create({"name": "Taal BV", "discount": "5"})
+    for language, label in (("nl", "Klantkorting (%)"), ("nb", "Kunderabatt (%)"),
+                            ("de", "Kundenrabatt (%)"), ("en", "Customer discount (%)")):
+        User.update(language=language).where(User.id == superuser.id).execute()
+        assert label in text(admin_client.get(f"/contacts/{contact.id}"))
+
+
+def test_every_kontor_filter_runs_per_request(app):
+    """The kind behind the example above: a filter Jinja may call at compile time keeps the
+    first reader's language. Every filter Kontor adds takes the context, so Jinja never does."""
+    ours = {name for name, function in app.jinja_env.filters.items()
+            if getattr(function, "__module__", "").startswith(("blueprints", "kontor"))}
+    assert {"field_label", "decimal", "datetime_local", "audit_action"} <= ours
+    early = [name for name in ours
+             if getattr(app.jinja_env.filters[name], "jinja_pass_arg", None)
+             is not _PassArg.context]
+    assert early == []
