@@ -95,7 +95,8 @@ def create_portal_app(staff_app):
     portal.debug = staff_app.debug
     register_portal_request_hooks(portal)   # first: access checks run before the CSRF check
     register_security_headers(portal)
-    babel.init_app(portal, locale_selector=select_locale, timezone_selector=select_timezone)
+    babel.init_app(portal, locale_selector=select_formatting_locale,
+                   timezone_selector=select_timezone)
     csrf.init_app(portal)
     portal_login_manager.init_app(portal)
     portal_login_manager.session_protection = None
@@ -134,7 +135,8 @@ def configure(app, config):
 
 
 def register_extensions(app):
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    babel.init_app(app, locale_selector=select_formatting_locale,
+                   timezone_selector=select_timezone)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -285,6 +287,13 @@ def select_locale():
     if chosen in languages.LANGUAGES:
         return chosen
     return languages.best_match(request.accept_languages) or languages.DEFAULT
+
+
+def select_formatting_locale():
+    """Flask-Babel's locale: the reader's language (`select_locale`), for English shaped by
+    the company's country (`languages.formatting_locale`)."""
+    company = current_company()
+    return languages.formatting_locale(select_locale(), company.country if company else "")
 
 
 def select_timezone():

@@ -28,6 +28,7 @@ from jinja2 import ChoiceLoader, DictLoader
 
 from app import create_app
 from kontor import contacts, migrate, passwords
+from kontor.contacts.register import city_sort_key
 from kontor.text import fold
 from models import Company, Contact, ContactPerson, Employee, NoteEntry, User, db, open_database
 from models.clock import utcnow
@@ -78,7 +79,7 @@ def build(database_url, data_dir):
                           city=rng.choice(CITIES), street=f"Hoofdstraat {i % 300 + 1}",
                           postcode=f"{rng.randint(1000, 9999)} AB", country="NL")
             values.update(name_norm=contacts.normalise_name(name),
-                          sort_name=fold(name), sort_city=fold(values["city"]),
+                          sort_name=fold(name), sort_city=city_sort_key(values["city"]),
                           search_text=contacts.search_text_for(values))
             batch.append(values)
             if len(batch) == 2000:

@@ -35,6 +35,7 @@ from blueprints.common import get_contact, get_person
 from blueprints.filters import per_request
 from blueprints.forms import ALREADY_SAVED, ActionForm, Form, NoteForm, email_field, form_key_field
 from kontor import audit, config, contact_io, contacts, form_keys, notes, paging, versions
+from kontor.contacts.register import has_at_most_two_decimals
 from kontor.countries import country_choices, country_name
 from kontor.storage import DataFolder, write_private
 from kontor.text import is_web_address, whole_number
@@ -45,6 +46,27 @@ bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
 SORT_LABELS = {"name": _l("Name"), "number": _l("Customer number"), "city": _l("City")}
 WEBSITE_MESSAGE = _l("Enter a website address such as www.example.nl or https://example.nl.")
+
+
+class LocalDecimalField(DecimalField):
+    """A decimal number as the reader writes it: "12,5" and "12.5" are both 12.5 (a Dutch,
+    German or Norwegian reader types a comma; issue 11 item 19), shown again in the reader's
+    locale (`format_decimal`). A number with both a comma and a point is no number here: the
+    field holds percentages, which never need a thousands separator."""
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            typed = valuelist[0].strip()
+            if "," in typed and "." not in typed:
+                valuelist = [typed.replace(",", ".")]
+        super().process_formdata(valuelist)
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return format_decimal(self.data, format="0.00")
 
 
 class ContactForm(Form):
@@ -68,7 +90,7 @@ class ContactForm(Form):
     visit_postcode = StringField(_l("Postcode"), validators=[Length(max=20)])
     visit_city = StringField(_l("City"), validators=[Length(max=100)])
     visit_country = SelectField(_l("Country"), choices=country_choices, validate_choice=False)
-    discount = DecimalField(_l("Customer discount (%)"), places=2, default=0,
+    discount = LocalDecimalField(_l("Customer discount (%)"), places=2, default=0,
                             validators=[Optional(), NumberRange(
                                 min=0, max=100, message=_l("Enter a discount from 0 to 100."))])
     active = BooleanField(_l("Active"), default=True)
@@ -80,6 +102,13 @@ class ContactForm(Form):
     def validate_website(self, field):
         if not is_web_address(field.data):
             raise ValidationError(WEBSITE_MESSAGE)
+
+    def validate_discount(self, field):
+        """At most two decimals: the register keeps cents of a percent, and rounding what was
+        typed without a word is a silent change (issue 11 item 19)."""
+        if field.data is not None and field.data.is_finite() and \
+                not has_at_most_two_decimals(field.data):
+            raise ValidationError(_("Use at most two decimals, for example 12.25."))
 
     def values(self):
         values = {name: getattr(self, name).data for name in contacts.FIELDS}
@@ -285,7 +314,7 @@ def export():
     """The (filtered) list as CSV, headed in your language."""
     query = contacts.filtered(request.args.get("q", "")[:200], request.args.get("sort", "name"),
                               include_inactive=request.args.get("inactive") == "1")
-    language = str(get_locale() or "en")
+    language = get_locale().language if get_locale() else "en"
     audit.record("contacts.exported", user=current_user, detail=request.args.get("q", "")[:100])
     return attachment(stream_with_context(contact_io.export_csv(query, language)), "text/csv",
                       "contacts.csv")
@@ -368,6 +397,7 @@ IMPORT_PROBLEMS = {
     "bad_kind": _l("Unknown type “%(detail)s”: use company or person."),
     "bad_email": _l("“%(detail)s” is not a valid e-mail address."),
     "bad_discount": _l("“%(detail)s” is not a discount from 0 to 100."),
+    "discount_decimals": _l("“%(detail)s” has more than two decimals."),
     "bad_number": _l("“%(detail)s” is not a valid customer number."),
     "number_twice": _l("Customer number %(detail)s appears twice in the file (number:line)."),
     "number_taken": _l("Customer number %(detail)s is taken by an existing contact."),

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from peewee import CharField
 
 from kontor import config, contacts, languages
+from kontor.contacts.register import has_at_most_two_decimals
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
 from kontor.text import decode_text, is_web_address, one_line, whole_number, without_controls
 from models import Contact, db
@@ -165,6 +166,8 @@ def _check(values, line_number, numbers_in_file):
             return "bad_discount", values["discount"]
         if not discount.is_finite() or not 0 <= discount <= 100:   # NaN cannot be compared
             return "bad_discount", values["discount"]
+        if not has_at_most_two_decimals(discount):
+            return "discount_decimals", values["discount"]
         values["discount"] = discount
     else:
         values.pop("discount", None)

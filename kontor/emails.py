@@ -5,7 +5,7 @@ Needs an application context (templates, Flask-Babel); delivery is kontor/mail.p
 from flask import current_app, render_template
 from flask_babel import force_locale
 
-from kontor import mail
+from kontor import languages, mail
 from models import Company
 
 
@@ -23,10 +23,12 @@ def link(path: str) -> str:
 
 def queue(template, to_addr, language, kind, **context):
     """Render templates/email/<template>.txt (first line: subject) in `language` and put it in
-    the outbox (kontor/mail.py delivers it later). Returns the OutboxMessage row. Raises
-    mail.InvalidAddress for an unusable `to_addr`."""
+    the outbox (kontor/mail.py delivers it later); dates in it are formatted as the pages
+    format them for that language and the company's country. Returns the OutboxMessage row.
+    Raises mail.InvalidAddress for an unusable `to_addr`."""
     company = Company.current()
-    with force_locale(language):
+    locale = languages.formatting_locale(language, company.country if company else "")
+    with force_locale(locale):
         text = render_template(f"email/{template}.txt", company=company, **context)
     subject, _, body = text.strip().partition("\n")
     return mail.enqueue(to_addr, subject.strip(), body.strip() + "\n", kind=kind)

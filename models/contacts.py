@@ -23,7 +23,7 @@ class Contact(BaseModel):
     name = CharField(max_length=200)
     name_norm = CharField(max_length=200, default="", index=True)   # for duplicate warnings
     sort_name = CharField(max_length=200, default="", index=True)   # folded, for sorting
-    sort_city = CharField(max_length=100, default="")               # folded, for sorting
+    sort_city = CharField(max_length=100, default="1")   # "0" + folded city, "1" for none
     org_number = CharField(max_length=30, default="", index=True)
     vat_number = CharField(max_length=30, default="")
     email = CharField(max_length=254, default="", index=True)

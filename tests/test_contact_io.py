@@ -494,3 +494,10 @@ def test_common_other_headings_are_understood(app, heading):
     _line, values = preview.rows[0]
     assert values["website"] == "https://jansen.example"
     assert values["org_number"] == "12345678"
+
+
+def test_a_discount_with_more_than_two_decimals_is_a_line_error_not_rounded(app):
+    """Issue 11 item 19: 12.345 became 12.35 without a word."""
+    preview = contact_io.parse(b"Name;Korting %\nJansen BV;12,345\nBakker BV;12,50\n")
+    assert [(line, code, detail) for line, code, detail in preview.errors] == \
+        [(2, "discount_decimals", "12,345")]

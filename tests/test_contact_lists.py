@@ -125,7 +125,8 @@ def test_a_next_link_after_a_change_continues_from_its_row(admin_client, many):
 
 def test_a_bookmarked_page_of_a_kept_search_is_that_page(admin_client, many):
     assert listed(admin_client, q="jansen", page=3) == [f"Jansen {n:03}" for n in range(101, 121)]
-    assert listed(admin_client, q="jansen", page=9) == []
+    # a page past the end is the last page (issue 11 item 19)
+    assert listed(admin_client, q="jansen", page=9) == [f"Jansen {n:03}" for n in range(101, 121)]
     page = admin_client.get("/contacts?q=jansen&page=2").get_data(as_text=True)
     assert "120 contacts" in page and "Page 2 of 3" in page
 
@@ -180,3 +181,36 @@ def test_previous_ends_where_the_page_began_though_its_first_row_moved(admin_cli
     contacts.update(moved.id, {"name": "Aaa First Now"}, moved.version)
     back = admin_client.get(links(third, "prev")).get_data(as_text=True)
     assert names_on(back) == [f"Contact {n:03}" for n in range(51, 101)]
+
+
+def test_contacts_without_a_city_sort_after_every_city(admin_client):
+    """Issue 11 item 19: sorted by city, the contacts without one came first."""
+    add("Zonder Plaats BV")
+    add("Ærø Shipping", city="Ærøskøbing")
+    add("Amsterdam BV", city="amsterdam")
+    add("Zwolle BV", city="Zwolle")
+    # "Ærøskøbing" sorts as "aeroskobing", before "amsterdam"
+    assert listed(admin_client, sort="city") == ["Ærø Shipping", "Amsterdam BV", "Zwolle BV",
+                                                 "Zonder Plaats BV"]
+    assert listed(admin_client, sort="-city") == ["Zonder Plaats BV", "Zwolle BV",
+                                                  "Amsterdam BV", "Ærø Shipping"]
+
+
+@pytest.mark.parametrize("search", ["", "contact"])
+def test_paging_by_city_crosses_into_the_contacts_without_one(admin_client, search):
+    for n in range(1, 56):
+        add(f"Contact {n:02}", city=f"City {n:02}")
+    for n in range(56, 61):
+        add(f"Contact {n:02}")
+    expected = [f"Contact {n:02}" for n in range(1, 61)]
+    assert walk(admin_client, f"/contacts?sort=city&q={search}") == expected
+    assert listed(admin_client, sort="city", page="2", q=search) == expected[50:]
+
+
+@pytest.mark.parametrize("search", ["", "contact"])
+def test_a_page_number_past_the_end_shows_the_last_page(admin_client, search):
+    """Issue 11 item 19: ?page=9 of a two-page list said "No contacts found"."""
+    for n in range(1, 61):
+        add(f"Contact {n:02}")
+    assert listed(admin_client, page="9", q=search) == [f"Contact {n:02}" for n in range(51, 61)]
+    assert listed(admin_client, page="999999", q="nobody") == []

@@ -232,7 +232,7 @@ def test_a_contact_opens_read_only_with_every_field(admin_client):
         assert str(escape(FULL[key])) in page, key
     assert "10001" in page
     assert "Netherlands" in page                  # the country by name
-    assert "12.50" in page                        # the discount
+    assert "12,50" in page        # the discount, as English in the Netherlands writes it
     assert "Piet Jansen" in page and "Director" in page
     assert 'id="note-heading"' in page and 'id="timeline-heading"' in page
     assert "Contact created" in page
@@ -362,6 +362,7 @@ def test_saving_without_changes_records_nothing(admin_client):
     ("discount", "-1", "Enter a discount from 0 to 100."),
     ("discount", "much", "Not a valid decimal value. Enter a discount from 0 to 100."),
     ("discount", "NaN", "Enter a discount from 0 to 100."),
+    ("discount", "12.345", "Use at most two decimals, for example 12.25."),  # not rounded
     ("name", "", "This field is required."),
     ("name", "   ", "This field is required."),
 ])
@@ -768,3 +769,15 @@ def test_every_kontor_filter_runs_per_request(app):
              if getattr(app.jinja_env.filters[name], "jinja_pass_arg", None)
              is not _PassArg.context]
     assert early == []
+
+
+@pytest.mark.parametrize("language, typed, shown", [("nl", "12,5", "12,50"), ("de", "7,25", "7,25"),
+                                                    ("en", "12.5", "12,50")])
+def test_a_discount_is_typed_and_shown_the_readers_way(admin_client, superuser, language, typed,
+                                                       shown):
+    """Issue 11 item 19: a Dutch reader typing "12,5" was told it is no number."""
+    User.update(language=language).where(User.id == superuser.id).execute()
+    admin_client.form("/contacts/new", {**FULL, "discount": typed})
+    contact = Contact.get(name=FULL["name"])
+    assert contact.discount == Decimal(typed.replace(",", "."))
+    assert input_value(body(admin_client.get(f"/contacts/{contact.id}/edit")), "discount") == shown

@@ -148,6 +148,13 @@ def test_contacts_get_their_folded_city_for_sorting(bare_app):
         if sqlite:                   # ... knows the new one too, or SQLite would prefer it
             assert db.execute_sql("SELECT 1 FROM sqlite_stat1 WHERE idx = 'contact_active_city'"
                                   ).fetchone()
+    # migration 0015: contacts without a city sort after every city (issue 11 item 19)
+    assert "0015_contacts_without_city_last" in migrate.upgrade(
+        db.obj, target="0015_contacts_without_city_last")
+    with db.connection_context():
+        assert db.execute_sql("SELECT customer_number, sort_city FROM contact ORDER BY 1"
+                              ).fetchall() == [(10001, "0alesund"), (10002, "0amsterdam"),
+                                               (10003, "1")]
 
 
 def test_existing_sessions_become_staff_sessions(bare_app):

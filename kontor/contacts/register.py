@@ -1,6 +1,8 @@
 """The register's rules for one contact (SPEC section 6): its fields and its persons' fields,
 the fields derived from them for searching, sorting and the duplicate check, customer
 numbering, and reading a contact and its persons."""
+from decimal import Decimal
+
 from peewee import fn
 
 from kontor.matching import digits, normalise_name
@@ -25,12 +27,21 @@ def search_text_for(values) -> str:
     return " ".join(fold(p) for p in parts if p)
 
 
+def city_sort_key(city):
+    """`contact.sort_city` for a city as typed (str or None): "0" and the folded city, or "1"
+    for none, so that contacts without a city come after every city (issue 11 item 19) under
+    any collation, SQLite's and PostgreSQL's alike, while the list keeps one indexed column
+    to page by (migration 0015 gave existing rows the prefix)."""
+    folded = fold(city or "").strip()
+    return "0" + folded[:99] if folded else "1"
+
+
 def derived_fields(values):
     """The columns kept in step with a contact's fields (a dict with at least `name`): the
     normalised name of the duplicate check, the sort keys and the search text."""
     return {"name_norm": normalise_name(values["name"])[:200],
             "sort_name": fold(values["name"]).strip()[:200],
-            "sort_city": fold(values.get("city") or "").strip()[:100],
+            "sort_city": city_sort_key(values.get("city")),
             "search_text": search_text_for(values)}
 
 
@@ -65,3 +76,10 @@ def get_person(contact, person_id):
 def persons(contact):
     """The contact's persons (a list), active ones first, by name."""
     return _PERSONS(contact.id)
+
+
+def has_at_most_two_decimals(value) -> bool:
+    """True when the Decimal `value` (a discount in percent) has no digits past the second
+    decimal ("12.50" and "12.5" yes, "12.345" no): the register stores hundredths of a
+    percent, and a third decimal would be rounded without a word (issue 11 item 19)."""
+    return value == value.quantize(Decimal("0.01"))

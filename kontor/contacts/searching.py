@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from peewee import OP, SQL, Expression, NodeList, Tuple, fn
 
+from kontor import paging
 from kontor.text import fold, whole_number, without_controls
 from models import Contact, Prepared, db, is_sqlite
 
@@ -154,6 +155,9 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
     ids = result_ids.get(terms, sort, include_inactive, need, build=bool(terms) or numbered)
     if ids is not None:
         start = (page - 1) * per_page
+        if start >= len(ids) > 0 and numbered:     # past the end: the last page (see below)
+            return search(text, sort, paging.last_page(len(ids), per_page), per_page,
+                          include_inactive)
         fits = ((not after or (start > 0 and ids[start - 1:start].tolist() == [after])) and
                 (not before or ids[start + per_page:start + per_page + 1].tolist() == [before]))
         if fits:
@@ -185,6 +189,10 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
         total = len(rows)     # everything is on this page: nothing to count
     else:
         total = base.select(Contact.id).limit(COUNT_LIMIT + 1).count()
+    if not rows and page > 1 and not after and not before and total:
+        # a page number past the end (a bookmark of a list that shrank): the last page
+        last = min(paging.last_page(total, per_page), page - 1)
+        return search(text, sort, last, per_page, include_inactive)
     return Result(rows, total, page, per_page, has_next, sort=sort)
 
 
