@@ -60,7 +60,7 @@ def test_adding_text_appends_an_entry_stamped_with_date_time_and_author(app, adm
     assert (entry.author_id, entry.author_name) == (superuser.id, "Anna Jansen")
     assert before - timedelta(seconds=1) <= entry.created_at <= utcnow()
     stamp = stamp_of(app, entry)
-    assert re.search(r"\d{1,2}/\d{1,2}/\d{2}, \d{1,2}:\d{2}", stamp)   # date and time
+    assert re.search(r"\d{2}/\d{2}/\d{4}, \d{2}:\d{2}", stamp)   # date and time
     for url in (f"/contacts/{contact.id}", f"/contacts/{contact.id}/edit"):
         section = note_section(body(admin_client.get(url)))
         assert f'<p class="stamp">{escape(stamp)}</p>' in section, url

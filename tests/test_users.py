@@ -242,18 +242,18 @@ def test_user_management_shows_every_employee_with_the_state_of_their_access(
     assert f'href="/users/invite?employee={kees.id}"' in kees_row.markup
 
     lotte_row = row_of(page, "Lotte de Boer")
-    assert "Invited Sent 3/2/26, 10:00 AM, expires 3/9/26, 10:00 AM" in lotte_row.text
+    assert "Invited Sent 02/03/2026, 10:00, expires 09/03/2026, 10:00" in lotte_row.text
     assert lotte_row.buttons == ["Resend", "Revoke"]
     assert "lotte@jansen.example" in lotte_row.text
     assert "row-attention" not in lotte_row.classes
 
     eva_row = row_of(page, "Eva Verlopen")
-    assert "Invitation expired Expired 3/1/26, 10:00 AM" in eva_row.text
+    assert "Invitation expired Expired 01/03/2026, 10:00" in eva_row.text
     assert eva_row.buttons == ["Resend"]       # an expired link cannot be revoked, only renewed
     assert "row-attention" not in eva_row.classes
 
     piet_row = row_of(page, "Piet de Vries")
-    assert "Active signed in now Last sign-in: 3/3/26, 10:00 AM" in piet_row.text
+    assert "Active signed in now Last sign-in: 03/03/2026, 10:00" in piet_row.text
     assert "Staff user" in piet_row.text
     assert piet_row.buttons == ["Deactivate", "Make administrator"]
 
@@ -262,7 +262,7 @@ def test_user_management_shows_every_employee_with_the_state_of_their_access(
     assert "signed in now" not in wim_row.text
 
     sanne_row = row_of(page, "Sanne Visser")
-    assert "Locked Too many wrong passwords, 3/3/26, 10:00 AM" in sanne_row.text
+    assert "Locked Too many wrong passwords, 03/03/2026, 10:00" in sanne_row.text
     assert "Unlock" in sanne_row.buttons
 
     daan_row = row_of(page, "Daan Mulder")
@@ -353,7 +353,7 @@ def test_resending_sends_a_new_link_for_seven_more_days_and_the_old_one_stops(
         page = post_and_look(admin, f"/users/invitations/{first.id}/resend")
         assert "A new invitation is on its way to kees@jansen.example." in flashes(page)
         row = row_of(page, "Kees Bakker")
-        assert "Invited Sent 3/10/26, 10:00 AM, expires 3/17/26, 10:00 AM" in row.text
+        assert "Invited Sent 10/03/2026, 10:00, expires 17/03/2026, 10:00" in row.text
 
     second = Invitation.get(Invitation.id != first.id)
     assert Invitation.get_by_id(first.id).revoked_at is not None
