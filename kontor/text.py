@@ -69,3 +69,19 @@ def is_web_address(text):
         return scheme.group(2).startswith("//") and len(scheme.group(2)) > 2
     # "example.nl:8080/…" is a host and port, not a scheme
     return re.fullmatch(r"\d+(/.*)?", scheme.group(2), re.DOTALL) is not None
+
+
+# --- names in the short lists a superuser keeps (support categories and types) --------------
+
+def list_name(name: str) -> str:
+    """A name as a short list stores it: spaces trimmed, runs of spaces made one, at most 100
+    characters."""
+    return " ".join((name or "").split())[:100]
+
+
+def list_key(name: str) -> str:
+    """What makes two names of a short list the same (issue 11 item 19): "Installatie",
+    " installatie " and "INSTALLATIE" are one, as are "Überweisung" and "uberweisung" (`fold`,
+    the folding every search uses). Support categories and types store it in `name_key`,
+    unique."""
+    return " ".join(fold(list_name(name)).split())[:100]
