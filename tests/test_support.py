@@ -863,7 +863,7 @@ def test_staff_users_may_not_keep_the_lists(staff_client, desk):
                              {}).status_code == 403
     assert CaseCategory.select().count() == 1
     assert CaseCategory.get_by_id(desk.category.id).active is True
-    assert "Categories and types" not in text(staff_client.get("/support"))
+    assert "Support settings" not in text(staff_client.get("/support"))
 
 
 # --- output -------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def mails_to(smtp, address):
 
 def add_list_item(page, section, name):
     card = page.locator("section", has=page.get_by_role("heading", name=section, exact=True))
-    card.get_by_label("Name").fill(name)
+    card.get_by_label("Name", exact=True).fill(name)
     card.get_by_role("button", name="Add").click()
     expect(flash(page, f"“{name}” added.")).to_be_visible()
 
@@ -54,8 +54,8 @@ def test_a_case_from_the_wizard_to_not_answered_and_reopened(admin_page, browser
 
     # The superuser keeps the lists: a category and a type, and one no longer offered.
     page.goto(site.url + "/support")
-    page.get_by_role("link", name="Categories and types").click()
-    expect(heading(page)).to_have_text("Categories and types of request")
+    page.get_by_role("link", name="Support settings").click()
+    expect(heading(page)).to_have_text("Support settings")
     add_list_item(page, "Categories", "Invoicing")
     add_list_item(page, "Categories", "Old product")
     add_list_item(page, "Types of request", "Question")
