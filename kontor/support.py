@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from peewee import JOIN, IntegrityError, fn
 
 from kontor import __version__, form_keys
-from kontor.text import whole_number, without_controls
+from kontor.errors import Refused
+from kontor.text import list_key, list_name, whole_number, without_controls
 from models import (
     CaseCategory,
     CaseEvent,
@@ -37,16 +38,47 @@ STATUSES = ("open", "answered", "closed")
 CASE_LISTS = {"categories": CaseCategory, "types": CaseType}
 
 
-def can_see(user, case) -> bool:
-    """Superusers see every case; staff users the cases they asked or own."""
-    return bool(user.is_superuser or case.owner_id == user.id or
-                case.requester_user_id == user.id)
+def staff_see_all() -> bool:
+    """The company setting "Staff see all support cases" (SPEC section 9, issue 11 item 19):
+    True (the default, and before setup) when every staff member sees every case, False when
+    staff see only the cases they asked or own."""
+    company = Company.select(Company.staff_see_all_cases).order_by(Company.id).first()
+    return True if company is None else bool(company.staff_see_all_cases)
 
 
-def visible_to(user):
-    """A query of the SupportCase rows `user` may see (see can_see)."""
+def set_staff_see_all(value: bool) -> bool:
+    """Set the company setting "Staff see all support cases" (see staff_see_all). Setting,
+    not toggling: a second click or a stale tab leaves it as asked. Returns whether it
+    changed. Raises LookupError before setup (no company)."""
+    with db.atomic():
+        company = Company.current()
+        if company is None:
+            raise LookupError("no company yet")
+        return bool(Company.update(staff_see_all_cases=bool(value)).where(
+            Company.id == company.id, Company.staff_see_all_cases != bool(value)).execute())
+
+
+def sees_all(user) -> bool:
+    """Whether `user` sees every support case: a superuser always, a staff member when the
+    company setting says so (staff_see_all)."""
+    return bool(user.is_superuser) or staff_see_all()
+
+
+def can_see(user, case, everything=None) -> bool:
+    """Whether `user` may see `case`: every case when they see all (`everything`, else
+    sees_all(user)), else the cases they asked or own. One rule for the list, the search,
+    the case page, its files and the contact's timeline (issue 11 item 19)."""
+    if everything is None:
+        everything = sees_all(user)
+    return bool(everything or case.owner_id == user.id or case.requester_user_id == user.id)
+
+
+def visible_to(user, everything=None):
+    """A query of the SupportCase rows `user` may see (see can_see; `everything` as there)."""
+    if everything is None:
+        everything = sees_all(user)
     query = SupportCase.select()
-    if not user.is_superuser:
+    if not everything:
         query = query.where((SupportCase.owner == user.id) |
                             (SupportCase.requester_user == user.id))
     return query
@@ -364,15 +396,74 @@ def case_lists():
             for kind, model in CASE_LISTS.items()}
 
 
+class NameTaken(Refused):
+    """A category or type of that name exists already, ignoring case, accents and spaces;
+    `existing` is its name as stored."""
+
+    def __init__(self, existing):
+        super().__init__("name_taken", existing)
+        self.existing = existing
+
+
+def numbered_name(name: str, number: int) -> str:
+    """`name` with " (number)" after it, cut to fit the 100 characters of a list name: how
+    migration 0014 renames a name that clashes with an earlier one."""
+    suffix = f" ({number})"
+    return list_name(name)[:100 - len(suffix)] + suffix
+
+
+def _taken(model, key, but=None):
+    """The item of `model` whose key is `key` (other than item `but`), or None."""
+    query = model.select().where(model.name_key == key)
+    if but is not None:
+        query = query.where(model.id != but)
+    return query.first()
+
+
 def add_to_list(kind, name, form_key=None):
-    """Add `name` (stripped) at the end of the list `kind` ("categories" or "types"); return
-    the new item. Raises KeyError for another `kind`, form_keys.AlreadySaved when `form_key`
-    was used before."""
+    """Add `name` (see list_name) at the end of the list `kind` ("categories" or "types");
+    return the new item. Raises KeyError for another `kind`, form_keys.AlreadySaved when
+    `form_key` was used before, NameTaken when the list has that name already, ignoring case,
+    accents and spaces (issue 11 item 19; the unique index on `name_key` decides a race)."""
     model = CASE_LISTS[kind]
-    with db.atomic():
-        form_keys.claim(form_key)
-        position = (model.select(fn.MAX(model.position)).scalar() or 0) + 1
-        return model.create(name=name.strip(), position=position)
+    name, key = list_name(name), list_key(name)
+    try:
+        with db.atomic():
+            form_keys.claim(form_key)
+            existing = _taken(model, key)
+            if existing is not None:
+                raise NameTaken(existing.name)
+            position = (model.select(fn.MAX(model.position)).scalar() or 0) + 1
+            return model.create(name=name, name_key=key, position=position)
+    except IntegrityError:      # added by someone else between the check and the insert
+        existing = _taken(model, key)
+        if existing is None:
+            raise
+        raise NameTaken(existing.name) from None
+
+
+def rename_list_item(kind, item_id, name):
+    """Give item `item_id` of the list `kind` the name `name` (see list_name); cases keep it
+    under its new name. Returns the old name, or None when the list has no such item. Raises
+    KeyError for another `kind`, NameTaken when another item has that name already, ignoring
+    case, accents and spaces (issue 11 item 19)."""
+    model = CASE_LISTS[kind]
+    name, key = list_name(name), list_key(name)
+    try:
+        with db.atomic():
+            item = model.get_or_none(model.id == item_id)
+            if item is None:
+                return None
+            existing = _taken(model, key, but=item_id)
+            if existing is not None:
+                raise NameTaken(existing.name)
+            model.update(name=name, name_key=key).where(model.id == item_id).execute()
+            return item.name
+    except IntegrityError:
+        existing = _taken(model, key, but=item_id)
+        if existing is None:
+            raise
+        raise NameTaken(existing.name) from None
 
 
 def offer_list_item(kind, item_id, offered):

@@ -119,3 +119,18 @@ def looks_like_text(raw: bytes) -> bool:
     text too)."""
     encoding = text_encoding(raw)
     return encoding is not None and not _BINARY.search(raw.decode(encoding))
+
+# --- names in the short lists a superuser keeps (support categories and types) --------------
+
+def list_name(name: str) -> str:
+    """A name as a short list stores it: spaces trimmed, runs of spaces made one, at most 100
+    characters."""
+    return " ".join((name or "").split())[:100]
+
+
+def list_key(name: str) -> str:
+    """What makes two names of a short list the same (issue 11 item 19): "Installatie",
+    " installatie " and "INSTALLATIE" are one, as are "Überweisung" and "uberweisung" (`fold`,
+    the folding every search uses). Support categories and types store it in `name_key`,
+    unique."""
+    return " ".join(fold(list_name(name)).split())[:100]

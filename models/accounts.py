@@ -28,6 +28,9 @@ class Company(BaseModel):
     org_number = CharField(max_length=30, default="")
     language = CharField(max_length=5, default="en")
     timezone = CharField(max_length=64, default="Europe/Amsterdam")
+    # Every staff member sees every support case (SPEC section 9; issue 11 item 19); off: staff
+    # see the cases they asked or own, superusers all.
+    staff_see_all_cases = BooleanField(default=True)
     version = IntegerField(default=1)
     updated_at = DateTimeField(default=utcnow)
 

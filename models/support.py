@@ -11,6 +11,9 @@ from models.db import BaseModel
 class CaseCategory(BaseModel):
     """A product or area a support case is about; the superuser keeps the list."""
     name = CharField(max_length=100)
+    # the name folded (kontor/text.py list_key; kontor/support.py keeps it in step): unique,
+    # so no two names differ only in case, accents or spaces (issue 11 item 19)
+    name_key = CharField(max_length=100, unique=True)
     active = BooleanField(default=True)
     position = IntegerField(default=0)
 
@@ -18,6 +21,9 @@ class CaseCategory(BaseModel):
 class CaseType(BaseModel):
     """The kind of request (question, error, wish…); the superuser keeps the list."""
     name = CharField(max_length=100)
+    # the name folded (kontor/text.py list_key; kontor/support.py keeps it in step): unique,
+    # so no two names differ only in case, accents or spaces (issue 11 item 19)
+    name_key = CharField(max_length=100, unique=True)
     active = BooleanField(default=True)
     position = IntegerField(default=0)
 

@@ -25,15 +25,16 @@ from helpers import (  # noqa: E402
     Inbox,
     KontorClient,
     free_port,
+    make_company,
     make_user,
     sign_in,
     signed_in,
 )
-from support_helpers import customer  # noqa: E402
+from support_helpers import category, customer, type_of_request  # noqa: E402
 
 from app import create_app  # noqa: E402
-from kontor import mail, migrate  # noqa: E402
-from models import CaseCategory, CaseType, db, open_database  # noqa: E402
+from kontor import mail, migrate, support  # noqa: E402
+from models import db, open_database  # noqa: E402
 
 # Property-based tests (hypothesis) run on a fixed budget. In CI (CI=true): 100 examples per
 # property, derandomized, so that a run takes the same time and finds the same failures every
@@ -302,9 +303,17 @@ def desk(app, superuser, staff):
     d = Desk()
     d.superuser, d.staff = superuser, staff
     d.customer = customer()
-    d.category = CaseCategory.create(name="Invoicing", position=1)
-    d.type = CaseType.create(name="Question", position=1)
+    d.category = category("Invoicing", position=1)
+    d.type = type_of_request("Question", position=1)
     return d
+
+
+@pytest.fixture
+def own_cases_only(app):
+    """The company setting "Staff see all support cases" off: staff see the cases they asked
+    for or own, superusers all (SPEC section 9)."""
+    make_company()
+    support.set_staff_see_all(False)
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import re
 from helpers import text
 
 from kontor import contacts
-from models import SupportCase
+from kontor.text import list_key
+from models import CaseCategory, CaseType, SupportCase
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -16,6 +17,16 @@ PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 def customer(name="Bakkerij De Korenschoof", **fields):
     return contacts.create({"name": name, "kind": "company", **fields})
+
+
+def category(name="Invoicing", **fields):
+    """A support category, as the settings page stores it (its folded key beside its name)."""
+    return CaseCategory.create(name=name, name_key=list_key(name), **fields)
+
+
+def type_of_request(name="Question", **fields):
+    """A type of request, as the settings page stores it."""
+    return CaseType.create(name=name, name_key=list_key(name), **fields)
 
 
 def case_by_number(number):

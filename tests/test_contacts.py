@@ -13,17 +13,10 @@ from helpers import body, error_beside, make_user, text
 from jinja2.utils import _PassArg
 from markupsafe import escape
 from peewee import IntegrityError
+from support_helpers import category, type_of_request
 
 from kontor import contacts, support
-from models import (
-    CaseCategory,
-    CaseType,
-    Contact,
-    ContactChange,
-    ContactPerson,
-    NoteEntry,
-    User,
-)
+from models import Contact, ContactChange, ContactPerson, NoteEntry, User
 
 FULL = {"kind": "company", "name": "Jansen Installatie BV", "org_number": "12345678",
         "vat_number": "NL001234567B01", "email": "info@jansen.example",
@@ -284,11 +277,11 @@ def test_a_short_timeline_has_no_link_to_more(admin_client):
 
 
 def test_the_timeline_shows_the_support_cases_the_reader_may_see(admin_client, staff_client,
-                                                                 superuser, staff):
+                                                                 superuser, staff, own_cases_only):
     contact = add("Jansen Installatie BV")
-    category = CaseCategory.create(name="Invoicing", position=1)
-    kind = CaseType.create(name="Question", position=1)
-    case = support.create(support.Draft(contact.id, category.id, kind.id, "Printer offline",
+    invoicing = category("Invoicing", position=1)
+    kind = type_of_request("Question", position=1)
+    case = support.create(support.Draft(contact.id, invoicing.id, kind.id, "Printer offline",
                                         "Since Monday.", superuser.id, False, ""), superuser)
     mine = admin_client.get(f"/contacts/{contact.id}").get_data(as_text=True)
     assert "Support request" in mine and "Printer offline" in mine
@@ -305,9 +298,9 @@ def test_a_superuser_sees_a_staff_members_case_in_the_timeline(admin_client, sta
     """The case list shows a superuser every case; so does the contact's timeline, also
     cases the superuser neither asked nor owns (a lambda bound late once hid them)."""
     contact = add("Ødegård Bygg AS")
-    category = CaseCategory.create(name="Invoicing", position=1)
-    kind = CaseType.create(name="Question", position=1)
-    case = support.create(support.Draft(contact.id, category.id, kind.id, "Heating fails",
+    invoicing = category("Invoicing", position=1)
+    kind = type_of_request("Question", position=1)
+    case = support.create(support.Draft(contact.id, invoicing.id, kind.id, "Heating fails",
                                         "Since Monday.", staff.id, False, ""), staff)
     assert case.owner_id != superuser.id and case.requester_user_id != superuser.id
     assert "Heating fails" in admin_client.get("/support?view=all").get_data(as_text=True)

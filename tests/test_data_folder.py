@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from helpers import ON_POSTGRES, KontorClient, make_user, sign_in
-from support_helpers import PDF, customer, open_case
+from support_helpers import PDF, category, customer, open_case, type_of_request
 
 from app import create_app
 from kontor import mail, migrate, storage
-from models import CaseCategory, CaseType, OutboxMessage, db
+from models import OutboxMessage, db
 
 pytestmark = pytest.mark.empty_database
 
@@ -65,8 +65,8 @@ def test_a_real_run_leaves_only_private_folders_and_files(fresh_install):
     client.form("/forgot", {"email": superuser.email})
     assert mail.deliver_due(app.config) == (1, 0, 0)
     # a case file
-    open_case(client, customer(), CaseCategory.create(name="Invoicing", position=1),
-              CaseType.create(name="Question", position=1), files=[("invoice.pdf", PDF)])
+    open_case(client, customer(), category("Invoicing", position=1),
+              type_of_request("Question", position=1), files=[("invoice.pdf", PDF)])
     # a CSV waiting between preview and confirmation
     response = client.form("/contacts/import",
                            {"file": (io.BytesIO(b"name\nBakkerij Jansen\n"),

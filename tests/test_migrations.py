@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from helpers import KontorClient
+from peewee import IntegrityError
 
 from app import create_app
 from kontor import employees, migrate
@@ -120,9 +121,13 @@ def test_no_migration_drops_a_table():
         assert not re.search(r"drop_table|DROP\s+TABLE", source, re.IGNORECASE), path.name
 
 
-def test_migration_names_are_numbered_without_gaps():
+def test_migration_names_are_numbered_once_each():
+    """Each number once, so that the order is the numbers' order. Numbers may leave gaps:
+    work on branches takes its numbers ahead (0014 before 0011-0013 are merged), and a
+    database that ran a later number runs an earlier one when it arrives."""
     numbers = [int(name.split("_")[0]) for name in MIGRATION_FILES]
-    assert numbers == list(range(1, len(numbers) + 1))
+    assert numbers == sorted(set(numbers))
+    assert all(len(name.split("_")[0]) == 4 for name in MIGRATION_FILES)
     assert MIGRATION_FILES[0] == FIRST
     assert Path(migrate.MIGRATIONS_DIR).is_dir()
 
@@ -170,3 +175,31 @@ def test_existing_sessions_become_staff_sessions(bare_app):
         row = UserSession.get(UserSession.sid_hash == "a" * 64)
         assert (row.realm, row.website_id) == ("staff", None)
         assert User.select().count() == 0
+
+
+def test_case_lists_with_names_that_fold_the_same_are_renamed_not_lost(bare_app):
+    """Migration 0014 makes category and type names unique ignoring case, accents and spaces
+    (issue 11 item 19): names that clashed before keep their rows (cases keep them by id) and
+    the later ones get " (2)", " (3)" …; the company gets "staff see all cases", on."""
+    migrate.upgrade(db.obj, target="0010_form_keys")
+    long_name = "L" * 100
+    for table, names in (("case_category", ["Installatie", "installatie", " INSTALLÄTIE ",
+                                            "Installatie (2)", long_name, long_name.lower()]),
+                         ("case_type", ["Question", "question"])):
+        for position, name in enumerate(names):
+            insert(table, name=name, active=True, position=position)
+    insert("company", name="Jansen Installatie BV", street="", postcode="", city="",
+           country="NL", phone="", email="", vat_number="", org_number="", language="nl",
+           timezone="Europe/Amsterdam", version=1, updated_at="2025-01-02 03:04:05")
+    migrate.upgrade(db.obj)
+    with db.connection_context():
+        categories = [row[0] for row in db.execute_sql(
+            "SELECT name FROM case_category ORDER BY id").fetchall()]
+        assert categories == ["Installatie", "installatie (2)", "INSTALLÄTIE (3)",
+                              "Installatie (2) (2)", long_name, "l" * 96 + " (2)"]
+        assert [row[0] for row in db.execute_sql("SELECT name FROM case_type ORDER BY id")
+                ] == ["Question", "question (2)"]
+        assert db.execute_sql("SELECT staff_see_all_cases FROM company").fetchone()[0] in (
+            True, 1)
+    with pytest.raises(IntegrityError):
+        insert("case_type", name="QUESTION", name_key="question", active=True, position=9)

@@ -343,7 +343,8 @@ def test_a_name_with_cr_lf_cannot_split_a_header(app, staff_client, desk):
 
 
 def test_only_those_who_may_see_the_case_download_its_files(app, admin_client, staff_client,
-                                                            mila_client, desk, mila):
+                                                            mila_client, desk, mila,
+                                                            own_cases_only):
     number = open_case(staff_client, desk.customer, desk.category, desk.type,
                        files=[("a.png", PNG)])
     other = open_case(admin_client, desk.customer, desk.category, desk.type,

@@ -6,11 +6,13 @@ from wtforms import (
     BooleanField,
     HiddenField,
     MultipleFileField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from blueprints.forms import Form, database_id, form_key_field
@@ -87,9 +89,26 @@ class OwnerForm(Form):
 
 
 class ListItemForm(Form):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter a name.")),
+                                               Length(max=100)])
     form_key = form_key_field()
     submit = SubmitField(_l("Add"))
+
+
+class RenameForm(Form):
+    """A new name for a category or type (one form per item, its prefix "<kind>-<id>")."""
+    name = StringField(_l("New name"), validators=[DataRequired(_l("Enter a name.")),
+                                                   Length(max=100)])
+    submit = SubmitField(_l("Rename"))
+
+
+class CaseVisibilityForm(Form):
+    """The company setting "Staff see all support cases" (issue 11 item 19)."""
+    visibility = RadioField(_l("Who sees which support cases"), choices=[
+        SelectChoice("all", _l("Every staff member sees all support cases")),
+        SelectChoice("own", _l("Own cases only: staff see the cases they asked for or own; "
+                               "administrators see all"))], validators=[DataRequired()])
+    submit = SubmitField(_l("Save"))
 
 
 def owner_choices():

@@ -52,16 +52,17 @@ _Reader = namedtuple("_Reader", "id is_superuser")
 # support.visible_to decides which cases a reader sees: all of them, or the own ones
 
 
-def _timeline_cases(superuser):
-    """The prepared query of the cases a superuser (or a staff member) may see on a contact.
-    A function, not a lambda in the dict below: a lambda would read `superuser` when called,
-    after the loop, and so both queries would be the staff one."""
+def _timeline_cases(everything):
+    """The prepared query of the cases a reader who sees all of them (or only the own ones)
+    may see on a contact. A function, not a lambda in the dict below: a lambda would read
+    `everything` when called, after the loop, and so both queries would be the same."""
     return Prepared(lambda user_id, contact_id, limit: (
-        support.visible_to(_Reader(user_id, superuser)).where(SupportCase.contact == contact_id)
+        support.visible_to(_Reader(user_id, False), everything)
+        .where(SupportCase.contact == contact_id)
         .order_by(SupportCase.created_at.desc()).limit(limit)))
 
 
-_TIMELINE_CASES = {superuser: _timeline_cases(superuser) for superuser in (True, False)}
+_TIMELINE_CASES = {everything: _timeline_cases(everything) for everything in (True, False)}
 
 
 def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
@@ -74,7 +75,7 @@ def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
     events += [Event(change.at, "change", change.user.display_name if change.user_id else "",
                      changes=json.loads(change.changes))
                for change in _TIMELINE_CHANGES(contact.id, need)]
-    cases = _TIMELINE_CASES[bool(user.is_superuser)](user.id, contact.id, need)
+    cases = _TIMELINE_CASES[support.sees_all(user)](user.id, contact.id, need)
     events += [Event(case.created_at, "case", "", case.subject, case=case) for case in cases]
     events.sort(key=lambda e: e.at, reverse=True)
     start = (page - 1) * per_page

@@ -39,7 +39,7 @@ def mails_to(smtp, address):
 
 def add_list_item(page, section, name):
     card = page.locator("section", has=page.get_by_role("heading", name=section, exact=True))
-    card.get_by_label("Name").fill(name)
+    card.get_by_label("Name", exact=True).fill(name)
     card.get_by_role("button", name="Add").click()
     expect(flash(page, f"“{name}” added.")).to_be_visible()
 
@@ -54,8 +54,8 @@ def test_a_case_from_the_wizard_to_not_answered_and_reopened(admin_page, browser
 
     # The superuser keeps the lists: a category and a type, and one no longer offered.
     page.goto(site.url + "/support")
-    page.get_by_role("link", name="Categories and types").click()
-    expect(heading(page)).to_have_text("Categories and types of request")
+    page.get_by_role("link", name="Support settings").click()
+    expect(heading(page)).to_have_text("Support settings")
     add_list_item(page, "Categories", "Invoicing")
     add_list_item(page, "Categories", "Old product")
     add_list_item(page, "Types of request", "Question")
@@ -256,3 +256,45 @@ def test_a_case_from_the_wizard_to_not_answered_and_reopened(admin_page, browser
         assert_accessible(phone, "18-new-phone")
     finally:
         context.close()
+
+
+def test_enter_in_a_wizard_step_goes_forward_not_back(admin_page, site):
+    """Issue 11 item 19: Enter in the subject pressed "Back", the first button of the step."""
+    page = admin_page
+    page.set_default_timeout(10_000)
+    customer = "Fietsenmaker De Spaak"
+    page.goto(site.url + "/support/settings")
+    add_list_item(page, "Categories", "Bicycles (Enter)")
+    add_list_item(page, "Types of request", "Wish (Enter)")
+    page.goto(site.url + "/contacts/new")
+    page.get_by_label("Name", exact=True).fill(customer)
+    page.get_by_role("button", name="Create contact").click()
+    expect(heading(page)).to_contain_text(customer)
+
+    page.goto(site.url + "/support/new")
+    page.get_by_label("Find the customer").fill("spaak")
+    page.get_by_label("Find the customer").press("Enter")
+    page.get_by_label(re.compile(customer)).check()
+    page.get_by_role("button", name="Next").click()
+    expect(page).to_have_url(site.url + "/support/new/details")
+
+    # Enter with the description still empty: the step's own errors, not the step before.
+    page.get_by_label("Category").select_option(label="Bicycles (Enter)")
+    page.get_by_label("Type of request").select_option(label="Wish (Enter)")
+    page.get_by_label("Subject").fill("A bell on every bicycle")
+    page.get_by_label("Subject").press("Enter")
+    expect(page).to_have_url(site.url + "/support/new/details")
+    expect(page.locator("#description-error")).to_be_visible()
+
+    page.get_by_label("Description").fill("Customers ask for a bell.")
+    page.get_by_label("Subject").press("Enter")
+    expect(page).to_have_url(site.url + "/support/new/summary")
+    expect(page.locator(".facts")).to_contain_text("A bell on every bicycle")
+    # Back is still there, on the left of Send, and still goes back.
+    back, send = (page.get_by_role("button", name=name).bounding_box()
+                  for name in ("Back", "Send"))
+    assert back["x"] < send["x"]
+    page.get_by_role("button", name="Back").click()
+    expect(page).to_have_url(site.url + "/support/new/details")
+    expect(page.get_by_label("Subject")).to_have_value("A bell on every bicycle")
+    assert_accessible(page, "19-details-after-enter")
