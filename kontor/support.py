@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from peewee import JOIN, IntegrityError, fn
 
 from kontor import __version__, form_keys
-from kontor.text import whole_number, without_controls
+from kontor.search import contains_all
+from kontor.text import search_terms, search_text, whole_number, without_controls
 from models import (
     CaseCategory,
     CaseEvent,
@@ -74,8 +75,10 @@ def case_file(case, file_id):
 
 def listing(user, mine=False, status="", text=""):
     """The case list's query: the cases `user` sees (only those they own when `mine`), with
-    `status` if it is one of STATUSES, matching `text` (a case number, or part of the subject
-    or the customer's name); most recently changed first, with contact and owner joined."""
+    `status` if it is one of STATUSES, matching `text`: a case number, or words each found in
+    the subject or the customer's name, folded as every search folds them ("uberweisung"
+    finds "Überweisung fehlgeschlagen", issue 11 item 8); most recently changed first, with
+    contact and owner joined."""
     query = with_employee(visible_to(user).select(SupportCase, Contact, User)
                           .join(Contact, on=(SupportCase.contact == Contact.id))
                           .switch(SupportCase)
@@ -90,9 +93,9 @@ def listing(user, mine=False, status="", text=""):
         if len(number) == 2 and None not in number:
             query = query.where(SupportCase.year == number[0], SupportCase.seq == number[1])
         else:
-            like = text.lower()
-            query = query.where(fn.LOWER(SupportCase.subject).contains(like) |
-                                fn.LOWER(Contact.name).contains(like))
+            words = contains_all([SupportCase.search_text, Contact.sort_name],
+                                 search_terms(text))
+            query = query if words is None else query.where(words)
     return query.order_by(SupportCase.updated_at.desc(), SupportCase.id.desc())
 
 
@@ -155,10 +158,12 @@ def create(draft: Draft, requester, files=(), form_key=None):
                 form_keys.claim(form_key, requester.id)
                 seq = (SupportCase.select(fn.MAX(SupportCase.seq))
                        .where(SupportCase.year == year).scalar() or 0) + 1
+                subject = draft.subject.strip()[:200]
                 case = SupportCase.create(
                     year=year, seq=seq, contact=draft.contact_id,
                     category=draft.category_id or None, type=draft.type_id or None,
-                    subject=draft.subject.strip()[:200], owner=draft.owner_id or requester.id,
+                    subject=subject, search_text=search_text(subject),
+                    owner=draft.owner_id or requester.id,
                     requester_user=requester.id, status="open",
                     tech_info=draft.tech_info if draft.include_tech else "",
                     created_at=now, updated_at=now)

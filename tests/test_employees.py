@@ -4,7 +4,7 @@ links their own account with "This is me"."""
 import re
 
 import pytest
-from helpers import error_beside, make_user, sign_in
+from helpers import add_employee, error_beside, make_user, sign_in
 
 from models import AuditEvent, Employee, User
 
@@ -138,11 +138,11 @@ def test_fields_longer_than_the_database_allows_are_refused(app, admin_client):
 @pytest.fixture
 def register(app):
     make_user("anna@jansen.example", superuser=True, name="Anna Jansen")
-    Employee.create(name="Marie Bakker", email="marie@jansen.example", title="Planner",
+    add_employee(name="Marie Bakker", email="marie@jansen.example", title="Planner",
                     phone="030 555 0101")
-    Employee.create(name="Kees Visser", email="kees@visser.example", department="Workshop",
+    add_employee(name="Kees Visser", email="kees@visser.example", department="Workshop",
                     mobile="06 9999 0000")
-    Employee.create(name="Zoë de Wit", email="zoe@jansen.example", title="Bookkeeper")
+    add_employee(name="Zoë de Wit", email="zoe@jansen.example", title="Bookkeeper")
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -172,7 +172,7 @@ def test_a_search_without_results_says_so(app, admin_client):
 
 def test_a_long_register_is_paged(app, admin_client):
     for n in range(60):
-        Employee.create(name=f"Employee {n:02d}")
+        add_employee(name=f"Employee {n:02d}")
     first = names_listed(admin_client)
     assert len(first) == 50
     body = admin_client.get("/employees").get_data(as_text=True)
