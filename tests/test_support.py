@@ -163,6 +163,28 @@ def test_cases_are_numbered_year_and_a_four_digit_sequence(admin_client, desk):
                                subject="Duplicate", status="open")
 
 
+def test_search_folds_accents_and_apostrophes_in_subjects_and_customer_names(admin_client,
+                                                                             desk):
+    """One folding for every search (issue 11 item 8): SQLite's LOWER folds ASCII only."""
+    transfer = open_case(admin_client, desk.customer, desk.category, desk.type,
+                         subject="Überweisung fehlgeschlagen")
+    irish = open_case(admin_client, customer("O'Brien Bakery"), desk.category, desk.type,
+                      subject="Oven")
+    typographic = open_case(admin_client, customer("Ærø Færgeri"), desk.category, desk.type,
+                            subject="Kunde O’Neill kan ikke logge inn")
+
+    def found(q):
+        return numbers_listed(admin_client.get("/support", query_string={"view": "all",
+                                                                        "q": q}))
+    assert found("Überweisung") == [transfer]
+    assert found("uberweisung") == [transfer]
+    assert found("ÜBERWEISUNG FEHL") == [transfer]
+    assert found("O’Brien") == [irish]                # customer name typed with '
+    assert found("o'neill") == [typographic]          # subject typed with ’
+    assert found("aero faergeri") == [typographic]
+    assert found("obrien") == []
+
+
 def test_the_list_shows_the_share_of_closed_cases_answered_yes(admin_client, staff_client,
                                                                 desk):
     page = text(staff_client.get("/support?view=all"))
