@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, V
 
 from kontor import config, form_keys, languages, passwords
 from kontor.countries import country_choices
-from kontor.text import one_line, whole_number
+from kontor.text import one_line, unix_lines, whole_number
 
 PASSWORD_MESSAGES = {
     "too_short": _l("Use at least %(n)s characters.", n=passwords.MIN_LENGTH),
@@ -59,16 +59,25 @@ def _is_single_line(field_class):
 
 
 
+def _line_filter(field_class):
+    if _is_single_line(field_class):
+        return one_line
+    return unix_lines if issubclass(field_class, TextAreaField) else None
+
+
 class Form(FlaskForm):
     """The base of every Kontor form. Each single-line text field (a StringField, but not a
     text area or a password) gets the one_line filter: a line break pasted into a name or a
-    subject becomes a space, so it cannot cut an e-mail subject or a vCard line short."""
+    subject becomes a space, so it cannot cut an e-mail subject or a vCard line short. Each
+    text area gets the unix_lines filter: its CRLF line breaks become LF before Length counts
+    them, as the browser's maxlength counts them (issue 11 item 9)."""
 
     class Meta:
         def bind_field(self, form, unbound_field, options):
-            if _is_single_line(unbound_field.field_class):
+            line_filter = _line_filter(unbound_field.field_class)
+            if line_filter is not None:
                 filters = unbound_field.kwargs.get("filters", ())
-                options = {**options, "filters": (*filters, one_line)}
+                options = {**options, "filters": (*filters, line_filter)}
             return super().bind_field(form, unbound_field, options)
 
 

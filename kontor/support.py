@@ -15,7 +15,7 @@ from peewee import JOIN, IntegrityError, fn
 
 from kontor import __version__, form_keys
 from kontor.search import contains_all
-from kontor.text import search_terms, search_text, whole_number, without_controls
+from kontor.text import search_terms, search_text, unix_lines, whole_number, without_controls
 from models import (
     CaseCategory,
     CaseEvent,
@@ -169,7 +169,8 @@ def create(draft: Draft, requester, files=(), form_key=None):
                     created_at=now, updated_at=now)
                 message = CaseMessage.create(case=case, author=requester,
                                              author_name=requester.display_name,
-                                             body=draft.description.strip(), created_at=now)
+                                             body=unix_lines(draft.description).strip(),
+                                             created_at=now)
                 for original, stored, size, content_type in files:
                     CaseFile.create(case=case, message=message, original_name=original,
                                     stored_name=stored, size=size, content_type=content_type,
@@ -199,7 +200,7 @@ def add_information(case, author, body, files=(), form_key=None):
     with db.atomic():
         form_keys.claim(form_key, author.id)
         message = CaseMessage.create(case=case, author=author, author_name=author.display_name,
-                                     body=body.strip(), created_at=now)
+                                     body=unix_lines(body).strip(), created_at=now)
         for original, stored, size, content_type in files:
             CaseFile.create(case=case, message=message, original_name=original,
                             stored_name=stored, size=size, content_type=content_type,
@@ -294,7 +295,7 @@ def answered_no(case, user, feedback):
                 _unrated_closed(case)).execute():
             return False
         CaseMessage.create(case=case, author=user, author_name=user.display_name,
-                           body=feedback.strip(), kind="feedback", created_at=now)
+                           body=unix_lines(feedback).strip(), kind="feedback", created_at=now)
         event(case, user, "answered_no")
         event(case, user, "status", old="closed", new="open")
         case.status = "open"
