@@ -40,7 +40,7 @@ browser:
 
 # Extract the messages to translate into translations/messages.pot and merge them into the .po files.
 extract: $(BIN)/python
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext \
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 \
 	  --ignore-dirs=".* ._ tests bench .venv" -o translations/messages.pot .
 	$(BIN)/pybabel -q update -N -i translations/messages.pot -d translations
 

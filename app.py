@@ -36,6 +36,7 @@ import waitress
 from flask import Flask, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -53,10 +54,19 @@ from kontor.text import whole_number
 from kontor.web import DatabaseInteger, KontorRequest, current_company
 from models import User, db, open_database, with_employee
 
+# The messages that count a setting say it with the plural form its number needs ("after 1
+# minute", issue 11 item 9): each is a function of the app's config.
+COUNTED_ENDED_SESSION_MESSAGES = {
+    "idle": lambda config: ngettext(
+        "You were signed out after %(num)s minute without activity. Please sign in again.",
+        "You were signed out after %(num)s minutes without activity. Please sign in again.",
+        config["IDLE_MINUTES"]),
+    "absolute": lambda config: ngettext(
+        "Your session reached its %(num)s-hour limit. Please sign in again.",
+        "Your session reached its %(num)s-hour limit. Please sign in again.",
+        config["ABSOLUTE_HOURS"]),
+}
 ENDED_SESSION_MESSAGES = {
-    "idle": _l("You were signed out after %(minutes)s minutes without activity. "
-               "Please sign in again."),
-    "absolute": _l("Your session reached its %(hours)s-hour limit. Please sign in again."),
     "ended_by_admin": _l("Your session was ended by an administrator. Please sign in again."),
     "password_changed": _l("Your password was changed, so this session was ended. "
                            "Please sign in again."),
@@ -219,10 +229,14 @@ def send_to_portal_login():
 def announce_ended_session(app):
     """Tell the person why their session ended, once, on the first request after it did."""
     reason = getattr(session, "ended_reason", None)
-    if reason in ENDED_SESSION_MESSAGES and not getattr(session, "ended_announced", False):
+    if getattr(session, "ended_announced", False):
+        return
+    if reason in COUNTED_ENDED_SESSION_MESSAGES:
         session.ended_announced = True
-        flash(ENDED_SESSION_MESSAGES[reason] % {"minutes": app.config["IDLE_MINUTES"],
-                                                "hours": app.config["ABSOLUTE_HOURS"]}, "warning")
+        flash(COUNTED_ENDED_SESSION_MESSAGES[reason](app.config), "warning")
+    elif reason in ENDED_SESSION_MESSAGES:
+        session.ended_announced = True
+        flash(ENDED_SESSION_MESSAGES[reason], "warning")
 
 
 def register_errorhandlers(app, template="errors/error.html"):

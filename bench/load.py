@@ -53,16 +53,19 @@ import sys
 sys.path.insert(0, {str(ROOT)!r})
 from models import open_database, db, Employee, User
 from kontor import passwords
+from kontor.employees import derived_fields
 open_database({env.get('DATABASE_URL') or ''!r}
               or 'sqlite:///' + {env['KONTOR_DATA_DIR']!r} + '/kontor.db')
 hashed = passwords.hash_password({PASSWORD!r})
 with db.atomic():
     for i in range({clients}):
-        e = Employee.create(name=f"Load Client {{i}}", email=f"client{{i}}@bench.example")
+        person = dict(name=f"Load Client {{i}}", email=f"client{{i}}@bench.example")
+        e = Employee.create(**person, **derived_fields(person))
         User.create(email=f"client{{i}}@bench.example", password_hash=hashed, employee=e,
                     is_superuser=True)
     for i in range(500):
-        Employee.create(name=f"Employee {{i:04d}}", email=f"e{{i}}@bench.example", title="Staff")
+        person = dict(name=f"Employee {{i:04d}}", email=f"e{{i}}@bench.example", title="Staff")
+        Employee.create(**person, **derived_fields(person))   # with its folded search columns
 """
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
 

@@ -1,5 +1,6 @@
 """Forms and form pieces shared by several blueprints."""
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
@@ -14,23 +15,40 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, V
 
 from kontor import config, form_keys, languages, passwords
 from kontor.countries import country_choices
-from kontor.text import one_line, whole_number
+from kontor.text import one_line, unix_lines, whole_number
 
 PASSWORD_MESSAGES = {
-    "too_short": _l("Use at least %(n)s characters.", n=passwords.MIN_LENGTH),
-    "too_long": _l("Use at most %(n)s characters.", n=passwords.MAX_LENGTH),
+    # counts take the plural form their number needs (issue 11 item 9)
+    "too_short": lazy_ngettext("Use at least %(num)s character.",
+                               "Use at least %(num)s characters.", passwords.MIN_LENGTH),
+    "too_long": lazy_ngettext("Use at most %(num)s character.",
+                              "Use at most %(num)s characters.", passwords.MAX_LENGTH),
     "common": _l("This password is one of the most common ones; choose another."),
-    "context": _l("Without your name, your e-mail address, the company name and the word "
-                  "“Kontor”, fewer than %(n)s characters are left. Add words of your own.",
-                  n=passwords.MIN_OWN_LENGTH),
-    "context_company": _l("Without the company name, fewer than %(n)s characters are left. "
-                          "Add words of your own.", n=passwords.MIN_OWN_LENGTH),
-    "context_name": _l("Without your name, fewer than %(n)s characters are left. "
-                       "Add words of your own.", n=passwords.MIN_OWN_LENGTH),
-    "context_email": _l("Without your e-mail address, fewer than %(n)s characters are left. "
-                        "Add words of your own.", n=passwords.MIN_OWN_LENGTH),
-    "context_kontor": _l("Without the word “Kontor”, fewer than %(n)s characters are left. "
-                         "Add words of your own.", n=passwords.MIN_OWN_LENGTH),
+    "context": lazy_ngettext(
+        "Without your name, your e-mail address, the company name and the word “Kontor”, "
+        "fewer than %(num)s character is left. Add words of your own.",
+        "Without your name, your e-mail address, the company name and the word “Kontor”, "
+        "fewer than %(num)s characters are left. Add words of your own.",
+        passwords.MIN_OWN_LENGTH),
+    "context_company": lazy_ngettext(
+        "Without the company name, fewer than %(num)s character is left. "
+        "Add words of your own.",
+        "Without the company name, fewer than %(num)s characters are left. "
+        "Add words of your own.", passwords.MIN_OWN_LENGTH),
+    "context_name": lazy_ngettext(
+        "Without your name, fewer than %(num)s character is left. Add words of your own.",
+        "Without your name, fewer than %(num)s characters are left. Add words of your own.",
+        passwords.MIN_OWN_LENGTH),
+    "context_email": lazy_ngettext(
+        "Without your e-mail address, fewer than %(num)s character is left. "
+        "Add words of your own.",
+        "Without your e-mail address, fewer than %(num)s characters are left. "
+        "Add words of your own.", passwords.MIN_OWN_LENGTH),
+    "context_kontor": lazy_ngettext(
+        "Without the word “Kontor”, fewer than %(num)s character is left. "
+        "Add words of your own.",
+        "Without the word “Kontor”, fewer than %(num)s characters are left. "
+        "Add words of your own.", passwords.MIN_OWN_LENGTH),
     "sequence": _l("It is a run or a repeat of characters, like “123456” or “aaaa”; "
                    "choose something less predictable."),
     "keyboard": _l("It follows a row of keys on the keyboard, like “qwerty”; "
@@ -59,16 +77,25 @@ def _is_single_line(field_class):
 
 
 
+def _line_filter(field_class):
+    if _is_single_line(field_class):
+        return one_line
+    return unix_lines if issubclass(field_class, TextAreaField) else None
+
+
 class Form(FlaskForm):
     """The base of every Kontor form. Each single-line text field (a StringField, but not a
     text area or a password) gets the one_line filter: a line break pasted into a name or a
-    subject becomes a space, so it cannot cut an e-mail subject or a vCard line short."""
+    subject becomes a space, so it cannot cut an e-mail subject or a vCard line short. Each
+    text area gets the unix_lines filter: its CRLF line breaks become LF before Length counts
+    them, as the browser's maxlength counts them (issue 11 item 9)."""
 
     class Meta:
         def bind_field(self, form, unbound_field, options):
-            if _is_single_line(unbound_field.field_class):
+            line_filter = _line_filter(unbound_field.field_class)
+            if line_filter is not None:
                 filters = unbound_field.kwargs.get("filters", ())
-                options = {**options, "filters": (*filters, one_line)}
+                options = {**options, "filters": (*filters, line_filter)}
             return super().bind_field(form, unbound_field, options)
 
 

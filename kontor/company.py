@@ -1,5 +1,5 @@
 """First-run setup and the readiness checklist (SPEC section 2)."""
-from kontor import passwords
+from kontor import employees, passwords
 from kontor.errors import Refused
 from kontor.mail import normalise_email
 from kontor.versions import update_if_unchanged
@@ -41,7 +41,8 @@ def perform_setup(company_fields: dict, name: str, email: str, password: str):
             company = Company.create(**fields)
         else:
             Company.update(**fields).where(Company.id == company.id).execute()
-        employee = Employee.create(name=name.strip(), email=email)
+        person = {"name": name.strip(), "email": email}
+        employee = Employee.create(**person, **employees.derived_fields(person))
         user = User.create(email=email, password_hash=passwords.hash_password(password),
                            employee=employee, is_superuser=True,
                            language=fields.get("language", ""))

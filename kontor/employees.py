@@ -4,23 +4,39 @@ from peewee import fn
 from kontor import form_keys
 from kontor.errors import Refused
 from kontor.mail import normalise_email
-from kontor.text import without_controls
+from kontor.matching import digits
+from kontor.search import contains_all
+from kontor.text import fold, search_terms, search_text
 from kontor.versions import update_if_unchanged
-from models import Employee, Invitation, User, db
+from models import Employee, Invitation, User, db, locked
 from models.clock import utcnow
 
 FIELDS = ("name", "email", "phone", "mobile", "title", "department", "active")
 
 
+def derived_fields(values):
+    """The folded columns kept in step with an employee's fields, from `values` (a dict of
+    FIELDS; missing ones count as empty): `search_text` (name, e-mail, phones, also as digits
+    only, title, department) and `sort_name`. Every save of an employee writes them
+    (issue 11 item 8: one folding for every search)."""
+    phones = [values.get("phone"), values.get("mobile")]
+    return {"search_text": search_text(values.get("name"), values.get("email"), *phones,
+                                       *[digits(p) for p in phones if p],
+                                       values.get("title"), values.get("department")),
+            "sort_name": fold(values.get("name")).strip()[:200]}
+
+
+def matching(query, text):
+    """`query` (of Employee rows) narrowed to the employees whose folded search text contains
+    every word of `text`, folded the same way ("muller" finds Müller, "O’Brien" O'Brien)."""
+    condition = contains_all([Employee.search_text], search_terms(text))
+    return query if condition is None else query.where(condition)
+
+
 def search(text="", include_inactive=True):
-    query = Employee.select().order_by(fn.LOWER(Employee.name), Employee.id)
-    text = without_controls(text or "").strip().lower()
-    if text:
-        query = query.where(fn.LOWER(Employee.name).contains(text) |
-                            fn.LOWER(Employee.email).contains(text) |
-                            Employee.phone.contains(text) | Employee.mobile.contains(text) |
-                            fn.LOWER(Employee.title).contains(text) |
-                            fn.LOWER(Employee.department).contains(text))
+    """The register's query: employees matching every word of `text` (see `matching`), by
+    folded name; without the inactive ones unless `include_inactive`."""
+    query = matching(Employee.select(), text).order_by(Employee.sort_name, Employee.id)
     if not include_inactive:
         query = query.where(Employee.active == True)  # noqa: E712 (peewee expression)
     return query
@@ -60,9 +76,11 @@ def save(employee, values, opened_version=None, form_key=None):
             raise DuplicateEmail()
         if employee is None:
             form_keys.claim(form_key)
-            return Employee.create(**values)
+            return Employee.create(**values, **derived_fields(values))
+        current = locked(Employee.select().where(Employee.id == employee.id)).get()
+        merged = {name: getattr(current, name) for name in FIELDS} | values
         update_if_unchanged(Employee, employee.id, opened_version, updated_at=utcnow(),
-                            **values)
+                            **values, **derived_fields(merged))
         if values.get("active") is False:   # someone who left cannot take up an invitation
             Invitation.update(revoked_at=utcnow()).where(
                 Invitation.employee == employee.id, Invitation.accepted_at.is_null(),

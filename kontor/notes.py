@@ -7,6 +7,7 @@ from peewee import fn
 
 from kontor import config, form_keys
 from kontor.errors import Refused
+from kontor.text import unix_lines
 from models import NoteEntry, Prepared, as_datetime, db
 from models.clock import utcnow
 
@@ -23,7 +24,7 @@ def add_entry(contact, text, author=None, person=None, form_key=None):
     Returns the NoteEntry; raises EmptyEntry for blank text, and form_keys.AlreadySaved when
     `form_key` was used before (a double-click: entries can never be deleted). Text past
     config.NOTE_ENTRY_MAX_LENGTH is cut (the form refuses it first)."""
-    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+    text = unix_lines(text or "").strip("\n")
     if not text.strip():
         raise EmptyEntry()
     with db.atomic():

@@ -15,7 +15,16 @@ from peewee import JOIN, IntegrityError, fn
 
 from kontor import __version__, form_keys
 from kontor.errors import Refused
-from kontor.text import list_key, list_name, whole_number, without_controls
+from kontor.search import contains_all
+from kontor.text import (
+    list_key,
+    list_name,
+    search_terms,
+    search_text,
+    unix_lines,
+    whole_number,
+    without_controls,
+)
 from models import (
     CaseCategory,
     CaseEvent,
@@ -106,8 +115,10 @@ def case_file(case, file_id):
 
 def listing(user, mine=False, status="", text=""):
     """The case list's query: the cases `user` sees (only those they own when `mine`), with
-    `status` if it is one of STATUSES, matching `text` (a case number, or part of the subject
-    or the customer's name); most recently changed first, with contact and owner joined."""
+    `status` if it is one of STATUSES, matching `text`: a case number, or words each found in
+    the subject or the customer's name, folded as every search folds them ("uberweisung"
+    finds "Überweisung fehlgeschlagen", issue 11 item 8); most recently changed first, with
+    contact and owner joined."""
     query = with_employee(visible_to(user).select(SupportCase, Contact, User)
                           .join(Contact, on=(SupportCase.contact == Contact.id))
                           .switch(SupportCase)
@@ -122,9 +133,9 @@ def listing(user, mine=False, status="", text=""):
         if len(number) == 2 and None not in number:
             query = query.where(SupportCase.year == number[0], SupportCase.seq == number[1])
         else:
-            like = text.lower()
-            query = query.where(fn.LOWER(SupportCase.subject).contains(like) |
-                                fn.LOWER(Contact.name).contains(like))
+            words = contains_all([SupportCase.search_text, Contact.sort_name],
+                                 search_terms(text))
+            query = query if words is None else query.where(words)
     return query.order_by(SupportCase.updated_at.desc(), SupportCase.id.desc())
 
 
@@ -187,16 +198,19 @@ def create(draft: Draft, requester, files=(), form_key=None):
                 form_keys.claim(form_key, requester.id)
                 seq = (SupportCase.select(fn.MAX(SupportCase.seq))
                        .where(SupportCase.year == year).scalar() or 0) + 1
+                subject = draft.subject.strip()[:200]
                 case = SupportCase.create(
                     year=year, seq=seq, contact=draft.contact_id,
                     category=draft.category_id or None, type=draft.type_id or None,
-                    subject=draft.subject.strip()[:200], owner=draft.owner_id or requester.id,
+                    subject=subject, search_text=search_text(subject),
+                    owner=draft.owner_id or requester.id,
                     requester_user=requester.id, status="open",
                     tech_info=draft.tech_info if draft.include_tech else "",
                     created_at=now, updated_at=now)
                 message = CaseMessage.create(case=case, author=requester,
                                              author_name=requester.display_name,
-                                             body=draft.description.strip(), created_at=now)
+                                             body=unix_lines(draft.description).strip(),
+                                             created_at=now)
                 for original, stored, size, content_type in files:
                     CaseFile.create(case=case, message=message, original_name=original,
                                     stored_name=stored, size=size, content_type=content_type,
@@ -226,7 +240,7 @@ def add_information(case, author, body, files=(), form_key=None):
     with db.atomic():
         form_keys.claim(form_key, author.id)
         message = CaseMessage.create(case=case, author=author, author_name=author.display_name,
-                                     body=body.strip(), created_at=now)
+                                     body=unix_lines(body).strip(), created_at=now)
         for original, stored, size, content_type in files:
             CaseFile.create(case=case, message=message, original_name=original,
                             stored_name=stored, size=size, content_type=content_type,
@@ -321,7 +335,7 @@ def answered_no(case, user, feedback):
                 _unrated_closed(case)).execute():
             return False
         CaseMessage.create(case=case, author=user, author_name=user.display_name,
-                           body=feedback.strip(), kind="feedback", created_at=now)
+                           body=unix_lines(feedback).strip(), kind="feedback", created_at=now)
         event(case, user, "answered_no")
         event(case, user, "status", old="closed", new="open")
         case.status = "open"

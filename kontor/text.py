@@ -3,16 +3,44 @@ import codecs
 import re
 import unicodedata
 
-# Letters that Unicode does not decompose into a base letter plus an accent.
+# Letters that Unicode does not decompose into a base letter plus an accent; and the other
+# apostrophes (’ ‘ ʼ ´ ` ′, what phones and word processors type for ') and hyphens (‐ ‑),
+# which must be the same letter as the one on the keyboard: "O’Brien" finds "O'Brien".
 _FOLD = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ł": "l",
-                       "þ": "th", "ð": "d", "ı": "i"})
+                       "þ": "th", "ð": "d", "ı": "i",
+                       "\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u00b4": "'", "`": "'",
+                       "\u2032": "'", "\u2010": "-", "\u2011": "-"})
 
 
 def fold(text: str) -> str:
-    """Lower-case, accents removed: "Søren Ærø" → "soren aero"."""
+    """`text` (str or None) lower-cased, accents removed, apostrophes and hyphens made the
+    keyboard's: "Søren Ærø" → "soren aero", "O’Brien" → "o'brien".
+
+    The one folding of every search (issue 11 item 8): the stored search columns (contacts,
+    employees, support cases) hold folded text and every query is folded the same way, on
+    SQLite and PostgreSQL alike. Changing it changes what is stored: a migration must
+    recompute the stored columns (as migrations/0013_one_folding.py does)."""
     text = (text or "").casefold().translate(_FOLD)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+MAX_SEARCH_TERMS = 6   # words of a search box that count; the rest are ignored
+
+
+def search_terms(text) -> list:
+    """The words of a search box's `text` (str or None), each folded, at most
+    MAX_SEARCH_TERMS: a row matches when its folded search column contains every one
+    ("jan utrecht" finds "Jansen, Utrecht"). Control characters are dropped first.
+    Every search uses it (issue 11 item 8)."""
+    terms = (fold(word) for word in without_controls(text or "").split())
+    return [term for term in terms if term][:MAX_SEARCH_TERMS]   # a lone accent folds to ""
+
+
+def search_text(*parts) -> str:
+    """The stored, folded text a search looks in: the non-empty `parts` (str or None),
+    folded and joined by spaces (issue 11 item 8)."""
+    return " ".join(fold(part) for part in parts if part)
 
 
 # The largest value of a 32-bit database integer (ids, numbers, versions): a larger number in
@@ -37,6 +65,14 @@ def whole_number(text, maximum=MAX_INTEGER):
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # what ends a line in e-mail headers, browsers or str.splitlines()
 _LINE_BREAKS = re.compile(r"\s*[\r\n\x85\u2028\u2029]+\s*")
+
+
+def unix_lines(text):
+    """`text` with every line ending made a line feed (CRLF and a lone CR → LF); other values
+    are returned as they are. A browser counts a line break as one character for a text
+    area's maxlength but sends it as CRLF: counted before this, a note the browser allowed
+    was refused as too long (issue 11 item 9). Every multi-line text is stored this way."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if isinstance(text, str) else text
 
 
 def without_controls(text):

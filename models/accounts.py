@@ -51,9 +51,12 @@ class Employee(BaseModel):
     version = IntegerField(default=1)   # change counter: every save increments it (sync, locking)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # folded (kontor.text.fold), kept in step by kontor/employees.py: the search and the order
+    search_text = TextField(default="")
+    sort_name = CharField(max_length=200, default="")
 
     class Meta:
-        indexes = ((("name",), False),)
+        indexes = ((("name",), False), (("sort_name", "id"), False))
 
 
 class User(BaseModel):

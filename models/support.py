@@ -47,6 +47,7 @@ class SupportCase(BaseModel):
     updated_at = DateTimeField(default=utcnow)
     closed_at = DateTimeField(null=True)
     version = IntegerField(default=1)
+    search_text = TextField(default="")    # the subject folded (kontor.text.fold), for search
 
     class Meta:
         indexes = ((("year", "seq"), True), (("owner", "status"), False),

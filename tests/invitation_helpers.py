@@ -5,9 +5,9 @@ import html
 import re
 from urllib.parse import urlsplit
 
-from helpers import body_of, link_in, text_of
+from helpers import add_employee, body_of, link_in, text_of
 
-from models import AuditEvent, Employee
+from models import AuditEvent
 
 NEW_PASSWORD = "quiet otter under the bridge"
 
@@ -28,7 +28,7 @@ def field_error(page, field):
 
 def register(name, email="", **fields):
     """An employee in the register (no account)."""
-    return Employee.create(name=name, email=email, **fields)
+    return add_employee(name, email=email, **fields)
 
 def invite_choices(client):
     """The employees the invite page offers: {employee id: label}, without the placeholder."""

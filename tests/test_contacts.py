@@ -119,6 +119,22 @@ def test_search_follows_a_changed_contact(admin_client, register_of_contacts):
     assert listed(admin_client, q="pieter bergen") == ["Pietersen Techniek"]
 
 
+@pytest.mark.parametrize("query, expected", [
+    ("O’Brien", ["O'Brien Bakery"]),           # ’ (U+2019) finds the typed '
+    ("o'brien", ["O'Brien Bakery"]),
+    ("o'neill", ["Café O’Neill"]),             # and ' finds ’
+    ("CAFE O’NEILL", ["Café O’Neill"]),
+    ("o’", ["Café O’Neill", "O'Brien Bakery"]),   # a term too short for the index
+    ("muller", ["Müller Bäckerei"]),
+    ("Østergaard", ["Østergaard Rør"]),
+])
+def test_search_makes_every_apostrophe_the_same_letter(admin_client, query, expected):
+    """One folding for every search (issue 11 item 8), the contact list's included."""
+    for name in ("O'Brien Bakery", "Café O’Neill", "Müller Bäckerei", "Østergaard Rør"):
+        add(name)
+    assert listed(admin_client, q=query) == expected
+
+
 def test_inactive_contacts_are_listed_only_on_request(admin_client, register_of_contacts):
     contacts.update(register_of_contacts[0].id, {"active": False}, 1)
     assert listed(admin_client, q="jansen") == []

@@ -1,10 +1,12 @@
 """The employee register (SPEC section 4): superusers add and edit employees, with errors beside
 the fields; e-mails are unique whatever their case; everyone signed in can search; a superuser
 links their own account with "This is me"."""
+import html
 import re
+from urllib.parse import quote
 
 import pytest
-from helpers import error_beside, make_user, sign_in
+from helpers import add_employee, error_beside, make_user, sign_in
 
 from models import AuditEvent, Employee, User
 
@@ -138,11 +140,11 @@ def test_fields_longer_than_the_database_allows_are_refused(app, admin_client):
 @pytest.fixture
 def register(app):
     make_user("anna@jansen.example", superuser=True, name="Anna Jansen")
-    Employee.create(name="Marie Bakker", email="marie@jansen.example", title="Planner",
+    add_employee(name="Marie Bakker", email="marie@jansen.example", title="Planner",
                     phone="030 555 0101")
-    Employee.create(name="Kees Visser", email="kees@visser.example", department="Workshop",
+    add_employee(name="Kees Visser", email="kees@visser.example", department="Workshop",
                     mobile="06 9999 0000")
-    Employee.create(name="Zoë de Wit", email="zoe@jansen.example", title="Bookkeeper")
+    add_employee(name="Zoë de Wit", email="zoe@jansen.example", title="Bookkeeper")
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -172,7 +174,7 @@ def test_a_search_without_results_says_so(app, admin_client):
 
 def test_a_long_register_is_paged(app, admin_client):
     for n in range(60):
-        Employee.create(name=f"Employee {n:02d}")
+        add_employee(name=f"Employee {n:02d}")
     first = names_listed(admin_client)
     assert len(first) == 50
     body = admin_client.get("/employees").get_data(as_text=True)
@@ -261,3 +263,61 @@ def test_staff_users_cannot_add_edit_or_link(app, staff_client, staff):
     assert not Employee.select().where(Employee.name == "Marie Bakker").exists()
     assert Employee.get_by_id(own.id).title == ""
     assert User.get_by_id(staff.id).employee_id == own.id
+
+
+# --- one folding for every search (issue 11 item 8) ---------------------------------------
+
+@pytest.fixture
+def foreign_names(app):
+    make_user("anna@jansen.example", superuser=True, name="Anna Jansen")
+    add_employee(name="Jörg Müller", email="joerg@jansen.example")
+    add_employee(name="Søren Østergaard", email="soren@jansen.example", department="Ærø")
+    add_employee(name="Siobhán O'Brien", email="siobhan@jansen.example")     # typed '
+    add_employee(name="Seán O’Neill", email="sean@jansen.example")           # U+2019
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("muller", ["Jörg Müller"]),
+    ("MÜLLER", ["Jörg Müller"]),
+    ("Østergaard", ["Søren Østergaard"]),
+    ("østergaard", ["Søren Østergaard"]),
+    ("ostergaard", ["Søren Østergaard"]),
+    ("aero", ["Søren Østergaard"]),
+    ("O’Brien", ["Siobhán O'Brien"]),
+    ("o'neill", ["Seán O’Neill"]),
+    ("siobhan", ["Siobhán O'Brien"]),
+    ("SEÁN O'NEILL", ["Seán O’Neill"]),
+])
+def test_the_register_search_folds_accents_and_apostrophes(app, client, foreign_names, query,
+                                                           expected):
+    sign_in(client, "anna@jansen.example")
+    assert [html.unescape(name) for name in
+            names_listed(client, f"/employees?q={quote(query)}")] == expected
+
+
+def test_employees_saved_through_the_form_are_found_folded_and_renamed_ones_by_new_name(
+        app, admin_client):
+    assert admin_client.form("/employees/new", {**NEW, "name": "Jörg Müller",
+                                                "email": "joerg@jansen.example"}
+                             ).status_code == 302
+    assert names_listed(admin_client, "/employees?q=muller") == ["Jörg Müller"]
+    joerg = Employee.get(Employee.name == "Jörg Müller")
+    edited = admin_client.form(f"/employees/{joerg.id}/edit",
+                               {**NEW, "name": "Jörg Østergaard", "email": joerg.email,
+                                "version": str(joerg.version)})
+    assert edited.status_code == 302, edited.get_data(as_text=True)[:500]
+    assert names_listed(admin_client, "/employees?q=muller") == []
+    assert names_listed(admin_client, "/employees?q=ostergaard") == ["Jörg Østergaard"]
+
+
+def test_a_folded_search_pages_through_all_its_results(app, admin_client):
+    for n in range(60):
+        add_employee(name=f"Müller {n:02d}")
+    add_employee(name="Someone Else")
+    first = names_listed(admin_client, "/employees?q=muller")
+    body = admin_client.get("/employees?q=muller").get_data(as_text=True)
+    following = html.unescape(re.search(r'<a href="([^"]+)" rel="next"', body).group(1))
+    assert "q=muller" in following
+    second = names_listed(admin_client, following)
+    assert first == [f"Müller {n:02d}" for n in range(50)]
+    assert second == [f"Müller {n:02d}" for n in range(50, 60)]

@@ -9,8 +9,8 @@ from helpers import KontorClient
 from peewee import IntegrityError
 
 from app import create_app
-from kontor import employees, migrate
-from models import ALL_MODELS, Employee, User, UserSession, db
+from kontor import contacts, employees, migrate
+from models import ALL_MODELS, Employee, SupportCase, User, UserSession, db
 
 # These tests migrate for themselves, so they start on an empty database.
 pytestmark = pytest.mark.empty_database
@@ -203,3 +203,37 @@ def test_case_lists_with_names_that_fold_the_same_are_renamed_not_lost(bare_app)
             True, 1)
     with pytest.raises(IntegrityError):
         insert("case_type", name="QUESTION", name_key="question", active=True, position=9)
+
+
+def test_one_folding_fills_the_search_columns_of_existing_rows(bare_app):
+    """Migration 0013 (issue 11 item 8): employees and cases get their folded search columns,
+    and contacts saved with the older folding (’ kept as it was) are folded again."""
+    migrate.upgrade(db.obj, target="0010_form_keys")
+    insert("employee", name="Jörg Müller", email="joerg@jansen.example", phone="030 555 0101",
+           mobile="", title="Planner", department="Ærø", active=True, version=1,
+           created_at="2025-01-02 03:04:05", updated_at="2025-01-02 03:04:05")
+    old = {"kind": "company", "org_number": "", "vat_number": "", "email": "", "phone": "",
+           "mobile": "", "fax": "", "website": "", "street": "", "postcode": "", "city": "",
+           "country": "", "visit_street": "", "visit_postcode": "", "visit_city": "",
+           "visit_country": "", "discount": 0, "active": True, "version": 1,
+           "created_at": "2025-01-02 03:04:05", "updated_at": "2025-01-02 03:04:05"}
+    insert("contact", customer_number=10001, name="Café O’Neill", name_norm="cafe o neill",
+           sort_name="cafe o’neill", sort_city="", search_text="cafe o’neill 10001", **old)
+    insert("contact", customer_number=10002, name="Jansen BV", name_norm="jansen",
+           sort_name="jansen bv", sort_city="", search_text="jansen bv 10002", **old)
+    with db.connection_context():
+        contact_id = db.execute_sql("SELECT id FROM contact WHERE customer_number = 10001"
+                                    ).fetchone()[0]
+    insert("support_case", year=2025, seq=1, contact_id=contact_id,
+           subject="Überweisung fehlgeschlagen", status="open", tech_info="",
+           created_at="2025-01-02 03:04:05", updated_at="2025-01-02 03:04:05", version=1)
+
+    assert migrate.upgrade(db.obj) == MIGRATION_FILES[MIGRATION_FILES.index("0010_form_keys")
+                                                      + 1:]
+    with db.connection_context():
+        assert [e.name for e in employees.search("muller")] == ["Jörg Müller"]
+        assert [e.name for e in employees.search("aero 0305550101")] == ["Jörg Müller"]
+        assert Employee.get().sort_name == "jorg muller"
+        assert [c.name for c in contacts.search("o'neill").contacts] == ["Café O’Neill"]
+        assert [c.name for c in contacts.search("jansen").contacts] == ["Jansen BV"]
+        assert SupportCase.get().search_text == "uberweisung fehlgeschlagen"

@@ -140,6 +140,25 @@ def test_text_too_long_is_refused_and_kept(admin_client, contact):
     assert ok.status_code == 302 and len(NoteEntry.get().text) == config.NOTE_ENTRY_MAX_LENGTH
 
 
+@pytest.mark.parametrize("line_end", ["\r\n", "\r"])
+def test_a_note_as_long_as_the_browser_allows_is_kept_whatever_its_line_ends(
+        admin_client, contact, line_end):
+    """The browser counts a line break as one character for maxlength and sends it as CRLF:
+    19,999 characters with a thousand line breaks were refused (issue 11 item 9)."""
+    page = body(admin_client.get(f"/contacts/{contact.id}/edit"))
+    assert re.search(rf'<textarea[^>]*maxlength="{config.NOTE_ENTRY_MAX_LENGTH}"', page)
+    typed = "\n".join(["x" * 19] * 1000)
+    assert len(typed) == config.NOTE_ENTRY_MAX_LENGTH - 1
+    response = admin_client.form(f"/contacts/{contact.id}/notes",
+                                 {"note-text": typed.replace("\n", line_end)})
+    assert response.status_code == 302
+    assert NoteEntry.get().text == typed      # stored with LF line breaks
+    too_long = typed + "\r\nxx"
+    response = admin_client.form(f"/contacts/{contact.id}/notes", {"note-text": too_long})
+    assert response.status_code == 400
+    assert NoteEntry.select().count() == 1
+
+
 # --- plain text -----------------------------------------------------------------------------
 
 def test_entries_are_plain_text_shown_escaped_with_line_breaks(admin_client, contact):

@@ -175,6 +175,34 @@ def test_idle_message_is_shown_once(client, app, staff):
         assert IDLE_MESSAGE not in client.get("/login").get_data(as_text=True)
 
 
+@pytest.mark.parametrize("lang, said", [
+    ("en", "You were signed out after 1 minute without activity."),
+    ("de", "Sie wurden nach 1 Minute ohne Aktivität abgemeldet."),
+    ("nb", "Du ble logget ut etter 1 minutt uten aktivitet."),
+])
+def test_a_one_minute_timeout_is_said_in_the_singular(client, app, staff, lang, said):
+    """"after 1 minutes" needs the plural form its number takes (issue 11 item 9)."""
+    app.config["IDLE_MINUTES"] = 1
+    with time_machine.travel(frozen_now(), tick=False) as clock:
+        sign_in(client, staff.email)
+        clock.shift(timedelta(minutes=1, seconds=1))
+        browser = {"Accept-Language": lang}
+        client.get("/", headers=browser)
+        page = html.unescape(client.get("/login", headers=browser).get_data(as_text=True))
+        assert said in page
+
+
+def test_the_sessions_page_says_its_limits_with_the_plural_they_need(app, admin_client):
+    app.config.update(IDLE_MINUTES=1, ABSOLUTE_HOURS=1)
+    page = admin_client.get("/admin/sessions").get_data(as_text=True)
+    assert "A session ends after 1 minute without activity." in page
+    assert "Every session ends 1 hour after signing in at the latest." in page
+    app.config.update(IDLE_MINUTES=20, ABSOLUTE_HOURS=12)
+    page = admin_client.get("/admin/sessions").get_data(as_text=True)
+    assert "A session ends after 20 minutes without activity." in page
+    assert "Every session ends 12 hours after signing in at the latest." in page
+
+
 def test_twenty_minutes_exactly_is_not_yet_idle(client, app, staff):
     with time_machine.travel(frozen_now(), tick=False) as clock:
         sign_in(client, staff.email)

@@ -125,6 +125,15 @@ def test_setup_creates_the_company_and_a_signed_in_superuser_linked_to_an_employ
     assert token.token_hash != raw and raw not in token.token_hash
 
 
+def test_the_superuser_made_by_setup_is_found_by_a_folded_search(app, client):
+    """Setup saves the first employee with the folded columns every search reads (issue 11
+    item 8)."""
+    open_link(client, tokens.issue("setup"))
+    assert client.form("/setup", {**SETUP, "admin_name": "Åse Ødegård"}).status_code == 302
+    page = client.get("/employees", query_string={"q": "ase odegard"}).get_data(as_text=True)
+    assert "<td>Åse Ødegård" in page and "No employees found." not in page
+
+
 def test_after_setup_the_page_and_the_old_link_are_gone(app, client, other_client):
     raw = tokens.issue("setup")
     open_link(client, raw)

@@ -31,7 +31,7 @@ from support_helpers import (
     type_of_request,
 )
 
-from kontor import __version__, jobs
+from kontor import __version__, config, jobs
 from models import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase, User, db
 from models.clock import utcnow
 
@@ -163,6 +163,28 @@ def test_cases_are_numbered_year_and_a_four_digit_sequence(admin_client, desk):
         with db.atomic():
             SupportCase.create(year=first.year, seq=first.seq, contact=first.contact_id,
                                subject="Duplicate", status="open")
+
+
+def test_search_folds_accents_and_apostrophes_in_subjects_and_customer_names(admin_client,
+                                                                             desk):
+    """One folding for every search (issue 11 item 8): SQLite's LOWER folds ASCII only."""
+    transfer = open_case(admin_client, desk.customer, desk.category, desk.type,
+                         subject="Überweisung fehlgeschlagen")
+    irish = open_case(admin_client, customer("O'Brien Bakery"), desk.category, desk.type,
+                      subject="Oven")
+    typographic = open_case(admin_client, customer("Ærø Færgeri"), desk.category, desk.type,
+                            subject="Kunde O’Neill kan ikke logge inn")
+
+    def found(q):
+        return numbers_listed(admin_client.get("/support", query_string={"view": "all",
+                                                                        "q": q}))
+    assert found("Überweisung") == [transfer]
+    assert found("uberweisung") == [transfer]
+    assert found("ÜBERWEISUNG FEHL") == [transfer]
+    assert found("O’Brien") == [irish]                # customer name typed with '
+    assert found("o'neill") == [typographic]          # subject typed with ’
+    assert found("aero faergeri") == [typographic]
+    assert found("obrien") == []
 
 
 def test_the_list_shows_the_share_of_closed_cases_answered_yes(admin_client, staff_client,
@@ -639,6 +661,31 @@ def test_the_requester_of_a_closed_case_is_asked_and_yes_is_recorded(admin_clien
     assert "Answered to satisfaction" in page
     # asked once only
     assert staff_client.form(f"/support/{number}/answered", {}).status_code == 409
+
+
+def test_texts_as_long_as_the_browser_allows_are_kept_whatever_their_line_ends(
+        admin_client, staff_client, desk, superuser):
+    """Description, added information and feedback: the browser counts a line break as one
+    character for maxlength and sends CRLF; they are counted and stored as LF (issue 11
+    item 9)."""
+    typed = "\n".join(["x" * 19] * 1000)
+    assert len(typed) == config.CASE_MESSAGE_MAX_LENGTH - 1
+    sent = typed.replace("\n", "\r\n")
+    number = open_case(staff_client, desk.customer, desk.category, desk.type,
+                       description=sent, owner=superuser)
+    assert add_information(admin_client, number, sent).status_code == 302
+    close(admin_client, number)
+    assert staff_client.form(f"/support/{number}/not-answered",
+                             {"feedback": sent}).status_code == 302
+    case = case_by_number(number)
+    bodies = [(m.kind, m.body) for m in
+              CaseMessage.select().where(CaseMessage.case == case.id).order_by(CaseMessage.id)]
+    assert bodies == [("message", typed), ("message", typed), ("feedback", typed)]
+    too_long = sent + "\r\nxx"
+    assert add_information(admin_client, number, too_long).status_code == 400
+    close(admin_client, number)
+    assert staff_client.form(f"/support/{number}/not-answered",
+                             {"feedback": too_long}).status_code == 400
 
 
 def test_no_needs_feedback_then_reopens_the_case_and_mails_the_owner(

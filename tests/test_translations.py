@@ -169,6 +169,21 @@ def test_catalog_compiles_without_warnings(catalog):
 
 
 
+# A number followed by a noun in the plural: "%(n)s minutes" reads "1 minutes" for one.
+COUNTED_NOUN = re.compile(
+    r"%\(\w+\)s[ -](?:\w+ )?(?:seconds|minutes|hours|days|weeks|months|years|entries|"
+    r"contacts|characters|passwords|lines|files|cases|messages|users|employees|accounts|"
+    r"sessions|times|items|persons|people|words)\b")
+
+
+def test_every_count_with_a_noun_takes_its_plural_form_from_ngettext(fresh_catalog):
+    """A count with a noun is a plural message (ngettext), so each language says "1 minute"
+    and "2 minutes" its own way (issue 11 item 9): no singular-only msgid counts a noun."""
+    singular_only = [m.id for m in fresh_catalog
+                     if m.id and not m.pluralizable and COUNTED_NOUN.search(m.id)]
+    assert singular_only == []
+
+
 GETTEXT_NAMES = {"_", "_l", "gettext", "lazy_gettext", "ngettext", "lazy_ngettext"}
 
 

@@ -308,6 +308,19 @@ def test_the_user_list_can_be_searched(admin_client, staff, kees):
     assert "No employees found." in text_of(admin_client.get("/users", query_string={"q": "zz"}))
 
 
+def test_the_user_list_search_folds_accents_and_apostrophes(admin_client, kees):
+    """One folding for every search (issue 11 item 8), as the register's search folds."""
+    register("Jörg Müller", "joerg@jansen.example")
+    register("Søren Østergaard", "soren@jansen.example")
+    register("Siobhán O'Brien", "siobhan@jansen.example")
+    register("Seán O’Neill", "sean@jansen.example")
+    for query, name in (("muller", "Jörg Müller"), ("Østergaard", "Søren Østergaard"),
+                        ("O’Brien", "Siobhán O'Brien"), ("o'neill", "Seán O’Neill")):
+        found = text_of(admin_client.get("/users", query_string={"q": query}))
+        assert name in found, query
+        assert "Kees Bakker" not in found, query
+
+
 def test_a_corrected_register_e_mail_leaves_the_login_name_and_both_are_shown(
         admin_client, app, staff):
     corrected = admin_client.form(f"/employees/{staff.employee_id}/edit", {

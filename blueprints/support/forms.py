@@ -79,7 +79,8 @@ class AddInformationForm(Form):
 class FeedbackForm(Form):
     feedback = TextAreaField(_l("What is still missing?"),
                              validators=[DataRequired(_l("Tell us what is still missing, so "
-                                                         "we can help."))])
+                                                         "we can help.")),
+                                         Length(max=config.CASE_MESSAGE_MAX_LENGTH)])
     submit = SubmitField(_l("No, reopen the case"))
 
 

@@ -4,16 +4,16 @@ filtered list for the CSV export, and the cache of result ids that makes paging 
 Search matches substrings of the folded text ("ans" finds "Jansen", "Soren" finds "Søren")
 through an FTS5 trigram index on SQLite and a pg_trgm index on PostgreSQL (migration 0004).
 """
-import re
 import threading
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from peewee import OP, SQL, Expression, NodeList, Tuple, fn
+from peewee import SQL, NodeList, Tuple, fn
 
 from kontor import paging
-from kontor.text import fold, whole_number, without_controls
+from kontor.search import contains
+from kontor.text import search_terms, whole_number
 from models import Contact, Prepared, db, is_sqlite
 
 SORTS = {
@@ -58,10 +58,6 @@ LIST_COLUMNS = (Contact.id, Contact.customer_number, Contact.kind, Contact.name,
                 Contact.sort_name, Contact.sort_city)
 
 
-def _terms(text):
-    return [fold(t) for t in without_controls(text or "").split() if t.strip()][:6]
-
-
 def _matching(query, terms):
     if not terms:
         return query
@@ -77,7 +73,7 @@ def _matching(query, terms):
                 "(SELECT rowid FROM contact_fts WHERE contact_fts MATCH ?)", [phrase])))
         for term in terms:
             if term not in indexed:
-                query = query.where(fn.instr(Contact.search_text, term) > 0)
+                query = query.where(contains(Contact.search_text, term))
         return query
     # pg_trgm's GIN index answers LIKE '%term%'. The text is folded already, so LIKE (not
     # ILIKE, which lower-cases every row it tests: four times slower); % and _ in the term are
@@ -86,14 +82,8 @@ def _matching(query, terms):
     # index and tests every row, ten times slower for a common word.
     matches = Contact.select(Contact.id)
     for term in terms:
-        matches = matches.where(Expression(Contact.search_text, OP.LIKE, _like_pattern(term)))
+        matches = matches.where(contains(Contact.search_text, term))
     return query.where(Contact.id == fn.ANY(NodeList((SQL("ARRAY"), matches), glue="")))
-
-
-def _like_pattern(term):
-    """`%term%` for LIKE with `\\`, `%` and `_` as plain characters (PostgreSQL's default
-    escape character is the backslash)."""
-    return "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
 
 
 # the columns that order each sort, ending in a unique one, for keyset paging
@@ -149,7 +139,7 @@ def search(text="", sort="name", page=1, per_page=50, include_inactive=False, af
     shown."""
     if sort not in SORTS:
         sort = "name"
-    terms = _terms(text)
+    terms = search_terms(text)
     numbered = page > 1 and not after and not before
     need = max(page * per_page + 1, COUNT_LIMIT + 1)    # this page, and whether more follow
     ids = result_ids.get(terms, sort, include_inactive, need, build=bool(terms) or numbered)
@@ -280,5 +270,5 @@ def _filtered(query, terms, include_inactive):
 
 def filtered(text="", sort="name", include_inactive=False):
     """The whole filtered list, in order, as a query of Contacts (for the CSV export)."""
-    return _filtered(Contact.select(), _terms(text), include_inactive).order_by(
+    return _filtered(Contact.select(), search_terms(text), include_inactive).order_by(
         *SORTS.get(sort, SORTS["name"]))
