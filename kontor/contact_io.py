@@ -15,10 +15,10 @@ from decimal import Decimal, InvalidOperation
 
 from peewee import CharField
 
-from kontor import config, contacts, languages
+from kontor import config, contact_import, languages
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
 from kontor.text import is_web_address, one_line, whole_number, without_controls
-from models import Contact, db
+from models import Contact
 
 # canonical key → header in en, nl, nb, de (the first is what the export writes)
 COLUMNS = {
@@ -214,18 +214,12 @@ def _check(values, line_number, numbers_in_file):
 
 
 def import_rows(preview: Preview, user=None) -> int:
-    """Create every contact of a clean preview in one transaction: all or nothing."""
-    if not preview.ok:
-        raise ValueError("the preview has errors")
-    # Lines that name their customer number go first: an automatic number (the highest + 1)
-    # could otherwise take the number a later line of the same file asks for.
-    rows = sorted(preview.rows, key=lambda row: not row[1].get("customer_number"))
-    with db.atomic():
-        for _line, values in rows:
-            values = dict(values)
-            number = values.pop("customer_number", None)
-            contacts.create(values, user=user, customer_number=number)
-    return len(preview.rows)
+    """Create every contact of a clean preview, all or nothing, in short batches (see
+    kontor/contact_import.py); `user` is an id or None. Returns the number created. Raises
+    ValueError when the preview has errors, contact_import.ImportFailed when the import was
+    undone (nothing of it is left)."""
+    record = contact_import.start(preview, user)
+    return contact_import.run(record.id, preview, user)
 
 
 def _safe_cell(value):

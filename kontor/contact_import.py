@@ -1,0 +1,212 @@
+"""Importing a checked CSV file into the contact register without locking anyone out
+(issue 10 item 1; SPEC section 11, "Nobody waits on anybody").
+
+Still all or nothing, but never one long write transaction:
+
+- The customer numbers of the lines without one are allocated in one step, in the first
+  batch's transaction: after the highest number in the register and in the file.
+- The contacts are written in batches of `config.CSV_IMPORT_BATCH_ROWS`, each its own short
+  transaction of a few bulk statements, highest customer numbers first: once the first batch
+  is in, the register's highest number is the import's, so a contact someone else creates
+  meanwhile gets the next number after it and never one the import still has to write.
+- Every contact carries the import's id (`Contact.contact_import`). When a batch fails (a
+  customer number from the file that someone else took meanwhile, a database error) the
+  import's contacts are deleted again, also in short transactions, with what was created with
+  them (change history, search index: the foreign keys and triggers do that), and the import
+  is marked failed with the reason. While it runs, its contacts appear in the register;
+  afterwards it is all there or none of it.
+- Progress (`done` of `total`) is stored on the ContactImport row in each batch's
+  transaction, so any process can show it. A running import that stops moving (its process
+  ended) is taken out by `undo_abandoned`, run by a scheduled job.
+
+Nothing here imports Flask: the view starts the work in a thread (`start_in_background`),
+tests and the bench call `run` directly.
+"""
+import logging
+import threading
+
+from peewee import IntegrityError, fn
+
+from kontor import audit, config, contacts
+from models import Contact, ContactImport, db
+from models.clock import utcnow
+
+log = logging.getLogger("kontor.contact_import")
+
+RUNNING, DONE, FAILED = "running", "done", "failed"
+
+# imports running in a thread of this process, by id (for `wait`)
+_threads = {}
+_threads_lock = threading.Lock()
+
+
+class ImportFailed(Exception):
+    """The import was undone: nothing of it is left. `reason` is the code stored on the
+    ContactImport ("number_taken", "interrupted" or "failed"), `detail` its value."""
+
+    def __init__(self, reason, detail=""):
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def start(preview, user=None) -> ContactImport:
+    """Record a new import of a clean `preview` (contact_io.Preview) by `user` (an id or None)
+    and return its ContactImport (status "running", `total` its rows). Raises ValueError when
+    the preview has errors: a file with a wrong line imports nothing."""
+    if not preview.ok:
+        raise ValueError("the preview has errors")
+    with db.atomic():
+        return ContactImport.create(user=user, total=len(preview.rows))
+
+
+def _in_order(preview):
+    """The rows as (given number or None, values), highest number first: the lines without
+    a number from the file's last to its first (they get the highest numbers, in the file's
+    order), then the given numbers from high to low."""
+    automatic = [(None, values) for _line, values in reversed(preview.rows)
+                 if not values.get("customer_number")]
+    given = sorted(((values["customer_number"], values) for _line, values in preview.rows
+                    if values.get("customer_number")), key=lambda row: -row[0])
+    return automatic + given
+
+
+def _allocate(rows):
+    """Give every row without a number its number, in one step: one read of the register's
+    highest number, then a run of numbers above it and above every number of the file. The
+    first row gets the highest. Call inside the first batch's transaction."""
+    automatic = sum(1 for number, _values in rows if number is None)
+    if not automatic:
+        return rows
+    highest = max([Contact.select(fn.MAX(Contact.customer_number)).scalar() or 0]
+                  + [number for number, _values in rows if number is not None])
+    first = max(contacts.FIRST_CUSTOMER_NUMBER, highest + 1)
+    top = first + automatic - 1
+    return [(top - index if number is None else number, values)
+            for index, (number, values) in enumerate(rows)]
+
+
+def run(import_id, preview, user=None, after_batch=None) -> int:
+    """Create every contact of the clean `preview` for the started import `import_id`, in
+    batches of `config.CSV_IMPORT_BATCH_ROWS`, each its own short transaction that also
+    moves the import's `done` count. `after_batch(done, total)` is called after each batch is
+    committed (progress; nothing is locked then). Returns the number of contacts created
+    and marks the import done (with an audit entry "contacts.imported").
+
+    On any failure every contact of the import is deleted again (`undo`), the import is marked
+    failed, and ImportFailed is raised: reason "number_taken" with the number when a customer
+    number of the file was taken meanwhile, else "failed" (the error is logged)."""
+    rows = _in_order(preview)
+    total = len(rows)
+    size = max(1, config.CSV_IMPORT_BATCH_ROWS)
+    done = 0
+    try:
+        for start_at in range(0, total, size):
+            with db.atomic():
+                if start_at == 0:
+                    rows = _allocate(rows)
+                batch = rows[start_at:start_at + size]
+                contacts.create_many(batch, user=user, contact_import=import_id)
+                done += len(batch)
+                ContactImport.update(done=done, updated_at=utcnow()).where(
+                    ContactImport.id == import_id).execute()
+            if after_batch is not None:
+                after_batch(done, total)
+    except Exception as exc:
+        if db.in_transaction():     # a caller's transaction: nothing of it can be kept anyway
+            raise
+        reason, detail = _why(exc, rows, import_id)
+        if reason == "failed":
+            log.exception("contact import %s failed", import_id)
+        undo(import_id, reason, detail)
+        raise ImportFailed(reason, detail) from exc
+    with db.atomic():
+        ContactImport.update(status=DONE, updated_at=utcnow(), finished_at=utcnow()).where(
+            ContactImport.id == import_id).execute()
+        audit.record("contacts.imported", user=user, detail=f"{total} contacts")
+    return total
+
+
+def _why(exc, rows, import_id):
+    """The reason code and detail of a failed batch."""
+    if isinstance(exc, IntegrityError):
+        numbers = [number for number, _values in rows if number is not None]
+        for start_at in range(0, len(numbers), 1000):
+            taken = (Contact.select(Contact.customer_number)
+                     .where(Contact.customer_number.in_(numbers[start_at:start_at + 1000]),
+                            Contact.contact_import.is_null()
+                            | (Contact.contact_import != import_id))
+                     .order_by(Contact.customer_number).limit(1).scalar())
+            if taken is not None:
+                return "number_taken", str(taken)
+    return "failed", ""
+
+
+def undo(import_id, reason="failed", detail="") -> int:
+    """Delete every contact of import `import_id` (with their change history, persons and
+    notes, and their search index entries: foreign keys and triggers), in transactions of
+    `config.CSV_IMPORT_BATCH_ROWS` contacts, and mark the import failed with `reason` and
+    `detail`. Returns how many contacts were deleted. The register is then as before."""
+    size = max(1, config.CSV_IMPORT_BATCH_ROWS)
+    deleted = 0
+    while True:
+        with db.atomic():
+            ids = [contact_id for (contact_id,) in Contact.select(Contact.id)
+                   .where(Contact.contact_import == import_id).limit(size).tuples()]
+            if ids:
+                deleted += Contact.delete().where(Contact.id.in_(ids)).execute()
+        if not ids:
+            break
+    with db.atomic():
+        ContactImport.update(status=FAILED, failure=reason, detail=detail[:200],
+                             updated_at=utcnow(), finished_at=utcnow()).where(
+            ContactImport.id == import_id).execute()
+    return deleted
+
+
+def undo_abandoned(older_than=None) -> int:
+    """Undo every import still "running" whose progress has not moved for `older_than` (a
+    timedelta; default config.CSV_IMPORT_ABANDONED_AFTER): its process ended half-way.
+    Reason "interrupted". Returns how many imports were undone. Run by a scheduled job."""
+    cutoff = utcnow() - (older_than or config.CSV_IMPORT_ABANDONED_AFTER)
+    stale = [record.id for record in ContactImport.select(ContactImport.id)
+             .where(ContactImport.status == RUNNING, ContactImport.updated_at < cutoff)]
+    for import_id in stale:
+        undo(import_id, "interrupted")
+    return len(stale)
+
+
+def start_in_background(import_id, preview, user=None):
+    """Run `run(...)` in a thread of this process with its own database connection; returns
+    the thread. Its result is on the ContactImport row; a failure is recorded there too."""
+    def work():
+        try:
+            with db.connection_context():
+                run(import_id, preview, user)
+        except ImportFailed:
+            pass                       # recorded on the import; nothing left of it
+        except Exception:              # never let a thread die silently
+            log.exception("contact import %s stopped", import_id)
+        finally:
+            with _threads_lock:
+                _threads.pop(import_id, None)
+
+    thread = threading.Thread(target=work, name=f"contact-import-{import_id}", daemon=True)
+    with _threads_lock:
+        _threads[import_id] = thread
+    thread.start()
+    return thread
+
+
+def wait(timeout=None):
+    """Wait for every import running in a thread of this process to end (`timeout` seconds
+    each at most; None: as long as they take). For tests and a clean shutdown."""
+    with _threads_lock:
+        running = list(_threads.values())
+    for thread in running:
+        thread.join(timeout)
+
+
+def visible_to(record, user) -> bool:
+    """Whether `user` may see import `record`: the user who started it, and superusers."""
+    return record is not None and (user.is_superuser or record.user_id == user.id)
