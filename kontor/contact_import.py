@@ -4,11 +4,14 @@
 Still all or nothing, but never one long write transaction:
 
 - The customer numbers of the lines without one are allocated in one step, in the first
-  batch's transaction: after the highest number in the register and in the file.
-- The contacts are written in batches of `config.CSV_IMPORT_BATCH_ROWS`, each its own short
-  transaction of a few bulk statements, highest customer numbers first: once the first batch
-  is in, the register's highest number is the import's, so a contact someone else creates
-  meanwhile gets the next number after it and never one the import still has to write.
+  transaction: after the highest number in the register and in the file. That transaction
+  writes the line with the highest number only: from its commit on, the register's highest
+  number is the import's, so a contact someone else creates meanwhile gets the next number
+  after it and never one the import still has to write.
+- The other lines follow in batches of `config.CSV_IMPORT_BATCH_ROWS`, highest numbers
+  first, each its own short transaction of a few bulk statements made before it begins
+  (`contacts.insert_statements`): the write lock is held while the database works, not while
+  Python prepares the rows.
 - Every contact carries the import's id (`Contact.contact_import`). When a batch fails (a
   customer number from the file that someone else took meanwhile, a database error) the
   import's contacts are deleted again, also in short transactions, with what was created with
@@ -87,9 +90,10 @@ def _allocate(rows):
 
 
 def run(import_id, preview, user=None, after_batch=None) -> int:
-    """Create every contact of the clean `preview` for the started import `import_id`, in
-    batches of `config.CSV_IMPORT_BATCH_ROWS`, each its own short transaction that also
-    moves the import's `done` count. `after_batch(done, total)` is called after each batch is
+    """Create every contact of the clean `preview` for the started import `import_id`: the
+    first line in a transaction of its own (with the numbers' allocation), then batches of
+    `config.CSV_IMPORT_BATCH_ROWS`, each its own short transaction that also moves the
+    import's `done` count. `after_batch(done, total)` is called after each batch is
     committed (progress; nothing is locked then). Returns the number of contacts created
     and marks the import done (with an audit entry "contacts.imported").
 
@@ -99,17 +103,22 @@ def run(import_id, preview, user=None, after_batch=None) -> int:
     rows = _in_order(preview)
     total = len(rows)
     size = max(1, config.CSV_IMPORT_BATCH_ROWS)
-    done = 0
     try:
-        for start_at in range(0, total, size):
+        # The first transaction allocates the numbers and writes the line with the highest
+        # one: from its commit on, a contact created meanwhile is numbered after the import.
+        with db.atomic():
+            rows = _allocate(rows)
+            contacts.run_statements(contacts.insert_statements(rows[:1], user, import_id))
+            done = _progress(import_id, 1)
+        if after_batch is not None:
+            after_batch(done, total)
+        for start_at in range(1, total, size):
+            # made before the write lock is taken: the transaction only runs the SQL
+            statements = contacts.insert_statements(rows[start_at:start_at + size], user,
+                                                    import_id)
             with db.atomic():
-                if start_at == 0:
-                    rows = _allocate(rows)
-                batch = rows[start_at:start_at + size]
-                contacts.create_many(batch, user=user, contact_import=import_id)
-                done += len(batch)
-                ContactImport.update(done=done, updated_at=utcnow()).where(
-                    ContactImport.id == import_id).execute()
+                contacts.run_statements(statements)
+                done = _progress(import_id, min(total, start_at + size))
             if after_batch is not None:
                 after_batch(done, total)
     except Exception as exc:
@@ -125,6 +134,12 @@ def run(import_id, preview, user=None, after_batch=None) -> int:
             ContactImport.id == import_id).execute()
         audit.record("contacts.imported", user=user, detail=f"{total} contacts")
     return total
+
+
+def _progress(import_id, done):
+    ContactImport.update(done=done, updated_at=utcnow()).where(
+        ContactImport.id == import_id).execute()
+    return done
 
 
 def _why(exc, rows, import_id):
