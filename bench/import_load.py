@@ -320,12 +320,16 @@ def main():
     tracebacks = server_log.count("Traceback")
     cost = index_cost(database_url, csv_bytes)
 
-    import_start = timings.get("upload_started", baseline_end)
-    import_end = timings.get("done", time.monotonic())
-    phases = {"baseline (no import)": phase_figures(samples, waits, errors, baseline_start,
-                                                    baseline_end),
-              "during the import": phase_figures(samples, waits, errors, import_start,
-                                                 import_end)}
+    upload = timings.get("upload_started", baseline_end)
+    preview = timings.get("preview_shown", upload)
+    confirm = timings.get("confirm_started", preview)
+    done = timings.get("done", time.monotonic())
+    phases = {"baseline (no import)": (baseline_start, baseline_end),
+              "upload and preview": (upload, preview),
+              "import running": (confirm, done),
+              "whole import": (upload, done)}
+    phases = {name: phase_figures(samples, waits, errors, start, end)
+              for name, (start, end) in phases.items()}
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"\nKontor import under load: a {args.rows:,}-row CSV through the web UI while "
           f"{args.clients} clients read and write, on {database}\n")
@@ -357,7 +361,7 @@ def main():
           f"tracebacks: {tracebacks}")
     for _at, error in errors[:10]:
         print("  ", error)
-    during = phases["during the import"]
+    during = phases["whole import"]
     missed = [name for name, bad in (
         ("import failed", f"{args.rows} contacts imported" not in result),
         ("client errors", bool(errors) or locked or tracebacks),

@@ -350,7 +350,15 @@ def confirm_import():
     except (AttributeError, FileNotFoundError):
         flash(_("Upload the file again: the preview is no longer available."), "error")
         return redirect(url_for("contacts.import_contacts"))
-    preview = contact_io.parse(claimed.read_bytes())
+    raw = claimed.read_bytes()
+    if contact_import.lines_in(raw) > config.CSV_IMPORT_BATCH_ROWS:
+        # read and written in the background: this request answers at once
+        claimed.unlink(missing_ok=True)
+        session.pop("contact_import", None)
+        record = contact_import.start_file(contact_import.lines_in(raw), user=current_user.id)
+        contact_import.start_in_background(record.id, raw, user=current_user.id)
+        return redirect(url_for("contacts.import_progress", import_id=record.id))
+    preview = contact_io.parse(raw)
     if not preview.ok:
         claimed.rename(path)
         flash(_("Nothing was imported: the file has errors."), "error")
@@ -358,9 +366,6 @@ def confirm_import():
     claimed.unlink(missing_ok=True)
     session.pop("contact_import", None)
     record = contact_import.start(preview, user=current_user.id)
-    if len(preview.rows) > config.CSV_IMPORT_BATCH_ROWS:
-        contact_import.start_in_background(record.id, preview, user=current_user.id)
-        return redirect(url_for("contacts.import_progress", import_id=record.id))
     try:
         count = contact_import.run(record.id, preview, user=current_user.id)
     except contact_import.ImportFailed:
@@ -392,6 +397,8 @@ IMPORT_FAILURES = {
                        "import ran."),
     "interrupted": _l("The import was interrupted (the server stopped)."),
     "failed": _l("The import failed because of an error in the database."),
+    "file_errors": _l("The file has errors now (a customer number may have been taken since "
+                      "the preview). Upload it again to see which lines."),
 }
 
 

@@ -22,15 +22,15 @@ Still all or nothing, but never one long write transaction:
   transaction, so any process can show it. A running import that stops moving (its process
   ended) is taken out by `undo_abandoned`, run by a scheduled job.
 
-Nothing here imports Flask: the view starts the work in a thread (`start_in_background`),
-tests and the bench call `run` directly.
+Nothing here imports Flask: the view starts the work of a large file in a thread
+(`start_in_background`, which reads the file there too), tests and the bench call `run`.
 """
 import logging
 import threading
 
 from peewee import IntegrityError, fn
 
-from kontor import audit, config, contacts
+from kontor import audit, config, contact_io, contacts
 from models import Contact, ContactImport, db
 from models.clock import utcnow
 
@@ -59,8 +59,45 @@ def start(preview, user=None) -> ContactImport:
     the preview has errors: a file with a wrong line imports nothing."""
     if not preview.ok:
         raise ValueError("the preview has errors")
+    return start_file(len(preview.rows), user)
+
+
+def start_file(lines, user=None) -> ContactImport:
+    """Record a new import of a file of about `lines` contacts, not read yet (`run_file`)."""
     with db.atomic():
-        return ContactImport.create(user=user, total=len(preview.rows))
+        return ContactImport.create(user=user, total=lines)
+
+
+def lines_in(raw: bytes) -> int:
+    """About how many contacts the CSV file `raw` holds (its lines but the header; a line
+    break inside a quoted cell counts too): decides whether it is read in the background."""
+    return max(raw.count(b"\n"), raw.count(b"\r")) - 1
+
+
+def import_rows(preview, user=None) -> int:
+    """Create every contact of a clean preview (contact_io.Preview), all or nothing, in short
+    batches, within the caller's thread; `user` is an id or None. Returns the number
+    created. Raises ValueError when the preview has errors, ImportFailed when the import was
+    undone (nothing of it is left)."""
+    record = start(preview, user)
+    return run(record.id, preview, user)
+
+
+def run_file(import_id, raw: bytes, user=None) -> int:
+    """Read the CSV file `raw` (as contact_io.parse does for the preview), then `run` the
+    started import `import_id` with it; for a large file, in the background, so that the
+    request that confirmed it answers at once. The import's `total` becomes the file's
+    number of contacts. When a line is wrong now (a customer number taken since the preview)
+    nothing is imported: the import is marked failed with reason "file_errors" and
+    ImportFailed is raised."""
+    preview = contact_io.parse(raw)
+    if not preview.ok:
+        undo(import_id, "file_errors", str(len(preview.errors)))
+        raise ImportFailed("file_errors", str(len(preview.errors)))
+    with db.atomic():
+        ContactImport.update(total=len(preview.rows), updated_at=utcnow()).where(
+            ContactImport.id == import_id).execute()
+    return run(import_id, preview, user)
 
 
 def _in_order(preview):
@@ -191,13 +228,14 @@ def undo_abandoned(older_than=None) -> int:
     return len(stale)
 
 
-def start_in_background(import_id, preview, user=None):
-    """Run `run(...)` in a thread of this process with its own database connection; returns
-    the thread. Its result is on the ContactImport row; a failure is recorded there too."""
+def start_in_background(import_id, raw: bytes, user=None):
+    """Run `run_file(import_id, raw, user)` in a thread of this process with its own database
+    connection; returns the thread. Its result is on the ContactImport row; a failure is
+    recorded there too."""
     def work():
         try:
             with db.connection_context():
-                run(import_id, preview, user)
+                run_file(import_id, raw, user)
         except ImportFailed:
             pass                       # recorded on the import; nothing left of it
         except Exception:              # never let a thread die silently

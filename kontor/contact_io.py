@@ -1,5 +1,5 @@
-"""Contacts in and out: CSV import (preview, per-line errors, all or nothing), CSV export and
-vCard (SPEC section 6).
+"""Contacts in and out: reading a CSV file for import (preview, per-line errors; the import
+itself, all or nothing, is kontor/contact_import.py), CSV export and vCard (SPEC section 6).
 
 CSV columns may be headed in any of Kontor's four languages (see COLUMNS; README lists them);
 the export uses the reader's language. Separators `,` `;` and tab are recognised, and lines
@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from peewee import CharField
 
-from kontor import config, contact_import, languages
+from kontor import config, languages
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
 from kontor.text import is_web_address, one_line, whole_number, without_controls
 from models import Contact
@@ -211,15 +211,6 @@ def _check(values, line_number, numbers_in_file):
         if isinstance(column, CharField) and len(value) > column.max_length:
             return "too_long", key
     return None
-
-
-def import_rows(preview: Preview, user=None) -> int:
-    """Create every contact of a clean preview, all or nothing, in short batches (see
-    kontor/contact_import.py); `user` is an id or None. Returns the number created. Raises
-    ValueError when the preview has errors, contact_import.ImportFailed when the import was
-    undone (nothing of it is left)."""
-    record = contact_import.start(preview, user)
-    return contact_import.run(record.id, preview, user)
 
 
 def _safe_cell(value):

@@ -105,7 +105,7 @@ def test_an_import_runs_the_same_statements_for_ten_lines_as_for_a_hundred(app):
 
         db.obj.execute_sql = counting
         try:
-            contact_io.import_rows(preview_of(named(count, start)))
+            contact_import.import_rows(preview_of(named(count, start)))
         finally:
             del db.obj.execute_sql
         counts.append(len(statements))
@@ -235,3 +235,19 @@ def test_an_interrupted_import_is_taken_out_by_the_job(app, admin_client, superu
     assert ContactImport.get_by_id(record.id).status == "failed"
     page = admin_client.get(f"/contacts/import/{record.id}")
     assert "The import was interrupted (the server stopped)." in text_of(page)
+
+
+def test_a_number_taken_between_preview_and_confirmation_imports_nothing(admin_client,
+                                                                         small_batches):
+    """A large file is read again in the background: a line that is wrong by then stops it."""
+    page = admin_client.form("/contacts/import", {"file": (io.BytesIO(
+        b"Name,Customer number\nA,30001\nB,30002\nC,30003\nD,30004\nE,30005\n"),
+        "contacts.csv")}, content_type="multipart/form-data")
+    assert "Import 5 contacts" in body(page)
+    contacts.create({"name": "Quicker"}, customer_number=30004)
+    response = admin_client.form("/contacts/import/confirm")
+    contact_import.wait(timeout=60)
+    result = admin_client.get(response.headers["Location"])
+    assert "The file has errors now" in text_of(result)
+    assert [c.name for c in Contact.select()] == ["Quicker"]
+    assert ContactImport.get().status == "failed"

@@ -146,7 +146,7 @@ def test_a_line_the_database_refuses_leaves_nothing_of_the_import(app):
                                        (3, {"name": "Second"}),
                                        (4, {"name": "Clash", "customer_number": 10001})])
     with pytest.raises(contact_import.ImportFailed) as failed:
-        contact_io.import_rows(preview)
+        contact_import.import_rows(preview)
     assert (failed.value.reason, failed.value.detail) == ("number_taken", "10001")
     assert [c.name for c in Contact.select()] == ["Existing"]
 
