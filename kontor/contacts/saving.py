@@ -71,9 +71,11 @@ def create(values, user=None, customer_number=None, form_key=None):
     raise RuntimeError("unreachable")
 
 
-# Rows a multi-row INSERT carries: about 30 columns a row keeps a statement well under
-# SQLite's limit of 32,766 parameters.
-INSERT_CHUNK = 250
+# Values one statement carries: under SQLite's limit of 32,766 parameters (PostgreSQL's is
+# 65,535). About 1,000 contacts of 31 columns: a batch of an import is one INSERT, so the
+# importing thread goes back to Python (and waits for the GIL) as seldom as possible while it
+# holds the write lock.
+MAX_PARAMETERS = 32_000
 
 
 def create_many(rows, user=None, contact_import=None):
@@ -98,8 +100,8 @@ def insert_statements(rows, user=None, contact_import=None):
 
     The SQL is written here rather than by Peewee's `insert_many`, which spends about 0.1 ms
     a value generating it; values go through each field's `db_value`, as Peewee passes them.
-    Multi-row INSERTs of INSERT_CHUNK rows, then one INSERT ... SELECT of the change history
-    (the new contacts' ids are the database's)."""
+    Multi-row INSERTs of as many rows as MAX_PARAMETERS allows, then one INSERT ... SELECT of
+    the change history (the new contacts' ids are the database's)."""
     if not rows:
         return []
     now = utcnow()
@@ -114,15 +116,16 @@ def insert_statements(rows, user=None, contact_import=None):
     columns = ", ".join(f'"{field.column_name}"' for field in fields)
     one_row = "(" + ", ".join([db.param] * len(fields)) + ")"
     statements = []
-    for start in range(0, len(data), INSERT_CHUNK):
-        chunk = data[start:start + INSERT_CHUNK]
+    per_statement = MAX_PARAMETERS // len(fields)
+    for start in range(0, len(data), per_statement):
+        chunk = data[start:start + per_statement]
         statements.append((f'INSERT INTO "contact" ({columns}) VALUES '
                            + ", ".join([one_row] * len(chunk)),
                            [field.db_value(row[field.name]) for row in chunk
                             for field in fields]))
     numbers = [number for number, _values in rows]
-    for start in range(0, len(numbers), INSERT_CHUNK * 4):
-        part = numbers[start:start + INSERT_CHUNK * 4]
+    for start in range(0, len(numbers), MAX_PARAMETERS):
+        part = numbers[start:start + MAX_PARAMETERS]
         # the same JSON as json.dumps({"created": [None, number]}) in `create`
         statements.append((
             'INSERT INTO "contact_change" ("contact_id", "version", "user_id", "at", "changes") '
