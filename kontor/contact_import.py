@@ -31,7 +31,7 @@ import threading
 from peewee import IntegrityError, fn
 
 from kontor import audit, config, contact_io, contacts
-from models import Contact, ContactImport, db
+from models import Contact, ContactImport, SupportCase, db
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.contact_import")
@@ -198,18 +198,23 @@ def undo(import_id, reason="failed", detail="") -> int:
     """Delete every contact of import `import_id` (with their change history, persons and
     notes, and their search index entries: foreign keys and triggers), in transactions of
     `config.CSV_IMPORT_BATCH_ROWS` contacts, and mark the import failed with `reason` and
-    `detail`. Returns how many contacts were deleted. The register is then as before."""
+    `detail`. Returns how many contacts were deleted. The register is then as before, but for
+    a contact that someone opened a support case for meanwhile: that one is kept."""
     size = max(1, config.CSV_IMPORT_BATCH_ROWS)
     deleted = 0
+    in_use = fn.EXISTS(SupportCase.select(SupportCase.id).where(SupportCase.contact == Contact.id))
     while True:
         with db.atomic():
             ids = [contact_id for (contact_id,) in Contact.select(Contact.id)
-                   .where(Contact.contact_import == import_id).limit(size).tuples()]
+                   .where(Contact.contact_import == import_id, ~in_use).limit(size).tuples()]
             if ids:
                 deleted += Contact.delete().where(Contact.id.in_(ids)).execute()
         if not ids:
             break
     with db.atomic():
+        # a contact someone opened a support case for while the import ran stays (deleting
+        # it would take their case with it); it is no longer the import's
+        Contact.update(contact_import=None).where(Contact.contact_import == import_id).execute()
         ContactImport.update(status=FAILED, failure=reason, detail=detail[:200],
                              updated_at=utcnow(), finished_at=utcnow()).where(
             ContactImport.id == import_id).execute()

@@ -11,7 +11,7 @@ import threading
 import pytest
 from helpers import ago, body, text_of
 
-from kontor import config, contact_import, contact_io, contacts, jobs
+from kontor import config, contact_import, contact_io, contacts, jobs, support
 from models import AuditEvent, Contact, ContactChange, ContactImport, NoteEntry, db
 
 
@@ -251,3 +251,17 @@ def test_a_number_taken_between_preview_and_confirmation_imports_nothing(admin_c
     assert "The file has errors now" in text_of(result)
     assert [c.name for c in Contact.select()] == ["Quicker"]
     assert ContactImport.get().status == "failed"
+
+
+def test_undoing_an_import_keeps_a_contact_someone_opened_a_case_for(app, desk):
+    record = ContactImport.create(user=desk.superuser.id, total=50000, done=2)
+    with db.atomic():
+        contacts.create_many([(30001, {"name": "Half A"}), (30002, {"name": "Half B"})],
+                             contact_import=record.id)
+    in_use = Contact.get(Contact.name == "Half B")
+    support.create(support.Draft(in_use.id, desk.category.id, desk.type.id, "Boiler", "Leaks.",
+                                 desk.superuser.id, False, ""), desk.superuser)
+    contact_import.undo(record.id)
+    assert Contact.get_or_none(Contact.name == "Half A") is None
+    kept = Contact.get(Contact.name == "Half B")
+    assert kept.contact_import_id is None and kept.cases.count() == 1
