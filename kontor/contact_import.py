@@ -8,10 +8,13 @@ Still all or nothing, but never one long write transaction:
   writes the line with the highest number only: from its commit on, the register's highest
   number is the import's, so a contact someone else creates meanwhile gets the next number
   after it and never one the import still has to write.
-- The other lines follow in batches of `config.CSV_IMPORT_BATCH_ROWS`, highest numbers
+- The other lines follow in batches of up to `config.CSV_IMPORT_BATCH_ROWS`, highest numbers
   first, each its own short transaction of a few bulk statements made before it begins
   (`contacts.insert_statements`): the write lock is held while the database works, not while
-  Python prepares the rows.
+  Python prepares the rows. A batch that held the lock longer than
+  `config.CSV_IMPORT_BATCH_SECONDS` (a busy machine; the search index grows dearer as the
+  register grows) makes the next one smaller, and between two batches there is a pause of
+  `config.CSV_IMPORT_PAUSE_SECONDS` at least, so that every writer waiting gets its turn.
 - Every contact carries the import's id (`Contact.contact_import`). When a batch fails (a
   customer number from the file that someone else took meanwhile, a database error) the
   import's contacts are deleted again, also in short transactions, with what was created with
@@ -27,6 +30,7 @@ Nothing here imports Flask: the view starts the work of a large file in a thread
 """
 import logging
 import threading
+import time
 
 from peewee import IntegrityError, fn
 
@@ -129,10 +133,10 @@ def _allocate(rows):
 def run(import_id, preview, user=None, after_batch=None) -> int:
     """Create every contact of the clean `preview` for the started import `import_id`: the
     first line in a transaction of its own (with the numbers' allocation), then batches of
-    `config.CSV_IMPORT_BATCH_ROWS`, each its own short transaction that also moves the
-    import's `done` count. `after_batch(done, total)` is called after each batch is
-    committed (progress; nothing is locked then). Returns the number of contacts created
-    and marks the import done (with an audit entry "contacts.imported").
+    up to `config.CSV_IMPORT_BATCH_ROWS` (see the module's docstring), each its own short
+    transaction that also moves the import's `done` count. `after_batch(done, total)` is
+    called after each batch is committed (progress; nothing is locked then). Returns the
+    number of contacts created and marks the import done (audit entry "contacts.imported").
 
     On any failure every contact of the import is deleted again (`undo`), the import is marked
     failed, and ImportFailed is raised: reason "number_taken" with the number when a customer
@@ -149,13 +153,21 @@ def run(import_id, preview, user=None, after_batch=None) -> int:
             done = _progress(import_id, 1)
         if after_batch is not None:
             after_batch(done, total)
-        for start_at in range(1, total, size):
+        position, gap_started = 1, time.perf_counter()
+        while position < total:
             # made before the write lock is taken: the transaction only runs the SQL
-            statements = contacts.insert_statements(rows[start_at:start_at + size], user,
+            statements = contacts.insert_statements(rows[position:position + size], user,
                                                     import_id)
+            # SQLite's waiting writers retry every 100 ms at most: a pause lets each of them in
+            time.sleep(max(0.0, config.CSV_IMPORT_PAUSE_SECONDS
+                           - (time.perf_counter() - gap_started)))
+            started = time.perf_counter()
             with db.atomic():
                 contacts.run_statements(statements)
-                done = _progress(import_id, min(total, start_at + size))
+                done = _progress(import_id, min(total, position + size))
+            gap_started = time.perf_counter()
+            position += size
+            size = _next_size(size, gap_started - started)
             if after_batch is not None:
                 after_batch(done, total)
     except Exception as exc:
@@ -171,6 +183,19 @@ def run(import_id, preview, user=None, after_batch=None) -> int:
             ContactImport.id == import_id).execute()
         audit.record("contacts.imported", user=user, detail=f"{total} contacts")
     return total
+
+
+def _next_size(size, held):
+    """The next batch's size after one that held the write lock `held` seconds: smaller
+    when it took longer than config.CSV_IMPORT_BATCH_SECONDS (a busy machine), back up to
+    config.CSV_IMPORT_BATCH_ROWS when it was quick."""
+    largest = max(1, config.CSV_IMPORT_BATCH_ROWS)
+    smallest = min(largest, config.CSV_IMPORT_MIN_BATCH_ROWS)
+    if held > config.CSV_IMPORT_BATCH_SECONDS:
+        return max(smallest, int(size * config.CSV_IMPORT_BATCH_SECONDS / held))
+    if held < config.CSV_IMPORT_BATCH_SECONDS / 2:
+        return min(largest, size * 2)
+    return size
 
 
 def _progress(import_id, done):
