@@ -34,13 +34,23 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from blueprints.common import get_contact, get_person
 from blueprints.filters import per_request
 from blueprints.forms import ALREADY_SAVED, ActionForm, Form, NoteForm, email_field, form_key_field
-from kontor import audit, config, contact_io, contacts, form_keys, notes, paging, versions
+from kontor import (
+    audit,
+    config,
+    contact_import,
+    contact_io,
+    contacts,
+    form_keys,
+    notes,
+    paging,
+    versions,
+)
 from kontor.contacts.register import has_at_most_two_decimals
 from kontor.countries import country_choices, country_name
 from kontor.storage import DataFolder, write_private
 from kontor.text import is_web_address, whole_number
 from kontor.web import attachment
-from models import ContactPerson
+from models import Contact, ContactImport, ContactPerson
 
 bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
@@ -358,23 +368,68 @@ def import_contacts():
 
 @bp.route("/import/confirm", methods=["POST"])
 def confirm_import():
-    """Import every line of the previewed file, or nothing when a line is wrong."""
+    """Import every line of the previewed file, or nothing when a line is wrong. A file of
+    one batch is imported within the request; a larger one in the background, with a page
+    that shows its progress (issue 10 item 1)."""
     if not ActionForm().validate_on_submit():
         abort(400)
     path = stored_import()
-    if path is None:
+    claimed = path.with_suffix(".importing") if path is not None else None
+    try:
+        path.rename(claimed)    # one of two racing confirmations gets the file
+    except (AttributeError, FileNotFoundError):
         flash(_("Upload the file again: the preview is no longer available."), "error")
         return redirect(url_for("contacts.import_contacts"))
-    preview = contact_io.parse(path.read_bytes())
+    raw = claimed.read_bytes()
+    if contact_import.lines_in(raw) > config.CSV_IMPORT_BATCH_ROWS:
+        # read and written in the background: this request answers at once
+        claimed.unlink(missing_ok=True)
+        session.pop("contact_import", None)
+        record = contact_import.start_file(contact_import.lines_in(raw), user=current_user.id)
+        contact_import.start_in_background(record.id, raw, user=current_user.id)
+        return redirect(url_for("contacts.import_progress", import_id=record.id))
+    preview = contact_io.parse(raw)
     if not preview.ok:
+        claimed.rename(path)
         flash(_("Nothing was imported: the file has errors."), "error")
         return redirect(url_for("contacts.import_contacts", again=1))
-    count = contact_io.import_rows(preview, user=current_user.id)
-    path.unlink(missing_ok=True)
+    claimed.unlink(missing_ok=True)
     session.pop("contact_import", None)
-    audit.record("contacts.imported", user=current_user, detail=f"{count} contacts")
+    record = contact_import.start(preview, user=current_user.id)
+    try:
+        count = contact_import.run(record.id, preview, user=current_user.id)
+    except contact_import.ImportFailed:
+        return redirect(url_for("contacts.import_progress", import_id=record.id))
     flash(ngettext("%(num)s contact imported.", "%(num)s contacts imported.", count), "success")
     return redirect(url_for("contacts.index"))
+
+
+@bp.route("/import/<int:import_id>")
+def import_progress(import_id):
+    """How far an import got (it refreshes itself while it runs), then its result: the
+    contacts imported, or why nothing was. Only for whoever started it and superusers."""
+    record = ContactImport.get_or_none(ContactImport.id == import_id)
+    if not contact_import.visible_to(record, current_user):
+        abort(404)
+    imported = []
+    if record.status == contact_import.DONE:
+        imported = list(Contact.select(Contact.id, Contact.name, Contact.customer_number)
+                        .where(Contact.contact_import == record.id)
+                        .order_by(Contact.customer_number).limit(config.CSV_IMPORT_SHOWN))
+    return render_template("contacts/import_progress.html", record=record, imported=imported,
+                           refresh_seconds=config.CSV_IMPORT_REFRESH_SECONDS,
+                           failure=IMPORT_FAILURES.get(record.failure, IMPORT_FAILURES["failed"])
+                           % {"detail": record.detail})
+
+
+IMPORT_FAILURES = {
+    "number_taken": _l("Customer number %(detail)s was given to another contact while the "
+                       "import ran."),
+    "interrupted": _l("The import was interrupted (the server stopped)."),
+    "failed": _l("The import failed because of an error in the database."),
+    "file_errors": _l("The file has errors now (a customer number may have been taken since "
+                      "the preview). Upload it again to see which lines."),
+}
 
 
 FIELD_LABELS = {

@@ -19,6 +19,13 @@ SETUP_LINK_LIFETIME = timedelta(days=365)       # the one-time setup link printe
 LOCK_AFTER_FAILURES = 5                         # wrong passwords in a row lock the account
 CSV_IMPORT_MAX_BYTES = 10 * 1024 * 1024         # largest CSV file a contact import accepts
 CSV_IMPORT_MAX_ROWS = 50_000                    # most rows one contact import takes
+CSV_IMPORT_BATCH_ROWS = 1_000                   # contacts an import writes per transaction
+CSV_IMPORT_BATCH_SECONDS = 0.25                 # a batch holding the write lock longer: smaller
+CSV_IMPORT_MIN_BATCH_ROWS = 100                 # ...but not smaller than this
+CSV_IMPORT_PAUSE_SECONDS = 0.1                  # between batches: every waiting writer gets in
+CSV_IMPORT_ABANDONED_AFTER = timedelta(minutes=5)   # a running import this still is undone
+CSV_IMPORT_REFRESH_SECONDS = 2                  # a running import's page reloads this often
+CSV_IMPORT_SHOWN = 20                           # contacts a finished import's page lists
 NOTE_ENTRY_MAX_LENGTH = 20_000                  # characters in one note entry
 CASE_MESSAGE_MAX_LENGTH = 20_000                # characters in a case's description or message
 ENDED_SESSION_KEPT = timedelta(days=30)         # ended sessions stay listed, then are deleted

@@ -1,5 +1,5 @@
-"""Contacts in and out: CSV import (preview, per-line errors, all or nothing), CSV export and
-vCard (SPEC section 6).
+"""Contacts in and out: reading a CSV file for import (preview, per-line errors; the import
+itself, all or nothing, is kontor/contact_import.py), CSV export and vCard (SPEC section 6).
 
 CSV columns may be headed in any of Kontor's four languages (see COLUMNS; README lists them);
 the export uses the reader's language. Separators `,` `;` and tab are recognised, and lines
@@ -14,11 +14,11 @@ from decimal import Decimal, InvalidOperation
 
 from peewee import CharField
 
-from kontor import config, contacts, languages
+from kontor import config, languages
 from kontor.contacts.register import has_at_most_two_decimals
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
 from kontor.text import decode_text, is_web_address, one_line, whole_number, without_controls
-from models import Contact, db
+from models import Contact
 
 # canonical key → header in en, nl, nb, de (the first is what the export writes)
 COLUMNS = {
@@ -189,21 +189,6 @@ def _check(values, line_number, numbers_in_file):
         if isinstance(column, CharField) and len(value) > column.max_length:
             return "too_long", key
     return None
-
-
-def import_rows(preview: Preview, user=None) -> int:
-    """Create every contact of a clean preview in one transaction: all or nothing."""
-    if not preview.ok:
-        raise ValueError("the preview has errors")
-    # Lines that name their customer number go first: an automatic number (the highest + 1)
-    # could otherwise take the number a later line of the same file asks for.
-    rows = sorted(preview.rows, key=lambda row: not row[1].get("customer_number"))
-    with db.atomic():
-        for _line, values in rows:
-            values = dict(values)
-            number = values.pop("customer_number", None)
-            contacts.create(values, user=user, customer_number=number)
-    return len(preview.rows)
 
 
 def _safe_cell(value):

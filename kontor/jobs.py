@@ -15,7 +15,7 @@ from datetime import UTC, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import Case, IntegrityError
 
-from kontor import mail, sessions, uploads
+from kontor import contact_import, mail, sessions, uploads
 from kontor.storage import DataFolder
 from models import CaseFile, JobLease, db
 from models.clock import utcnow
@@ -91,11 +91,19 @@ def purge_orphan_uploads(config):
         log.info("deleted %d uploaded files that no case uses", deleted)
 
 
+def undo_abandoned_imports(config):
+    """Take out contact imports whose process ended half-way (issue 10 item 1): the job's body."""
+    undone = contact_import.undo_abandoned()
+    if undone:
+        log.info("undid %d interrupted contact imports", undone)
+
+
 JOBS = {
     # name: (function, interval in seconds, or the config key that holds it)
     "end_idle_sessions": (end_idle_sessions, 60),
     "deliver_outbox": (deliver_outbox, "MAIL_INTERVAL_SECONDS"),
     "purge_orphan_uploads": (purge_orphan_uploads, 3600),
+    "undo_abandoned_imports": (undo_abandoned_imports, 60),
 }
 
 

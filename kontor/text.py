@@ -20,7 +20,10 @@ def fold(text: str) -> str:
     employees, support cases) hold folded text and every query is folded the same way, on
     SQLite and PostgreSQL alike. Changing it changes what is stored: a migration must
     recompute the stored columns (as migrations/0013_one_folding.py does)."""
-    text = (text or "").casefold().translate(_FOLD)
+    text = text or ""
+    if text.isascii() and "`" not in text:   # nothing to decompose: 20 times faster (import)
+        return text.lower()
+    text = text.casefold().translate(_FOLD)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

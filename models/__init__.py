@@ -8,7 +8,7 @@ module (`from models import User, db`):
 - `models.clock`: `utcnow()`, the one place Kontor asks for the time (times are naive datetimes
   in UTC throughout);
 - `models.accounts`: the company, employees, users and their sessions, tokens, invitations;
-- `models.contacts`: contacts, contact persons, note entries, contact changes;
+- `models.contacts`: contacts, contact persons, note entries, contact changes, contact imports;
 - `models.support`: case categories and types, support cases, their messages, files, events;
 - `models.system`: the e-mail outbox, the audit log, the scheduled jobs' leases, the used
   one-time form keys.
@@ -28,7 +28,7 @@ from models.accounts import (
     with_employee,
 )
 from models.clock import utcnow
-from models.contacts import Contact, ContactChange, ContactPerson, NoteEntry
+from models.contacts import Contact, ContactChange, ContactImport, ContactPerson, NoteEntry
 from models.db import (
     SQLITE_PRAGMAS,
     BaseModel,
@@ -43,9 +43,9 @@ from models.support import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseT
 from models.system import AuditEvent, FormKey, JobLease, OutboxMessage
 
 # Every table, parents before children (the order the tests compare them with the migrations).
-ALL_MODELS = [Company, Employee, User, UserSession, Token, Invitation, Contact, ContactPerson,
-              NoteEntry, ContactChange, CaseCategory, CaseType, SupportCase, CaseMessage,
-              CaseFile, CaseEvent, OutboxMessage, AuditEvent, JobLease, FormKey]
+ALL_MODELS = [Company, Employee, User, UserSession, Token, Invitation, ContactImport, Contact,
+              ContactPerson, NoteEntry, ContactChange, CaseCategory, CaseType, SupportCase,
+              CaseMessage, CaseFile, CaseEvent, OutboxMessage, AuditEvent, JobLease, FormKey]
 
 __all__ = [
     "ALL_MODELS",
@@ -60,6 +60,7 @@ __all__ = [
     "Company",
     "Contact",
     "ContactChange",
+    "ContactImport",
     "ContactPerson",
     "Employee",
     "FormKey",

@@ -15,6 +15,24 @@ from models.clock import utcnow
 from models.db import BaseModel
 
 
+class ContactImport(BaseModel):
+    """One CSV import of contacts (issue 10 item 1): who started it, how far it got and how it
+    ended. Its contacts carry its id (`Contact.contact_import`) so that a failed import can be
+    taken out whole. `status`: "running", "done" or "failed" (then `failure` is a reason code
+    and `detail` its value, e.g. the customer number taken meanwhile). `updated_at` moves with
+    every batch: a running import that stops moving was interrupted (see
+    kontor/contact_import.py)."""
+    user = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    status = CharField(max_length=10, default="running")
+    total = IntegerField(default=0)
+    done = IntegerField(default=0)
+    failure = CharField(max_length=40, default="")
+    detail = CharField(max_length=200, default="")
+    started_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+
+
 class Contact(BaseModel):
     """A customer or other relation: a company or a person. `version` is the change counter
     (optimistic locking on edit; the sync's "changed since agreed" test)."""
@@ -46,6 +64,7 @@ class Contact(BaseModel):
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
     updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    contact_import = ForeignKeyField(ContactImport, null=True, backref="+", on_delete="SET NULL")
 
 
 class ContactPerson(BaseModel):

@@ -12,9 +12,8 @@ import pytest
 import vobject
 from helpers import body
 from markupsafe import escape
-from peewee import IntegrityError
 
-from kontor import contact_io, contacts
+from kontor import contact_import, contact_io, contacts
 from models import Contact, User
 
 
@@ -141,14 +140,15 @@ def test_a_number_taken_after_the_preview_stops_the_whole_import(admin_client):
     assert [c.name for c in Contact.select()] == ["Quicker"]
 
 
-def test_the_import_is_one_transaction(app):
+def test_a_line_the_database_refuses_leaves_nothing_of_the_import(app):
     """When the database refuses one line, the lines before it are gone too."""
     contacts.create({"name": "Existing"})              # 10001
     preview = contact_io.Preview(rows=[(2, {"name": "First", "customer_number": 40001}),
                                        (3, {"name": "Second"}),
                                        (4, {"name": "Clash", "customer_number": 10001})])
-    with pytest.raises(IntegrityError):
-        contact_io.import_rows(preview)
+    with pytest.raises(contact_import.ImportFailed) as failed:
+        contact_import.import_rows(preview)
+    assert (failed.value.reason, failed.value.detail) == ("number_taken", "10001")
     assert [c.name for c in Contact.select()] == ["Existing"]
 
 

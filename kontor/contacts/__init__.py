@@ -24,7 +24,15 @@ from kontor.contacts.register import (
     persons,
     search_text_for,
 )
-from kontor.contacts.saving import EditConflict, create, save_person, update
+from kontor.contacts.saving import (
+    EditConflict,
+    create,
+    create_many,
+    insert_statements,
+    run_statements,
+    save_person,
+    update,
+)
 from kontor.contacts.searching import (
     SORTS,
     Result,
@@ -38,6 +46,7 @@ from kontor.matching import likely_duplicates, normalise_name
 __all__ = [
     "FIELDS", "FIRST_CUSTOMER_NUMBER", "PERSON_FIELDS", "SORTS", "TIMELINE_ON_PAGE",
     "TIMELINE_PAGE", "EditConflict", "Event", "Result", "ResultIdCache", "create",
+    "create_many", "insert_statements", "run_statements",
     "derived_fields", "filtered", "get", "get_person", "likely_duplicates",
     "next_customer_number", "normalise_name", "persons", "result_ids", "save_person", "search",
     "search_text_for", "timeline", "update",
