@@ -187,7 +187,7 @@ def edit(contact_id):
     """Edit mode. Saving refuses to overwrite someone else's newer save and shows it."""
     contact = get_contact(contact_id)
     form = ContactForm(obj=contact)
-    if request.method == "GET":
+    if request.method == "GET" and not form.restored:   # a kept form keeps the version it had
         form.version.data = contact.version
     conflict = None
     if form.validate_on_submit():

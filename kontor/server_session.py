@@ -35,6 +35,10 @@ class ServerSession(CallbackDict, SessionMixin):
         self.row_id = row_id
         self.last_seen_at = last_seen_at
         self.ended_reason = ended_reason   # why the previous session of this browser ended
+        # the ended session's user and data (its CSRF secret): a form that arrives on it may
+        # be kept for that user (kontor/kept_forms.py); never a sign-in
+        self.ended_user_id = None
+        self.ended_data = None
         self.had_cookie = had_cookie
         self.regenerate_requested = False
         self.modified = False
@@ -97,8 +101,7 @@ class DatabaseSessionInterface(SessionInterface):
         if row is None:
             return self.new_session(website_id, had_cookie=True)
         if row.ended_at is not None:
-            return self.new_session(website_id, had_cookie=True,
-                                    ended_reason=row.end_reason if row.user_id else None)
+            return self.after_ended(website_id, row, row.end_reason)
         reason = sessions.expiry_reason(row, utcnow(), app.config["IDLE_MINUTES"],
                                         app.config["ABSOLUTE_HOURS"])
         if reason:
@@ -106,14 +109,23 @@ class DatabaseSessionInterface(SessionInterface):
                 sessions.end_session(row.id, reason)
             else:
                 row.delete_instance()
-            return self.new_session(website_id, had_cookie=True,
-                                    ended_reason=reason if row.user_id else None)
+            return self.after_ended(website_id, row, reason)
         try:
             data = serializer.loads(row.data)
         except (ValueError, TypeError):
             data = {}
         return self.new_session(website_id, initial=data, sid=sid, row_id=row.id,
                                 last_seen_at=row.last_seen_at, had_cookie=True)
+
+    def after_ended(self, website_id, row, reason):
+        """The new, empty session of a browser whose session `row` has ended for `reason`;
+        for a signed-in row it knows why, and whose the ended session was."""
+        session = self.new_session(website_id, had_cookie=True,
+                                   ended_reason=reason if row.user_id else None)
+        if row.user_id:
+            session.ended_user_id = row.user_id
+            session.ended_data = row.data
+        return session
 
     def save_session(self, app, session, response):
         if not isinstance(session, ServerSession) or session.sid is None and not session \
