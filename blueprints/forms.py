@@ -262,6 +262,9 @@ def form_key_field():
 
 ALREADY_SAVED = _l("This was saved already; it has not been saved a second time.")
 
+# a file over its form's per-file limit: a message beside the field, never a 413 (issue 10.7)
+FILE_TOO_LARGE = _l("“%(name)s” is larger than %(mb)s MB.")
+
 
 class ActionForm(Form):
 
@@ -339,4 +342,4 @@ class NoteForm(Form):
 
 __all__ = ["Form", "database_id", "ActionForm", "NewPasswordForm", "NoteForm", "PasswordField",
            "StringField", "SubmitField", "CompanyForm", "email_field", "language_field",
-           "NOT_INVITABLE", "ALREADY_SAVED", "form_key_field"]
+           "NOT_INVITABLE", "ALREADY_SAVED", "FILE_TOO_LARGE", "form_key_field"]

@@ -9,11 +9,11 @@ from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
-from helpers import body
+from helpers import body, error_beside, text
 from markupsafe import escape
 from peewee import IntegrityError
 
-from kontor import contact_io, contacts
+from kontor import config, contact_io, contacts
 from models import Contact, User
 
 
@@ -437,3 +437,13 @@ def test_common_other_headings_are_understood(app, heading):
     _line, values = preview.rows[0]
     assert values["website"] == "https://jansen.example"
     assert values["org_number"] == "12345678"
+
+
+def test_a_csv_over_the_size_limit_is_an_error_beside_the_field_not_a_413(
+        admin_client, monkeypatch):
+    # issue 10 item 7: a file over its per-file limit is the form's message, not a bare 413
+    monkeypatch.setattr(config, "CSV_IMPORT_MAX_BYTES", 1024 * 1024)
+    response = upload(admin_client, "name\n" + "Bakker\n" * 160_000, name="big.csv")
+    assert response.status_code == 400
+    assert error_beside(text(response), "file") == "“big.csv” is larger than 1 MB."
+    assert Contact.select().count() == 0

@@ -13,14 +13,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from blueprints.forms import Form, database_id, form_key_field
+from blueprints.forms import FILE_TOO_LARGE, Form, database_id, form_key_field
 from kontor import config, support, uploads
 
 UPLOAD_PROBLEMS = {
     "type": _l("“%(name)s” is not a file type Kontor accepts (PDF, images, text, RTF, "
                "office documents, ZIP), or its name does not match its content."),
     "empty": _l("“%(name)s” is empty."),
-    "too_large": _l("“%(name)s” is larger than %(mb)s MB."),
+    "too_large": FILE_TOO_LARGE,
 }
 
 
