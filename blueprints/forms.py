@@ -104,6 +104,7 @@ class Form(FlaskForm):
 # --- forms kept over a sign-out or a language switch (issue 10 items 5 and 7) ---------------
 
 KEPT_MARK = "kept_forms"     # in the session: something may be kept for this user
+KEPT_FIELD_PREFIX = "kept-"  # the language form's copies of the page's form fields
 SECRET_FIELDS = (PasswordField, FileField, PlainFileField, MultipleFileField)
 NOT_TYPED = (CSRFTokenField, SubmitField, HiddenField)   # fields nobody types into
 KEPT_ON_SIGN_OUT = _l("What you typed is kept for %(minutes)s minutes: sign in again and it "
@@ -204,9 +205,10 @@ def kept_copy_for(form):
 
 def language_return():
     """For the language switch on every page: {"next": where it leads back to, "fields":
-    the (name, value) pairs to keep}. After a GET, this page; after a form's POST (it came back
-    with errors), the form's page and, for a signed-in user, what they typed, so that the
-    page opens again in the new language with it filled in (issue 10 item 7)."""
+    hidden (name, value) pairs to send along}. After a GET, this page; after a form's POST (it
+    came back with errors), the form's page and, for a signed-in user, copies of what they
+    typed (named KEPT_FIELD_PREFIX + the field's name), so that the page opens again in the
+    new language with it filled in (issue 10 item 7)."""
     if request.method == "GET":
         return {"next": request.full_path.rstrip("?"), "fields": []}
     back = form_page() or "/"
@@ -214,16 +216,19 @@ def language_return():
         fields = keepable_fields(request.form.items(multi=True)) if signed_in_staff() else []
     except HTTPException:   # the request itself was refused (too large): nothing to keep
         fields = []
-    return {"next": back, "fields": fields}
+    return {"next": back, "fields": [(KEPT_FIELD_PREFIX + name, value) for name, value in fields]}
 
 
-def keep_for_language(back, pairs):
-    """The language switch's part of issue 10 item 7: keep `pairs` (what the page's form had)
-    for the signed-in user and the page `back` leads to. Returns whether anything was kept."""
+def keep_for_language(back, posted):
+    """The language switch's part of issue 10 item 7: keep the copies of the page's form
+    fields among the `posted` (name, value) pairs (see `language_return`) for the signed-in
+    user and the page `back` leads to. Returns whether anything was kept."""
     back = safe_next(back)
     if back is None or not signed_in_staff():
         return False
-    if kept_forms.keep(current_user.id, urlsplit(back).path, keepable_fields(pairs),
+    typed = [(name.removeprefix(KEPT_FIELD_PREFIX), value) for name, value in posted
+             if name.startswith(KEPT_FIELD_PREFIX)]
+    if kept_forms.keep(current_user.id, urlsplit(back).path, keepable_fields(typed),
                        kept_forms.LANGUAGE):
         session[KEPT_MARK] = True
         return True

@@ -37,22 +37,17 @@ def home():
 @public
 def set_language():
     """Switch the interface language (and remember it in the profile when signed in), and go
-    back to the page, with what was typed into its form kept ("kept-" fields, issue 10
-    item 7; see blueprints.forms.language_return)."""
+    back to the page, with what was typed into its form kept (issue 10 item 7; see
+    blueprints.forms.language_return)."""
     choice = request.form.get("language", "")
     if choice in languages.LANGUAGES:
         session["lang"] = choice
         if current_user.is_authenticated:
             User.update(language=choice).where(User.id == current_user.id).execute()
     back = safe_next(request.form.get("next"))
-    typed = [(name.removeprefix(KEPT_PREFIX), value)
-             for name, value in request.form.items(multi=True) if name.startswith(KEPT_PREFIX)]
-    if back and typed:
-        keep_for_language(back, typed)
+    if back:
+        keep_for_language(back, request.form.items(multi=True))
     return redirect(back or url_for("main.home"))
-
-
-KEPT_PREFIX = "kept-"   # the language form's copies of the page's form fields (base.html)
 
 
 @bp.route("/healthz")
