@@ -31,7 +31,7 @@ from blueprints.common import form_page, safe_next
 from kontor import config, form_keys, kept_forms, languages, passwords
 from kontor.access import signed_in_staff
 from kontor.countries import country_choices
-from kontor.server_session import serializer
+from kontor.server_session import ENDED_SESSION, serializer
 from kontor.text import one_line, whole_number
 
 PASSWORD_MESSAGES = {
@@ -151,16 +151,15 @@ def genuine_late_form(ended_data):
 
 
 def keep_after_sign_out():
-    """For a form (any non-GET request) that arrives on a session that ended by a timeout:
-    keep its fields for the ended session's user, when its CSRF token is that session's.
+    """For a form (any non-GET request) that arrives after the browser's session ended by a
+    timeout (ENDED_SESSION): keep its fields for the ended session's user, when its CSRF
+    token is that session's.
     Returns where sign-in should lead back to (`form_page()`, or None). Issue 10 item 5."""
     back = form_page()
-    user_id = getattr(session, "ended_user_id", None)
-    if back is None or user_id is None \
-            or session.ended_reason not in kept_forms.KEPT_AFTER_ENDING \
-            or not genuine_late_form(session.ended_data):
+    ended = kept_forms.timed_out_session(session.get(ENDED_SESSION)) if back else None
+    if ended is None or not genuine_late_form(ended.data):
         return back
-    if kept_forms.keep(user_id, urlsplit(back).path,
+    if kept_forms.keep(ended.user_id, urlsplit(back).path,
                        keepable_fields(request.form.items(multi=True)), kept_forms.SIGNED_OUT):
         flash(KEPT_ON_SIGN_OUT % {"minutes": int(
             config.KEPT_FORM_LIFETIME.total_seconds() // 60)}, "info")

@@ -20,7 +20,7 @@ blueprints/forms.py.
 import json
 
 from kontor import config
-from models import KeptForm, db
+from models import KeptForm, UserSession, db
 from models.clock import utcnow
 
 SIGNED_OUT, LANGUAGE = "signed_out", "language"
@@ -33,6 +33,20 @@ KEPT_AFTER_ENDING = frozenset({"idle", "absolute"})
 # parts of a field's name that mark it as secret, whatever form it belongs to
 SECRET_NAME_PARTS = ("password", "token", "csrf", "form_key")
 MAX_PATH = 500
+
+
+def timed_out_session(row_id):
+    """The ended UserSession `row_id` if a late form typed on its pages may be kept for its
+    user: it was signed in, ended by a timeout (KEPT_AFTER_ENDING), and not longer ago than
+    config.LATE_FORM_WINDOW (a page left open over lunch still counts; one from last week
+    does not); else None. The caller still checks the form's CSRF token
+    against the row's data."""
+    if not isinstance(row_id, int):
+        return None
+    return UserSession.select().where(
+        UserSession.id == row_id, UserSession.user.is_null(False),
+        UserSession.end_reason.in_(KEPT_AFTER_ENDING),
+        UserSession.ended_at >= utcnow() - config.LATE_FORM_WINDOW).first()
 
 
 def keepable(pairs, unkept_names=frozenset()) -> list:

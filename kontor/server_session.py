@@ -21,6 +21,7 @@ from models import UserSession
 from models.clock import utcnow
 
 serializer = TaggedJSONSerializer()
+ENDED_SESSION = "_ended_session"   # in a new session: the id of the browser's ended one
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -35,10 +36,6 @@ class ServerSession(CallbackDict, SessionMixin):
         self.row_id = row_id
         self.last_seen_at = last_seen_at
         self.ended_reason = ended_reason   # why the previous session of this browser ended
-        # the ended session's user and data (its CSRF secret): a form that arrives on it may
-        # be kept for that user (kontor/kept_forms.py); never a sign-in
-        self.ended_user_id = None
-        self.ended_data = None
         self.had_cookie = had_cookie
         self.regenerate_requested = False
         self.modified = False
@@ -118,14 +115,14 @@ class DatabaseSessionInterface(SessionInterface):
                                 last_seen_at=row.last_seen_at, had_cookie=True)
 
     def after_ended(self, website_id, row, reason):
-        """The new, empty session of a browser whose session `row` has ended for `reason`;
-        for a signed-in row it knows why, and whose the ended session was."""
-        session = self.new_session(website_id, had_cookie=True,
-                                   ended_reason=reason if row.user_id else None)
-        if row.user_id:
-            session.ended_user_id = row.user_id
-            session.ended_data = row.data
-        return session
+        """The new session of a browser whose session `row` has ended for `reason`: empty
+        but for the ended row's id (ENDED_SESSION) when it was signed in, so that a form
+        typed on one of its pages can still be kept for its user (kontor/kept_forms.py),
+        also when another tab has made a new session meanwhile. Never a sign-in."""
+        if not row.user_id:
+            return self.new_session(website_id, had_cookie=True)
+        return self.new_session(website_id, initial={ENDED_SESSION: row.id}, had_cookie=True,
+                                ended_reason=reason)
 
     def save_session(self, app, session, response):
         if not isinstance(session, ServerSession) or session.sid is None and not session \

@@ -156,6 +156,19 @@ def test_a_case_reply_sent_after_the_timeout_is_back_on_the_case(
     assert KeptForm.select().count() == 0
 
 
+def test_a_form_sent_from_a_second_tab_after_the_first_found_the_timeout_is_kept_too(
+        app, staff_client, staff, contact):
+    edit = f"/contacts/{contact.id}/edit"
+    token = page_token(text(staff_client.get(edit)))
+    time_out(staff_client, app)
+    assert staff_client.get("/contacts").status_code == 302   # the other tab: to the login
+    response = send_late(staff_client, f"/contacts/{contact.id}/notes", {"note-text": NOTE},
+                         token, referrer=edit)
+    goes_to_login_and_back_to(response, edit)
+    page = text(sign_in_again(staff_client, staff.email, edit))
+    assert field_value(page, "note-text") == NOTE
+
+
 def test_another_person_signing_in_on_that_browser_never_sees_it(
         app, staff_client, staff, superuser, contact):
     edit = f"/contacts/{contact.id}/edit"
@@ -206,6 +219,27 @@ def test_a_session_ended_on_purpose_keeps_nothing(app, staff_client, staff, cont
     send_late(staff_client, f"/contacts/{contact.id}/notes", {"note-text": NOTE}, token,
               referrer=edit)
     assert KeptForm.select().count() == 0
+
+
+def test_a_form_typed_for_an_hour_is_kept_one_sent_the_next_day_is_not(
+        app, staff_client, contact):
+    edit = f"/contacts/{contact.id}/edit"
+    token = page_token(text(staff_client.get(edit)))
+    row_id = session_row(staff_client, app).id
+    # the per-minute job ended the session 40 minutes ago, while the person was still typing
+    UserSession.update(ended_at=ago(minutes=40), end_reason="idle").where(
+        UserSession.id == row_id).execute()
+    response = send_late(staff_client, f"/contacts/{contact.id}/notes", {"note-text": NOTE},
+                         token, referrer=edit)
+    goes_to_login_and_back_to(response, edit)
+    assert KeptForm.select().count() == 1
+
+    KeptForm.delete().execute()
+    UserSession.update(ended_at=ago(hours=13)).where(UserSession.id == row_id).execute()
+    send_late(staff_client, f"/contacts/{contact.id}/notes", {"note-text": NOTE}, token,
+              referrer=edit)
+    assert KeptForm.select().count() == 0
+    assert config.LATE_FORM_WINDOW == timedelta(hours=12)
 
 
 def test_a_post_only_address_without_a_referrer_goes_to_the_login_without_next(
