@@ -98,6 +98,7 @@ def test_a_note_sent_after_the_timeout_is_back_in_the_form_after_signing_in(
     assert "It has not been saved yet" in page
     assert '<details class="add-text" open>' in page
     assert hidden_value(page, "note-form_key")      # a fresh one-time key to save with
+    assert page_token(page) != token                  # and the new session's CSRF token
     assert KeptForm.select().count() == 0, "the kept copy is used once"
 
     saved = admin_client.form(f"/contacts/{contact.id}/notes", {
