@@ -107,7 +107,7 @@ def test_a_file_over_the_per_file_limit_in_the_wizard_is_an_error_beside_the_fie
     response = upload_in_wizard(staff_client, [("fine.png", PNG),
                                                ("big.png", PNG + b"\x00" * MB)])
     assert response.status_code == 400
-    assert error_beside(text(response), "files") == "“big.png” is larger than 1 MB."
+    assert text_of(error_beside(text(response), "files")) == "“big.png” is larger than 1 MB."
     assert stored_files(app) == [], "the small file of the same batch is not stored either"
     assert "No files added yet." in text(staff_client.get("/support/new/files"))
 
