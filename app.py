@@ -33,7 +33,17 @@ import sys
 from pathlib import Path
 
 import waitress
-from flask import Flask, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    before_render_template,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -44,6 +54,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints import BLUEPRINTS
 from blueprints.filters import register_filters
+from blueprints.forms import keep_after_sign_out, language_return, revalidate_kept_forms
 from blueprints.portal import bp as portal_bp
 from blueprints.portal import website as portal_website
 from kontor import __version__, access, commands, jobs, languages, migrate, sessions, storage
@@ -211,10 +222,13 @@ def register_security_headers(app):
 
 
 def send_to_login():
-    """Anonymous request for a signed-in page: to the login page, and back here afterwards."""
+    """Anonymous request for a signed-in page: to the login page, and back here afterwards.
+    A form posted on a session that timed out goes back to the form's page, and what was
+    typed into it is kept for that user (issue 10 item 5, blueprints.forms)."""
     if not getattr(session, "ended_announced", False):
         flash(_("Please sign in to open that page."), "info")
-    next_page = request.full_path.rstrip("?") if request.method == "GET" else None
+    next_page = request.full_path.rstrip("?") if request.method == "GET" \
+        else keep_after_sign_out()
     return redirect(url_for("auth.login", next=next_page))
 
 
@@ -263,6 +277,8 @@ def register_errorhandlers(app, template="errors/error.html"):
 def register_template_helpers(app, website=None):
     """Filters and globals for the templates; `website` (the portal's) gives `website`."""
     register_filters(app)
+    app.add_template_global(language_return)
+    before_render_template.connect(revalidate_kept_forms)   # once for every app: same receiver
 
     @app.context_processor
     def kontor_globals():

@@ -19,7 +19,7 @@ from flask_login import current_user, login_user, logout_user
 from wtforms import SubmitField
 
 from blueprints.common import safe_next
-from blueprints.forms import Form, LoginForm, NewPasswordForm, email_field
+from blueprints.forms import Form, LoginForm, NewPasswordForm, email_field, note_kept_forms
 from kontor import audit, config, emails, staff_auth, tokens
 from kontor.access import public
 from kontor.extensions import limiter
@@ -90,6 +90,7 @@ def login():
             session.clear()
             session.regenerate()
             login_user(user)
+            note_kept_forms(user.id)   # a form they typed before a timeout is filled in again
             audit.record("login", user=user, ip=request.remote_addr)
             return redirect(next_page or url_for("main.home"))
         g.password_guess_failed = True

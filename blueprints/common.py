@@ -8,8 +8,9 @@ when it is a rule rather than a way of answering a request).
 """
 from urllib.parse import urlsplit
 
-from flask import abort, url_for
+from flask import abort, current_app, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from kontor import contacts, emails
 
@@ -22,6 +23,29 @@ def safe_next(target):
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None
+
+
+def answers_get(path):
+    """Whether the staff app has a page at `path` (a URL path) that a GET opens."""
+    try:
+        current_app.create_url_adapter(request).match(path, method="GET")
+    except HTTPException:   # no such page, GET not allowed there, or a redirect
+        return False
+    return True
+
+
+def form_page():
+    """The address (path and query) of the page whose form this request posted, for going
+    back to it: the request's own address when a GET opens it, else the page the browser came
+    from (the Referer, when it is of this site and a GET opens it), else None. Issue 10 items
+    5 and 7: where sign-in and the language switch send the person after a form's POST."""
+    if request.method == "GET" or answers_get(request.path):
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if f"{referrer.scheme}://{referrer.netloc}/" != request.host_url:
+        return None
+    back = safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+    return back if back and answers_get(referrer.path) else None
 
 
 def or_404(found):

@@ -1,20 +1,38 @@
-"""Forms and form pieces shared by several blueprints."""
+"""Forms and form pieces shared by several blueprints, and the forms kept over a sign-out or a
+language switch (issue 10 items 5 and 7; the rules are in kontor/kept_forms.py)."""
+import hmac
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, g, request, session
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_ngettext
+from flask_login import current_user
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from flask_wtf.form import _Auto
+from itsdangerous import BadData, URLSafeTimedSerializer
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 from wtforms import (
     EmailField,
     HiddenField,
+    MultipleFileField,
     PasswordField,
     SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
+from wtforms import FileField as PlainFileField
+from wtforms.csrf.core import CSRFTokenField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
 
-from kontor import config, form_keys, languages, passwords
+from blueprints.common import form_page, safe_next
+from kontor import config, form_keys, kept_forms, languages, passwords
+from kontor.access import signed_in_staff
 from kontor.countries import country_choices
+from kontor.server_session import ENDED_SESSION, serializer
 from kontor.text import one_line, unix_lines, whole_number
 
 PASSWORD_MESSAGES = {
@@ -88,7 +106,12 @@ class Form(FlaskForm):
     text area or a password) gets the one_line filter: a line break pasted into a name or a
     subject becomes a space, so it cannot cut an e-mail subject or a vCard line short. Each
     text area gets the unix_lines filter: its CRLF line breaks become LF before Length counts
-    them, as the browser's maxlength counts them (issue 11 item 9)."""
+    them, as the browser's maxlength counts them (issue 11 item 9).
+
+    Opened with a GET, a form is filled in from what its signed-in user typed into it and
+    could not send (`kept_copy_for`, issue 10 items 5 and 7); `restored` then says why it
+    was kept (kontor.kept_forms.SIGNED_OUT or LANGUAGE), else it is None."""
+    restored = None
 
     class Meta:
         def bind_field(self, form, unbound_field, options):
@@ -97,6 +120,158 @@ class Form(FlaskForm):
                 filters = unbound_field.kwargs.get("filters", ())
                 options = {**options, "filters": (*filters, line_filter)}
             return super().bind_field(form, unbound_field, options)
+
+        def wrap_formdata(self, form, formdata):
+            wrapped = super().wrap_formdata(form, formdata)
+            if wrapped is None and formdata is _Auto and request.method == "GET":
+                return kept_copy_for(form)
+            return wrapped
+
+
+# --- forms kept over a sign-out or a language switch (issue 10 items 5 and 7) ---------------
+
+KEPT_MARK = "kept_forms"     # in the session: something may be kept for this user
+KEPT_FIELD_PREFIX = "kept-"  # the language form's copies of the page's form fields
+SECRET_FIELDS = (PasswordField, FileField, PlainFileField, MultipleFileField)
+NOT_TYPED = (CSRFTokenField, SubmitField, HiddenField)   # fields nobody types into
+KEPT_ON_SIGN_OUT = _l("What you typed is kept for %(minutes)s minutes: sign in again and it "
+                      "is back in the form.")
+FILLED_IN_AGAIN = _l("What you typed is filled in again below. It has not been saved yet: "
+                     "check it and send it again.")
+
+
+def unkept_field_names():
+    """The names of every password and file field of every Kontor form (never kept), and of
+    every button (nothing anyone typed)."""
+    names, classes = set(), [Form]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        for name in dir(cls):
+            value = getattr(cls, name, None)
+            if isinstance(value, UnboundField) \
+                    and issubclass(value.field_class, (*SECRET_FIELDS, SubmitField)):
+                names.add(name.lower())
+    return frozenset(names)
+
+
+def keepable_fields(pairs):
+    """The posted (name, value) pairs that may be kept: kontor.kept_forms.keepable without
+    the names of Kontor's password, file and button fields."""
+    return kept_forms.keepable(pairs, unkept_field_names())
+
+
+def genuine_late_form(ended_data):
+    """Whether this request's CSRF token is the one of the ended session whose data (the
+    serialised session) is `ended_data`: the form came from a page of that session."""
+    try:
+        secret = serializer.loads(ended_data).get("csrf_token")
+        signer = URLSafeTimedSerializer(current_app.config.get("WTF_CSRF_SECRET_KEY")
+                                        or current_app.secret_key, salt="wtf-csrf-token")
+        posted = request.form.get("csrf_token") or next(
+            (value for name, value in request.form.items() if name.endswith("csrf_token")), "")
+        token = signer.loads(posted)
+    except (BadData, ValueError, TypeError, AttributeError):
+        return False
+    return isinstance(secret, str) and isinstance(token, str) \
+        and hmac.compare_digest(secret, token)
+
+
+def keep_after_sign_out():
+    """For a form (any non-GET request) that arrives after the browser's session ended by a
+    timeout (ENDED_SESSION): keep its fields for the ended session's user, when its CSRF
+    token is that session's.
+    Returns where sign-in should lead back to (`form_page()`, or None). Issue 10 item 5."""
+    back = form_page()
+    ended = kept_forms.timed_out_session(session.get(ENDED_SESSION)) if back else None
+    if ended is None or not genuine_late_form(ended.data):
+        return back
+    if kept_forms.keep(ended.user_id, urlsplit(back).path,
+                       keepable_fields(request.form.items(multi=True)), kept_forms.SIGNED_OUT):
+        flash(KEPT_ON_SIGN_OUT % {"minutes": int(
+            config.KEPT_FORM_LIFETIME.total_seconds() // 60)}, "info")
+    return back
+
+
+def note_kept_forms(user_id):
+    """After `user_id` signs in: mark the session when forms are kept for them, so that the
+    pages look for them (and only then: no query on every page)."""
+    if kept_forms.waiting(user_id):
+        session[KEPT_MARK] = True
+
+
+def kept_copy_for(form):
+    """What the signed-in user typed into `form` on this page and could not send: a MultiDict
+    to fill it in with, or None. The kept copy is deleted once used and the person told it is
+    not saved yet; it fills a form only when every kept field is one of the form's own."""
+    if not session.get(KEPT_MARK) or not signed_in_staff():
+        return None
+    if "kept_form" not in g:
+        g.kept_form = kept_forms.find(current_user.id, request.path)
+        if g.kept_form is None and not kept_forms.waiting(current_user.id):
+            session.pop(KEPT_MARK, None)
+    if g.kept_form is None:
+        return None
+    fields = {field.name: field for field in form}
+    pairs = [(name, value) for name, value in kept_forms.pairs_of(g.kept_form)
+             if not isinstance(fields.get(name), SECRET_FIELDS)]
+    names = {name for name, _value in pairs}
+    if not names or not names <= set(fields) \
+            or all(isinstance(fields[name], NOT_TYPED) for name in names):
+        return None
+    if not g.get("kept_form_used"):
+        g.kept_form_used = True
+        kept_forms.forget(g.kept_form.id)
+        if not kept_forms.waiting(current_user.id):
+            session.pop(KEPT_MARK, None)
+        flash(FILLED_IN_AGAIN, "info")
+    form.restored = g.kept_form.reason
+    return MultiDict(pairs)
+
+
+def language_return():
+    """For the language switch on every page: {"next": where it leads back to, "fields":
+    hidden (name, value) pairs to send along}. After a GET, this page; after a form's POST (it
+    came back with errors), the form's page and, for a signed-in user, copies of what they
+    typed (named KEPT_FIELD_PREFIX + the field's name), so that the page opens again in the
+    new language with it filled in (issue 10 item 7)."""
+    if request.method == "GET":
+        return {"next": request.full_path.rstrip("?"), "fields": []}
+    back = form_page() or "/"
+    try:
+        fields = keepable_fields(request.form.items(multi=True)) if signed_in_staff() else []
+    except HTTPException:   # the request itself was refused (too large): nothing to keep
+        fields = []
+    return {"next": back, "fields": [(KEPT_FIELD_PREFIX + name, value) for name, value in fields]}
+
+
+def keep_for_language(back, posted):
+    """The language switch's part of issue 10 item 7: keep the copies of the page's form
+    fields among the `posted` (name, value) pairs (see `language_return`) for the signed-in
+    user and the page `back` leads to. Returns whether anything was kept."""
+    back = safe_next(back)
+    if back is None or not signed_in_staff():
+        return False
+    typed = [(name.removeprefix(KEPT_FIELD_PREFIX), value) for name, value in posted
+             if name.startswith(KEPT_FIELD_PREFIX)]
+    if kept_forms.keep(current_user.id, urlsplit(back).path, keepable_fields(typed),
+                       kept_forms.LANGUAGE):
+        session[KEPT_MARK] = True
+        return True
+    return False
+
+
+def revalidate_kept_forms(sender, template, context, **extra):
+    """Before a page is rendered (the `before_render_template` signal): a form filled in
+    again after a language switch shows its errors again, now in the new language."""
+    for value in list(context.values()):
+        if isinstance(value, Form) and value.restored == kept_forms.LANGUAGE \
+                and not getattr(value, "revalidated", False):
+            value.revalidated = True
+            token = value._fields.get(value.meta.csrf_field_name) if value.meta.csrf else None
+            if token is not None:
+                token.data = token.current_token
+            value.validate()
 
 
 def database_id(value):
@@ -117,6 +292,9 @@ def form_key_field():
 
 
 ALREADY_SAVED = _l("This was saved already; it has not been saved a second time.")
+
+# a file over its form's per-file limit: a message beside the field, never a 413 (issue 10.7)
+FILE_TOO_LARGE = _l("“%(name)s” is larger than %(mb)s MB.")
 
 
 class ActionForm(Form):
@@ -195,4 +373,4 @@ class NoteForm(Form):
 
 __all__ = ["Form", "database_id", "ActionForm", "NewPasswordForm", "NoteForm", "PasswordField",
            "StringField", "SubmitField", "CompanyForm", "email_field", "language_field",
-           "NOT_INVITABLE", "ALREADY_SAVED", "form_key_field"]
+           "NOT_INVITABLE", "ALREADY_SAVED", "FILE_TOO_LARGE", "form_key_field"]

@@ -14,6 +14,7 @@ from flask_login import current_user
 from peewee import PeeweeException
 
 from blueprints.common import safe_next
+from blueprints.forms import keep_for_language
 from kontor import company as company_rules
 from kontor import config, jobs, languages
 from kontor.access import public
@@ -35,13 +36,17 @@ def home():
 @bp.route("/language", methods=["POST"])
 @public
 def set_language():
-    """Switch the interface language (and remember it in the profile when signed in)."""
+    """Switch the interface language (and remember it in the profile when signed in), and go
+    back to the page, with what was typed into its form kept (issue 10 item 7; see
+    blueprints.forms.language_return)."""
     choice = request.form.get("language", "")
     if choice in languages.LANGUAGES:
         session["lang"] = choice
         if current_user.is_authenticated:
             User.update(language=choice).where(User.id == current_user.id).execute()
     back = safe_next(request.form.get("next"))
+    if back:
+        keep_for_language(back, request.form.items(multi=True))
     return redirect(back or url_for("main.home"))
 
 

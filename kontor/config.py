@@ -31,6 +31,9 @@ CASE_MESSAGE_MAX_LENGTH = 20_000                # characters in a case's descrip
 ENDED_SESSION_KEPT = timedelta(days=30)         # ended sessions stay listed, then are deleted
 JOB_STALE_AFTER = timedelta(minutes=5)          # /healthz calls a job stale after this
 FORM_KEY_KEPT = timedelta(days=7)               # a used one-time form key refuses a repeat
+KEPT_FORM_LIFETIME = timedelta(minutes=30)     # typed text kept over a sign-out (issue 10.5)
+KEPT_FORMS_PER_USER = 10                        # at most this many kept forms per person
+LATE_FORM_WINDOW = timedelta(hours=12)          # a form sent this long after a timeout is kept
 RATE_LIMITS = {                                 # Flask-Limiter strings (SECURITY.md 5)
     "LOGIN_LIMIT_PER_IP": "30 per minute",
     "LOGIN_LIMIT_PER_EMAIL": "10 per 15 minutes",

@@ -15,7 +15,7 @@ from datetime import UTC, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import Case, IntegrityError
 
-from kontor import contact_import, mail, sessions, uploads
+from kontor import contact_import, kept_forms, mail, sessions, uploads
 from kontor.storage import DataFolder
 from models import CaseFile, JobLease, db
 from models.clock import utcnow
@@ -72,9 +72,11 @@ def run_job(name, work, config, ttl=timedelta(minutes=2), holder=NODE_ID):
 
 
 def end_idle_sessions(config):
+    """End idle and expired sessions, and purge the kept forms past their lifetime."""
     ended = sessions.end_idle_sessions(config["IDLE_MINUTES"], config["ABSOLUTE_HOURS"])
     if ended:
         log.info("ended %d idle or expired sessions", ended)
+    kept_forms.purge_expired()
 
 
 def deliver_outbox(config):

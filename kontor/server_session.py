@@ -21,6 +21,7 @@ from models import UserSession
 from models.clock import utcnow
 
 serializer = TaggedJSONSerializer()
+ENDED_SESSION = "_ended_session"   # in a new session: the id of the browser's ended one
 
 
 class ServerSession(CallbackDict, SessionMixin):
@@ -97,8 +98,7 @@ class DatabaseSessionInterface(SessionInterface):
         if row is None:
             return self.new_session(website_id, had_cookie=True)
         if row.ended_at is not None:
-            return self.new_session(website_id, had_cookie=True,
-                                    ended_reason=row.end_reason if row.user_id else None)
+            return self.after_ended(website_id, row, row.end_reason)
         reason = sessions.expiry_reason(row, utcnow(), app.config["IDLE_MINUTES"],
                                         app.config["ABSOLUTE_HOURS"])
         if reason:
@@ -106,14 +106,23 @@ class DatabaseSessionInterface(SessionInterface):
                 sessions.end_session(row.id, reason)
             else:
                 row.delete_instance()
-            return self.new_session(website_id, had_cookie=True,
-                                    ended_reason=reason if row.user_id else None)
+            return self.after_ended(website_id, row, reason)
         try:
             data = serializer.loads(row.data)
         except (ValueError, TypeError):
             data = {}
         return self.new_session(website_id, initial=data, sid=sid, row_id=row.id,
                                 last_seen_at=row.last_seen_at, had_cookie=True)
+
+    def after_ended(self, website_id, row, reason):
+        """The new session of a browser whose session `row` has ended for `reason`: empty
+        but for the ended row's id (ENDED_SESSION) when it was signed in, so that a form
+        typed on one of its pages can still be kept for its user (kontor/kept_forms.py),
+        also when another tab has made a new session meanwhile. Never a sign-in."""
+        if not row.user_id:
+            return self.new_session(website_id, had_cookie=True)
+        return self.new_session(website_id, initial={ENDED_SESSION: row.id}, had_cookie=True,
+                                ended_reason=reason)
 
     def save_session(self, app, session, response):
         if not isinstance(session, ServerSession) or session.sid is None and not session \

@@ -137,22 +137,38 @@ def store(folder: Path, data: bytes) -> str:
     return stored
 
 
-def accept(files, folder: Path, max_bytes: int):
-    """Check every file first, then store them all in `folder`: nothing is half-saved.
+def check_all(files, max_bytes: int):
+    """Check every file, store none: the per-file rules, for a form's validation.
 
-    `files` are (name as uploaded, bytes) pairs. Returns ([StoredFile], []) when every file
-    is accepted, else ([], [FileRefused]) with one refusal per refused file and nothing stored.
-    Raises OSError when the folder cannot be written."""
+    `files` are (name as uploaded, bytes) pairs; a file's bytes may be cut off one byte past
+    `max_bytes` (that already shows it is too large). Returns ([Upload], []) when every file
+    passes, else ([], [FileRefused]) with one refusal per refused file."""
     checked, refused = [], []
     for name, data in files:
         try:
             checked.append(check(name, data, max_bytes))
         except FileRefused as refusal:
             refused.append(refusal)
+    return ([], refused) if refused else (checked, [])
+
+
+def store_all(folder: Path, checked) -> list:
+    """Store the files `check_all` passed in `folder`; returns their StoredFiles. Raises
+    OSError when the folder cannot be written."""
+    return [StoredFile(u.original_name, store(folder, u.data), len(u.data), u.content_type)
+            for u in checked]
+
+
+def accept(files, folder: Path, max_bytes: int):
+    """Check every file first, then store them all in `folder`: nothing is half-saved.
+
+    `files` are (name as uploaded, bytes) pairs. Returns ([StoredFile], []) when every file
+    is accepted, else ([], [FileRefused]) with one refusal per refused file and nothing stored.
+    Raises OSError when the folder cannot be written."""
+    checked, refused = check_all(files, max_bytes)
     if refused:
         return [], refused
-    return [StoredFile(u.original_name, store(folder, u.data), len(u.data), u.content_type)
-            for u in checked], []
+    return store_all(folder, checked), []
 
 
 def read(folder: Path, stored_name: str) -> bytes:

@@ -40,12 +40,13 @@ from models.db import (
     open_database,
 )
 from models.support import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase
-from models.system import AuditEvent, FormKey, JobLease, OutboxMessage
+from models.system import AuditEvent, FormKey, JobLease, KeptForm, OutboxMessage
 
 # Every table, parents before children (the order the tests compare them with the migrations).
 ALL_MODELS = [Company, Employee, User, UserSession, Token, Invitation, ContactImport, Contact,
               ContactPerson, NoteEntry, ContactChange, CaseCategory, CaseType, SupportCase,
-              CaseMessage, CaseFile, CaseEvent, OutboxMessage, AuditEvent, JobLease, FormKey]
+              CaseMessage, CaseFile, CaseEvent, OutboxMessage, AuditEvent, JobLease, FormKey,
+              KeptForm]
 
 __all__ = [
     "ALL_MODELS",
@@ -66,6 +67,7 @@ __all__ = [
     "FormKey",
     "Invitation",
     "JobLease",
+    "KeptForm",
     "NoteEntry",
     "OutboxMessage",
     "Prepared",

@@ -64,3 +64,17 @@ class FormKey(BaseModel):
     key = CharField(max_length=64, unique=True)
     user_id = IntegerField(null=True)
     used_at = DateTimeField(default=utcnow, index=True)
+
+
+class KeptForm(BaseModel):
+    """What a person typed into a form that could not be taken (kontor/kept_forms.py): their
+    session had ended, or they switched the language on a form that came back with errors.
+    Kept for `user` only, for the page at `path`, until it is filled back in or expires."""
+    user = ForeignKeyField(User, backref="kept_forms", on_delete="CASCADE")
+    path = CharField(max_length=500)
+    fields = TextField()                       # JSON: [[name, value], ...] as posted
+    reason = CharField(max_length=20)          # "signed_out" or "language"
+    kept_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("user", "path"), False),)

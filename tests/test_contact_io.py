@@ -10,10 +10,10 @@ from urllib.parse import quote
 
 import pytest
 import vobject
-from helpers import body
+from helpers import body, error_beside, text
 from markupsafe import escape
 
-from kontor import contact_import, contact_io, contacts
+from kontor import config, contact_import, contact_io, contacts
 from models import Contact, User
 
 
@@ -501,3 +501,13 @@ def test_a_discount_with_more_than_two_decimals_is_a_line_error_not_rounded(app)
     preview = contact_io.parse(b"Name;Korting %\nJansen BV;12,345\nBakker BV;12,50\n")
     assert [(line, code, detail) for line, code, detail in preview.errors] == \
         [(2, "discount_decimals", "12,345")]
+
+
+def test_a_csv_over_the_size_limit_is_an_error_beside_the_field_not_a_413(
+        admin_client, monkeypatch):
+    # issue 10 item 7: a file over its per-file limit is the form's message, not a bare 413
+    monkeypatch.setattr(config, "CSV_IMPORT_MAX_BYTES", 1024 * 1024)
+    response = upload(admin_client, "name\n" + "Bakker\n" * 160_000, name="big.csv")
+    assert response.status_code == 400
+    assert error_beside(text(response), "file") == "“big.csv” is larger than 1 MB."
+    assert Contact.select().count() == 0

@@ -21,8 +21,8 @@ from blueprints.support.forms import (
     AddInformationForm,
     FeedbackForm,
     OwnerForm,
-    accept_files,
     owner_choices,
+    store_files,
     upload_folder,
 )
 from blueprints.support.notices import notify
@@ -77,25 +77,23 @@ def add(number):
     """Add information (text and files) at any time; a closed case reopens."""
     case = get_case(number)
     form = AddInformationForm()
-    if form.validate_on_submit():
-        stored, errors = accept_files(request.files.getlist(form.files.name))
-        if not errors:
-            was = case.status
-            try:
-                _message, status = support.add_information(case, current_user, form.body.data,
-                                                           stored, form.form_key.data)
-            except form_keys.AlreadySaved:
-                uploads.discard(upload_folder(), [s.stored_name for s in stored])
-                flash(ALREADY_SAVED, "info")
-                return redirect(url_for("support.show", number=case.number) + "#thread")
-            if status == "answered":
-                notify(case.requester_user, "case_answered", case)
-            elif case.owner_id != current_user.id:
-                notify(case.owner, "case_updated", case, reopened=was == "closed")
-            flash(_("Your information is added to case %(number)s.", number=case.number),
-                  "success")
+    if form.validate_on_submit():   # a refused file is an error beside its field
+        stored = store_files(form.files)
+        was = case.status
+        try:
+            _message, status = support.add_information(case, current_user, form.body.data,
+                                                       stored, form.form_key.data)
+        except form_keys.AlreadySaved:
+            uploads.discard(upload_folder(), [s.stored_name for s in stored])
+            flash(ALREADY_SAVED, "info")
             return redirect(url_for("support.show", number=case.number) + "#thread")
-        form.files.errors = errors
+        if status == "answered":
+            notify(case.requester_user, "case_answered", case)
+        elif case.owner_id != current_user.id:
+            notify(case.owner, "case_updated", case, reopened=was == "closed")
+        flash(_("Your information is added to case %(number)s.", number=case.number),
+              "success")
+        return redirect(url_for("support.show", number=case.number) + "#thread")
     return render_case(case, add_form=form, status=400)
 
 

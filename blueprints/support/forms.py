@@ -1,6 +1,6 @@
 """The support forms, the owner choices they offer, and turning a form's files into stored
 files or messages saying why not."""
-from flask import abort, current_app
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -15,15 +15,34 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from blueprints.forms import Form, database_id, form_key_field
+from blueprints.forms import FILE_TOO_LARGE, Form, database_id, form_key_field
 from kontor import config, support, uploads
 
 UPLOAD_PROBLEMS = {
     "type": _l("“%(name)s” is not a file type Kontor accepts (PDF, images, text, RTF, "
                "office documents, ZIP), or its name does not match its content."),
     "empty": _l("“%(name)s” is empty."),
-    "too_large": _l("“%(name)s” is larger than %(mb)s MB."),
+    "too_large": FILE_TOO_LARGE,
 }
+
+
+class UploadField(MultipleFileField):
+    """Files checked when the form is validated, one by one (issue 10 item 7): a file Kontor
+    does not take (its type, empty, over the per-file limit UPLOAD_MAX_MB) is a message
+    beside the field, and the rest of the form keeps what was typed. Only a request over the
+    total limit (MAX_CONTENT_LENGTH) is refused as a whole, with the 413 page. The files that
+    passed are in `checked` until `store_files` stores them."""
+    checked = ()
+
+    def pre_validate(self, form):
+        limit_mb = current_app.config["UPLOAD_MAX_MB"]
+        max_bytes = int(limit_mb) * 1024 * 1024
+        files = [(storage.filename, storage.read(max_bytes + 1)) for storage in self.data or []
+                 if getattr(storage, "filename", None)]
+        self.checked, refused = uploads.check_all(files, max_bytes)
+        self.errors.extend(UPLOAD_PROBLEMS[refusal.reason] % {"name": refusal.name,
+                                                               "mb": limit_mb}
+                           for refusal in refused)
 
 
 class DetailsForm(Form):
@@ -53,7 +72,7 @@ def require_offered(field):
 
 
 class FilesForm(Form):
-    files = MultipleFileField(_l("Add files"))
+    files = UploadField(_l("Add files"))
     upload = SubmitField(_l("Upload"))
     clear = SubmitField(_l("Clear list"))
     remove = HiddenField()
@@ -71,7 +90,7 @@ class SummaryForm(Form):
 class AddInformationForm(Form):
     body = TextAreaField(_l("Add information"), validators=[DataRequired(),
                                                             Length(max=config.CASE_MESSAGE_MAX_LENGTH)])
-    files = MultipleFileField(_l("Files"))
+    files = UploadField(_l("Files"))
     form_key = form_key_field()
     submit = SubmitField(_l("Add information"))
 
@@ -122,16 +141,7 @@ def upload_folder():
     return uploads.folder(current_app.config["DATA_DIR"])
 
 
-def accept_files(storages):
-    """Check every uploaded file (werkzeug FileStorage; empty slots skipped), then store them
-    all: nothing is half-saved. Returns ([StoredFile], []) or ([], [message per refused
-    file]). A file over the limit aborts with 413, as a request over the limit does."""
-    limit_mb = current_app.config["UPLOAD_MAX_MB"]
-    max_bytes = int(limit_mb) * 1024 * 1024
-    files = [(storage.filename, storage.read(max_bytes + 1))
-             for storage in storages or [] if storage and storage.filename]
-    stored, refused = uploads.accept(files, upload_folder(), max_bytes)
-    if any(refusal.reason == "too_large" for refusal in refused):
-        abort(413)
-    return stored, [UPLOAD_PROBLEMS[refusal.reason] % {"name": refusal.name, "mb": limit_mb}
-                    for refusal in refused]
+def store_files(field):
+    """Store the files an UploadField passed in validation (all of them, or none when the
+    folder cannot be written: OSError); returns their StoredFiles."""
+    return uploads.store_all(upload_folder(), field.checked)

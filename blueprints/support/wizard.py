@@ -23,8 +23,8 @@ from blueprints.support.forms import (
     DetailsForm,
     FilesForm,
     SummaryForm,
-    accept_files,
     owner_choices,
+    store_files,
     upload_folder,
 )
 from blueprints.support.notices import notify
@@ -156,9 +156,11 @@ def files():
             index = whole_number(form.remove.data)
             if index < len(listed):
                 uploads.discard(upload_folder(), [listed.pop(index)["stored"]])
+        elif form.files.validate(form):   # a refused file is an error beside the field
+            listed += [{"name": o, "stored": s, "size": n, "type": t}
+                       for o, s, n, t in store_files(form.files)]
         else:
-            stored, errors = accept_files(request.files.getlist(form.files.name))
-            listed += [{"name": o, "stored": s, "size": n, "type": t} for o, s, n, t in stored]
+            errors = form.files.errors
         save_draft(files=listed)
         if not errors:
             if form.back.data:
