@@ -3,6 +3,7 @@
 Everything Kontor reads from the environment is read here, once, into a plain dict that
 `create_app` puts into `app.config`. Tests pass their own values on top.
 """
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -75,6 +76,34 @@ def load_secret_key(data_dir: Path) -> str:
             handle.write(secrets.token_hex(32))
     os.chmod(path, 0o600)
     return path.read_text().strip()
+
+
+def proxy_networks(entries) -> list:
+    """The reverse proxies to believe (KONTOR_TRUSTED_PROXIES), as `ipaddress` networks.
+
+    `entries` are strings: addresses ("127.0.0.1", "::1") or networks ("10.0.0.0/24").
+    Raises ValueError naming the entry that is neither, so that a typo stops Kontor at start
+    instead of silently trusting nobody (issue 10 item 20)."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"KONTOR_TRUSTED_PROXIES: {entry!r} is not an IP address or "
+                             "network") from None
+    return networks
+
+
+def is_trusted_proxy(address, networks) -> bool:
+    """Whether the peer `address` (a request's REMOTE_ADDR string, None when unknown) lies in
+    one of `networks` (from `proxy_networks`). An address that does not parse is not."""
+    try:
+        peer = ipaddress.ip_address((address or "").strip("[]"))
+    except ValueError:
+        return False
+    if peer.version == 6 and peer.ipv4_mapped:
+        peer = peer.ipv4_mapped
+    return any(peer in network for network in networks)
 
 
 def from_environment(environ=None) -> dict:
