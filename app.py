@@ -366,6 +366,9 @@ def main(argv=None):
     host, port = app.config["HOST"], app.config["PORT"]
     print(f"Kontor {__version__} is serving on {host}:{port}; browse to "
           f"{app.config['BASE_URL']}/", flush=True)
+    if kontor_config.links_stay_on_this_computer(app.config["BASE_URL"]):
+        print(f"Links in e-mails point to {app.config['BASE_URL']}, which only this computer "
+              "can open: set KONTOR_BASE_URL to the address your colleagues use.", flush=True)
     # waitress stops cleanly on SystemExit: let `systemctl stop` (SIGTERM) do what Ctrl+C does
     signal.signal(signal.SIGTERM, stop_serving)
     try:
