@@ -188,8 +188,9 @@ def site(tmp_path_factory):
         data_dir.mkdir(mode=0o700)
         url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'kontor.db'}"
         seed = SEED.format(superuser=SUPERUSER, staff=STAFF, password=PASSWORD)
-        subprocess.run([sys.executable, "-c", seed, url], cwd=ROOT, env=env, check=True,
-                       capture_output=True)
+        seeded = subprocess.run([sys.executable, "-c", seed, url], cwd=ROOT, env=env,
+                                capture_output=True, text=True)
+        assert seeded.returncode == 0, f"seeding failed:\n{seeded.stdout}{seeded.stderr}"
 
         kontor_log = folder / "kontor.log"
         with open(kontor_log, "w") as log:
@@ -276,10 +277,10 @@ class Browser:
         return self.form("/login", {"email": email, "password": password}, headers=headers)
 
 
-def session_cookie(response):
-    """The attributes of the staff session cookie set by `response`, as a set of words."""
+def session_cookie(response, name="kontor_session"):
+    """The attributes of the session cookie `name` set by `response`, as a set of words."""
     for header in response.headers.get_all("Set-Cookie") or []:
-        if header.startswith("kontor_session="):
+        if header.startswith(f"{name}="):
             return {part.strip().split("=")[0] for part in header.split(";")}
     raise AssertionError(f"no session cookie in {response.headers.get_all('Set-Cookie')}")
 
@@ -306,6 +307,13 @@ def test_https_at_the_proxy_gives_a_secure_session_cookie_and_hsts(site):
     response = site.browser("127.0.0.4").get("/login")
     assert response.status == 200
     assert "Secure" in session_cookie(response)
+    assert response.getheader("Strict-Transport-Security", "").startswith("max-age=")
+
+
+def test_the_customer_portal_behind_the_proxy_is_https_too(site):
+    response = site.browser("127.0.0.4").get("/w/demo/login")
+    assert response.status == 200
+    assert "Secure" in session_cookie(response, "kontor_portal")
     assert response.getheader("Strict-Transport-Security", "").startswith("max-age=")
 
 
