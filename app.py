@@ -49,8 +49,8 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from waitress.proxy_headers import proxy_headers_middleware
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints import BLUEPRINTS
 from blueprints.filters import register_filters
@@ -354,17 +354,35 @@ class PortalDispatcher:
 
 
 class TrustedProxies:
-    """Honour X-Forwarded-* only when the request comes from a configured proxy address."""
+    """WSGI: believe X-Forwarded-For, -Proto, -Host and -Port only from a configured proxy
+    (issue 10 item 20; SECURITY.md item 28).
+
+    `trusted` is KONTOR_TRUSTED_PROXIES as a list of addresses or networks ("127.0.0.1",
+    "10.0.0.0/24"); an entry that is neither raises ValueError at start. A request whose peer
+    (REMOTE_ADDR) is one of them gets waitress's own proxy-header handling with one trusted
+    hop: REMOTE_ADDR becomes the last X-Forwarded-For address, the scheme, host and port
+    those of the proxy's client. Every other request has these headers and `Forwarded`
+    removed, so no later layer (Flask-Limiter, `request.access_route`) can believe them.
+
+    This runs inside the app rather than in waitress's `trusted_proxy` option because that
+    takes one address only, and so that the test client and any WSGI server get the same
+    rule; `main()` tells waitress to hand the headers through unread.
+    """
+
+    HEADERS = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port"}
 
     def __init__(self, wsgi_app, trusted):
-        self.wsgi_app = wsgi_app
-        self.trusted = set(trusted)
-        self.fixed = ProxyFix(wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+        self.networks = kontor_config.proxy_networks(trusted)
+        self.believing = proxy_headers_middleware(
+            wsgi_app, trusted_proxy="*", trusted_proxy_count=1,
+            trusted_proxy_headers=self.HEADERS, clear_untrusted=True)
+        self.ignoring = proxy_headers_middleware(wsgi_app, trusted_proxy=None,
+                                                 clear_untrusted=True)
 
     def __call__(self, environ, start_response):
-        if self.trusted and environ.get("REMOTE_ADDR") in self.trusted:
-            return self.fixed(environ, start_response)
-        return self.wsgi_app(environ, start_response)
+        if kontor_config.is_trusted_proxy(environ.get("REMOTE_ADDR"), self.networks):
+            return self.believing(environ, start_response)
+        return self.ignoring(environ, start_response)
 
 
 def main(argv=None):
@@ -387,10 +405,15 @@ def main(argv=None):
     host, port = app.config["HOST"], app.config["PORT"]
     print(f"Kontor {__version__} is serving on {host}:{port}; browse to "
           f"{app.config['BASE_URL']}/", flush=True)
+    if kontor_config.links_stay_on_this_computer(app.config["BASE_URL"]):
+        print(f"Links in e-mails point to {app.config['BASE_URL']}, which only this computer "
+              "can open: set KONTOR_BASE_URL to the address your colleagues use.", flush=True)
     # waitress stops cleanly on SystemExit: let `systemctl stop` (SIGTERM) do what Ctrl+C does
     signal.signal(signal.SIGTERM, stop_serving)
     try:
-        waitress.serve(app, host=host, port=port, threads=app.config["THREADS"], ident="Kontor")
+        # X-Forwarded-* reach the app unread: its TrustedProxies decides whom to believe.
+        waitress.serve(app, host=host, port=port, threads=app.config["THREADS"], ident="Kontor",
+                       clear_untrusted_proxy_headers=False)
     finally:
         scheduler.shutdown(wait=True)   # a job half-way finishes before its lease is let go
         jobs.release_leases()

@@ -23,6 +23,7 @@ from blueprints.forms import ActionForm, CompanyForm, language_field
 from kontor import audit, mail, sessions, versions
 from kontor import company as company_rules
 from kontor.access import superuser_required
+from kontor.config import links_stay_on_this_computer
 from kontor.countries import TIMEZONES
 from kontor.paging import paginate
 from kontor.web import current_company
@@ -46,7 +47,11 @@ READINESS_ITEMS = {
 
 @bp.app_context_processor
 def readiness_context():
-    return {"readiness_items": READINESS_ITEMS}
+    """The checklist's items, and `local_base_url`: KONTOR_BASE_URL when links in e-mails
+    would open only on this computer (issue 10 item 16), else None."""
+    base_url = current_app.config["BASE_URL"]
+    return {"readiness_items": READINESS_ITEMS,
+            "local_base_url": base_url if links_stay_on_this_computer(base_url) else None}
 
 
 class CompanySettingsForm(CompanyForm):

@@ -3,10 +3,13 @@
 Everything Kontor reads from the environment is read here, once, into a plain dict that
 `create_app` puts into `app.config`. Tests pass their own values on top.
 """
+import ipaddress
 import os
 import secrets
+import socket
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from kontor.storage import DataFolder
 
@@ -87,17 +90,87 @@ def load_secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+WILDCARD_HOSTS = ("", "0.0.0.0", "::", "[::]")   # KONTOR_HOST values meaning "every interface"
+
+
+def default_base_url(host: str, port: int, hostname=None) -> str:
+    """The address for links in e-mails when KONTOR_BASE_URL is unset (issue 10 item 16).
+
+    `host` and `port` are what waitress serves on (KONTOR_HOST, KONTOR_PORT). Served on every
+    interface, it is this computer's network name (`hostname`, default
+    `socket.gethostname()`, which needs no network, unlike `getfqdn()`), so that a colleague's
+    browser on the intranet can open the link: "http://kontor-pc:8080". Served on one address,
+    it is that address ("http://192.168.1.20:8080", "http://[fd00::5]:8080"). The scheme is
+    http: behind an HTTPS proxy KONTOR_BASE_URL must be set anyway, and the readiness
+    checklist says so when links would point at this computer only."""
+    if host.strip() in WILDCARD_HOSTS:
+        name = hostname or socket.gethostname() or "localhost"
+    else:
+        name = host.strip().strip("[]")
+    if ":" in name:   # an IPv6 address
+        name = f"[{name}]"
+    return f"http://{name}:{port}"
+
+
+def links_stay_on_this_computer(base_url: str) -> bool:
+    """Whether links built from `base_url` (KONTOR_BASE_URL) open only on the computer Kontor
+    runs on: localhost (and *.localhost), a loopback address (127.0.0.0/8, ::1), an unspecified
+    one (0.0.0.0, ::), or no host at all. The readiness checklist warns then (issue 10 item
+    16)."""
+    try:
+        host = (urlsplit(base_url).hostname or "").rstrip(".").lower()
+    except ValueError:   # e.g. an unbalanced "[" in the address
+        return True
+    if not host or host in ("localhost", "localhost.localdomain") \
+            or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def proxy_networks(entries) -> list:
+    """The reverse proxies to believe (KONTOR_TRUSTED_PROXIES), as `ipaddress` networks.
+
+    `entries` are strings: addresses ("127.0.0.1", "::1") or networks ("10.0.0.0/24").
+    Raises ValueError naming the entry that is neither, so that a typo stops Kontor at start
+    instead of silently trusting nobody (issue 10 item 20)."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"KONTOR_TRUSTED_PROXIES: {entry!r} is not an IP address or "
+                             "network") from None
+    return networks
+
+
+def is_trusted_proxy(address, networks) -> bool:
+    """Whether the peer `address` (a request's REMOTE_ADDR string, None when unknown) lies in
+    one of `networks` (from `proxy_networks`). An address that does not parse is not."""
+    try:
+        peer = ipaddress.ip_address((address or "").strip("[]"))
+    except ValueError:
+        return False
+    if peer.version == 6 and peer.ipv4_mapped:
+        peer = peer.ipv4_mapped
+    return any(peer in network for network in networks)
+
+
 def from_environment(environ=None) -> dict:
     """Read Kontor's settings from environment variables (see README, "Configuration")."""
     env = os.environ if environ is None else environ
     data_dir = Path(env.get("KONTOR_DATA_DIR") or "instance").resolve()
     port = _int(env.get("KONTOR_PORT"), DEFAULT_PORT)
-    base_url = (env.get("KONTOR_BASE_URL") or f"http://localhost:{port}").rstrip("/")
+    host = env.get("KONTOR_HOST") or "0.0.0.0"
+    base_url = (env.get("KONTOR_BASE_URL") or default_base_url(host, port)).rstrip("/")
     proxies = [p.strip() for p in (env.get("KONTOR_TRUSTED_PROXIES") or "").split(",") if p.strip()]
     return {
         "DATA_DIR": str(data_dir),
         "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{DataFolder(data_dir).database}",
-        "HOST": env.get("KONTOR_HOST") or "0.0.0.0",
+        "HOST": host,
         "PORT": port,
         "BASE_URL": base_url,
         "SMTP_HOST": env.get("SMTP_HOST") or "",

@@ -3,6 +3,7 @@ checklist, who is signed in, the audit log, and /healthz for monitoring."""
 import ast
 import html
 import re
+import socket
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatch
 from pathlib import Path
@@ -14,7 +15,8 @@ from helpers import make_company, sign_in, text
 from app import create_app
 from blueprints.filters import AUDIT_ACTION_LABELS
 from kontor import audit, jobs, mail
-from models import AuditEvent, Company, User, UserSession, db
+from kontor import config as kontor_config
+from models import AuditEvent, Company, OutboxMessage, User, UserSession, db
 
 COMPANY_FORM = {
     "name": "Jansen Installatie BV", "street": "Dorpsstraat 1", "postcode": "1234 AB",
@@ -73,6 +75,89 @@ def test_an_unlinked_superuser_is_told_to_link_to_an_employee(app, admin_client,
 def test_each_required_company_field_is_named_when_blank(app, admin_client, field, label):
     make_company(**{field: "   "})    # only spaces is still nothing
     assert checklist(admin_client) == [(f"{label} is missing", f"/admin/company#{field}")]
+
+
+# --- the address links in e-mails use (issue 10 item 16) -----------------------------------
+
+def base_url_warning(client, url):
+    """The text of the warning that links in e-mails open only on this computer, or None."""
+    page = client.get(url).get_data(as_text=True)
+    block = re.search(r'<section[^>]*aria-labelledby="base-url-heading">(.*?)</section>',
+                      page, re.S)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", block.group(1))).split()) \
+        if block else None
+
+
+def test_without_a_base_address_links_use_this_computers_network_name_and_port(monkeypatch):
+    assert kontor_config.from_environment({})["BASE_URL"] == \
+        f"http://{socket.gethostname()}:8080"
+    monkeypatch.setattr(socket, "gethostname", lambda: "kontor-pc")
+    assert kontor_config.from_environment({})["BASE_URL"] == "http://kontor-pc:8080"
+    assert kontor_config.from_environment({"KONTOR_PORT": "8123"})["BASE_URL"] == \
+        "http://kontor-pc:8123"
+    assert kontor_config.from_environment(
+        {"KONTOR_BASE_URL": "https://kontor.example.nl/"})["BASE_URL"] == \
+        "https://kontor.example.nl"
+
+
+@pytest.mark.parametrize("host, expected", [
+    ("0.0.0.0", "http://kontor-pc:8080"), ("::", "http://kontor-pc:8080"),
+    ("192.168.1.20", "http://192.168.1.20:8080"), ("fd00::5", "http://[fd00::5]:8080"),
+    ("kontor.intra", "http://kontor.intra:8080"), ("127.0.0.1", "http://127.0.0.1:8080")])
+def test_served_on_one_address_links_use_that_address(monkeypatch, host, expected):
+    monkeypatch.setattr(socket, "gethostname", lambda: "kontor-pc")
+    assert kontor_config.from_environment({"KONTOR_HOST": host})["BASE_URL"] == expected
+
+
+class TestWithoutAConfiguredBaseAddress:
+    @pytest.fixture
+    def app_config(self, app_config, monkeypatch):
+        monkeypatch.setattr(socket, "gethostname", lambda: "kontor-pc")
+        for name in ("KONTOR_BASE_URL", "KONTOR_HOST", "KONTOR_PORT"):
+            monkeypatch.delenv(name, raising=False)
+        return {k: v for k, v in app_config.items() if k != "BASE_URL"}
+
+    def test_a_reset_mail_links_to_this_computers_network_name(self, app, client, staff):
+        client.form("/forgot", {"email": staff.email})
+        mailed = OutboxMessage.get(OutboxMessage.kind == "reset").body
+        assert "http://kontor-pc:8080/reset/" in mailed
+        assert "localhost" not in mailed
+
+    def test_the_checklist_does_not_warn(self, app, admin_client):
+        assert base_url_warning(admin_client, "/admin/company") is None
+
+
+@pytest.mark.parametrize("address", [
+    "http://localhost:8080", "http://127.0.0.1:8080", "http://127.0.1.1", "http://[::1]:8080",
+    "http://0.0.0.0:8080", "https://kontor.localhost", "http://LOCALHOST.:8080"])
+def test_the_checklist_warns_when_links_would_open_only_on_this_computer(app, admin_client,
+                                                                         address):
+    app.config["BASE_URL"] = address
+    for url in ("/admin/company", "/", "/users"):   # ready: the users page shows only this
+        warning = base_url_warning(admin_client, url)
+        assert warning is not None, url
+        assert address in warning and "KONTOR_BASE_URL" in warning, warning
+
+
+@pytest.mark.parametrize("address", [
+    "http://kontor-pc:8080", "https://kontor.example.nl", "http://192.168.1.20:8080",
+    "http://[fd00::5]:8080", "http://localhost-server.intra"])
+def test_the_checklist_does_not_warn_for_a_network_address(app, admin_client, address):
+    app.config["BASE_URL"] = address
+    for url in ("/admin/company", "/", "/users"):
+        assert base_url_warning(admin_client, url) is None, url
+
+
+def test_only_superusers_see_the_base_address_warning(app, staff_client):
+    app.config["BASE_URL"] = "http://localhost:8080"
+    assert base_url_warning(staff_client, "/") is None
+
+
+def test_the_base_address_warning_is_translated(app, admin_client, superuser):
+    app.config["BASE_URL"] = "http://localhost:8080"
+    User.update(language="nl").where(User.id == superuser.id).execute()
+    warning = base_url_warning(admin_client, "/admin/company")
+    assert "alleen op deze computer" in warning and "http://localhost:8080" in warning
 
 
 def test_optional_company_fields_do_not_block_readiness(app, admin_client):

@@ -303,6 +303,20 @@ def test_proxy_addresses_come_from_the_environment():
     assert kontor_config.from_environment({})["TRUSTED_PROXIES"] == []
 
 
+def test_a_proxy_entry_that_is_no_address_stops_kontor_at_start(app_config):
+    with pytest.raises(ValueError, match="proxy.example"):
+        create_app({**app_config, "TRUSTED_PROXIES": ["10.0.0.1", "proxy.example"]})
+
+
+def test_a_proxy_network_trusts_every_address_in_it():
+    networks = kontor_config.proxy_networks(["10.0.0.0/24", "::1"])
+    assert kontor_config.is_trusted_proxy("10.0.0.77", networks)
+    assert kontor_config.is_trusted_proxy("::1", networks)
+    assert kontor_config.is_trusted_proxy("::ffff:10.0.0.5", networks)
+    for outsider in ("10.0.1.1", "127.0.0.1", "", None, "not-an-address"):
+        assert not kontor_config.is_trusted_proxy(outsider, networks), outsider
+
+
 def login_ip(client, staff, remote_addr, forwarded_for):
     client.environ_base["REMOTE_ADDR"] = remote_addr
     response = client.form("/login", {"email": staff.email, "password": PASSWORD},
