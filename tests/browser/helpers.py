@@ -63,13 +63,18 @@ def sign_in(page, base_url, email, password=PASSWORD, path="/login"):
 
 
 def assert_accessible(page, name):
-    """Photograph the page, then let axe-core look: no violations, no sideways scrolling."""
+    """Photograph the page, then let axe-core look: no violations, no sideways scrolling of
+    the page or of a table in its box."""
     screenshot(page, name)
     results = Axe().run(page)
     assert results.violations_count == 0, f"{name}: {results.generate_report()}"
     width = page.evaluate("document.documentElement.scrollWidth")
     viewport = page.viewport_size["width"]
     assert width <= viewport, f"{name}: the page scrolls sideways ({width} px in {viewport})"
+    # nor does a table inside its box (issue 11 item 19: every column visible on a phone)
+    wide = page.eval_on_selector_all(
+        ".table-wrap", "boxes => boxes.filter(b => b.scrollWidth > b.clientWidth + 1).length")
+    assert wide == 0, f"{name}: {wide} table(s) scroll sideways inside their box"
 
 
 def flash(page, text):

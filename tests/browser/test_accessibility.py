@@ -1,6 +1,6 @@
 """Every page Kontor has, checked with axe-core in the browser (WCAG 2.1 AA and axe's best
 practices: no violations), and photographed into tests/screenshots/ for a human look
-(1280 px wide; login and home also at 390 px, a phone)."""
+(1280 px wide; login, home and every list also at 390 px, a phone)."""
 import pytest
 from playwright.sync_api import expect
 
@@ -154,6 +154,14 @@ PAGES = {
     "not-allowed": ("staff", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/company")),
     "login-mobile": ("anonymous", MOBILE, lambda p, x: p.goto(x.site.url + "/login")),
     "home-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/")),
+    # every list's table on a phone: every column, no sideways scrolling (issue 11 item 19)
+    "contacts-mobile": ("admin", MOBILE, lambda p, x: (x.contact(p),
+                                                       p.goto(x.site.url + "/contacts"))),
+    "employees-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/employees")),
+    "users-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/users")),
+    "signed-in-now-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/sessions")),
+    "outbox-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/outbox")),
+    "audit-log-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/audit")),
 }
 
 EXPECTED_HEADING = {
