@@ -2,6 +2,7 @@
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_login import current_user, logout_user
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import DataRequired
@@ -50,6 +51,10 @@ def save_language():
     if language.validate_on_submit():
         User.update(language=language.language.data).where(User.id == current_user.id).execute()
         session["lang"] = language.language.data
+        # the rest of this request speaks the new language too: the message below is in it
+        # (issue 11 item 19), not in the one the request started with
+        current_user.language = language.language.data
+        refresh()
         flash(_("Language saved."), "success")
         return redirect(url_for("profile.show"))
     return render_template("profile/profile.html", language_form=language,

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import time_machine
 from flask.sessions import SecureCookieSessionInterface
-from helpers import PASSWORD, database_text, sign_in
+from helpers import PASSWORD, database_text, sign_in, text
 from itsdangerous import BadSignature
 
 from kontor import sessions
@@ -367,6 +367,8 @@ def test_language_chosen_in_the_profile_is_used_and_remembered(client, other_cli
 
     saved = client.form("/profile/language", {"lang-language": "nl"})
     assert saved.status_code == 302
+    # the message saying so is in the new language (issue 11 item 19)
+    assert "Taal opgeslagen." in text(client.get(saved.headers["Location"]))
     assert '<html lang="nl">' in client.get("/profile").get_data(as_text=True)
     assert User.get_by_id(staff.id).language == "nl"
 
