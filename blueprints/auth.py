@@ -181,7 +181,8 @@ def reset_with_token(token):
 def reset():
     """Set a new password with a valid reset link; unlocks the account."""
     token, state = tokens.check_digest("reset", session.get("reset_token_hash"))
-    if state == "ok" and token.created_at < token.user.password_changed_at:
+    if state == "ok" and (token.created_at < token.user.password_changed_at
+                          or not token.user.is_active):   # deactivated: no way back in
         state = "revoked"
     if state != "ok":
         session.pop("reset_token_hash", None)

@@ -4,7 +4,7 @@ links their own account with "This is me"."""
 import re
 
 import pytest
-from helpers import error_beside, make_user, sign_in
+from helpers import body_of, error_beside, link_in, make_user, sign_in, text_of
 
 from models import AuditEvent, Employee, User
 
@@ -261,3 +261,100 @@ def test_staff_users_cannot_add_edit_or_link(app, staff_client, staff):
     assert not Employee.select().where(Employee.name == "Marie Bakker").exists()
     assert Employee.get_by_id(own.id).title == ""
     assert User.get_by_id(staff.id).employee_id == own.id
+
+
+# --- an employee made inactive loses their login too (issue 10 item 14) ---------------------
+
+QUESTION = "When this employee is inactive, deactivate their Kontor account too?"
+
+
+def edit(client, employee, **changes):
+    """Send the employee's edit form as the browser shows it, with `changes`; "active"
+    left out is Active unticked."""
+    values = {"name": employee.name, "email": employee.email, "version": str(employee.version),
+              **changes}
+    return client.form(f"/employees/{employee.id}/edit", {k: v for k, v in values.items()
+                                                          if v is not None})
+
+
+def piet_asks_for_a_reset_link(app, mailbox, staff):
+    app.test_client().form("/forgot", {"email": staff.email})
+    mailbox.deliver()
+    return link_in(body_of(mailbox.to(staff.email)[-1]))
+
+
+def test_the_edit_form_asks_about_the_account_with_yes_chosen(app, admin_client, staff):
+    page = admin_client.get(f"/employees/{staff.employee_id}/edit").get_data(as_text=True)
+    assert QUESTION in text_of(page)
+    yes = re.search(r'<input[^>]*value="deactivate"[^>]*>', page).group(0)
+    no = re.search(r'<input[^>]*value="keep"[^>]*>', page).group(0)
+    assert "checked" in yes and "checked" not in no
+
+
+@pytest.mark.parametrize("answer", ["deactivate", None], ids=["yes", "not-answered"])
+def test_an_inactive_employee_is_signed_out_and_cannot_come_back(
+        app, admin_client, staff_client, staff, superuser, mailbox, answer):
+    link = piet_asks_for_a_reset_link(app, mailbox, staff)
+    assert staff_client.get("/contacts").status_code == 200
+
+    response = edit(admin_client, Employee.get_by_id(staff.employee_id), account=answer)
+
+    assert response.status_code == 302
+    assert not Employee.get_by_id(staff.employee_id).active
+    assert not User.get_by_id(staff.id).is_active
+    listed = text_of(admin_client.get("/employees"))
+    assert "piet@jansen.example is deactivated and signed out." in listed
+    # the open session goes to the sign-in page on its next request
+    signed_out = staff_client.get("/contacts")
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+    # the right password no longer signs in
+    again = sign_in(app.test_client(), staff.email)
+    assert again.status_code == 200 and "Wrong e-mail or password." in text_of(again)
+    # nor does the reset link mailed before
+    browser = app.test_client()
+    opened = browser.get(link)
+    assert browser.get(opened.headers["Location"]).status_code in (404, 410)
+    event = AuditEvent.get(AuditEvent.action == "user.deactivated")
+    assert (event.user_id, event.target) == (superuser.id, staff.email)
+
+
+def test_keeping_the_account_says_so_and_the_session_goes_on(app, admin_client, staff_client,
+                                                              staff):
+    response = edit(admin_client, Employee.get_by_id(staff.employee_id), account="keep")
+
+    assert response.status_code == 302
+    assert not Employee.get_by_id(staff.employee_id).active
+    assert User.get_by_id(staff.id).is_active
+    listed = text_of(admin_client.get("/employees"))
+    assert "The account piet@jansen.example stays active: Piet de Vries can still sign in." \
+        in listed
+    assert staff_client.get("/contacts").status_code == 200
+    assert not AuditEvent.select().where(AuditEvent.action == "user.deactivated").exists()
+
+
+def test_an_employee_without_an_account_is_not_asked(app, admin_client):
+    kees = Employee.create(name="Kees Visser", email="kees@jansen.example")
+    page = admin_client.get(f"/employees/{kees.id}/edit")
+    assert QUESTION not in text_of(page)
+
+    response = edit(admin_client, kees)
+
+    assert response.status_code == 302
+    assert not Employee.get_by_id(kees.id).active
+    listed = text_of(admin_client.get("/employees"))
+    assert "deactivated and signed out" not in listed and "stays active" not in listed
+
+
+def test_making_yourself_inactive_keeps_your_account_unless_you_say_so(app, admin_client,
+                                                                      superuser):
+    anna = Employee.get_by_id(superuser.employee_id)
+    response = edit(admin_client, anna)
+
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "You cannot deactivate your own account." in text_of(page)
+    assert 'id="account-error"' in page
+    assert Employee.get_by_id(anna.id).active and User.get_by_id(superuser.id).is_active
+    # choosing to keep the account saves
+    assert edit(admin_client, anna, account="keep").status_code == 302
+    assert not Employee.get_by_id(anna.id).active
