@@ -17,7 +17,7 @@ from peewee import CharField
 
 from kontor import config, contacts, languages
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
-from kontor.text import is_web_address, one_line, whole_number, without_controls
+from kontor.text import is_web_address, one_line, web_link, whole_number, without_controls
 from models import Contact, db
 
 # canonical key → header in en, nl, nb, de (the first is what the export writes)
@@ -291,8 +291,9 @@ def vcard(contact, persons=()):
     if contact.street or contact.city:
         lines.append(f"ADR;TYPE=work:;;{e(contact.street)};{e(contact.city)};;"
                      f"{e(contact.postcode)};{e(contact.country)}")
-    if contact.website and is_web_address(contact.website):   # saved before the rule, maybe
-        lines.append(f"URL:{e(contact.website)}")
+    website = web_link(contact.website)   # None for a value saved before the rule
+    if website:
+        lines.append(f"URL:{e(website)}")
     lines += [f"X-KONTOR-CUSTOMER-NUMBER:{contact.customer_number}", "END:VCARD"]
     for person in persons:
         lines += ["BEGIN:VCARD", "VERSION:4.0", "KIND:individual", f"FN:{e(person.name)}",

@@ -666,6 +666,7 @@ def assert_escaped(page, values):
 
 def test_script_in_every_text_field_renders_escaped(admin_client, staff_client):
     values = {f: payload("abcdefghijklm"[i]) for i, f in enumerate(TEXT_FIELDS)}
+    values["website"] = "https://jansen.example/" + values["website"]   # a web address's path
     assert all(len(v) <= 20 for k, v in values.items() if "postcode" in k)
     created = create_through_form(admin_client, **values)
     assert created.status_code == 302, body(created)
