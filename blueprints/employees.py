@@ -33,8 +33,11 @@ class EmployeeForm(Form):
         SelectChoice("deactivate", _l("Yes: deactivate the account and sign them out now")),
         SelectChoice("keep", _l("No: keep the account, they can still sign in"))])
     version = HiddenField()
-    form_key = form_key_field()
     submit = SubmitField(_l("Save employee"))
+
+
+class NewEmployeeForm(EmployeeForm):
+    form_key = form_key_field()
 
 
 def get_employee(employee_id):
@@ -59,7 +62,8 @@ def save_from_form(employee, form, template):
     account = employees.active_account(employee)
     try:
         saved = employees.save(employee, values, versions.opened_version(form.version.data)
-                               if employee is not None else None, form.form_key.data,
+                               if employee is not None else None,
+                               form.form_key.data if employee is None else None,
                                keep_account=form.account.data == "keep",
                                acting=current_user._get_current_object())
     except employees.DuplicateEmail:
@@ -95,7 +99,7 @@ def save_from_form(employee, form, template):
 @superuser_required
 def new():
     """Add an employee to the register."""
-    form = EmployeeForm()
+    form = NewEmployeeForm()
     if form.validate_on_submit():
         return save_from_form(None, form, "employees/form.html")
     return render_template("employees/form.html", form=form, employee=None), \

@@ -1,6 +1,7 @@
 """Forms and form pieces shared by several blueprints."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import (
     EmailField,
     HiddenField,
@@ -11,6 +12,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms.widgets import HiddenInput
 
 from kontor import config, form_keys, languages, passwords
 from kontor.countries import country_choices
@@ -83,13 +85,41 @@ def database_id(value):
     return number
 
 
+ALREADY_SAVED = _l("This was saved already; it has not been saved a second time.")
+FORM_KEY_MISSING = _l("This was not saved: the form came without its one-time key (a page "
+                      "from before an update, or sent twice). Check that it is not there "
+                      "already, then send it again.")
+
+
+class KeyInput(HiddenInput):
+    """The hidden input of a form key, and its error beside it: the key is hidden, so its
+    problem is shown where `form.hidden_tag()` puts the key, at the top of the form."""
+
+    def __call__(self, field, **kwargs):
+        markup = super().__call__(field, **kwargs)
+        if field.errors:
+            markup += Markup('<p class="error" role="alert" id="%s-error">%s</p>') % (
+                field.id, " ".join(str(error) for error in field.errors))
+        return markup
+
+
+def key_present(form, field):
+    """A form with a one-time key refuses a post without one (issue 10 item 2): such a post
+    is not guarded against being stored twice. The form comes back with a fresh key, so
+    sending it again works, and with everything typed. (A key left out of the post would
+    otherwise be the field's default: a fresh key, which guards nothing.)"""
+    posted = field.raw_data[0] if field.raw_data else None
+    if form_keys.usable(posted) is None:
+        field.data = form_keys.new_key()
+        raise ValidationError(FORM_KEY_MISSING)
+
+
 def form_key_field():
     """The one-time key of a form that appends something (kontor/form_keys.py): a new one each
-    time the form is shown, the posted one when it comes back with errors."""
-    return HiddenField(default=form_keys.new_key)
-
-
-ALREADY_SAVED = _l("This was saved already; it has not been saved a second time.")
+    time the form is shown, the posted one when it comes back with errors; a post without a
+    key is refused with FORM_KEY_MISSING. Only forms that claim their key carry one (an edit
+    form is guarded by its version instead)."""
+    return HiddenField(default=form_keys.new_key, validators=[key_present], widget=KeyInput())
 
 
 class ActionForm(Form):
@@ -168,4 +198,4 @@ class NoteForm(Form):
 
 __all__ = ["Form", "database_id", "ActionForm", "NewPasswordForm", "NoteForm", "PasswordField",
            "StringField", "SubmitField", "CompanyForm", "email_field", "language_field",
-           "NOT_INVITABLE", "ALREADY_SAVED", "form_key_field"]
+           "NOT_INVITABLE", "ALREADY_SAVED", "FORM_KEY_MISSING", "form_key_field"]

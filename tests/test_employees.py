@@ -23,7 +23,7 @@ def names_listed(client, url="/employees"):
 # --- adding and editing --------------------------------------------------------------------
 
 def test_the_superuser_adds_an_employee(app, admin_client, superuser):
-    response = admin_client.form("/employees/new", NEW)
+    response = admin_client.fill("/employees/new", NEW)
     assert response.status_code == 302
     assert response.headers["Location"] == "/employees"
     marie = Employee.get(Employee.name == "Marie Bakker")
@@ -38,7 +38,7 @@ def test_the_superuser_adds_an_employee(app, admin_client, superuser):
 
 
 def test_a_bad_e_mail_is_shown_beside_the_field_and_the_typed_values_stay(app, admin_client):
-    response = admin_client.form("/employees/new", {**NEW, "email": "marie at jansen"})
+    response = admin_client.fill("/employees/new", {**NEW, "email": "marie at jansen"})
     assert response.status_code == 400
     body = response.get_data(as_text=True)
     assert error_beside(body, "email") == "Enter a valid e-mail address."
@@ -49,20 +49,20 @@ def test_a_bad_e_mail_is_shown_beside_the_field_and_the_typed_values_stay(app, a
 
 
 def test_a_name_is_required(app, admin_client):
-    response = admin_client.form("/employees/new", {**NEW, "name": ""})
+    response = admin_client.fill("/employees/new", {**NEW, "name": ""})
     assert response.status_code == 400
     assert error_beside(response.get_data(as_text=True), "name") == "This field is required."
 
 
 def test_an_e_mail_may_be_left_empty(app, admin_client):
-    assert admin_client.form("/employees/new", {**NEW, "email": ""}).status_code == 302
+    assert admin_client.fill("/employees/new", {**NEW, "email": ""}).status_code == 302
     assert Employee.get(Employee.name == "Marie Bakker").email == ""
-    assert admin_client.form("/employees/new", {**NEW, "name": "Kees", "email": ""}) \
+    assert admin_client.fill("/employees/new", {**NEW, "name": "Kees", "email": ""}) \
         .status_code == 302   # several employees without an e-mail are fine
 
 
 def test_an_e_mail_is_stored_in_lower_case(app, admin_client):
-    admin_client.form("/employees/new", {**NEW, "email": "Marie@Jansen.Example"})
+    admin_client.fill("/employees/new", {**NEW, "email": "Marie@Jansen.Example"})
     assert Employee.get(Employee.name == "Marie Bakker").email == "marie@jansen.example"
 
 
@@ -70,7 +70,7 @@ def test_an_e_mail_is_stored_in_lower_case(app, admin_client):
 def test_an_e_mail_another_employee_has_is_refused_whatever_its_case(app, admin_client, staff,
                                                                    email):
     count = Employee.select().count()
-    response = admin_client.form("/employees/new", {**NEW, "email": email})
+    response = admin_client.fill("/employees/new", {**NEW, "email": email})
     assert response.status_code == 400
     body = response.get_data(as_text=True)
     assert error_beside(body, "email") == "Another employee already has this e-mail address."
@@ -79,7 +79,7 @@ def test_an_e_mail_another_employee_has_is_refused_whatever_its_case(app, admin_
 
 
 def test_editing_to_another_employees_e_mail_is_refused(app, admin_client, staff):
-    admin_client.form("/employees/new", NEW)
+    admin_client.fill("/employees/new", NEW)
     marie = Employee.get(Employee.name == "Marie Bakker")
     response = admin_client.form(f"/employees/{marie.id}/edit",
                                  {**NEW, "email": "Piet@jansen.example"})
@@ -88,7 +88,7 @@ def test_editing_to_another_employees_e_mail_is_refused(app, admin_client, staff
 
 
 def test_the_superuser_edits_an_employee(app, admin_client):
-    admin_client.form("/employees/new", NEW)
+    admin_client.fill("/employees/new", NEW)
     marie = Employee.get(Employee.name == "Marie Bakker")
     form_page = admin_client.get(f"/employees/{marie.id}/edit").get_data(as_text=True)
     assert 'value="Planner"' in form_page and 'value="marie@jansen.example"' in form_page
@@ -116,7 +116,7 @@ def test_a_mistake_while_editing_keeps_the_typed_values(app, admin_client, staff
 
 def test_a_post_that_leaves_out_optional_fields_saves_them_empty(app, admin_client):
     """A script (or an old form) may send only some fields: that is no server error."""
-    response = admin_client.form("/employees/new", {"name": "Kees Visser"})
+    response = admin_client.fill("/employees/new", {"name": "Kees Visser"})
     assert response.status_code == 302
     kees = Employee.get(Employee.name == "Kees Visser")
     assert (kees.email, kees.phone, kees.title, kees.active) == ("", "", "", False)
@@ -128,7 +128,7 @@ def test_editing_an_unknown_employee_is_404(app, admin_client):
 
 
 def test_fields_longer_than_the_database_allows_are_refused(app, admin_client):
-    response = admin_client.form("/employees/new", {**NEW, "phone": "1" * 51})
+    response = admin_client.fill("/employees/new", {**NEW, "phone": "1" * 51})
     assert response.status_code == 400
     assert error_beside(response.get_data(as_text=True), "phone")
 

@@ -127,13 +127,13 @@ def test_a_nul_in_the_contact_search_finds_what_the_text_without_it_finds(admin_
 
 
 def test_a_nul_in_a_saved_field_is_dropped(admin_client):
-    response = admin_client.form("/contacts/new", {
+    response = admin_client.fill("/contacts/new", {
         "kind": "company", "name": "Jan\x00sen BV", "city": "Utr\x00echt", "country": "NL",
         "discount": "0", "active": "y"})
     assert response.status_code == 302, body(response)[:500]
     contact = Contact.get()
     assert (contact.name, contact.city) == ("Jansen BV", "Utrecht")
-    response = admin_client.form(f"/contacts/{contact.id}/notes",
+    response = admin_client.fill(f"/contacts/{contact.id}/notes",
                                  {"note-text": "Called\x00 today\r\nabout the invoice"})
     assert response.status_code == 302
     assert [text for _, _, text in notes.entries(contact)] == [
@@ -164,7 +164,7 @@ def test_a_nul_in_an_uploaded_file_name_is_dropped(admin_client, desk):
 # --- line breaks in single-line fields ---------------------------------------------------------
 
 def test_a_line_break_in_a_contact_name_becomes_a_space(admin_client):
-    response = admin_client.form("/contacts/new", {
+    response = admin_client.fill("/contacts/new", {
         "kind": "company", "name": "Jansen\r\nBcc: all@example.com", "country": "NL",
         "discount": "0", "active": "y"})
     assert response.status_code == 302, body(response)[:500]
@@ -172,7 +172,7 @@ def test_a_line_break_in_a_contact_name_becomes_a_space(admin_client):
 
 
 def test_a_line_break_in_an_employee_name_becomes_a_space(admin_client):
-    response = admin_client.form("/employees/new", {
+    response = admin_client.fill("/employees/new", {
         "name": "Piet\nJansen", "email": "piet@jansen.example", "active": "y"})
     assert response.status_code == 302, body(response)[:500]
     assert Employee.get(Employee.email == "piet@jansen.example").name == "Piet Jansen"
@@ -245,7 +245,7 @@ def test_an_odd_version_on_a_contact_edit_is_no_error(admin_client, version):
 @pytest.mark.parametrize("website", ["javascript:alert(1)", "data:text/html,x",
                                      "java\tscript:alert(1)"])
 def test_a_website_that_is_not_http_is_refused_beside_the_field(admin_client, website):
-    response = admin_client.form("/contacts/new", {
+    response = admin_client.fill("/contacts/new", {
         "kind": "company", "name": "Jansen", "website": website, "country": "NL",
         "discount": "0", "active": "y"})
     assert response.status_code == 400
@@ -256,7 +256,7 @@ def test_a_website_that_is_not_http_is_refused_beside_the_field(admin_client, we
 @pytest.mark.parametrize("website", BAD_WEBSITES)
 def test_a_bad_website_is_refused_beside_the_field_and_nothing_typed_is_lost(admin_client,
                                                                             website):
-    response = admin_client.form("/contacts/new", {
+    response = admin_client.fill("/contacts/new", {
         "kind": "company", "name": "Bakker & Jansen", "website": website, "city": "Utrecht",
         "phone": "+31 30 123 4567", "country": "NL", "discount": "0", "active": "y"})
     page = body(response)
@@ -282,7 +282,7 @@ def test_a_bad_website_on_an_edit_is_refused_and_the_old_one_stays(admin_client,
 
 @pytest.mark.parametrize("website", GOOD_WEBSITES)
 def test_a_good_website_is_saved_as_typed(admin_client, website):
-    response = admin_client.form("/contacts/new", {
+    response = admin_client.fill("/contacts/new", {
         "kind": "company", "name": "Jansen", "website": website, "country": "NL",
         "discount": "0", "active": "y"})
     assert response.status_code == 302
@@ -308,7 +308,7 @@ def test_each_bad_website_in_an_import_is_an_error_on_its_line(admin_client):
 
 
 def test_a_website_typed_without_scheme_is_kept(admin_client):
-    response = admin_client.form("/contacts/new", {
+    response = admin_client.fill("/contacts/new", {
         "kind": "company", "name": "Jansen", "website": "www.jansen.example", "country": "NL",
         "discount": "0", "active": "y"})
     assert response.status_code == 302

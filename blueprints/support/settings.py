@@ -10,13 +10,20 @@ from kontor import audit, form_keys, support
 from kontor.access import superuser_required
 
 
+def settings_page(kind=None, sent=None, status=200):
+    """The settings page; `sent`: the form of list `kind` that came back, shown as typed."""
+    forms = {key: ListItemForm(prefix=key) for key in support.CASE_LISTS}
+    if sent is not None:
+        forms[kind] = sent
+    return render_template("support/settings.html", lists=support.case_lists(), forms=forms,
+                           action_form=ActionForm()), status
+
+
 @bp.route("/settings")
 @superuser_required
 def settings():
     """Categories and types of request."""
-    return render_template("support/settings.html", lists=support.case_lists(),
-                           forms={kind: ListItemForm(prefix=kind) for kind in support.CASE_LISTS},
-                           action_form=ActionForm())
+    return settings_page()
 
 
 @bp.route("/settings/<kind>", methods=["POST"])
@@ -34,6 +41,8 @@ def add_list_item(kind):
             return redirect(url_for("support.settings"))
         audit.record(f"support.{kind}.added", user=current_user, target=form.name.data)
         flash(_("“%(name)s” added.", name=form.name.data.strip()), "success")
+    elif form.form_key.errors:    # no one-time key: nothing saved, the name stays typed
+        return settings_page(kind, form, 400)
     else:
         flash(_("Enter a name."), "error")
     return redirect(url_for("support.settings"))
