@@ -16,6 +16,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
+from limits import parse_many
 from wtforms import SubmitField
 
 from blueprints.common import safe_next
@@ -60,6 +61,18 @@ def guess_failed(_response):
 def guessing_limit(key_func):
     return limiter.shared_limit(limit("LOGIN_LIMIT_PER_EMAIL"), scope=GUESS_SCOPE,
                                 methods=["POST"], key_func=key_func, deduct_when=guess_failed)
+
+
+def forget_wrong_guesses(email):
+    """Start the per-e-mail count of wrong passwords (sign-in and "Change password", the
+    GUESS_SCOPE limit) for `email` again. Called when the account is opened: after a password
+    reset and a superuser's unlock, the next right sign-in must not get a 429 for guesses made
+    before (issue 10 items 13 and 21). The account's own lock (failed_logins, locked_at) is
+    cleared by staff_auth.set_password and users.unlock."""
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
+    key = "email:" + normalise_email(email)
+    for item in parse_many(current_app.config["LOGIN_LIMIT_PER_EMAIL"]):
+        limiter.limiter.clear(item, *([prefix] if prefix else []), key, GUESS_SCOPE)
 
 
 def send_lock_notice(user):
@@ -182,7 +195,8 @@ def reset_with_token(token):
 def reset():
     """Set a new password with a valid reset link; unlocks the account."""
     token, state = tokens.check_digest("reset", session.get("reset_token_hash"))
-    if state == "ok" and token.created_at < token.user.password_changed_at:
+    if state == "ok" and (token.created_at < token.user.password_changed_at
+                          or not token.user.is_active):   # deactivated: no way back in
         state = "revoked"
     if state != "ok":
         session.pop("reset_token_hash", None)
@@ -197,6 +211,7 @@ def reset():
         if not tokens.consume(token):
             return render_template("auth/token_problem.html", state="used", kind="reset"), 410
         staff_auth.set_password(user, form.password.data, "password_reset")
+        forget_wrong_guesses(user.email)
         session.pop("reset_token_hash", None)
         audit.record("password.reset", user=user, ip=request.remote_addr)
         emails.queue("password_changed", user.email, emails.language_for(user), "notice")

@@ -114,7 +114,6 @@ class ContactForm(Form):
     active = BooleanField(_l("Active"), default=True)
     version = HiddenField()
     confirm_duplicate = HiddenField(default="")
-    form_key = form_key_field()      # "Save" clicked twice on a new contact: one contact
     submit = SubmitField(_l("Save"))
 
     def validate_website(self, field):
@@ -143,8 +142,15 @@ class PersonForm(Form):
     mobile = StringField(_l("Mobile"), validators=[Length(max=50)], render_kw={"type": "tel"})
     active = BooleanField(_l("Active"), default=True)
     version = HiddenField()
-    form_key = form_key_field()
     submit = SubmitField(_l("Save contact person"))
+
+
+class NewContactForm(ContactForm):
+    form_key = form_key_field()      # "Save" clicked twice on a new contact: one contact
+
+
+class NewPersonForm(PersonForm):
+    form_key = form_key_field()
 
 
 class ImportForm(Form):
@@ -186,7 +192,7 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     """Create a contact; warns about likely duplicates first."""
-    form = ContactForm()
+    form = NewContactForm()
     duplicates = []
     if form.validate_on_submit():
         values = form.values()
@@ -275,7 +281,7 @@ def field_labels(form):
 def new_person(contact_id):
     """Add a contact person to a company."""
     contact = get_contact(contact_id)
-    form = PersonForm()
+    form = NewPersonForm()
     if form.validate_on_submit():
         try:
             person = contacts.save_person(contact, None, {k: getattr(form, k).data or ""

@@ -4,11 +4,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
-from wtforms import BooleanField, HiddenField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, RadioField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from blueprints.forms import ALREADY_SAVED, ActionForm, Form, email_field, form_key_field
-from kontor import audit, employees, form_keys, versions
+from blueprints.users import REFUSALS
+from kontor import audit, employees, form_keys, users, versions
 from kontor.access import superuser_required
 from kontor.paging import paginate
 from models import Employee, User
@@ -24,9 +26,18 @@ class EmployeeForm(Form):
     title = StringField(_l("Title"), validators=[Length(max=100)])
     department = StringField(_l("Department"), validators=[Length(max=100)])
     active = BooleanField(_l("Active"), default=True)
+    # asked only when the employee has an active account (issue 10 item 14); a post without
+    # an answer means the default, so every way of making someone inactive ends their access
+    account = RadioField(_l("When this employee is inactive, deactivate their Kontor account "
+                            "too?"), default="deactivate", choices=[
+        SelectChoice("deactivate", _l("Yes: deactivate the account and sign them out now")),
+        SelectChoice("keep", _l("No: keep the account, they can still sign in"))])
     version = HiddenField()
-    form_key = form_key_field()
     submit = SubmitField(_l("Save employee"))
+
+
+class NewEmployeeForm(EmployeeForm):
+    form_key = form_key_field()
 
 
 def get_employee(employee_id):
@@ -48,22 +59,39 @@ def index():
 def save_from_form(employee, form, template):
     values = {name: getattr(form, name).data for name in employees.FIELDS}
     values["email"] = values["email"] or ""
+    account = employees.active_account(employee)
     try:
         saved = employees.save(employee, values, versions.opened_version(form.version.data)
-                               if employee is not None else None, form.form_key.data)
+                               if employee is not None else None,
+                               form.form_key.data if employee is None else None,
+                               keep_account=form.account.data == "keep",
+                               acting=current_user._get_current_object())
     except employees.DuplicateEmail:
         form.email.errors.append(_("Another employee already has this e-mail address."))
-        return render_template(template, form=form, employee=employee), 400
+        return render_template(template, form=form, employee=employee, account=account), 400
+    except users.AccountActionRefused as refused:
+        form.account.errors.append(REFUSALS[refused.reason])
+        return render_template(template, form=form, employee=employee, account=account), 400
     except form_keys.AlreadySaved:
         flash(ALREADY_SAVED, "info")
         return redirect(url_for("employees.index"))
     except versions.ChangedMeanwhile as clash:
         form.version.data = clash.current.version   # saving again now overwrites knowingly
-        return render_template(template, form=form, employee=employee,
+        return render_template(template, form=form, employee=employee, account=account,
                                conflict=clash.current), 409
     audit.record("employee.created" if employee is None else "employee.updated",
                  user=current_user, target=saved.name, ip=request.remote_addr)
     flash(_("Employee %(name)s saved.", name=saved.name), "success")
+    outcome = getattr(saved, "account_outcome", None)
+    if outcome == "deactivated":
+        audit.record("user.deactivated", user=current_user, target=saved.account.email,
+                     detail="employee inactive", ip=request.remote_addr)
+        flash(_("%(email)s is deactivated and signed out.", email=saved.account.email),
+              "success")
+    elif outcome == "kept":
+        flash(_("The account %(email)s stays active: %(name)s can still sign in. Deactivate "
+                "it under Users when that should end.", email=saved.account.email,
+                name=saved.name), "info")
     return redirect(url_for("employees.index"))
 
 
@@ -71,7 +99,7 @@ def save_from_form(employee, form, template):
 @superuser_required
 def new():
     """Add an employee to the register."""
-    form = EmployeeForm()
+    form = NewEmployeeForm()
     if form.validate_on_submit():
         return save_from_form(None, form, "employees/form.html")
     return render_template("employees/form.html", form=form, employee=None), \
@@ -86,7 +114,8 @@ def edit(employee_id):
     form = EmployeeForm(obj=employee)
     if form.validate_on_submit():
         return save_from_form(employee, form, "employees/form.html")
-    return render_template("employees/form.html", form=form, employee=employee), \
+    return render_template("employees/form.html", form=form, employee=employee,
+                           account=employees.active_account(employee)), \
         400 if form.errors else 200
 
 

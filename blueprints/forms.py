@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from flask_wtf.form import _Auto
 from itsdangerous import BadData, URLSafeTimedSerializer
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from wtforms import (
@@ -27,6 +28,7 @@ from wtforms import FileField as PlainFileField
 from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
+from wtforms.widgets import HiddenInput
 
 from blueprints.common import form_page, safe_next
 from kontor import config, form_keys, kept_forms, languages, passwords
@@ -285,13 +287,41 @@ def database_id(value):
     return number
 
 
+ALREADY_SAVED = _l("This was saved already; it has not been saved a second time.")
+FORM_KEY_MISSING = _l("This was not saved: the form came without its one-time key (a page "
+                      "from before an update, or sent twice). Check that it is not there "
+                      "already, then send it again.")
+
+
+class KeyInput(HiddenInput):
+    """The hidden input of a form key, and its error beside it: the key is hidden, so its
+    problem is shown where `form.hidden_tag()` puts the key, at the top of the form."""
+
+    def __call__(self, field, **kwargs):
+        markup = super().__call__(field, **kwargs)
+        if field.errors:
+            markup += Markup('<p class="error" role="alert" id="%s-error">%s</p>') % (
+                field.id, " ".join(str(error) for error in field.errors))
+        return markup
+
+
+def key_present(form, field):
+    """A form with a one-time key refuses a post without one (issue 10 item 2): such a post
+    is not guarded against being stored twice. The form comes back with a fresh key, so
+    sending it again works, and with everything typed. (A key left out of the post would
+    otherwise be the field's default: a fresh key, which guards nothing.)"""
+    posted = field.raw_data[0] if field.raw_data else None
+    if form_keys.usable(posted) is None:
+        field.data = form_keys.new_key()
+        raise ValidationError(FORM_KEY_MISSING)
+
+
 def form_key_field():
     """The one-time key of a form that appends something (kontor/form_keys.py): a new one each
-    time the form is shown, the posted one when it comes back with errors."""
-    return HiddenField(default=form_keys.new_key)
-
-
-ALREADY_SAVED = _l("This was saved already; it has not been saved a second time.")
+    time the form is shown, the posted one when it comes back with errors; a post without a
+    key is refused with FORM_KEY_MISSING. Only forms that claim their key carry one (an edit
+    form is guarded by its version instead)."""
+    return HiddenField(default=form_keys.new_key, validators=[key_present], widget=KeyInput())
 
 # a file over its form's per-file limit: a message beside the field, never a 413 (issue 10.7)
 FILE_TOO_LARGE = _l("“%(name)s” is larger than %(mb)s MB.")
@@ -373,4 +403,5 @@ class NoteForm(Form):
 
 __all__ = ["Form", "database_id", "ActionForm", "NewPasswordForm", "NoteForm", "PasswordField",
            "StringField", "SubmitField", "CompanyForm", "email_field", "language_field",
-           "NOT_INVITABLE", "ALREADY_SAVED", "FILE_TOO_LARGE", "form_key_field"]
+           "NOT_INVITABLE", "ALREADY_SAVED", "FILE_TOO_LARGE", "FORM_KEY_MISSING",
+           "form_key_field"]

@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
 
+from blueprints.auth import forget_wrong_guesses
 from blueprints.common import send_invitation
 from blueprints.forms import NOT_INVITABLE, ActionForm
 from kontor import audit, invitations, users
@@ -126,4 +127,8 @@ def withdraw_superuser(user_id):
 @superuser_required
 def unlock(user_id):
     """Reopen an account locked after too many wrong passwords."""
-    return account_action(user_id, users.unlock, _("%(email)s is unlocked."), "user.unlocked")
+    def unlock_and_forget_guesses(user):
+        users.unlock(user)
+        forget_wrong_guesses(user.email)
+    return account_action(user_id, unlock_and_forget_guesses, _("%(email)s is unlocked."),
+                          "user.unlocked")

@@ -17,7 +17,14 @@ from peewee import CharField
 from kontor import config, languages
 from kontor.contacts.register import has_at_most_two_decimals
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
-from kontor.text import decode_text, is_web_address, one_line, whole_number, without_controls
+from kontor.text import (
+    decode_text,
+    is_web_address,
+    one_line,
+    web_link,
+    whole_number,
+    without_controls,
+)
 from models import Contact
 
 # canonical key → header in en, nl, nb, de (the first is what the export writes)
@@ -310,8 +317,9 @@ def vcard(contact, persons=()):
     if contact.street or contact.city:
         lines.append(f"ADR;TYPE=work:;;{f(contact.street)};{f(contact.city)};;"
                      f"{f(contact.postcode)};{f(contact.country)}")
-    if contact.website and is_web_address(contact.website):   # saved before the rule, maybe
-        lines.append(f"URL:{contact.website}")
+    website = web_link(contact.website)   # None for a value saved before the rule
+    if website:                           # a URI value: not text-escaped (RFC 6350 6.7.8)
+        lines.append(f"URL:{website}")
     lines += [f"X-KONTOR-CUSTOMER-NUMBER:{contact.customer_number}", "END:VCARD"]
     for person in persons:
         lines += ["BEGIN:VCARD", "VERSION:4.0", "KIND:individual", f"FN:{t(person.name)}",

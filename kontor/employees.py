@@ -1,7 +1,7 @@
 """The employee register (SPEC section 4): search, save, link a user to an employee."""
 from peewee import fn
 
-from kontor import form_keys
+from kontor import form_keys, users
 from kontor.errors import Refused
 from kontor.mail import normalise_email
 from kontor.matching import digits
@@ -59,13 +59,30 @@ class DuplicateEmail(Refused):
         super().__init__(reason)
 
 
-def save(employee, values, opened_version=None, form_key=None):
+def active_account(employee):
+    """The active account (User) linked to `employee` (an Employee or None), or None."""
+    if employee is None:
+        return None
+    return User.select().where(User.employee == employee.id,
+                               User.is_active == True).first()  # noqa: E712
+
+
+def save(employee, values, opened_version=None, form_key=None, keep_account=False,
+         acting=None):
     """Create (employee is None) or update an employee; the change counter moves on each save.
+
+    An employee made inactive who has an active account loses it too, unless `keep_account`:
+    `users.deactivate` on behalf of `acting` (a User, or None for a path without a person),
+    which ends their sessions (issue 10 item 14). The returned Employee's `account_outcome`
+    says what happened to such an account: "deactivated" (`account` is the User), "kept", or
+    None when there was nothing to ask.
 
     Raises DuplicateEmail when another employee has the e-mail (checked inside the write
     transaction, so two saves racing cannot both pass), and versions.ChangedMeanwhile when
     someone saved the employee since `opened_version` (None: not checked);
-    form_keys.AlreadySaved when adding with a `form_key` used before (a double-click).
+    form_keys.AlreadySaved when adding with a `form_key` used before (a double-click);
+    users.AccountActionRefused ("self", "last_superuser") when the account may not be
+    deactivated; then nothing is saved.
     """
     values = {k: (v.strip() if isinstance(v, str) else "" if v is None else v)
               for k, v in values.items() if k in FIELDS}   # a field left out of the POST: ""
@@ -81,11 +98,20 @@ def save(employee, values, opened_version=None, form_key=None):
         merged = {name: getattr(current, name) for name in FIELDS} | values
         update_if_unchanged(Employee, employee.id, opened_version, updated_at=utcnow(),
                             **values, **derived_fields(merged))
+        outcome, account = None, None
         if values.get("active") is False:   # someone who left cannot take up an invitation
             Invitation.update(revoked_at=utcnow()).where(
                 Invitation.employee == employee.id, Invitation.accepted_at.is_null(),
                 Invitation.revoked_at.is_null()).execute()
-        return Employee.get_by_id(employee.id)
+            account = active_account(employee)
+            if account is not None and keep_account:
+                outcome = "kept"
+            elif account is not None:
+                users.deactivate(account, acting)
+                outcome = "deactivated"
+        saved = Employee.get_by_id(employee.id)
+        saved.account_outcome, saved.account = outcome, account
+        return saved
 
 
 def link_user(user, employee):

@@ -33,7 +33,9 @@ def new_key() -> str:
 
 
 def usable(key) -> str | None:
-    """`key` if it has the shape of a key, else None (a form without one is not guarded)."""
+    """`key` if it has the shape of a key, else None. A form that carries a key refuses a post
+    without one before it stores (blueprints/forms.key_present, issue 10 item 2); a caller
+    that is no form (an import, a test) passes None and is not guarded."""
     return key if isinstance(key, str) and _SHAPE.fullmatch(key) else None
 
 

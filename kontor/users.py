@@ -3,7 +3,7 @@ superuser's actions on accounts, with the last-superuser and no-self-deactivatio
 from dataclasses import dataclass
 
 from kontor import employees as register
-from kontor import sessions
+from kontor import sessions, tokens
 from kontor.errors import Refused
 from kontor.mail import normalise_email
 from models import Employee, Invitation, User, UserSession, db, locked
@@ -62,15 +62,20 @@ def _other_active_superusers(user):
 
 
 def deactivate(user, acting):
-    """Deactivate `user` (a User) on behalf of `acting` and end their sessions.
+    """Deactivate `user` (a User) on behalf of `acting` (a User; None for a path without a
+    person, which skips the "self" rule), end their staff sessions (their next request goes to
+    the sign-in page) and void their open reset links, so the account cannot sign in, use an
+    open session or come back through a password reset. The one way to deactivate an account:
+    the users admin and an employee made inactive (issue 10 item 14) both call it.
     Raises AccountActionRefused("self" or "last_superuser") (SPEC section 4)."""
-    if user.id == acting.id:
+    if acting is not None and user.id == acting.id:
         raise AccountActionRefused("self")
     with db.atomic():
         if user.is_superuser and not _other_active_superusers(user).exists():
             raise AccountActionRefused("last_superuser")
         User.update(is_active=False).where(User.id == user.id).execute()
         sessions.end_sessions_of(user.id, "deactivated")
+        tokens.revoke_open("reset", user=user.id)
 
 
 def reactivate(user):

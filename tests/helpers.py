@@ -59,6 +59,48 @@ class KontorClient(FlaskClient):
         data.setdefault("csrf_token", self.csrf_token())
         return self.post(url, data=data, **kwargs)
 
+    def fill(self, url, data=None, page=None, **kwargs):
+        """Open the page that shows the form (`page`; by default `form_page(url)`), then send
+        `data` to `url` with the one-time form keys of that page (kontor/form_keys.py) that
+        `data` does not give, as a browser does. When the page does not open (403, 404) the
+        form is sent without keys, as someone who never saw it would."""
+        data = dict(data or {})
+        shown = self.get(page or form_page(url))
+        if shown.status_code == 200:
+            for name, key in form_keys_on(shown).items():
+                data.setdefault(name, key)
+        return self.form(url, data, **kwargs)
+
+
+# forms shown on another page than the address they post to
+_FORM_PAGES = [(re.compile(r"(/contacts/\d+(?:/persons/\d+)?)/notes"), r"\1/edit"),
+               (re.compile(r"(/support/[\w-]+)/add"), r"\1"),
+               (re.compile(r"/support/settings/\w+"), "/support/settings")]
+
+
+def form_page(url):
+    """The page that shows the form posting to `url`: a note's form is on the contact's (or
+    person's) edit page, "Add information" on the case, list items on the support settings;
+    any other form on `url` itself."""
+    for pattern, page in _FORM_PAGES:
+        if pattern.fullmatch(url):
+            return pattern.sub(page, url)
+    return url
+
+
+def form_keys_on(page):
+    """{field name: one-time key} of every form key on a page (a response or HTML)."""
+    markup = page if isinstance(page, str) else page.get_data(as_text=True)
+    return dict(re.findall(r'<input[^>]*\bname="([\w-]*form_key)" type="hidden" '
+                           r'value="([^"]+)"', markup))
+
+
+def form_key(page, name="form_key"):
+    """The one-time key of the form field `name` on a page (a response or HTML)."""
+    keys = form_keys_on(page)
+    assert name in keys, f"no {name} on the page"
+    return keys[name]
+
 
 # --- people -------------------------------------------------------------------------------
 

@@ -73,7 +73,7 @@ def open_case(client, contact, category, type_, subject="Printer offline",
     data = {"submit": "Send"}
     if include_tech:
         data["include_tech"] = "y"
-    response = client.form("/support/new/summary", data)
+    response = client.fill("/support/new/summary", data)
     assert response.status_code == 302, text(response)[:2000]
     match = re.search(r"/support/(\d{4}-\d{4})$", response.headers["Location"])
     assert match, response.headers["Location"]
@@ -81,8 +81,9 @@ def open_case(client, contact, category, type_, subject="Printer offline",
 
 
 def add_information(client, number, body, files=None):
+    """Add information on the case page's form, as a browser does (with its one-time key)."""
     data = {"body": body, "submit": "Add information"}
     if files:
         data["files"] = [(io.BytesIO(content), name) for name, content in files]
-        return client.form(f"/support/{number}/add", data, content_type="multipart/form-data")
-    return client.form(f"/support/{number}/add", data)
+        return client.fill(f"/support/{number}/add", data, content_type="multipart/form-data")
+    return client.fill(f"/support/{number}/add", data)

@@ -198,7 +198,7 @@ def test_one_page_has_no_pager(admin_client, three_contacts):
 # --- customer numbers ---------------------------------------------------------------------
 
 def create_through_form(client, **fields):
-    return client.form("/contacts/new", {"kind": "company", "active": "y", **fields})
+    return client.fill("/contacts/new", {"kind": "company", "active": "y", **fields})
 
 
 def test_customer_numbers_are_given_automatically_from_10001(admin_client):
@@ -253,7 +253,7 @@ def test_a_contact_opens_read_only_with_every_field(admin_client):
 def test_the_timeline_shows_changes_and_notes(admin_client, superuser):
     contact = add("Jansen Installatie BV", city="Utrecht")
     contacts.update(contact.id, {"city": "Amersfoort"}, 1, user=superuser.id)
-    admin_client.form(f"/contacts/{contact.id}/notes", {"note-text": "Called about the boiler"})
+    admin_client.fill(f"/contacts/{contact.id}/notes", {"note-text": "Called about the boiler"})
     page = body(admin_client.get(f"/contacts/{contact.id}"))
     timeline = page.split('id="timeline-heading"')[1]
     assert "Contact created" in timeline
@@ -339,7 +339,7 @@ def test_edit_shows_the_form_with_the_version_it_opened(admin_client):
 
 
 def test_saving_an_edit_stores_it_and_records_the_change(admin_client, superuser):
-    admin_client.form("/contacts/new", FULL)
+    admin_client.fill("/contacts/new", FULL)
     contact = Contact.get(name=FULL["name"])
     response = admin_client.form(f"/contacts/{contact.id}/edit",
                                  {**FULL, "city": "Amersfoort", "discount": "15",
@@ -357,7 +357,7 @@ def test_saving_an_edit_stores_it_and_records_the_change(admin_client, superuser
 
 
 def test_saving_without_changes_records_nothing(admin_client):
-    admin_client.form("/contacts/new", FULL)
+    admin_client.fill("/contacts/new", FULL)
     contact = Contact.get(name=FULL["name"])
     response = admin_client.form(f"/contacts/{contact.id}/edit", {**FULL, "version": "1"})
     assert response.status_code == 302
@@ -377,7 +377,7 @@ def test_saving_without_changes_records_nothing(admin_client):
 ])
 def test_edit_errors_show_beside_their_field_and_keep_what_was_typed(
         admin_client, field, value, message):
-    admin_client.form("/contacts/new", FULL)
+    admin_client.fill("/contacts/new", FULL)
     contact = Contact.get(name=FULL["name"])
     typed = {**FULL, "city": "Typed City", "street": "Typed Street 5", "version": "1",
              field: value}
@@ -397,7 +397,7 @@ def test_edit_errors_show_beside_their_field_and_keep_what_was_typed(
 
 
 def test_someone_elses_save_is_shown_not_overwritten(admin_client, staff_client):
-    admin_client.form("/contacts/new", FULL)
+    admin_client.fill("/contacts/new", FULL)
     contact = Contact.get(name=FULL["name"])
     opened = body(admin_client.get(f"/contacts/{contact.id}/edit"))
     assert hidden(opened, "version") == "1"
@@ -433,7 +433,7 @@ def test_someone_elses_save_is_shown_not_overwritten(admin_client, staff_client)
 def test_an_old_version_conflicts_even_when_the_form_has_errors_fixed_later(admin_client,
                                                                            staff_client):
     """A conflict needs a valid form; after the error is fixed the old version still counts."""
-    admin_client.form("/contacts/new", FULL)
+    admin_client.fill("/contacts/new", FULL)
     contact = Contact.get(name=FULL["name"])
     staff_client.form(f"/contacts/{contact.id}/edit", {**FULL, "city": "Amersfoort",
                                                         "version": "1"})
@@ -514,7 +514,7 @@ PERSON = {"name": "Piet Jansen", "title": "Director", "email": "Piet@Jansen.exam
 
 
 def test_adding_a_contact_person(admin_client, jansen):
-    response = admin_client.form(f"/contacts/{jansen.id}/persons/new", PERSON)
+    response = admin_client.fill(f"/contacts/{jansen.id}/persons/new", PERSON)
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/contacts/{jansen.id}/edit#persons")
     person = ContactPerson.get(contact=jansen)
@@ -532,7 +532,7 @@ def test_adding_a_contact_person(admin_client, jansen):
 ])
 def test_a_contact_person_with_errors_is_not_saved(admin_client, jansen, field, value,
                                                    message):
-    response = admin_client.form(f"/contacts/{jansen.id}/persons/new",
+    response = admin_client.fill(f"/contacts/{jansen.id}/persons/new",
                                  {**PERSON, field: value})
     page = body(response)
     assert response.status_code == 400
@@ -617,7 +617,7 @@ def test_anonymous_visitors_are_sent_to_login_everywhere(app, client, jansen):
 
 
 def test_staff_users_use_contacts_too(staff_client, staff):
-    response = staff_client.form("/contacts/new", {**FULL})
+    response = staff_client.fill("/contacts/new", {**FULL})
     assert response.status_code == 302
     contact = Contact.get(name=FULL["name"])
     person = contacts.save_person(contact, None, {"name": "Piet Jansen", "active": True})
@@ -633,7 +633,7 @@ def test_staff_users_use_contacts_too(staff_client, staff):
     saved = staff_client.form(f"/contacts/{contact.id}/edit",
                               {**FULL, "city": "Zeist", "version": "1"})
     assert saved.status_code == 302
-    assert staff_client.form(f"/contacts/{contact.id}/notes",
+    assert staff_client.fill(f"/contacts/{contact.id}/notes",
                              {"note-text": "Visited"}).status_code == 302
     assert NoteEntry.get().author_id == staff.id
 
@@ -685,16 +685,17 @@ def assert_escaped(page, values):
 
 def test_script_in_every_text_field_renders_escaped(admin_client, staff_client):
     values = {f: payload("abcdefghijklm"[i]) for i, f in enumerate(TEXT_FIELDS)}
+    values["website"] = "https://jansen.example/" + values["website"]   # a web address's path
     assert all(len(v) <= 20 for k, v in values.items() if "postcode" in k)
     created = create_through_form(admin_client, **values)
     assert created.status_code == 302, body(created)
     contact = Contact.get()
     person_values = {f: payload("nopq"[i]) for i, f in enumerate(PERSON_TEXT_FIELDS)}
-    admin_client.form(f"/contacts/{contact.id}/persons/new", person_values)
+    admin_client.fill(f"/contacts/{contact.id}/persons/new", person_values)
     person = ContactPerson.get()
     note = payload("note") + "\nsecond line"
-    admin_client.form(f"/contacts/{contact.id}/notes", {"note-text": note})
-    admin_client.form(f"/contacts/{contact.id}/persons/{person.id}/notes",
+    admin_client.fill(f"/contacts/{contact.id}/notes", {"note-text": note})
+    admin_client.fill(f"/contacts/{contact.id}/persons/{person.id}/notes",
                       {"note-text": payload("pnote")})
     # a change by someone else, shown on the conflict page with old and new values
     staff_client.form(f"/contacts/{contact.id}/edit",

@@ -6,7 +6,7 @@ import re
 from urllib.parse import quote
 
 import pytest
-from helpers import add_employee, error_beside, make_user, sign_in
+from helpers import add_employee, body_of, error_beside, link_in, make_user, sign_in, text_of
 
 from models import AuditEvent, Employee, User
 
@@ -25,7 +25,7 @@ def names_listed(client, url="/employees"):
 # --- adding and editing --------------------------------------------------------------------
 
 def test_the_superuser_adds_an_employee(app, admin_client, superuser):
-    response = admin_client.form("/employees/new", NEW)
+    response = admin_client.fill("/employees/new", NEW)
     assert response.status_code == 302
     assert response.headers["Location"] == "/employees"
     marie = Employee.get(Employee.name == "Marie Bakker")
@@ -40,7 +40,7 @@ def test_the_superuser_adds_an_employee(app, admin_client, superuser):
 
 
 def test_a_bad_e_mail_is_shown_beside_the_field_and_the_typed_values_stay(app, admin_client):
-    response = admin_client.form("/employees/new", {**NEW, "email": "marie at jansen"})
+    response = admin_client.fill("/employees/new", {**NEW, "email": "marie at jansen"})
     assert response.status_code == 400
     body = response.get_data(as_text=True)
     assert error_beside(body, "email") == "Enter a valid e-mail address."
@@ -51,20 +51,20 @@ def test_a_bad_e_mail_is_shown_beside_the_field_and_the_typed_values_stay(app, a
 
 
 def test_a_name_is_required(app, admin_client):
-    response = admin_client.form("/employees/new", {**NEW, "name": ""})
+    response = admin_client.fill("/employees/new", {**NEW, "name": ""})
     assert response.status_code == 400
     assert error_beside(response.get_data(as_text=True), "name") == "This field is required."
 
 
 def test_an_e_mail_may_be_left_empty(app, admin_client):
-    assert admin_client.form("/employees/new", {**NEW, "email": ""}).status_code == 302
+    assert admin_client.fill("/employees/new", {**NEW, "email": ""}).status_code == 302
     assert Employee.get(Employee.name == "Marie Bakker").email == ""
-    assert admin_client.form("/employees/new", {**NEW, "name": "Kees", "email": ""}) \
+    assert admin_client.fill("/employees/new", {**NEW, "name": "Kees", "email": ""}) \
         .status_code == 302   # several employees without an e-mail are fine
 
 
 def test_an_e_mail_is_stored_in_lower_case(app, admin_client):
-    admin_client.form("/employees/new", {**NEW, "email": "Marie@Jansen.Example"})
+    admin_client.fill("/employees/new", {**NEW, "email": "Marie@Jansen.Example"})
     assert Employee.get(Employee.name == "Marie Bakker").email == "marie@jansen.example"
 
 
@@ -72,7 +72,7 @@ def test_an_e_mail_is_stored_in_lower_case(app, admin_client):
 def test_an_e_mail_another_employee_has_is_refused_whatever_its_case(app, admin_client, staff,
                                                                    email):
     count = Employee.select().count()
-    response = admin_client.form("/employees/new", {**NEW, "email": email})
+    response = admin_client.fill("/employees/new", {**NEW, "email": email})
     assert response.status_code == 400
     body = response.get_data(as_text=True)
     assert error_beside(body, "email") == "Another employee already has this e-mail address."
@@ -81,7 +81,7 @@ def test_an_e_mail_another_employee_has_is_refused_whatever_its_case(app, admin_
 
 
 def test_editing_to_another_employees_e_mail_is_refused(app, admin_client, staff):
-    admin_client.form("/employees/new", NEW)
+    admin_client.fill("/employees/new", NEW)
     marie = Employee.get(Employee.name == "Marie Bakker")
     response = admin_client.form(f"/employees/{marie.id}/edit",
                                  {**NEW, "email": "Piet@jansen.example"})
@@ -90,7 +90,7 @@ def test_editing_to_another_employees_e_mail_is_refused(app, admin_client, staff
 
 
 def test_the_superuser_edits_an_employee(app, admin_client):
-    admin_client.form("/employees/new", NEW)
+    admin_client.fill("/employees/new", NEW)
     marie = Employee.get(Employee.name == "Marie Bakker")
     form_page = admin_client.get(f"/employees/{marie.id}/edit").get_data(as_text=True)
     assert 'value="Planner"' in form_page and 'value="marie@jansen.example"' in form_page
@@ -118,7 +118,7 @@ def test_a_mistake_while_editing_keeps_the_typed_values(app, admin_client, staff
 
 def test_a_post_that_leaves_out_optional_fields_saves_them_empty(app, admin_client):
     """A script (or an old form) may send only some fields: that is no server error."""
-    response = admin_client.form("/employees/new", {"name": "Kees Visser"})
+    response = admin_client.fill("/employees/new", {"name": "Kees Visser"})
     assert response.status_code == 302
     kees = Employee.get(Employee.name == "Kees Visser")
     assert (kees.email, kees.phone, kees.title, kees.active) == ("", "", "", False)
@@ -130,7 +130,7 @@ def test_editing_an_unknown_employee_is_404(app, admin_client):
 
 
 def test_fields_longer_than_the_database_allows_are_refused(app, admin_client):
-    response = admin_client.form("/employees/new", {**NEW, "phone": "1" * 51})
+    response = admin_client.fill("/employees/new", {**NEW, "phone": "1" * 51})
     assert response.status_code == 400
     assert error_beside(response.get_data(as_text=True), "phone")
 
@@ -321,3 +321,100 @@ def test_a_folded_search_pages_through_all_its_results(app, admin_client):
     second = names_listed(admin_client, following)
     assert first == [f"Müller {n:02d}" for n in range(50)]
     assert second == [f"Müller {n:02d}" for n in range(50, 60)]
+
+
+# --- an employee made inactive loses their login too (issue 10 item 14) ---------------------
+
+QUESTION = "When this employee is inactive, deactivate their Kontor account too?"
+
+
+def edit(client, employee, **changes):
+    """Send the employee's edit form as the browser shows it, with `changes`; "active"
+    left out is Active unticked."""
+    values = {"name": employee.name, "email": employee.email, "version": str(employee.version),
+              **changes}
+    return client.form(f"/employees/{employee.id}/edit", {k: v for k, v in values.items()
+                                                          if v is not None})
+
+
+def piet_asks_for_a_reset_link(app, mailbox, staff):
+    app.test_client().form("/forgot", {"email": staff.email})
+    mailbox.deliver()
+    return link_in(body_of(mailbox.to(staff.email)[-1]))
+
+
+def test_the_edit_form_asks_about_the_account_with_yes_chosen(app, admin_client, staff):
+    page = admin_client.get(f"/employees/{staff.employee_id}/edit").get_data(as_text=True)
+    assert QUESTION in text_of(page)
+    yes = re.search(r'<input[^>]*value="deactivate"[^>]*>', page).group(0)
+    no = re.search(r'<input[^>]*value="keep"[^>]*>', page).group(0)
+    assert "checked" in yes and "checked" not in no
+
+
+@pytest.mark.parametrize("answer", ["deactivate", None], ids=["yes", "not-answered"])
+def test_an_inactive_employee_is_signed_out_and_cannot_come_back(
+        app, admin_client, staff_client, staff, superuser, mailbox, answer):
+    link = piet_asks_for_a_reset_link(app, mailbox, staff)
+    assert staff_client.get("/contacts").status_code == 200
+
+    response = edit(admin_client, Employee.get_by_id(staff.employee_id), account=answer)
+
+    assert response.status_code == 302
+    assert not Employee.get_by_id(staff.employee_id).active
+    assert not User.get_by_id(staff.id).is_active
+    listed = text_of(admin_client.get("/employees"))
+    assert "piet@jansen.example is deactivated and signed out." in listed
+    # the open session goes to the sign-in page on its next request
+    signed_out = staff_client.get("/contacts")
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+    # the right password no longer signs in
+    again = sign_in(app.test_client(), staff.email)
+    assert again.status_code == 200 and "Wrong e-mail or password." in text_of(again)
+    # nor does the reset link mailed before
+    browser = app.test_client()
+    opened = browser.get(link)
+    assert browser.get(opened.headers["Location"]).status_code in (404, 410)
+    event = AuditEvent.get(AuditEvent.action == "user.deactivated")
+    assert (event.user_id, event.target) == (superuser.id, staff.email)
+
+
+def test_keeping_the_account_says_so_and_the_session_goes_on(app, admin_client, staff_client,
+                                                              staff):
+    response = edit(admin_client, Employee.get_by_id(staff.employee_id), account="keep")
+
+    assert response.status_code == 302
+    assert not Employee.get_by_id(staff.employee_id).active
+    assert User.get_by_id(staff.id).is_active
+    listed = text_of(admin_client.get("/employees"))
+    assert "The account piet@jansen.example stays active: Piet de Vries can still sign in." \
+        in listed
+    assert staff_client.get("/contacts").status_code == 200
+    assert not AuditEvent.select().where(AuditEvent.action == "user.deactivated").exists()
+
+
+def test_an_employee_without_an_account_is_not_asked(app, admin_client):
+    kees = Employee.create(name="Kees Visser", email="kees@jansen.example")
+    page = admin_client.get(f"/employees/{kees.id}/edit")
+    assert QUESTION not in text_of(page)
+
+    response = edit(admin_client, kees)
+
+    assert response.status_code == 302
+    assert not Employee.get_by_id(kees.id).active
+    listed = text_of(admin_client.get("/employees"))
+    assert "deactivated and signed out" not in listed and "stays active" not in listed
+
+
+def test_making_yourself_inactive_keeps_your_account_unless_you_say_so(app, admin_client,
+                                                                      superuser):
+    anna = Employee.get_by_id(superuser.employee_id)
+    response = edit(admin_client, anna)
+
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "You cannot deactivate your own account." in text_of(page)
+    assert 'id="account-error"' in page
+    assert Employee.get_by_id(anna.id).active and User.get_by_id(superuser.id).is_active
+    # choosing to keep the account saves
+    assert edit(admin_client, anna, account="keep").status_code == 302
+    assert not Employee.get_by_id(anna.id).active

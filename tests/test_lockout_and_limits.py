@@ -7,7 +7,7 @@ work for unknown and known addresses; no response tells how many attempts were m
 """
 
 import pytest
-from helpers import PASSWORD, body_of, make_user, sign_in, text_of
+from helpers import PASSWORD, body_of, link_in, make_user, sign_in, text_of
 
 from kontor import config
 from models import AuditEvent, OutboxMessage, Token, User, UserSession, db
@@ -91,6 +91,40 @@ def test_right_passwords_do_not_count_toward_the_per_account_limit(app, client, 
     client.form("/logout")
     wrong_sign_ins(client, staff.email, 1)
     assert sign_in(client, staff.email, "yet another wrong one").status_code == 429
+
+
+def limited_and_locked(client, staff):
+    """Wrong passwords until the account is locked and the per-e-mail limit is reached."""
+    limit = int(config.RATE_LIMITS["LOGIN_LIMIT_PER_EMAIL"].split()[0])
+    wrong_sign_ins(client, staff.email, limit)
+    assert User.get_by_id(staff.id).is_locked
+    assert sign_in(client, staff.email, "one more wrong password").status_code == 429
+
+
+def test_a_password_reset_clears_the_limit_and_the_lock_for_the_next_sign_in(
+        app, client, staff, mailbox):
+    limited_and_locked(client, staff)
+
+    client.form("/forgot", {"email": staff.email})
+    mailbox.deliver()
+    [reset_mail] = [m for m in mailbox.to(staff.email) if "/reset/" in body_of(m)]
+    link = link_in(body_of(reset_mail))
+    opened = client.get(link)
+    assert client.form(opened.headers["Location"], {
+        "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 302
+
+    signed = sign_in(client, staff.email, NEW_PASSWORD)
+    assert signed.status_code == 302
+    assert client.get("/profile").status_code == 200
+
+
+def test_a_superusers_unlock_clears_the_limit_too(app, client, staff, superuser):
+    limited_and_locked(client, staff)
+    admin = app.test_client()
+    assert sign_in(admin, superuser.email).status_code == 302
+    assert admin.form(f"/users/{staff.id}/unlock").status_code == 302
+
+    assert sign_in(client, staff.email).status_code == 302
 
 
 # --- item 21: "Change password" is no unlimited oracle -------------------------------------

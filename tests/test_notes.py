@@ -50,7 +50,7 @@ def stamp_of(app, entry):
 def test_adding_text_appends_an_entry_stamped_with_date_time_and_author(app, admin_client,
                                                                       superuser, contact):
     before = utcnow()
-    response = admin_client.form(f"/contacts/{contact.id}/notes",
+    response = admin_client.fill(f"/contacts/{contact.id}/notes",
                                  {"note-text": "Called about the boiler."})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/contacts/{contact.id}/edit#note")
@@ -69,8 +69,8 @@ def test_adding_text_appends_an_entry_stamped_with_date_time_and_author(app, adm
 
 def test_entries_are_appended_in_the_order_they_were_written(admin_client, staff_client,
                                                             contact):
-    admin_client.form(f"/contacts/{contact.id}/notes", {"note-text": "First"})
-    staff_client.form(f"/contacts/{contact.id}/notes", {"note-text": "Second"})
+    admin_client.fill(f"/contacts/{contact.id}/notes", {"note-text": "First"})
+    staff_client.fill(f"/contacts/{contact.id}/notes", {"note-text": "Second"})
     assert [(e.text, e.author_name) for e in notes.entries(contact)] == \
         [("First", "Anna Jansen"), ("Second", "Piet de Vries")]
     page = body(admin_client.get(f"/contacts/{contact.id}"))
@@ -91,7 +91,7 @@ def test_add_text_is_in_edit_mode_as_a_details_element(admin_client, contact):
 
 
 def test_a_contact_persons_note_is_their_own(admin_client, contact, person):
-    response = admin_client.form(f"/contacts/{contact.id}/persons/{person.id}/notes",
+    response = admin_client.fill(f"/contacts/{contact.id}/persons/{person.id}/notes",
                                  {"note-text": "Prefers e-mail."})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(
@@ -123,20 +123,20 @@ def test_empty_text_is_refused(admin_client, contact, person, text):
 
 
 def test_a_missing_text_field_is_refused(admin_client, contact):
-    response = admin_client.form(f"/contacts/{contact.id}/notes", {})
+    response = admin_client.fill(f"/contacts/{contact.id}/notes", {})
     assert response.status_code == 400
     assert NoteEntry.select().count() == 0
 
 
 def test_text_too_long_is_refused_and_kept(admin_client, contact):
     text = "x" * (config.NOTE_ENTRY_MAX_LENGTH + 1)
-    response = admin_client.form(f"/contacts/{contact.id}/notes", {"note-text": text})
+    response = admin_client.fill(f"/contacts/{contact.id}/notes", {"note-text": text})
     page = body(response)
     assert response.status_code == 400
     assert f"Field cannot be longer than {config.NOTE_ENTRY_MAX_LENGTH} characters." in page
     assert text in page            # what was typed is not lost
     assert NoteEntry.select().count() == 0
-    ok = admin_client.form(f"/contacts/{contact.id}/notes", {"note-text": text[:-1]})
+    ok = admin_client.fill(f"/contacts/{contact.id}/notes", {"note-text": text[:-1]})
     assert ok.status_code == 302 and len(NoteEntry.get().text) == config.NOTE_ENTRY_MAX_LENGTH
 
 
@@ -163,7 +163,7 @@ def test_a_note_as_long_as_the_browser_allows_is_kept_whatever_its_line_ends(
 
 def test_entries_are_plain_text_shown_escaped_with_line_breaks(admin_client, contact):
     text = "<b>Not bold</b> & <script>alert(1)</script>\nSecond line\n\n  indented"
-    admin_client.form(f"/contacts/{contact.id}/notes", {"note-text": text.replace("\n", "\r\n")})
+    admin_client.fill(f"/contacts/{contact.id}/notes", {"note-text": text.replace("\n", "\r\n")})
     assert NoteEntry.get().text == text          # stored as typed, line breaks as \n
     for url in (f"/contacts/{contact.id}", f"/contacts/{contact.id}/edit",
                 f"/contacts/{contact.id}?note=all"):
@@ -189,7 +189,7 @@ def test_entries_cannot_be_edited_or_deleted(app, admin_client, contact):
         assert not ({"PUT", "PATCH", "DELETE"} & rule.methods), rule.rule
         if "note" in rule.rule or rule.endpoint.startswith("notes."):
             assert not re.search(r"edit|delete|remove|entr", rule.rule), rule.rule
-    admin_client.form(f"/contacts/{contact.id}/notes", {"note-text": "Written once"})
+    admin_client.fill(f"/contacts/{contact.id}/notes", {"note-text": "Written once"})
     for method in ("put", "patch", "delete"):
         response = getattr(admin_client, method)(f"/contacts/{contact.id}/notes")
         assert response.status_code == 405

@@ -4,6 +4,7 @@ line breaks in single-line fields (they cut e-mail subjects), ids that cannot be
 that are not http(s), and CSV files as any spreadsheet program writes them. The last test walks
 every route with such values."""
 import codecs
+import html
 import io
 import re
 from urllib.parse import quote
@@ -11,16 +12,23 @@ from urllib.parse import quote
 import pytest
 from flask import url_for
 from helpers import assert_walked, body, error_beside, sign_in
+from markupsafe import escape
 from support_helpers import PDF, add_information, open_case
 from wtforms.fields.core import UnboundField
 
 from blueprints.forms import Form, database_id
 from kontor import contact_io, contacts, notes
-from kontor.text import is_web_address, one_line, without_controls
+from kontor.text import is_web_address, one_line, web_link, without_controls
 from kontor.web import DatabaseInteger
 from models import CaseFile, Company, Contact, Employee, SupportCase
 
 HUGE = "99999999999999999999"
+# issue 10 item 24: what a website field refuses and what it takes
+BAD_WEBSITES = ["javascript:alert(1)", "java\nscript:x", "http://", "http:/x",
+                "http://exa mple.com", "http://user@evil.example", "https://a..b"]
+GOOD_WEBSITES = ["https://bakker-jansen.nl", "http://müller.de/pfad?x=1",
+                 "https://192.168.1.10:8443/", "www.bakker-jansen.nl",
+                 "bakker-jansen.nl:8080/shop"]
 NUL = "abc\x00def"
 
 
@@ -42,7 +50,8 @@ def test_one_line_makes_line_breaks_spaces(text, expected):
 
 @pytest.mark.parametrize("address", [
     "https://jansen.example", "http://jansen.example/shop?x=1", "www.jansen.example",
-    "jansen.example:8080/shop", "localhost:8080", "HTTPS://JANSEN.EXAMPLE", ""])
+    "jansen.example:8080/shop", "localhost:8080", "HTTPS://JANSEN.EXAMPLE", "",
+    *GOOD_WEBSITES])
 def test_websites_people_type_are_web_addresses(address):
     assert is_web_address(address)
 
@@ -51,9 +60,20 @@ def test_websites_people_type_are_web_addresses(address):
     "javascript:alert(1)", "JavaScript:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)",
     "data:text/html,<script>alert(1)</script>", "vbscript:msgbox", "mailto:a@b.example",
     "file:///etc/passwd", "ftp://jansen.example", "https:", "https:jansen.example",
-    "//evil.example", "www.jansen .example"])
+    "//evil.example", "www.jansen .example", *BAD_WEBSITES, "http://999.1.1.1",
+    "http://-jansen.example", "https://jansen.example:99999", "jansen", "a@jansen.example",
+    "http://jansen.example\\@evil.example", "https://jan\u200bsen.example"])
 def test_other_schemes_and_spaces_are_not_web_addresses(address):
     assert not is_web_address(address)
+
+
+@pytest.mark.parametrize("stored, link", [
+    ("https://bakker-jansen.nl", "https://bakker-jansen.nl"),
+    ("www.jansen.example", "https://www.jansen.example"),
+    ("jansen.example:8080/shop", "https://jansen.example:8080/shop"),
+    ("http://user@evil.example", None), ("", None)])
+def test_a_stored_website_is_output_as_an_absolute_http_address(stored, link):
+    assert web_link(stored) == link
 
 
 @pytest.mark.parametrize("value, expected", [("17", 17), (17, 17), ("0", 0)])
@@ -107,13 +127,13 @@ def test_a_nul_in_the_contact_search_finds_what_the_text_without_it_finds(admin_
 
 
 def test_a_nul_in_a_saved_field_is_dropped(admin_client):
-    response = admin_client.form("/contacts/new", {
+    response = admin_client.fill("/contacts/new", {
         "kind": "company", "name": "Jan\x00sen BV", "city": "Utr\x00echt", "country": "NL",
         "discount": "0", "active": "y"})
     assert response.status_code == 302, body(response)[:500]
     contact = Contact.get()
     assert (contact.name, contact.city) == ("Jansen BV", "Utrecht")
-    response = admin_client.form(f"/contacts/{contact.id}/notes",
+    response = admin_client.fill(f"/contacts/{contact.id}/notes",
                                  {"note-text": "Called\x00 today\r\nabout the invoice"})
     assert response.status_code == 302
     assert [text for _, _, text in notes.entries(contact)] == [
@@ -144,7 +164,7 @@ def test_a_nul_in_an_uploaded_file_name_is_dropped(admin_client, desk):
 # --- line breaks in single-line fields ---------------------------------------------------------
 
 def test_a_line_break_in_a_contact_name_becomes_a_space(admin_client):
-    response = admin_client.form("/contacts/new", {
+    response = admin_client.fill("/contacts/new", {
         "kind": "company", "name": "Jansen\r\nBcc: all@example.com", "country": "NL",
         "discount": "0", "active": "y"})
     assert response.status_code == 302, body(response)[:500]
@@ -152,7 +172,7 @@ def test_a_line_break_in_a_contact_name_becomes_a_space(admin_client):
 
 
 def test_a_line_break_in_an_employee_name_becomes_a_space(admin_client):
-    response = admin_client.form("/employees/new", {
+    response = admin_client.fill("/employees/new", {
         "name": "Piet\nJansen", "email": "piet@jansen.example", "active": "y"})
     assert response.status_code == 302, body(response)[:500]
     assert Employee.get(Employee.email == "piet@jansen.example").name == "Piet Jansen"
@@ -225,7 +245,7 @@ def test_an_odd_version_on_a_contact_edit_is_no_error(admin_client, version):
 @pytest.mark.parametrize("website", ["javascript:alert(1)", "data:text/html,x",
                                      "java\tscript:alert(1)"])
 def test_a_website_that_is_not_http_is_refused_beside_the_field(admin_client, website):
-    response = admin_client.form("/contacts/new", {
+    response = admin_client.fill("/contacts/new", {
         "kind": "company", "name": "Jansen", "website": website, "country": "NL",
         "discount": "0", "active": "y"})
     assert response.status_code == 400
@@ -233,8 +253,62 @@ def test_a_website_that_is_not_http_is_refused_beside_the_field(admin_client, we
     assert Contact.select().count() == 0
 
 
+@pytest.mark.parametrize("website", BAD_WEBSITES)
+def test_a_bad_website_is_refused_beside_the_field_and_nothing_typed_is_lost(admin_client,
+                                                                            website):
+    response = admin_client.fill("/contacts/new", {
+        "kind": "company", "name": "Bakker & Jansen", "website": website, "city": "Utrecht",
+        "phone": "+31 30 123 4567", "country": "NL", "discount": "0", "active": "y"})
+    page = body(response)
+    assert response.status_code == 400
+    assert "www.example.nl" in error_beside(page, "website")
+    for typed in ("Bakker &amp; Jansen", "Utrecht", "+31 30 123 4567"):
+        assert f'value="{typed}"' in page
+    assert f'value="{escape(one_line(website))}"' in page
+    assert Contact.select().count() == 0
+
+
+@pytest.mark.parametrize("website", BAD_WEBSITES)
+def test_a_bad_website_on_an_edit_is_refused_and_the_old_one_stays(admin_client, website):
+    contact = contacts.create({"name": "Jansen", "kind": "company",
+                               "website": "https://jansen.example"})
+    response = admin_client.form(f"/contacts/{contact.id}/edit", {
+        "kind": "company", "name": "Jansen", "website": website, "country": "NL",
+        "discount": "0", "active": "y", "version": "1"})
+    assert response.status_code == 400
+    assert error_beside(body(response), "website") is not None
+    assert Contact.get_by_id(contact.id).website == "https://jansen.example"
+
+
+@pytest.mark.parametrize("website", GOOD_WEBSITES)
+def test_a_good_website_is_saved_as_typed(admin_client, website):
+    response = admin_client.fill("/contacts/new", {
+        "kind": "company", "name": "Jansen", "website": website, "country": "NL",
+        "discount": "0", "active": "y"})
+    assert response.status_code == 302
+    assert Contact.get().website == website
+
+
+def test_each_bad_website_in_an_import_is_an_error_on_its_line(admin_client):
+    lines = [f'"Bad {n}","{website}"' for n, website in enumerate(BAD_WEBSITES)]
+    lines += [f'"Good {n}","{website}"' for n, website in enumerate(GOOD_WEBSITES)]
+    data = ("Name,Website\n" + "\n".join(lines) + "\n").encode("utf-8")
+
+    preview = contact_io.parse(data)
+
+    assert [(line, reason) for line, reason, _ in preview.errors] == [
+        (n + 2, "bad_website") for n in range(len(BAD_WEBSITES))]
+    assert [values["website"] for _, values in preview.rows] == GOOD_WEBSITES
+    page = body(admin_client.form("/contacts/import",
+                                  {"file": (io.BytesIO(data), "contacts.csv")},
+                                  content_type="multipart/form-data"))
+    assert "“http://user@evil.example” is not a website address" in html.unescape(page)
+    assert "/contacts/import/confirm" not in page
+    assert Contact.select().count() == 0
+
+
 def test_a_website_typed_without_scheme_is_kept(admin_client):
-    response = admin_client.form("/contacts/new", {
+    response = admin_client.fill("/contacts/new", {
         "kind": "company", "name": "Jansen", "website": "www.jansen.example", "country": "NL",
         "discount": "0", "active": "y"})
     assert response.status_code == 302
@@ -246,6 +320,13 @@ def test_an_old_javascript_website_never_reaches_the_vcard(admin_client):
                                "website": "javascript:alert(1)"})
     card = body(admin_client.get(f"/contacts/{contact.id}/vcard"))
     assert "javascript" not in card and "URL:" not in card
+
+
+def test_a_website_typed_without_scheme_reaches_the_vcard_as_an_https_address(admin_client):
+    contact = contacts.create({"name": "Jansen", "kind": "company",
+                               "website": "www.jansen.example"})
+    card = body(admin_client.get(f"/contacts/{contact.id}/vcard"))
+    assert "URL:https://www.jansen.example\r\n" in card
 
 
 def test_a_javascript_website_in_an_import_is_a_line_error():

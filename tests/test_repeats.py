@@ -5,19 +5,25 @@ form appends (a note entry, a message on a case, a new case, a list item) carrie
 key that the database's unique index lets one request use.
 
 Everything goes through HTTP like a browser, on SQLite and PostgreSQL."""
-import re
 import threading
 from datetime import timedelta
 
 import pytest
-from helpers import signed_in, text
+from helpers import form_key, form_keys_on, signed_in, text
 from support_helpers import add_information, case_by_number, choose_customer, details, open_case
+from wtforms.fields.core import UnboundField
 
+from blueprints import contacts as contacts_views
+from blueprints import employees as employees_views
+from blueprints import forms as forms_module
+from blueprints.forms import Form
+from blueprints.support import forms as support_forms
 from kontor import contacts, form_keys, notes, support
 from models import (
     CaseCategory,
     CaseEvent,
     CaseMessage,
+    Contact,
     ContactPerson,
     Employee,
     FormKey,
@@ -27,14 +33,6 @@ from models import (
     db,
 )
 from models.clock import utcnow
-
-
-def form_key(response, name="form_key"):
-    """The one-time key of the form `name` on a page."""
-    match = re.search(rf'name="{re.escape(name)}" type="hidden" value="([^"]+)"',
-                      response.get_data(as_text=True))
-    assert match, f"no {name} on the page"
-    return match.group(1)
 
 
 def at_once(*posts):
@@ -254,7 +252,7 @@ def test_add_information_posted_twice_adds_one_message(staff_client, desk):
     assert "This was saved already" in text(again)
     case = case_by_number(number)
     assert CaseMessage.select().where(CaseMessage.case == case.id).count() == 2
-    # a form without a key (an old page) still works
+    # a form without a key (an old page) is refused below, in the forms without a key
     assert add_information(staff_client, number, "More.").status_code == 302
 
 
@@ -335,3 +333,94 @@ def test_a_double_click_on_add_employee_adds_one(admin_client):
     again = admin_client.form("/employees/new", data, follow_redirects=True)
     assert "This was saved already" in text(again)
     assert Employee.select().count() == before + 1
+
+
+# --- a form that carries a one-time key refuses a post without one ------------------------
+
+NO_KEY = "This was not saved: the form came without its one-time key"
+
+
+def keyless_forms(contact, desk, number):
+    """(url the form posts to, page that shows it, what is typed, the typed text as the page
+    shows it again, how many of what it adds there are) for every form with a form key."""
+    person = ContactPerson.create(contact=contact, name="Piet Jansen")
+    return {
+        "new contact": ("/contacts/new", "/contacts/new",
+                        {"kind": "company", "name": "Typed Twice BV", "country": "NL",
+                         "discount": "0", "active": "y"}, 'value="Typed Twice BV"',
+                        lambda: Contact.select().where(Contact.name == "Typed Twice BV")
+                        .count()),
+        "new contact person": (f"/contacts/{contact.id}/persons/new",
+                               f"/contacts/{contact.id}/persons/new",
+                               {"name": "Marie Typed"}, 'value="Marie Typed"',
+                               lambda: ContactPerson.select().where(
+                                   ContactPerson.name == "Marie Typed").count()),
+        "note of a contact": (f"/contacts/{contact.id}/notes", f"/contacts/{contact.id}/edit",
+                              {"note-text": "Typed about the boiler"},
+                              "Typed about the boiler</textarea>",
+                              lambda: NoteEntry.select().count()),
+        "note of a person": (f"/contacts/{contact.id}/persons/{person.id}/notes",
+                             f"/contacts/{contact.id}/persons/{person.id}/edit",
+                             {"note-text": "Typed about the ladder"},
+                             "Typed about the ladder</textarea>",
+                             lambda: NoteEntry.select().count()),
+        "new employee": ("/employees/new", "/employees/new",
+                         {"name": "Marie Typed", "active": "y"}, 'value="Marie Typed"',
+                         lambda: Employee.select().where(Employee.name == "Marie Typed")
+                         .count()),
+        "list item": ("/support/settings/categories", "/support/settings",
+                      {"categories-name": "Typed Payroll"}, 'value="Typed Payroll"',
+                      lambda: CaseCategory.select().where(CaseCategory.name == "Typed Payroll")
+                      .count()),
+        "information on a case": (f"/support/{number}/add", f"/support/{number}",
+                                  {"body": "Typed: it works again.", "submit": "Add information"},
+                                  "Typed: it works again.</textarea>",
+                                  lambda: CaseMessage.select().count()),
+    }
+
+
+FORMS = ["new contact", "new contact person", "note of a contact", "note of a person",
+         "new employee", "list item", "information on a case"]
+
+
+@pytest.mark.parametrize("name", FORMS)
+def test_a_post_without_its_form_key_is_refused_and_keeps_what_was_typed(admin_client, desk,
+                                                                         contact, name):
+    number = open_case(admin_client, desk.customer, desk.category, desk.type)
+    url, page, typed, shown, count = keyless_forms(contact, desk, number)[name]
+    before = count()
+
+    refused = admin_client.form(url, typed)
+
+    assert refused.status_code == 400
+    assert NO_KEY in text(refused)
+    assert shown in refused.get_data(as_text=True)
+    assert count() == before
+    # sent again from the page it came back on (a fresh key), it is stored once
+    again = admin_client.form(url, {**typed, **form_keys_on(refused)})
+    assert again.status_code == 302
+    assert count() == before + 1
+    # the page that shows the form gives it its key
+    assert form_keys_on(admin_client.get(page))
+
+
+def test_send_without_the_form_key_makes_no_case_and_can_be_sent_again(staff_client, desk):
+    start_case(staff_client, desk)
+    refused = staff_client.form("/support/new/summary", {"submit": "Send", "include_tech": "y"})
+    assert refused.status_code == 400 and NO_KEY in text(refused)
+    assert SupportCase.select().count() == 0
+    again = staff_client.form("/support/new/summary", {"submit": "Send", "include_tech": "y",
+                                                       **form_keys_on(refused)})
+    assert again.status_code == 302 and SupportCase.select().count() == 1
+
+
+def test_every_form_with_a_form_key_is_checked_here(app):
+    """A form added later with a key must be added to FORMS (or to the summary's test)."""
+    with_keys = set()
+    for module in (contacts_views, employees_views, forms_module, support_forms):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Form) and \
+                    isinstance(getattr(value, "form_key", None), UnboundField):
+                with_keys.add(value.__name__)
+    assert with_keys == {"NewContactForm", "NewPersonForm", "NoteForm", "NewEmployeeForm",
+                         "ListItemForm", "AddInformationForm", "SummaryForm"}

@@ -205,7 +205,7 @@ def assert_is_a_safe_download(response, filename):
 
 def test_the_whole_note_downloads_as_rtf(app, admin_client, soren):
     for text in NOTE_TEXTS:
-        assert admin_client.form(f"/contacts/{soren.id}/notes",
+        assert admin_client.fill(f"/contacts/{soren.id}/notes",
                                  {"note-text": text}).status_code == 302
     for n in range(1, 56):             # more than the page shows: the file has them all
         notes.add_entry(soren, f"entry-{n:03}")
@@ -227,7 +227,7 @@ def test_the_whole_note_downloads_as_rtf(app, admin_client, soren):
 def test_a_contact_persons_note_downloads_on_its_own(app, admin_client, soren):
     person = contacts.save_person(soren, None, {"name": "Zoë Ødegård", "active": True})
     notes.add_entry(soren, "Company note")
-    admin_client.form(f"/contacts/{soren.id}/persons/{person.id}/notes",
+    admin_client.fill(f"/contacts/{soren.id}/persons/{person.id}/notes",
                       {"note-text": "Person note {\\b}"})
     response = admin_client.get(f"/contacts/{soren.id}/persons/{person.id}/notes.rtf")
     assert_is_a_safe_download(response, "Zoë Ødegård.rtf")

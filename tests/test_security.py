@@ -149,7 +149,7 @@ def assert_escaped(body, where):
 
 
 def test_script_in_employee_fields_is_shown_as_text(app, admin_client):
-    response = admin_client.form("/employees/new", {
+    response = admin_client.fill("/employees/new", {
         "name": SCRIPT, "email": "eve@jansen.example", "title": ATTRIBUTE,
         "department": SCRIPT, "phone": "<b>1</b>", "mobile": ATTRIBUTE[:50], "active": "y"})
     assert response.status_code == 302
@@ -412,7 +412,7 @@ def test_a_failed_sign_in_for_an_unknown_address_is_audited_without_a_user(app, 
 def test_line_breaks_in_logged_values_cannot_forge_log_lines(app, admin_client, caplog):
     name = "Eve\r\nINFO kontor.audit: audit action=login user=1"
     with caplog.at_level(logging.INFO, logger="kontor.audit"):
-        response = admin_client.form("/employees/new", {"name": name, "active": "y"})
+        response = admin_client.fill("/employees/new", {"name": name, "active": "y"})
     assert response.status_code == 302
     lines = [r.getMessage() for r in caplog.records if r.name == "kontor.audit"]
     created = [line for line in lines if "employee.created" in line]

@@ -329,7 +329,7 @@ def test_a_staff_users_posted_owner_of_any_shape_is_ignored(staff_client, desk, 
         response = staff_client.form("/support/new/details",
                                      details(desk.category, desk.type, owner=posted))
         assert response.status_code == 302, (posted, text(response)[:300])
-        response = staff_client.form("/support/new/summary", {"submit": "Send"})
+        response = staff_client.fill("/support/new/summary", {"submit": "Send"})
         number = response.headers["Location"].rsplit("/", 1)[1]
         assert case_by_number(number).owner_id == staff.id, posted
 
@@ -492,7 +492,7 @@ def test_the_summary_shows_everything_and_the_technical_information_before_sendi
                      r'<input[^>]*name="include_tech"[^>]*checked',
                      response.get_data(as_text=True)), "included unless unticked"
 
-    response = admin_client.form("/support/new/summary", {"include_tech": "y", "submit": "Send"},
+    response = admin_client.fill("/support/new/summary", {"include_tech": "y", "submit": "Send"},
                                  headers={"User-Agent": "Mozilla/5.0 TestBrowser/1.0"})
     assert response.status_code == 302
     number = response.headers["Location"].rsplit("/", 1)[1]
@@ -858,10 +858,10 @@ def test_the_superuser_keeps_categories_and_types(admin_client, staff_client, de
     assert page.status_code == 200
     assert "Invoicing" in text(page) and "Question" in text(page)
 
-    response = admin_client.form("/support/settings/categories",
+    response = admin_client.fill("/support/settings/categories",
                                  {"categories-name": "Payroll", "categories-submit": "Add"})
     assert response.status_code == 302
-    response = admin_client.form("/support/settings/types",
+    response = admin_client.fill("/support/settings/types",
                                  {"types-name": "Error report", "types-submit": "Add"})
     assert response.status_code == 302
     assert "“Error report” added." in text(admin_client.get("/support/settings"))
@@ -869,7 +869,7 @@ def test_the_superuser_keeps_categories_and_types(admin_client, staff_client, de
     assert payroll.active and payroll.position == 2
     assert CaseType.get(CaseType.name == "Error report").active
 
-    response = admin_client.form("/support/settings/categories", {"categories-name": " "})
+    response = admin_client.fill("/support/settings/categories", {"categories-name": " "})
     assert response.status_code == 400
     assert error_beside(text(response), "categories-name") == "Enter a name."
     assert CaseCategory.select().count() == 2
@@ -920,7 +920,7 @@ def test_what_people_type_is_shown_escaped(admin_client, staff_client, desk):
     number = open_case(staff_client, customer(f"Evil {payload} BV"), desk.category, desk.type,
                        subject=f"Subject {payload}", description=f"Body {payload}")
     add_information(admin_client, number, f"Reply {payload}")
-    admin_client.form("/support/settings/types", {"types-name": f"Type {payload}"})
+    admin_client.fill("/support/settings/types", {"types-name": f"Type {payload}"})
     for url in (f"/support/{number}", "/support?view=all", "/support/settings"):
         page = admin_client.get(url).get_data(as_text=True)
         assert "<script>alert" not in page, url

@@ -278,7 +278,7 @@ def send_with_raw_file_name(client, desk, file_header, content):
                              content)
     assert response.status_code == 302, text(response)[:1000]
     client.form("/support/new/files", {"submit": "Next"})
-    response = client.form("/support/new/summary", {"submit": "Send"})
+    response = client.fill("/support/new/summary", {"submit": "Send"})
     assert response.status_code == 302
     return response.headers["Location"].rsplit("/", 1)[1]
 

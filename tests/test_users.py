@@ -128,7 +128,7 @@ def test_staff_may_view_and_search_the_register_but_not_change_it(staff_client, 
 
 
 def test_a_superuser_adds_an_employee_with_all_details(admin_client, superuser):
-    added = admin_client.form("/employees/new", {
+    added = admin_client.fill("/employees/new", {
         "name": "Sanne Visser", "email": "Sanne.Visser@Jansen.example", "phone": "+31 30 111 2222",
         "mobile": "06 9876 5432", "title": "Bookkeeper", "department": "Office", "active": "y"})
 
@@ -143,7 +143,7 @@ def test_a_superuser_adds_an_employee_with_all_details(admin_client, superuser):
 
 
 def test_an_employee_without_an_e_mail_may_be_registered_but_not_invited(admin_client):
-    assert admin_client.form("/employees/new", {"name": "Nora Zonderpost", "active": "y"}
+    assert admin_client.fill("/employees/new", {"name": "Nora Zonderpost", "active": "y"}
                              ).status_code == 302
     nora = Employee.get(Employee.name == "Nora Zonderpost")
     assert nora.email == ""
@@ -154,7 +154,7 @@ def test_an_employee_without_an_e_mail_may_be_registered_but_not_invited(admin_c
 @pytest.mark.parametrize("address", ["not an address", "kees@", "kees.jansen.example",
                                      "kees@jansen.example\r\nBcc: all@jansen.example"])
 def test_the_e_mail_is_validated(admin_client, address):
-    refused = admin_client.form("/employees/new", {"name": "Kees Bakker", "email": address,
+    refused = admin_client.fill("/employees/new", {"name": "Kees Bakker", "email": address,
                                                    "active": "y"})
     assert refused.status_code == 400
     assert field_error(refused, "email") == "Enter a valid e-mail address."
@@ -164,7 +164,7 @@ def test_the_e_mail_is_validated(admin_client, address):
 def test_two_employees_cannot_share_an_e_mail_whatever_its_letter_case(admin_client, kees):
     lotte = register("Lotte de Boer", "lotte@jansen.example")
 
-    refused = admin_client.form("/employees/new", {"name": "Kees Bakker Jr",
+    refused = admin_client.fill("/employees/new", {"name": "Kees Bakker Jr",
                                                    "email": "KEES@Jansen.Example", "active": "y"})
     assert refused.status_code == 400
     assert field_error(refused, "email") == "Another employee already has this e-mail address."
@@ -207,7 +207,7 @@ def test_a_superuser_edits_and_deactivates_an_employee(admin_client, superuser, 
 
 
 def test_an_employee_needs_a_name(admin_client):
-    refused = admin_client.form("/employees/new", {"name": "  ", "email": "x@jansen.example"})
+    refused = admin_client.fill("/employees/new", {"name": "  ", "email": "x@jansen.example"})
     assert refused.status_code == 400
     assert field_error(refused, "name")
     assert not Employee.select().where(Employee.email == "x@jansen.example").exists()

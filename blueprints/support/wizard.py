@@ -198,6 +198,8 @@ def summary():
         if form.back.data:
             return redirect(url_for("support.files") if current.get("needs_files")
                             else url_for("support.details"))
+        if not form.form_key.validate(form):   # Send without the one-time key: not sent
+            return summary_page(form, current, tech, 400)
         try:
             case = support.create(support.Draft(
                 contact_id=current["contact_id"], category_id=current.get("category_id", 0),
@@ -214,9 +216,14 @@ def summary():
         audit.record("case.created", user=current_user, target=case.number)
         flash(_("Case %(number)s is registered.", number=case.number), "success")
         return redirect(url_for("support.show", number=case.number))
+    return summary_page(form, current, tech)
+
+
+def summary_page(form, current, tech, status=200):
+    """Step 4's page for the draft `current` with the technical information `tech`."""
     return render_template("support/new_summary.html", form=form, draft=current, tech=tech,
                            contact=Contact.get_or_none(Contact.id == current["contact_id"]),
                            category=CaseCategory.get_or_none(
                                CaseCategory.id == current.get("category_id")),
                            type_=CaseType.get_or_none(CaseType.id == current.get("type_id")),
-                           owner=User.get_or_none(User.id == current.get("owner_id")))
+                           owner=User.get_or_none(User.id == current.get("owner_id"))), status
