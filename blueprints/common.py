@@ -8,7 +8,7 @@ when it is a rule rather than a way of answering a request).
 """
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request, url_for
+from flask import abort, current_app, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -73,3 +73,19 @@ def send_invitation(invitation, raw):
                  link=emails.link(url_for("invitations.with_token", token=raw)),
                  name=invitation.employee.name, inviter=current_user.display_name,
                  expires_at=invitation.expires_at)
+
+
+CONFIRMED = "yes"   # the value of the confirmation page's hidden `confirmed` field
+
+
+def ask_first(question, explanation, button, back):
+    """The confirmation step of an action that is hard to undo (issue 11 item 19: deactivate,
+    revoke, unlock, re-link "This is me"), without JavaScript: None when this POST comes from
+    the confirmation page (its `confirmed` field), else that page, as a (body, 200) response:
+    `question` as its heading, `explanation` below it, a form that posts the same request
+    again, confirmed, with the primary button `button`, and a Cancel link to `back`."""
+    if request.form.get("confirmed") == CONFIRMED:
+        return None
+    return render_template("confirm.html", question=question, explanation=explanation,
+                           button=button, back=back, action=request.path,
+                           confirmed=CONFIRMED), 200

@@ -8,6 +8,7 @@ from wtforms import BooleanField, HiddenField, RadioField, StringField, SubmitFi
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from blueprints.common import ask_first
 from blueprints.forms import ALREADY_SAVED, ActionForm, Form, email_field, form_key_field
 from blueprints.users import REFUSALS
 from kontor import audit, employees, form_keys, users, versions
@@ -126,6 +127,19 @@ def link_me(employee_id):
     employee = get_employee(employee_id)
     if not ActionForm().validate_on_submit():
         abort(400)
+    linked_now = current_user.employee_id
+    if employee.active and linked_now and linked_now != employee.id:
+        # already linked to someone else: moving the link is asked first (issue 11 item 19)
+        current = Employee.get_or_none(Employee.id == linked_now)
+        asked = ask_first(
+            _("Link your account to %(name)s instead of %(current)s?", name=employee.name,
+              current=current.name if current else "—"),
+            _("Your account belongs to %(current)s in the employee register now. After this it "
+              "belongs to %(name)s.", name=employee.name,
+              current=current.name if current else "—"),
+            _("This is me"), url_for("employees.index"))
+        if asked:
+            return asked
     if not employee.active:
         flash(_("An inactive employee cannot be linked."), "error")
     elif employees.link_user(current_user, employee):

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, request, session
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext
+from flask_babel import lazy_ngettext, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -136,8 +136,11 @@ KEPT_MARK = "kept_forms"     # in the session: something may be kept for this us
 KEPT_FIELD_PREFIX = "kept-"  # the language form's copies of the page's form fields
 SECRET_FIELDS = (PasswordField, FileField, PlainFileField, MultipleFileField)
 NOT_TYPED = (CSRFTokenField, SubmitField, HiddenField)   # fields nobody types into
-KEPT_ON_SIGN_OUT = _l("What you typed is kept for %(minutes)s minutes: sign in again and it "
-                      "is back in the form.")
+def kept_on_sign_out(minutes):
+    """The notice that a form sent after the timeout is kept for `minutes` minutes."""
+    return ngettext("What you typed is kept for %(num)s minute: sign in again and it is back "
+                    "in the form.", "What you typed is kept for %(num)s minutes: sign in again "
+                    "and it is back in the form.", minutes)
 FILLED_IN_AGAIN = _l("What you typed is filled in again below. It has not been saved yet: "
                      "check it and send it again.")
 
@@ -190,8 +193,7 @@ def keep_after_sign_out():
         return back
     if kept_forms.keep(ended.user_id, urlsplit(back).path,
                        keepable_fields(request.form.items(multi=True)), kept_forms.SIGNED_OUT):
-        flash(KEPT_ON_SIGN_OUT % {"minutes": int(
-            config.KEPT_FORM_LIFETIME.total_seconds() // 60)}, "info")
+        flash(kept_on_sign_out(int(config.KEPT_FORM_LIFETIME.total_seconds() // 60)), "info")
     return back
 
 

@@ -6,7 +6,7 @@ from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
 
 from blueprints.auth import forget_wrong_guesses
-from blueprints.common import send_invitation
+from blueprints.common import ask_first, send_invitation
 from blueprints.forms import NOT_INVITABLE, ActionForm
 from kontor import audit, invitations, users
 from kontor import company as company_rules
@@ -69,6 +69,13 @@ def revoke(invitation_id):
     """Withdraw an invitation: its link stops working."""
     checked_form()
     invitation = get_object_or_404(Invitation, Invitation.id == invitation_id)
+    if invitation.accepted_at or invitation.revoked_at:
+        abort(404)   # nothing to ask about: accepted or withdrawn already
+    asked = ask_first(_("Revoke the invitation for %(email)s?", email=invitation.email),
+                      _("The link in the e-mail stops working at once. You can invite them "
+                        "again later."), _("Revoke"), url_for("users.index"))
+    if asked:
+        return asked
     if not invitations.revoke(invitation_id):
         abort(404)   # accepted or withdrawn a moment ago
     audit.record("invitation.revoked", user=current_user, target=invitation.email,
@@ -77,9 +84,17 @@ def revoke(invitation_id):
     return redirect(url_for("users.index"))
 
 
-def account_action(user_id, action, done_message, audit_action):
+def account_action(user_id, action, done_message, audit_action, ask=None):
+    """Do `action` to an account, after the confirmation step when `ask` gives one
+    ((question, explanation, button), each with %(email)s)."""
     checked_form()
     user = get_user(user_id)
+    if ask is not None:
+        question, explanation, button = ask
+        asked = ask_first(question % {"email": user.email},
+                          explanation % {"email": user.email}, button, url_for("users.index"))
+        if asked:
+            return asked
     try:
         action(user)
     except users.AccountActionRefused as refused:
@@ -95,7 +110,11 @@ def account_action(user_id, action, done_message, audit_action):
 def deactivate(user_id):
     """Deactivate an account: it can no longer sign in, and its sessions end at once."""
     return account_action(user_id, lambda u: users.deactivate(u, current_user),
-                          _("%(email)s is deactivated and signed out."), "user.deactivated")
+                          _("%(email)s is deactivated and signed out."), "user.deactivated",
+                          ask=(_("Deactivate %(email)s?"),
+                               _("They can no longer sign in, and their open sessions end at "
+                                 "once. You can reactivate the account later."),
+                               _("Deactivate")))
 
 
 @bp.route("/<int:user_id>/reactivate", methods=["POST"])
@@ -131,4 +150,8 @@ def unlock(user_id):
         users.unlock(user)
         forget_wrong_guesses(user.email)
     return account_action(user_id, unlock_and_forget_guesses, _("%(email)s is unlocked."),
-                          "user.unlocked")
+                          "user.unlocked",
+                          ask=(_("Unlock %(email)s?"),
+                               _("The account was locked after too many wrong passwords. "
+                                 "Unlock it when you know its owner made them; otherwise "
+                                 "someone may be guessing."), _("Unlock")))

@@ -168,7 +168,7 @@ def test_another_users_note_is_saved_while_an_import_runs(app, superuser, staff_
 
     def after_batch(done, total):
         if done == 4:
-            answers.append(in_another_thread(lambda: staff_client.form(
+            answers.append(in_another_thread(lambda: staff_client.fill(
                 f"/contacts/{customer.id}/notes", {"note-text": "Called about the invoice"}),
                 connect=False))
 

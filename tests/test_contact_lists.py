@@ -18,7 +18,8 @@ def add(name, **fields):
 
 
 def names_on(page):
-    return [html.unescape(n) for n in re.findall(r'<td><a href="/contacts/\d+">([^<]*)</a>', page)]
+    return [html.unescape(n)
+            for n in re.findall(r'<td[^>]*><a href="/contacts/\d+">([^<]*)</a>', page)]
 
 
 def listed(client, **params):

@@ -19,7 +19,7 @@ NEW = {"name": "Marie Bakker", "email": "marie@jansen.example", "phone": "+31 30
 def names_listed(client, url="/employees"):
     body = client.get(url).get_data(as_text=True)
     return [re.sub(r"<[^>]+>.*", "", cell).strip()
-            for cell in re.findall(r"<tr>\s*<td>(.*?)</td>", body, re.S)]
+            for cell in re.findall(r"<tr>\s*<td[^>]*>(.*?)</td>", body, re.S)]
 
 
 # --- adding and editing --------------------------------------------------------------------
@@ -235,8 +235,15 @@ def test_an_inactive_employee_cannot_be_linked(app, unlinked_admin):
 
 
 def test_relinking_moves_the_superuser_to_the_other_employee(app, admin_client, superuser):
+    """Issue 11 item 19: "This is me" on another employee asks first, naming both."""
+    linked = superuser.employee_id
+    current = Employee.get_by_id(linked)
     other = Employee.create(name="Anna J.", email="")
-    admin_client.form(f"/employees/{other.id}/link-me")
+    asked = admin_client.form(f"/employees/{other.id}/link-me")
+    assert asked.status_code == 200
+    assert f"Link your account to Anna J. instead of {current.name}?" in text_of(asked)
+    assert User.get_by_id(superuser.id).employee_id == linked          # not moved yet
+    admin_client.form(f"/employees/{other.id}/link-me", {"confirmed": "yes"})
     assert User.get_by_id(superuser.id).employee_id == other.id
 
 
@@ -297,7 +304,7 @@ def test_the_register_search_folds_accents_and_apostrophes(app, client, foreign_
 
 def test_employees_saved_through_the_form_are_found_folded_and_renamed_ones_by_new_name(
         app, admin_client):
-    assert admin_client.form("/employees/new", {**NEW, "name": "Jörg Müller",
+    assert admin_client.fill("/employees/new", {**NEW, "name": "Jörg Müller",
                                                 "email": "joerg@jansen.example"}
                              ).status_code == 302
     assert names_listed(admin_client, "/employees?q=muller") == ["Jörg Müller"]

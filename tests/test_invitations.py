@@ -412,7 +412,8 @@ def test_a_used_link_cannot_be_used_again(admin_client, invitee, app, kees, mail
 def test_a_revoked_link_says_it_was_withdrawn(admin_client, invitee, kees, mailbox):
     send_invitation(admin_client, kees)
     link = invitation_link(mailbox, "kees@jansen.example")
-    revoked = admin_client.form(f"/users/invitations/{Invitation.get().id}/revoke")
+    revoked = admin_client.form(f"/users/invitations/{Invitation.get().id}/revoke",
+                                {"confirmed": "yes"})
     assert revoked.status_code == 302
 
     assert_link_unusable(open_link(invitee, link), "revoked")

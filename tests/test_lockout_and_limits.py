@@ -122,7 +122,7 @@ def test_a_superusers_unlock_clears_the_limit_too(app, client, staff, superuser)
     limited_and_locked(client, staff)
     admin = app.test_client()
     assert sign_in(admin, superuser.email).status_code == 302
-    assert admin.form(f"/users/{staff.id}/unlock").status_code == 302
+    assert admin.form(f"/users/{staff.id}/unlock", {"confirmed": "yes"}).status_code == 302
 
     assert sign_in(client, staff.email).status_code == 302
 

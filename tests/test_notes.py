@@ -149,12 +149,12 @@ def test_a_note_as_long_as_the_browser_allows_is_kept_whatever_its_line_ends(
     assert re.search(rf'<textarea[^>]*maxlength="{config.NOTE_ENTRY_MAX_LENGTH}"', page)
     typed = "\n".join(["x" * 19] * 1000)
     assert len(typed) == config.NOTE_ENTRY_MAX_LENGTH - 1
-    response = admin_client.form(f"/contacts/{contact.id}/notes",
+    response = admin_client.fill(f"/contacts/{contact.id}/notes",
                                  {"note-text": typed.replace("\n", line_end)})
     assert response.status_code == 302
     assert NoteEntry.get().text == typed      # stored with LF line breaks
     too_long = typed + "\r\nxx"
-    response = admin_client.form(f"/contacts/{contact.id}/notes", {"note-text": too_long})
+    response = admin_client.fill(f"/contacts/{contact.id}/notes", {"note-text": too_long})
     assert response.status_code == 400
     assert NoteEntry.select().count() == 1
 

@@ -287,7 +287,7 @@ def session_cookie(response, name="kontor_session"):
 
 def addresses_on(page):
     """Every IPv4 address in a table cell of an HTML page."""
-    return set(re.findall(r"<td>(\d{1,3}(?:\.\d{1,3}){3})</td>", page))
+    return set(re.findall(r"<td[^>]*>(\d{1,3}(?:\.\d{1,3}){3})</td>", page))
 
 
 def recorded_addresses(site, source="127.0.0.9"):

@@ -131,7 +131,7 @@ def test_the_superuser_made_by_setup_is_found_by_a_folded_search(app, client):
     open_link(client, tokens.issue("setup"))
     assert client.form("/setup", {**SETUP, "admin_name": "Åse Ødegård"}).status_code == 302
     page = client.get("/employees", query_string={"q": "ase odegard"}).get_data(as_text=True)
-    assert "<td>Åse Ødegård" in page and "No employees found." not in page
+    assert re.search(r"<td[^>]*>Åse Ødegård", page) and "No employees found." not in page
 
 
 def test_after_setup_the_page_and_the_old_link_are_gone(app, client, other_client):

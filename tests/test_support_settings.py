@@ -39,7 +39,7 @@ def test_by_default_every_staff_member_sees_and_opens_a_colleagues_case(
     assert "Boiler leaks" in text(mila_client.get(f"/contacts/{desk.customer.id}"))
     assert "Boiler leaks" in text(mila_client.get(f"/contacts/{desk.customer.id}/timeline"))
     # and may add information to it
-    response = mila_client.form(f"/support/{number}/add", {"body": "I can come on Friday."})
+    response = mila_client.fill(f"/support/{number}/add", {"body": "I can come on Friday."})
     assert response.status_code == 302
     # "My cases" stays the cases she owns
     assert number not in numbers_listed(mila_client.get("/support"))
@@ -62,7 +62,7 @@ def test_own_cases_only_hides_a_colleagues_case_everywhere(
     assert mila_client.get(f"/support/{number}").status_code == 404
     file_id = CaseFile.get().id
     assert mila_client.get(f"/support/{number}/files/{file_id}").status_code == 404
-    assert mila_client.form(f"/support/{number}/add", {"body": "x"}).status_code == 404
+    assert mila_client.fill(f"/support/{number}/add", {"body": "x"}).status_code == 404
     assert "Boiler leaks" not in text(mila_client.get(f"/contacts/{desk.customer.id}"))
     assert "Boiler leaks" not in text(
         mila_client.get(f"/contacts/{desk.customer.id}/timeline"))
@@ -112,7 +112,7 @@ def test_an_odd_visibility_is_a_form_error_and_changes_nothing(admin_client, des
 # --- unique names ---------------------------------------------------------------------------
 
 def add(admin_client, kind, name):
-    return admin_client.form(f"/support/settings/{kind}", {f"{kind}-name": name,
+    return admin_client.fill(f"/support/settings/{kind}", {f"{kind}-name": name,
                                                           f"{kind}-submit": "Add"})
 
 

@@ -54,7 +54,7 @@ def row_of(page, name):
     """The /users table row of the employee called `name`."""
     assert page.status_code == 200, text_of(page)[:300]
     for attrs, body in re.findall(r"<tr([^>]*)>(.*?)</tr>", page.get_data(as_text=True), re.S):
-        if f"<td>{name}" in body:
+        if re.search(rf"<td[^>]*>{re.escape(name)}", body):
             classes = re.search(r'class="([^"]*)"', attrs)
             return Row(classes.group(1) if classes else "", body, text_of(body))
     raise AssertionError(f"no row for {name} on {page.request.path}")
@@ -67,7 +67,7 @@ def flashes(page):
 
 def post_and_look(client, path):
     """Press an action button on /users; return the page it leads back to."""
-    done = client.form(path)
+    done = client.form(path, {"confirmed": "yes"})    # the confirmation page's answer
     assert done.status_code == 302, text_of(done)[:300]
     assert urlsplit(done.headers["Location"]).path == "/users"
     return client.get("/users")
@@ -106,7 +106,7 @@ def test_staff_may_view_and_search_the_register_but_not_change_it(staff_client, 
     everyone = staff_client.get("/employees")
     assert everyone.status_code == 200
     assert {"Kees Bakker", "Lotte de Boer", "Piet de Vries"} <= set(
-        re.findall(r"<td>([A-Z][a-z]+ (?:de )?[A-Z][a-z]+)", everyone.get_data(as_text=True)))
+        re.findall(r"<td[^>]*>([A-Z][a-z]+ (?:de )?[A-Z][a-z]+)", everyone.get_data(as_text=True)))
     assert "Add employee" not in text_of(everyone)
     assert "/employees/new" not in everyone.get_data(as_text=True)
 
@@ -600,3 +600,28 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, superuser, staff):
     answer = client.form(f"/users/{staff.id}/deactivate")
     assert answer.status_code == 302
     assert User.get_by_id(staff.id).is_active
+
+
+@pytest.mark.parametrize("action", ["deactivate", "unlock", "revoke"])
+def test_deactivate_unlock_and_revoke_ask_first(app, admin_client, superuser, staff, kees,
+                                               action):
+    """Issue 11 item 19: one click on a small button deactivated an account at once. Now the
+    button opens a question; only its answer acts, and Cancel leads back."""
+    lock_out(app, staff.email)
+    invitation, _raw = invitations.invite(kees.id, "en", superuser.id)
+    path = {"deactivate": f"/users/{staff.id}/deactivate", "unlock": f"/users/{staff.id}/unlock",
+            "revoke": f"/users/invitations/{invitation.id}/revoke"}[action]
+    question = {"deactivate": f"Deactivate {staff.email}?", "unlock": f"Unlock {staff.email}?",
+                "revoke": f"Revoke the invitation for {invitation.email}?"}[action]
+    asked = admin_client.form(path)
+    assert asked.status_code == 200
+    page = asked.get_data(as_text=True)
+    assert question in text_of(asked) and 'name="confirmed" value="yes"' in page
+    assert 'href="/users"' in page                                   # Cancel
+    staff_now = User.get_by_id(staff.id)
+    assert staff_now.is_active and staff_now.is_locked                 # nothing happened yet
+    assert Invitation.get_by_id(invitation.id).revoked_at is None
+    assert admin_client.form(path, {"confirmed": "yes"}).status_code == 302
+    staff_now, invitation = User.get_by_id(staff.id), Invitation.get_by_id(invitation.id)
+    assert {"deactivate": not staff_now.is_active, "unlock": not staff_now.is_locked,
+            "revoke": invitation.revoked_at is not None}[action]
