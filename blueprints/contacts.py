@@ -471,7 +471,7 @@ IMPORT_PROBLEMS = {
     "bad_number": _l("“%(detail)s” is not a valid customer number."),
     "number_twice": _l("Customer number %(detail)s appears twice in the file (number:line)."),
     "number_taken": _l("Customer number %(detail)s is taken by an existing contact."),
-    "bad_country": _l("“%(detail)s” is not a two-letter country code."),
+    "bad_country": _l("“%(detail)s” is not a country: give its code (NL) or its name."),
     "bad_website": _l("“%(detail)s” is not a website address (http:// or https://)."),
 }
 

@@ -8,7 +8,6 @@ UTF-16 (Excel's "Unicode text") or Windows-1252, as spreadsheets write them.
 """
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -16,6 +15,7 @@ from peewee import CharField
 
 from kontor import config, languages
 from kontor.contacts.register import has_at_most_two_decimals
+from kontor.countries import country_code
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
 from kontor.text import decode_text, is_web_address, one_line, whole_number, without_controls
 from models import Contact
@@ -181,9 +181,12 @@ def _check(values, line_number, numbers_in_file):
         values["customer_number"] = int(number)
     if not is_web_address(values.get("website")):
         return "bad_website", values["website"]
-    for key in ("country", "visit_country"):
-        if values.get(key) and not re.fullmatch(r"[A-Za-z]{2}", values[key]):
-            return "bad_country", values[key]
+    for key in ("country", "visit_country"):   # a code or a name (issue 11 item 10)
+        if values.get(key):
+            code = country_code(values[key])
+            if code is None:
+                return "bad_country", values[key]
+            values[key] = code
     for key, value in values.items():   # the columns' limits: PostgreSQL enforces them
         column = Contact._meta.fields.get(key)
         if isinstance(column, CharField) and len(value) > column.max_length:

@@ -95,7 +95,7 @@ BAD = ("Name,E-mail,Discount %,Customer number,Country\n"
        "Twice B,,,20001,\n"                            # 9 the same number again
        "Taken,,,10001,\n"                              # 10 the number of a contact we have
        "Odd Number,,,12ab,\n"                          # 11
-       "Odd Country,,,,Netherlands\n"                  # 12
+       "Odd Country,,,,Atlantis\n"                     # 12
        "\n"                                            # 13 empty lines are skipped
        "Good Two,,0,,\n"                               # 14
        "Not A Number,,NaN,,\n")                        # 15
@@ -113,7 +113,7 @@ def test_every_bad_line_is_shown_with_its_number_and_reason(admin_client):
         (9, "Customer number 20001:8 appears twice in the file (number:line)."),
         (10, "Customer number 10001 is taken by an existing contact."),
         (11, "“12ab” is not a valid customer number."),
-        (12, "“Netherlands” is not a two-letter country code."),
+        (12, "“Atlantis” is not a country: give its code (NL) or its name."),
         (15, "“NaN” is not a discount from 0 to 100."),
     ]
     assert "10 lines are wrong." in page
@@ -510,4 +510,25 @@ def test_a_csv_over_the_size_limit_is_an_error_beside_the_field_not_a_413(
     response = upload(admin_client, "name\n" + "Bakker\n" * 160_000, name="big.csv")
     assert response.status_code == 400
     assert error_beside(text(response), "file") == "“big.csv” is larger than 1 MB."
+    assert Contact.select().count() == 0
+
+
+# --- issue 11 item 10: country names, the round trip, columns, quotes --------------------------
+
+@pytest.mark.parametrize("name, code", [
+    ("Norway", "NO"), ("Norge", "NO"), ("Noorwegen", "NO"), ("Norwegen", "NO"),
+    ("NORWAY", "NO"), ("Nederland", "NL"), ("Netherlands", "NL"), ("The Netherlands", "NL"),
+    ("the netherlands", "NL"), ("Niederlande", "NL"), ("Deutschland", "DE"), ("Duitsland", "DE"),
+    ("Tyskland", "DE"), ("Österreich", "AT"), ("Osterreich", "AT"), ("no", "NO"), ("NL", "NL")])
+def test_country_names_in_four_languages_are_read_as_codes(admin_client, name, code):
+    page = body(upload(admin_client, f"Name;Land;Bezoekadres land\nNoord AS;{name};{name}\n"))
+    assert error_rows(page) == [] and created_rows(page) == [(2, "Noord AS")]
+    confirm(admin_client)
+    contact = Contact.get()
+    assert (contact.country, contact.visit_country) == (code, code)
+
+
+def test_an_unknown_country_is_a_line_error_naming_it(admin_client):
+    page = body(upload(admin_client, "Name,Country,Visiting country\nA,Norway,\nB,,Narnia\n"))
+    assert error_rows(page) == [(3, "“Narnia” is not a country: give its code (NL) or its name.")]
     assert Contact.select().count() == 0
