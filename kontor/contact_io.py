@@ -126,7 +126,7 @@ def parse(raw: bytes) -> Preview:
         if len(preview.rows) + len(preview.errors) >= config.CSV_IMPORT_MAX_ROWS:
             preview.errors.append((line_number, "too_many", str(config.CSV_IMPORT_MAX_ROWS)))
             break
-        values = {k: (one_line(cells[i]).strip() if i < len(cells) else "")
+        values = {k: unquoted_cell(one_line(cells[i]).strip() if i < len(cells) else "")
                   for i, k in enumerate(keys) if k}
         problem = _check(values, line_number, numbers_in_file)
         if problem:
@@ -198,6 +198,14 @@ def _safe_cell(value):
     """Spreadsheets run cells starting with = + - @ as formulas: quote them."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def unquoted_cell(text):
+    """A cell as read back: the apostrophe `_safe_cell` puts before a value starting with
+    = + - or @ is taken off again ("'+31 6 1234 5678" → "+31 6 1234 5678"), so that our own
+    export, imported again, gives back exactly what was exported; any other apostrophe is left
+    as it is ("'t Hoen"). In and out: str. Rule: issue 11 item 10."""
+    return text[1:] if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@") else text
 
 
 def export_csv(query, language=languages.DEFAULT):
