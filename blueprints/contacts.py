@@ -461,6 +461,7 @@ FIELD_LABELS = {
 IMPORT_PROBLEMS = {
     "empty": _l("The file is empty."),
     "no_name_column": _l("The first line must name the columns, and one of them must be Name."),
+    "same_field": _l("The columns %(detail)s are the same field: keep one of them."),
     "too_many": _l("Too many lines: at most %(detail)s per file."),
     "name_missing": _l("The name is missing."),
     "too_long": _l("A value is too long."),

@@ -99,7 +99,11 @@ def decode(raw: bytes) -> str:
 
 
 def parse(raw: bytes) -> Preview:
-    """Read a CSV file into the contacts it would create and the lines that are wrong."""
+    """Read a CSV file into the contacts it would create and the lines that are wrong.
+
+    In: the file's bytes. Out: a Preview; its errors are (line, code, detail): a header with two
+    columns for one field ("Email" and "E-mail") is the error "same_field" on line 1 naming both
+    headings, and then no line is read (issue 11 item 10)."""
     preview = Preview()
     text = decode(raw)
     if not text.strip():
@@ -115,6 +119,12 @@ def parse(raw: bytes) -> Preview:
     keys = [_header_key(h) for h in headers]
     preview.unknown_columns = [h for h, k in zip(headers, keys, strict=True)
                                if k is None and h.strip()]
+    for key in dict.fromkeys(k for k in keys if k):   # two columns, one field: which counts?
+        same = [h.strip() for h, k in zip(headers, keys, strict=True) if k == key]
+        if len(same) > 1:
+            preview.errors.append((1, "same_field", " / ".join(f"“{h}”" for h in same)))
+    if preview.errors:
+        return preview
     if "name" not in keys:
         preview.errors.append((1, "no_name_column", ""))
         return preview

@@ -558,3 +558,19 @@ def test_our_own_export_reads_back_exactly_what_was_exported(admin_client, super
     preview = contact_io.parse(data)
     assert preview.errors == [] and preview.unknown_columns == []
     assert [values for _, values in preview.rows] == stored
+
+
+@pytest.mark.parametrize("header, named", [
+    ("Name,Email,E-mail", "“Email” / “E-mail”"),
+    ("Naam;Phone;Telefoon", "“Phone” / “Telefoon”"),
+    ("Name,Navn,City", "“Name” / “Navn”"),
+])
+def test_two_columns_for_one_field_are_an_error_naming_both(admin_client, header, named):
+    separator = ";" if ";" in header else ","
+    line = separator.join(["Jansen BV", "a@jansen.example", "b@jansen.example"])
+    page = body(upload(admin_client, f"{header}\n{line}\n"))
+    assert error_rows(page) == [
+        (1, f"The columns {named} are the same field: keep one of them.")]
+    assert created_rows(page) == [] and "/contacts/import/confirm" not in page
+    confirm(admin_client)
+    assert Contact.select().count() == 0
