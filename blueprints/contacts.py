@@ -462,6 +462,10 @@ IMPORT_PROBLEMS = {
     "empty": _l("The file is empty."),
     "no_name_column": _l("The first line must name the columns, and one of them must be Name."),
     "same_field": _l("The columns %(detail)s are the same field: keep one of them."),
+    "extra_cells": _l("This line has more values than the first line has column names "
+                      "(values:columns %(detail)s)."),
+    "unclosed_quote": _l("A quote opened on this line is never closed: the rest of the file "
+                         "would be read as one value."),
     "too_many": _l("Too many lines: at most %(detail)s per file."),
     "name_missing": _l("The name is missing."),
     "too_long": _l("A value is too long."),

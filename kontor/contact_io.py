@@ -103,7 +103,10 @@ def parse(raw: bytes) -> Preview:
 
     In: the file's bytes. Out: a Preview; its errors are (line, code, detail): a header with two
     columns for one field ("Email" and "E-mail") is the error "same_field" on line 1 naming both
-    headings, and then no line is read (issue 11 item 10)."""
+    headings, and then no line is read; a line with more values than there are headings is the
+    error "extra_cells" (detail "values:headings"; empty cells at the end do not count), and a
+    quote that is never closed the error "unclosed_quote" on the line where it opened, instead
+    of the rest of the file read as one value (issue 11 item 10)."""
     preview = Preview()
     text = decode(raw)
     if not text.strip():
@@ -130,12 +133,25 @@ def parse(raw: bytes) -> Preview:
         return preview
     numbers_in_file = {}
     existing = set()
+    lines = io.StringIO(text, newline="").readlines()   # as the reader counts them
+    next_start = reader.line_num + 1
     for line_number, cells in enumerate(reader, start=2):
+        start, next_start = next_start, reader.line_num + 1
         if not any(cell.strip() for cell in cells):
             continue
         if len(preview.rows) + len(preview.errors) >= config.CSV_IMPORT_MAX_ROWS:
             preview.errors.append((line_number, "too_many", str(config.CSV_IMPORT_MAX_ROWS)))
             break
+        if reader.line_num >= len(lines) and _quote_left_open(lines[start - 1:], dialect):
+            # the csv module read the rest of the file into one value
+            preview.errors.append((line_number, "unclosed_quote", ""))
+            break
+        used = len(cells)
+        while used and not cells[used - 1].strip():
+            used -= 1
+        if used > len(headers):
+            preview.errors.append((line_number, "extra_cells", f"{used}:{len(headers)}"))
+            continue
         values = {k: unquoted_cell(one_line(cells[i]).strip() if i < len(cells) else "")
                   for i, k in enumerate(keys) if k}
         problem = _check(values, line_number, numbers_in_file)
@@ -155,6 +171,17 @@ def parse(raw: bytes) -> Preview:
                                        str(values["customer_number"])))
         preview.errors.sort()
     return preview
+
+
+def _quote_left_open(lines, dialect):
+    """Whether the last record of a file, from its first line (`lines`) to the end, has a
+    quote that is never closed (issue 11 item 10)."""
+    try:
+        for _cells in csv.reader(io.StringIO("".join(lines), newline=""), dialect, strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
 
 
 def _check(values, line_number, numbers_in_file):

@@ -574,3 +574,35 @@ def test_two_columns_for_one_field_are_an_error_naming_both(admin_client, header
     assert created_rows(page) == [] and "/contacts/import/confirm" not in page
     confirm(admin_client)
     assert Contact.select().count() == 0
+
+
+def test_a_line_with_more_values_than_columns_is_a_line_error(admin_client):
+    page = body(upload(admin_client, "Name,City\nJansen BV,Utrecht\nBakker,Ede,Gelderland\n"
+                                     "Trailing Separators,Ede,,\n"))
+    assert error_rows(page) == [
+        (3, "This line has more values than the first line has column names "
+            "(values:columns 3:2).")]
+    assert created_rows(page) == [(2, "Jansen BV"), (4, "Trailing Separators")]
+    confirm(admin_client)
+    assert Contact.select().count() == 0
+
+
+@pytest.mark.parametrize("separator", [",", ";"])
+def test_an_unclosed_quote_is_an_error_on_the_line_where_it_opened(admin_client, separator):
+    data = ('Name,Street,City\nJansen BV,"Dorpsstraat 1, a",Utrecht\n'
+            'Bakker,"Kerkstraat 2,Ede\nDe Vries,Molenweg 3,Zeist\nVisser,Laan 4,Baarn\n')
+    if separator == ";":
+        data = data.replace(",", ";").replace("1; a", "1, a")
+    page = body(upload(admin_client, data))
+    assert error_rows(page) == [
+        (3, "A quote opened on this line is never closed: the rest of the file would be read "
+            "as one value.")]
+    assert created_rows(page) == [(2, "Jansen BV")]
+    confirm(admin_client)
+    assert Contact.select().count() == 0
+
+
+def test_a_closed_quote_over_two_lines_is_still_one_value(app):
+    preview = contact_io.parse(b'Name,Street\nJansen BV,"Dorpsstraat 1\nachterom"\n')
+    assert preview.errors == []
+    assert preview.rows[0][1]["street"] == "Dorpsstraat 1 achterom"
