@@ -55,6 +55,7 @@ from kontor import (
 )
 from kontor.contacts.register import has_at_most_two_decimals
 from kontor.countries import country_choices, country_name
+from kontor.matching import duplicates_in_register
 from kontor.storage import DataFolder, write_private
 from kontor.text import is_web_address, whole_number
 from kontor.web import attachment
@@ -362,7 +363,8 @@ def stored_import():
 
 @bp.route("/import", methods=["GET", "POST"])
 def import_contacts():
-    """Upload a CSV file and see what would be created and which lines are wrong."""
+    """Upload a CSV file and see what would be created, which lines are wrong and which look
+    like contacts the register has (the "New contact" duplicate rules; issue 11 item 10)."""
     form = ImportForm()
     preview = None
     if form.validate_on_submit():
@@ -376,6 +378,8 @@ def import_contacts():
         session["contact_import"] = name
     elif request.method == "GET" and stored_import() is not None and request.args.get("again"):
         preview = contact_io.parse(stored_import().read_bytes())
+    if preview is not None:   # the "New contact" duplicate rules (issue 11 item 10)
+        preview.duplicates = duplicates_in_register(preview.rows)
     return render_template("contacts/import.html", form=form, preview=preview,
                            confirm_form=ActionForm(), columns=contact_io.COLUMNS), \
         400 if form.errors else 200

@@ -86,6 +86,7 @@ class Preview:
     rows: list = field(default_factory=list)      # (line number, values) to be created
     errors: list = field(default_factory=list)    # (line number, code, detail)
     unknown_columns: list = field(default_factory=list)
+    duplicates: dict = field(default_factory=dict)   # line → likely the same contacts we have
 
     @property
     def ok(self):

@@ -606,3 +606,37 @@ def test_a_closed_quote_over_two_lines_is_still_one_value(app):
     preview = contact_io.parse(b'Name,Street\nJansen BV,"Dorpsstraat 1\nachterom"\n')
     assert preview.errors == []
     assert preview.rows[0][1]["street"] == "Dorpsstraat 1 achterom"
+
+
+def duplicate_rows(page):
+    """(line, name, existing contacts) of the preview's table of likely duplicates."""
+    table = page.split("Lines that look like contacts you already have", 1)
+    if len(table) == 1:
+        return []
+    table = table[1].split("</table>", 1)[0]
+    return [(int(line), name, re.sub(r"<[^>]+>", "", existing)) for line, name, existing in
+            re.findall(r"<tr><td>(\d+)</td><td>(.*?)</td><td>(.*?)</td></tr>", table, re.S)]
+
+
+def test_the_preview_flags_lines_like_contacts_we_have_by_the_new_contact_rules(admin_client):
+    contacts.create({"name": "Jansen Installatie B.V.", "email": "info@jansen.example"})  # 10001
+    contacts.create({"name": "Noord AS", "org_number": "987654321"})                      # 10002
+    contacts.create({"name": "Bakker", "email": "Post@Bakker.example"})                   # 10003
+    page = body(upload(admin_client, "Name,E-mail,Organisation number\n"
+                                     "jansen installatie bv,,\n"          # 2 the same name
+                                     "Other Name,,987654321\n"            # 3 org number
+                                     "Bakkerij Zuid,post@bakker.example,\n"   # 4 e-mail
+                                     "Someone New,new@new.example,123\n"))    # 5 new
+    assert duplicate_rows(page) == [
+        (2, "jansen installatie bv", "10001 Jansen Installatie B.V."),
+        (3, "Other Name", "10002 Noord AS"),
+        (4, "Bakkerij Zuid", "10003 Bakker")]
+    assert "3 lines look like contacts you already have" in page
+    assert created_rows(page)[-1] == (5, "Someone New")
+    assert "/contacts/import/confirm" in page        # they may still be imported as new ones
+
+
+def test_a_file_of_new_contacts_flags_nothing(admin_client):
+    contacts.create({"name": "Jansen Installatie BV"})
+    page = body(upload(admin_client, GOOD.replace("Jansen Installatie BV", "Visser BV")))
+    assert duplicate_rows(page) == [] and "look like contacts you already have" not in page
