@@ -55,7 +55,6 @@ from kontor import (
 )
 from kontor.contacts.register import has_at_most_two_decimals
 from kontor.countries import country_choices, country_name
-from kontor.matching import duplicates_in_register
 from kontor.storage import DataFolder, write_private
 from kontor.text import is_web_address, whole_number
 from kontor.web import attachment
@@ -150,6 +149,13 @@ class PersonForm(Form):
 
 class ImportForm(Form):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+    # what becomes of lines like contacts in the register (contact_io.EXISTING; issue 11
+    # item 10)
+    existing = RadioField(_l("Lines like contacts you already have"), default="new", choices=[
+        SelectChoice("new", _l("Create them as new contacts (a customer number that is taken "
+                               "is an error)")),
+        SelectChoice("skip", _l("Skip them")),
+        SelectChoice("update", _l("Update the contact with the same customer number"))])
     submit = SubmitField(_l("Show preview"))
 
     def validate_file(self, field):
@@ -361,6 +367,12 @@ def stored_import():
     return path if path.exists() else None
 
 
+def existing_choice():
+    """What the person chose for lines like contacts in the register (contact_io.EXISTING)."""
+    choice = session.get("contact_import_existing", "new")
+    return choice if choice in contact_io.EXISTING else "new"
+
+
 @bp.route("/import", methods=["GET", "POST"])
 def import_contacts():
     """Upload a CSV file and see what would be created, which lines are wrong and which look
@@ -369,7 +381,8 @@ def import_contacts():
     preview = None
     if form.validate_on_submit():
         raw = form.file.raw
-        preview = contact_io.parse(raw)
+        preview = contact_io.parse(raw, form.existing.data)
+        session["contact_import_existing"] = form.existing.data
         name = secrets.token_hex(16)
         write_private(import_folder() / f"{name}.csv", raw)
         old = stored_import()
@@ -377,9 +390,8 @@ def import_contacts():
             old.unlink(missing_ok=True)
         session["contact_import"] = name
     elif request.method == "GET" and stored_import() is not None and request.args.get("again"):
-        preview = contact_io.parse(stored_import().read_bytes())
-    if preview is not None:   # the "New contact" duplicate rules (issue 11 item 10)
-        preview.duplicates = duplicates_in_register(preview.rows)
+        preview = contact_io.parse(stored_import().read_bytes(), existing_choice())
+        form.existing.data = preview.existing
     return render_template("contacts/import.html", form=form, preview=preview,
                            confirm_form=ActionForm(), columns=contact_io.COLUMNS), \
         400 if form.errors else 200
@@ -405,9 +417,10 @@ def confirm_import():
         claimed.unlink(missing_ok=True)
         session.pop("contact_import", None)
         record = contact_import.start_file(contact_import.lines_in(raw), user=current_user.id)
-        contact_import.start_in_background(record.id, raw, user=current_user.id)
+        contact_import.start_in_background(record.id, raw, user=current_user.id,
+                                           existing=existing_choice())
         return redirect(url_for("contacts.import_progress", import_id=record.id))
-    preview = contact_io.parse(raw)
+    preview = contact_io.parse(raw, existing_choice())
     if not preview.ok:
         claimed.rename(path)
         flash(_("Nothing was imported: the file has errors."), "error")

@@ -17,6 +17,7 @@ from kontor import config, languages
 from kontor.contacts.register import has_at_most_two_decimals
 from kontor.countries import country_code
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
+from kontor.matching import duplicates_in_register
 from kontor.text import decode_text, is_web_address, one_line, whole_number, without_controls
 from models import Contact
 
@@ -87,10 +88,20 @@ class Preview:
     errors: list = field(default_factory=list)    # (line number, code, detail)
     unknown_columns: list = field(default_factory=list)
     duplicates: dict = field(default_factory=dict)   # line → likely the same contacts we have
+    existing: str = "new"                         # what is done with those (EXISTING)
+    skipped: list = field(default_factory=list)   # (line number, values) left out ("skip")
+    updates: list = field(default_factory=list)   # (line number, values) to update ("update")
 
     @property
     def ok(self):
-        return bool(self.rows) and not self.errors
+        return bool(self.rows or self.updates) and not self.errors
+
+
+# What an import does with a line like a contact in the register (issue 11 item 10): "new"
+# creates it (a customer number that is taken is an error, as before); "skip" leaves out every
+# such line (a taken customer number or a likely duplicate by the "New contact" rules);
+# "update" updates the contact with the line's customer number and creates the other lines.
+EXISTING = ("new", "skip", "update")
 
 
 def decode(raw: bytes) -> str:
@@ -99,7 +110,7 @@ def decode(raw: bytes) -> str:
     return without_controls(decode_text(raw))
 
 
-def parse(raw: bytes) -> Preview:
+def parse(raw: bytes, existing="new") -> Preview:
     """Read a CSV file into the contacts it would create and the lines that are wrong.
 
     In: the file's bytes. Out: a Preview; its errors are (line, code, detail): a header with two
@@ -107,16 +118,22 @@ def parse(raw: bytes) -> Preview:
     headings, and then no line is read; a line with more values than there are headings is the
     error "extra_cells" (detail "values:headings"; empty cells at the end do not count), and a
     quote that is never closed the error "unclosed_quote" on the line where it opened, instead
-    of the rest of the file read as one value (issue 11 item 10)."""
-    preview = Preview()
+    of the rest of the file read as one value (issue 11 item 10).
+
+    `existing` (one of EXISTING) says what becomes of the lines like contacts in the register:
+    every line's likely duplicates are in `duplicates` (matching.duplicates_in_register);
+    with "skip" those lines and the lines whose customer number is taken are in `skipped`,
+    with "update" the lines whose customer number is taken are in `updates` (only the file's
+    columns: an empty cell empties the field, a missing column is left alone), and with "new"
+    a taken number is the error "number_taken". Raises ValueError for another `existing`."""
+    if existing not in EXISTING:
+        raise ValueError(f"existing must be one of {EXISTING}")
+    preview = Preview(existing=existing)
     text = decode(raw)
     if not text.strip():
         preview.errors.append((0, "empty", ""))
         return preview
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
+    dialect = _dialect(text)
     # newline="": the csv module finds the line ends itself, CR alone included
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     headers = next(reader, [])
@@ -133,7 +150,7 @@ def parse(raw: bytes) -> Preview:
         preview.errors.append((1, "no_name_column", ""))
         return preview
     numbers_in_file = {}
-    existing = set()
+    numbers = set()
     lines = io.StringIO(text, newline="").readlines()   # as the reader counts them
     next_start = reader.line_num + 1
     for line_number, cells in enumerate(reader, start=2):
@@ -160,18 +177,46 @@ def parse(raw: bytes) -> Preview:
             preview.errors.append((line_number, *problem))
         else:
             if values.get("customer_number"):
-                existing.add(values["customer_number"])
+                numbers.add(values["customer_number"])
             preview.rows.append((line_number, values))
-    if existing:
-        taken = {n for (n,) in Contact.select(Contact.customer_number)
-                 .where(Contact.customer_number.in_(list(existing))).tuples()}
-        for line_number, values in list(preview.rows):
-            if values.get("customer_number") in taken:
-                preview.rows.remove((line_number, values))
-                preview.errors.append((line_number, "number_taken",
-                                       str(values["customer_number"])))
-        preview.errors.sort()
+    _sort_existing(preview, numbers, "kind" in keys)
     return preview
+
+
+def _sort_existing(preview, numbers, kind_given):
+    """Move the lines like contacts in the register where `preview.existing` wants them."""
+    numbers = list(numbers)
+    taken = set()
+    for start in range(0, len(numbers), 1000):
+        taken.update(n for (n,) in Contact.select(Contact.customer_number).where(
+            Contact.customer_number.in_(numbers[start:start + 1000])).tuples())
+    preview.duplicates = duplicates_in_register(preview.rows)
+    rows, preview.rows = preview.rows, []
+    for line_number, values in rows:
+        number_taken = values.get("customer_number") in taken
+        if preview.existing == "skip" and (number_taken or line_number in preview.duplicates):
+            preview.skipped.append((line_number, values))
+        elif preview.existing == "update" and number_taken:
+            if not kind_given:
+                values.pop("kind")      # not in the file: the contact's type stays
+            preview.updates.append((line_number, values))
+        elif number_taken:
+            preview.errors.append((line_number, "number_taken", str(values["customer_number"])))
+        else:
+            preview.rows.append((line_number, values))
+    preview.errors.sort()
+
+
+def _dialect(text):
+    """The CSV dialect of `text` as csv.Sniffer sees it; when it cannot tell (lines with
+    different numbers of separators, such as a short line added to an export), the
+    spreadsheet's own with the separator the heading line has most of."""
+    try:
+        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        heading = text.splitlines()[0] if text.strip() else ""
+        separator = max((",", ";", "\t"), key=heading.count)
+        return type("Dialect", (csv.excel,), {"delimiter": separator})
 
 
 def _quote_left_open(lines, dialect):

@@ -640,3 +640,82 @@ def test_a_file_of_new_contacts_flags_nothing(admin_client):
     contacts.create({"name": "Jansen Installatie BV"})
     page = body(upload(admin_client, GOOD.replace("Jansen Installatie BV", "Visser BV")))
     assert duplicate_rows(page) == [] and "look like contacts you already have" not in page
+
+
+def upload_choosing(client, data, existing):
+    return client.form("/contacts/import", {"file": (io.BytesIO(data.encode("utf-8")),
+                                                     "contacts.csv"), "existing": existing},
+                       content_type="multipart/form-data")
+
+
+@pytest.fixture
+def exported_register(admin_client, superuser):
+    """The register of two contacts, exported in Dutch and read as text."""
+    contacts.create({"name": "Jansen Installatie BV", "city": "Utrecht", "kind": "company"})
+    contacts.create({"name": "Piet de Vries", "kind": "person", "phone": "+31 6 1234 5678"})
+    User.update(language="nl").where(User.id == superuser.id).execute()
+    data = exported(admin_client).get_data().decode("utf-8")
+    User.update(language="en").where(User.id == superuser.id).execute()
+    return data
+
+
+def test_a_reimported_export_updates_the_contacts_by_customer_number(admin_client,
+                                                                     exported_register):
+    data = exported_register.replace(";Utrecht;", ";Amersfoort;") + ";bedrijf;Visser BV\n"
+    page = body(upload_choosing(admin_client, data, "update"))
+    assert error_rows(page) == []
+    assert "2 contacts will be updated (the same customer number):" in page
+    assert created_rows(page) == [(4, "Visser BV")]
+    assert "Import 3 contacts" in page
+    confirm(admin_client)
+    assert [(c.customer_number, c.name, c.kind, c.city, c.phone) for c in
+            Contact.select().order_by(Contact.customer_number)] == [
+        (10001, "Jansen Installatie BV", "company", "Amersfoort", ""),
+        (10002, "Piet de Vries", "person", "", "+31 6 1234 5678"),
+        (10003, "Visser BV", "company", "", "")]
+    jansen = Contact.get(Contact.customer_number == 10001)
+    assert jansen.version == 2                      # an ordinary edit, in its history
+    assert Contact.get(Contact.customer_number == 10002).version == 1   # nothing changed
+
+
+def test_an_update_leaves_the_columns_the_file_does_not_have(admin_client):
+    contacts.create({"name": "Piet de Vries", "kind": "person", "city": "Ede"})
+    page = body(upload_choosing(admin_client, "Customer number,Name\n10001,Piet de Vries Jr\n",
+                                "update"))
+    assert "1 contact will be updated" in page
+    confirm(admin_client)
+    contact = Contact.get()
+    assert (contact.name, contact.kind, contact.city) == ("Piet de Vries Jr", "person", "Ede")
+
+
+def test_skip_leaves_out_taken_numbers_and_likely_duplicates(admin_client, exported_register):
+    data = exported_register + ";bedrijf;Jansen Installatie B.V.\n;bedrijf;Visser BV\n"
+    page = body(upload_choosing(admin_client, data, "skip"))
+    assert error_rows(page) == []
+    assert "3 lines will be skipped: they look like contacts you already have " \
+           "(lines 2, 3, 4)." in page
+    assert created_rows(page) == [(5, "Visser BV")]
+    confirm(admin_client)
+    assert [c.name for c in Contact.select().order_by(Contact.customer_number)] == [
+        "Jansen Installatie BV", "Piet de Vries", "Visser BV"]
+
+
+def test_by_default_a_taken_number_is_still_an_error(admin_client, exported_register):
+    page = body(upload_choosing(admin_client, exported_register, "new"))
+    assert [problem for _, problem in error_rows(page)] == [
+        "Customer number 10001 is taken by an existing contact.",
+        "Customer number 10002 is taken by an existing contact."]
+
+
+def test_a_large_reimport_updates_in_batches_in_the_background(admin_client, monkeypatch,
+                                                                exported_register):
+    monkeypatch.setattr(config, "CSV_IMPORT_BATCH_ROWS", 1)
+    data = exported_register.replace(";Utrecht;", ";Amersfoort;") + ";bedrijf;Visser BV\n"
+    upload_choosing(admin_client, data, "update")
+    response = confirm(admin_client)
+    assert "/contacts/import/" in response.headers["Location"]
+    contact_import.wait(timeout=60)
+    assert [(c.name, c.city) for c in Contact.select().order_by(Contact.customer_number)] == [
+        ("Jansen Installatie BV", "Amersfoort"), ("Piet de Vries", ""), ("Visser BV", "")]
+    record = contact_import.ContactImport.get()
+    assert (record.status, record.done, record.total) == ("done", 3, 3)
