@@ -288,8 +288,8 @@ def undo_abandoned(older_than=None) -> int:
 
 def start_in_background(import_id, raw: bytes, user=None, existing="new"):
     """Run `run_file(import_id, raw, user, existing)` in a thread of this process with its
-    own database connection; returns the thread. Its result is on the ContactImport row; a failure is
-    recorded there too."""
+    own database connection; returns the thread. Its result is on the ContactImport row; a
+    failure is recorded there too."""
     def work():
         try:
             with db.connection_context():
