@@ -147,15 +147,26 @@ class PersonForm(Form):
     submit = SubmitField(_l("Save contact person"))
 
 
+# what becomes of lines like contacts in the register (contact_io.EXISTING; issue 11 item 10)
+EXISTING_CHOICES = [
+    SelectChoice("new", _l("Create them as new contacts (a customer number that is taken is an "
+                           "error)")),
+    SelectChoice("skip", _l("Skip them")),
+    SelectChoice("update", _l("Update the contact with the same customer number"))]
+
+
+class ExistingForm(Form):
+    """In the preview: choose again what becomes of lines like contacts you have, without
+    uploading the file again."""
+    choice = RadioField(_l("Lines like contacts you already have"),
+                        choices=lambda: EXISTING_CHOICES)
+    submit = SubmitField(_l("Show the preview again"))
+
+
 class ImportForm(Form):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
-    # what becomes of lines like contacts in the register (contact_io.EXISTING; issue 11
-    # item 10)
-    existing = RadioField(_l("Lines like contacts you already have"), default="new", choices=[
-        SelectChoice("new", _l("Create them as new contacts (a customer number that is taken "
-                               "is an error)")),
-        SelectChoice("skip", _l("Skip them")),
-        SelectChoice("update", _l("Update the contact with the same customer number"))])
+    existing = RadioField(_l("Lines like contacts you already have"), default="new",
+                          choices=lambda: EXISTING_CHOICES)
     submit = SubmitField(_l("Show preview"))
 
     def validate_file(self, field):
@@ -393,8 +404,20 @@ def import_contacts():
         preview = contact_io.parse(stored_import().read_bytes(), existing_choice())
         form.existing.data = preview.existing
     return render_template("contacts/import.html", form=form, preview=preview,
-                           confirm_form=ActionForm(), columns=contact_io.COLUMNS), \
+                           confirm_form=ActionForm(), columns=contact_io.COLUMNS,
+                           existing_form=ExistingForm(choice=existing_choice())), \
         400 if form.errors else 200
+
+
+@bp.route("/import/existing", methods=["POST"])
+def choose_existing():
+    """Keep the choice for lines like contacts in the register (ExistingForm) and show the
+    preview of the file uploaded last again with it (issue 11 item 10)."""
+    form = ExistingForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session["contact_import_existing"] = form.choice.data
+    return redirect(url_for("contacts.import_contacts", again=1))
 
 
 @bp.route("/import/confirm", methods=["POST"])

@@ -719,3 +719,18 @@ def test_a_large_reimport_updates_in_batches_in_the_background(admin_client, mon
         ("Jansen Installatie BV", "Amersfoort"), ("Piet de Vries", ""), ("Visser BV", "")]
     record = contact_import.ContactImport.get()
     assert (record.status, record.done, record.total) == ("done", 3, 3)
+
+
+def test_the_choice_can_be_made_again_in_the_preview_without_uploading_again(
+        admin_client, exported_register):
+    page = body(upload_choosing(admin_client, exported_register, "new"))
+    assert len(error_rows(page)) == 2 and 'action="/contacts/import/existing"' in page
+    response = admin_client.form("/contacts/import/existing", {"choice": "update"})
+    page = body(admin_client.get(response.headers["Location"]))
+    assert error_rows(page) == []
+    assert "2 contacts will be updated (the same customer number):" in page
+    assert re.search(r'<input checked id="choice-\d" name="choice" type="radio" '
+                     r'value="update">', page)
+    confirm(admin_client)
+    assert "2 contacts imported." in body(admin_client.get("/contacts"))
+    assert Contact.select().count() == 2
