@@ -153,8 +153,26 @@ class NewPersonForm(PersonForm):
     form_key = form_key_field()
 
 
+# what becomes of lines like contacts in the register (contact_io.EXISTING; issue 11 item 10)
+EXISTING_CHOICES = [
+    SelectChoice("new", _l("Create them as new contacts (a customer number that is taken is an "
+                           "error)")),
+    SelectChoice("skip", _l("Skip them")),
+    SelectChoice("update", _l("Update the contact with the same customer number"))]
+
+
+class ExistingForm(Form):
+    """In the preview: choose again what becomes of lines like contacts you have, without
+    uploading the file again."""
+    choice = RadioField(_l("Lines like contacts you already have"),
+                        choices=lambda: EXISTING_CHOICES)
+    submit = SubmitField(_l("Show the preview again"))
+
+
 class ImportForm(Form):
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+    existing = RadioField(_l("Lines like contacts you already have"), default="new",
+                          choices=lambda: EXISTING_CHOICES)
     submit = SubmitField(_l("Show preview"))
 
     def validate_file(self, field):
@@ -366,14 +384,22 @@ def stored_import():
     return path if path.exists() else None
 
 
+def existing_choice():
+    """What the person chose for lines like contacts in the register (contact_io.EXISTING)."""
+    choice = session.get("contact_import_existing", "new")
+    return choice if choice in contact_io.EXISTING else "new"
+
+
 @bp.route("/import", methods=["GET", "POST"])
 def import_contacts():
-    """Upload a CSV file and see what would be created and which lines are wrong."""
+    """Upload a CSV file and see what would be created, which lines are wrong and which look
+    like contacts the register has (the "New contact" duplicate rules; issue 11 item 10)."""
     form = ImportForm()
     preview = None
     if form.validate_on_submit():
         raw = form.file.raw
-        preview = contact_io.parse(raw)
+        preview = contact_io.parse(raw, form.existing.data)
+        session["contact_import_existing"] = form.existing.data
         name = secrets.token_hex(16)
         write_private(import_folder() / f"{name}.csv", raw)
         old = stored_import()
@@ -381,10 +407,23 @@ def import_contacts():
             old.unlink(missing_ok=True)
         session["contact_import"] = name
     elif request.method == "GET" and stored_import() is not None and request.args.get("again"):
-        preview = contact_io.parse(stored_import().read_bytes())
+        preview = contact_io.parse(stored_import().read_bytes(), existing_choice())
+        form.existing.data = preview.existing
     return render_template("contacts/import.html", form=form, preview=preview,
-                           confirm_form=ActionForm(), columns=contact_io.COLUMNS), \
+                           confirm_form=ActionForm(), columns=contact_io.COLUMNS,
+                           existing_form=ExistingForm(choice=existing_choice())), \
         400 if form.errors else 200
+
+
+@bp.route("/import/existing", methods=["POST"])
+def choose_existing():
+    """Keep the choice for lines like contacts in the register (ExistingForm) and show the
+    preview of the file uploaded last again with it (issue 11 item 10)."""
+    form = ExistingForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session["contact_import_existing"] = form.choice.data
+    return redirect(url_for("contacts.import_contacts", again=1))
 
 
 @bp.route("/import/confirm", methods=["POST"])
@@ -407,9 +446,10 @@ def confirm_import():
         claimed.unlink(missing_ok=True)
         session.pop("contact_import", None)
         record = contact_import.start_file(contact_import.lines_in(raw), user=current_user.id)
-        contact_import.start_in_background(record.id, raw, user=current_user.id)
+        contact_import.start_in_background(record.id, raw, user=current_user.id,
+                                           existing=existing_choice())
         return redirect(url_for("contacts.import_progress", import_id=record.id))
-    preview = contact_io.parse(raw)
+    preview = contact_io.parse(raw, existing_choice())
     if not preview.ok:
         claimed.rename(path)
         flash(_("Nothing was imported: the file has errors."), "error")
@@ -467,6 +507,11 @@ FIELD_LABELS = {
 IMPORT_PROBLEMS = {
     "empty": _l("The file is empty."),
     "no_name_column": _l("The first line must name the columns, and one of them must be Name."),
+    "same_field": _l("The columns %(detail)s are the same field: keep one of them."),
+    "extra_cells": _l("This line has more values than the first line has column names "
+                      "(values:columns %(detail)s)."),
+    "unclosed_quote": _l("A quote opened on this line is never closed: the rest of the file "
+                         "would be read as one value."),
     "too_many": _l("Too many lines: at most %(detail)s per file."),
     "name_missing": _l("The name is missing."),
     "too_long": _l("A value is too long."),
@@ -477,7 +522,7 @@ IMPORT_PROBLEMS = {
     "bad_number": _l("“%(detail)s” is not a valid customer number."),
     "number_twice": _l("Customer number %(detail)s appears twice in the file (number:line)."),
     "number_taken": _l("Customer number %(detail)s is taken by an existing contact."),
-    "bad_country": _l("“%(detail)s” is not a two-letter country code."),
+    "bad_country": _l("“%(detail)s” is not a country: give its code (NL) or its name."),
     "bad_website": _l("“%(detail)s” is not a website address (http:// or https://)."),
 }
 

@@ -63,7 +63,7 @@ def start(preview, user=None) -> ContactImport:
     the preview has errors: a file with a wrong line imports nothing."""
     if not preview.ok:
         raise ValueError("the preview has errors")
-    return start_file(len(preview.rows), user)
+    return start_file(len(preview.rows) + len(preview.updates), user)
 
 
 def start_file(lines, user=None) -> ContactImport:
@@ -87,20 +87,21 @@ def import_rows(preview, user=None) -> int:
     return run(record.id, preview, user)
 
 
-def run_file(import_id, raw: bytes, user=None) -> int:
+def run_file(import_id, raw: bytes, user=None, existing="new") -> int:
     """Read the CSV file `raw` (as contact_io.parse does for the preview), then `run` the
     started import `import_id` with it; for a large file, in the background, so that the
     request that confirmed it answers at once. The import's `total` becomes the file's
     number of contacts. When a line is wrong now (a customer number taken since the preview)
     nothing is imported: the import is marked failed with reason "file_errors" and
-    ImportFailed is raised."""
-    preview = contact_io.parse(raw)
+    ImportFailed is raised. `existing` is what becomes of lines like contacts in the register
+    (contact_io.EXISTING; issue 11 item 10)."""
+    preview = contact_io.parse(raw, existing)
     if not preview.ok:
         undo(import_id, "file_errors", str(len(preview.errors)))
         raise ImportFailed("file_errors", str(len(preview.errors)))
     with db.atomic():
-        ContactImport.update(total=len(preview.rows), updated_at=utcnow()).where(
-            ContactImport.id == import_id).execute()
+        ContactImport.update(total=len(preview.rows) + len(preview.updates),
+                             updated_at=utcnow()).where(ContactImport.id == import_id).execute()
     return run(import_id, preview, user)
 
 
@@ -135,26 +136,30 @@ def run(import_id, preview, user=None, after_batch=None) -> int:
     first line in a transaction of its own (with the numbers' allocation), then batches of
     up to `config.CSV_IMPORT_BATCH_ROWS` (see the module's docstring), each its own short
     transaction that also moves the import's `done` count. `after_batch(done, total)` is
-    called after each batch is committed (progress; nothing is locked then). Returns the
-    number of contacts created and marks the import done (audit entry "contacts.imported").
+    called after each batch is committed (progress; nothing is locked then). Then the
+    preview's `updates` (a file imported with "update the existing contact") are saved in
+    batches too (`_update_existing`). Returns the number of contacts created and updated and
+    marks the import done (audit entry "contacts.imported").
 
     On any failure every contact of the import is deleted again (`undo`), the import is marked
     failed, and ImportFailed is raised: reason "number_taken" with the number when a customer
     number of the file was taken meanwhile, else "failed" (the error is logged)."""
     rows = _in_order(preview)
-    total = len(rows)
+    total = len(rows) + len(preview.updates)
     size = max(1, config.CSV_IMPORT_BATCH_ROWS)
+    done = 0
     try:
         # The first transaction allocates the numbers and writes the line with the highest
         # one: from its commit on, a contact created meanwhile is numbered after the import.
-        with db.atomic():
-            rows = _allocate(rows)
-            contacts.run_statements(contacts.insert_statements(rows[:1], user, import_id))
-            done = _progress(import_id, 1)
-        if after_batch is not None:
-            after_batch(done, total)
+        if rows:
+            with db.atomic():
+                rows = _allocate(rows)
+                contacts.run_statements(contacts.insert_statements(rows[:1], user, import_id))
+                done = _progress(import_id, 1)
+            if after_batch is not None:
+                after_batch(done, total)
         position, gap_started = 1, time.perf_counter()
-        while position < total:
+        while position < len(rows):
             # made before the write lock is taken: the transaction only runs the SQL
             statements = contacts.insert_statements(rows[position:position + size], user,
                                                     import_id)
@@ -164,12 +169,13 @@ def run(import_id, preview, user=None, after_batch=None) -> int:
             started = time.perf_counter()
             with db.atomic():
                 contacts.run_statements(statements)
-                done = _progress(import_id, min(total, position + size))
+                done = _progress(import_id, min(len(rows), position + size))
             gap_started = time.perf_counter()
             position += size
             size = _next_size(size, gap_started - started)
             if after_batch is not None:
                 after_batch(done, total)
+        done = _update_existing(import_id, preview.updates, user, done, total, after_batch)
     except Exception as exc:
         if db.in_transaction():     # a caller's transaction: nothing of it can be kept anyway
             raise
@@ -183,6 +189,28 @@ def run(import_id, preview, user=None, after_batch=None) -> int:
             ContactImport.id == import_id).execute()
         audit.record("contacts.imported", user=user, detail=f"{total} contacts")
     return total
+
+
+def _update_existing(import_id, updates, user, done, total, after_batch):
+    """Update the contacts of `updates` ((line, values) pairs of the preview, found by their
+    customer number) after every new contact is written: in batches of
+    `config.CSV_IMPORT_BATCH_ROWS`, each its own short transaction that also moves the import's
+    `done`, with a pause between them. Each update is an ordinary edit (contacts.update: the
+    change history, the search index); an unchanged contact is left alone. The contacts are
+    not the import's (`undo` would delete them): an update is not undone when a later batch
+    fails. Returns the new `done`. Rule: issue 11 item 10."""
+    size = max(1, config.CSV_IMPORT_BATCH_ROWS)
+    for start_at in range(0, len(updates), size):
+        batch = updates[start_at:start_at + size]
+        time.sleep(config.CSV_IMPORT_PAUSE_SECONDS if done else 0)
+        with db.atomic():
+            for _line, values in batch:
+                current = Contact.get(Contact.customer_number == values["customer_number"])
+                contacts.update(current.id, values, current.version, user)
+            done = _progress(import_id, done + len(batch))
+        if after_batch is not None:
+            after_batch(done, total)
+    return done
 
 
 def _next_size(size, held):
@@ -258,14 +286,14 @@ def undo_abandoned(older_than=None) -> int:
     return len(stale)
 
 
-def start_in_background(import_id, raw: bytes, user=None):
-    """Run `run_file(import_id, raw, user)` in a thread of this process with its own database
-    connection; returns the thread. Its result is on the ContactImport row; a failure is
-    recorded there too."""
+def start_in_background(import_id, raw: bytes, user=None, existing="new"):
+    """Run `run_file(import_id, raw, user, existing)` in a thread of this process with its
+    own database connection; returns the thread. Its result is on the ContactImport row; a
+    failure is recorded there too."""
     def work():
         try:
             with db.connection_context():
-                run_file(import_id, raw, user)
+                run_file(import_id, raw, user, existing)
         except ImportFailed:
             pass                       # recorded on the import; nothing left of it
         except Exception:              # never let a thread die silently

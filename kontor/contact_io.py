@@ -8,7 +8,6 @@ UTF-16 (Excel's "Unicode text") or Windows-1252, as spreadsheets write them.
 """
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -16,7 +15,9 @@ from peewee import CharField
 
 from kontor import config, languages
 from kontor.contacts.register import has_at_most_two_decimals
+from kontor.countries import country_code
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
+from kontor.matching import duplicates_in_register
 from kontor.text import (
     decode_text,
     is_web_address,
@@ -93,10 +94,21 @@ class Preview:
     rows: list = field(default_factory=list)      # (line number, values) to be created
     errors: list = field(default_factory=list)    # (line number, code, detail)
     unknown_columns: list = field(default_factory=list)
+    duplicates: dict = field(default_factory=dict)   # line → likely the same contacts we have
+    existing: str = "new"                         # what is done with those (EXISTING)
+    skipped: list = field(default_factory=list)   # (line number, values) left out ("skip")
+    updates: list = field(default_factory=list)   # (line number, values) to update ("update")
 
     @property
     def ok(self):
-        return bool(self.rows) and not self.errors
+        return bool(self.rows or self.updates) and not self.errors
+
+
+# What an import does with a line like a contact in the register (issue 11 item 10): "new"
+# creates it (a customer number that is taken is an error, as before); "skip" leaves out every
+# such line (a taken customer number or a likely duplicate by the "New contact" rules);
+# "update" updates the contact with the line's customer number and creates the other lines.
+EXISTING = ("new", "skip", "update")
 
 
 def decode(raw: bytes) -> str:
@@ -105,53 +117,124 @@ def decode(raw: bytes) -> str:
     return without_controls(decode_text(raw))
 
 
-def parse(raw: bytes) -> Preview:
-    """Read a CSV file into the contacts it would create and the lines that are wrong."""
-    preview = Preview()
+def parse(raw: bytes, existing="new") -> Preview:
+    """Read a CSV file into the contacts it would create and the lines that are wrong.
+
+    In: the file's bytes. Out: a Preview; its errors are (line, code, detail): a header with two
+    columns for one field ("Email" and "E-mail") is the error "same_field" on line 1 naming both
+    headings, and then no line is read; a line with more values than there are headings is the
+    error "extra_cells" (detail "values:headings"; empty cells at the end do not count), and a
+    quote that is never closed the error "unclosed_quote" on the line where it opened, instead
+    of the rest of the file read as one value (issue 11 item 10).
+
+    `existing` (one of EXISTING) says what becomes of the lines like contacts in the register:
+    every line's likely duplicates are in `duplicates` (matching.duplicates_in_register);
+    with "skip" those lines and the lines whose customer number is taken are in `skipped`,
+    with "update" the lines whose customer number is taken are in `updates` (only the file's
+    columns: an empty cell empties the field, a missing column is left alone), and with "new"
+    a taken number is the error "number_taken". Raises ValueError for another `existing`."""
+    if existing not in EXISTING:
+        raise ValueError(f"existing must be one of {EXISTING}")
+    preview = Preview(existing=existing)
     text = decode(raw)
     if not text.strip():
         preview.errors.append((0, "empty", ""))
         return preview
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
+    dialect = _dialect(text)
     # newline="": the csv module finds the line ends itself, CR alone included
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     headers = next(reader, [])
     keys = [_header_key(h) for h in headers]
     preview.unknown_columns = [h for h, k in zip(headers, keys, strict=True)
                                if k is None and h.strip()]
+    for key in dict.fromkeys(k for k in keys if k):   # two columns, one field: which counts?
+        same = [h.strip() for h, k in zip(headers, keys, strict=True) if k == key]
+        if len(same) > 1:
+            preview.errors.append((1, "same_field", " / ".join(f"“{h}”" for h in same)))
+    if preview.errors:
+        return preview
     if "name" not in keys:
         preview.errors.append((1, "no_name_column", ""))
         return preview
     numbers_in_file = {}
-    existing = set()
+    numbers = set()
+    lines = io.StringIO(text, newline="").readlines()   # as the reader counts them
+    next_start = reader.line_num + 1
     for line_number, cells in enumerate(reader, start=2):
+        start, next_start = next_start, reader.line_num + 1
         if not any(cell.strip() for cell in cells):
             continue
         if len(preview.rows) + len(preview.errors) >= config.CSV_IMPORT_MAX_ROWS:
             preview.errors.append((line_number, "too_many", str(config.CSV_IMPORT_MAX_ROWS)))
             break
-        values = {k: (one_line(cells[i]).strip() if i < len(cells) else "")
+        if reader.line_num >= len(lines) and _quote_left_open(lines[start - 1:], dialect):
+            # the csv module read the rest of the file into one value
+            preview.errors.append((line_number, "unclosed_quote", ""))
+            break
+        used = len(cells)
+        while used and not cells[used - 1].strip():
+            used -= 1
+        if used > len(headers):
+            preview.errors.append((line_number, "extra_cells", f"{used}:{len(headers)}"))
+            continue
+        values = {k: unquoted_cell(one_line(cells[i]).strip() if i < len(cells) else "")
                   for i, k in enumerate(keys) if k}
         problem = _check(values, line_number, numbers_in_file)
         if problem:
             preview.errors.append((line_number, *problem))
         else:
             if values.get("customer_number"):
-                existing.add(values["customer_number"])
+                numbers.add(values["customer_number"])
             preview.rows.append((line_number, values))
-    if existing:
-        taken = {n for (n,) in Contact.select(Contact.customer_number)
-                 .where(Contact.customer_number.in_(list(existing))).tuples()}
-        for line_number, values in list(preview.rows):
-            if values.get("customer_number") in taken:
-                preview.rows.remove((line_number, values))
-                preview.errors.append((line_number, "number_taken",
-                                       str(values["customer_number"])))
-        preview.errors.sort()
+    _sort_existing(preview, numbers, "kind" in keys)
     return preview
+
+
+def _sort_existing(preview, numbers, kind_given):
+    """Move the lines like contacts in the register where `preview.existing` wants them."""
+    numbers = list(numbers)
+    taken = set()
+    for start in range(0, len(numbers), 1000):
+        taken.update(n for (n,) in Contact.select(Contact.customer_number).where(
+            Contact.customer_number.in_(numbers[start:start + 1000])).tuples())
+    preview.duplicates = duplicates_in_register(preview.rows)
+    rows, preview.rows = preview.rows, []
+    for line_number, values in rows:
+        number_taken = values.get("customer_number") in taken
+        if preview.existing == "skip" and (number_taken or line_number in preview.duplicates):
+            preview.skipped.append((line_number, values))
+        elif preview.existing == "update" and number_taken:
+            if not kind_given:
+                values.pop("kind")      # not in the file: the contact's type stays
+            preview.updates.append((line_number, values))
+        elif number_taken:
+            preview.errors.append((line_number, "number_taken", str(values["customer_number"])))
+        else:
+            preview.rows.append((line_number, values))
+    preview.errors.sort()
+
+
+def _dialect(text):
+    """The CSV dialect of `text` as csv.Sniffer sees it; when it cannot tell (lines with
+    different numbers of separators, such as a short line added to an export), the
+    spreadsheet's own with the separator the heading line has most of."""
+    try:
+        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        heading = text.splitlines()[0] if text.strip() else ""
+        separator = max((",", ";", "\t"), key=heading.count)
+        return type("Dialect", (csv.excel,), {"delimiter": separator})
+
+
+def _quote_left_open(lines, dialect):
+    """Whether the last record of a file, from its first line (`lines`) to the end, has a
+    quote that is never closed (issue 11 item 10)."""
+    try:
+        for _cells in csv.reader(io.StringIO("".join(lines), newline=""), dialect, strict=True):
+            pass
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
 
 
 def _check(values, line_number, numbers_in_file):
@@ -188,9 +271,12 @@ def _check(values, line_number, numbers_in_file):
         values["customer_number"] = int(number)
     if not is_web_address(values.get("website")):
         return "bad_website", values["website"]
-    for key in ("country", "visit_country"):
-        if values.get(key) and not re.fullmatch(r"[A-Za-z]{2}", values[key]):
-            return "bad_country", values[key]
+    for key in ("country", "visit_country"):   # a code or a name (issue 11 item 10)
+        if values.get(key):
+            code = country_code(values[key])
+            if code is None:
+                return "bad_country", values[key]
+            values[key] = code
     for key, value in values.items():   # the columns' limits: PostgreSQL enforces them
         column = Contact._meta.fields.get(key)
         if isinstance(column, CharField) and len(value) > column.max_length:
@@ -202,6 +288,14 @@ def _safe_cell(value):
     """Spreadsheets run cells starting with = + - @ as formulas: quote them."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def unquoted_cell(text):
+    """A cell as read back: the apostrophe `_safe_cell` puts before a value starting with
+    = + - or @ is taken off again ("'+31 6 1234 5678" → "+31 6 1234 5678"), so that our own
+    export, imported again, gives back exactly what was exported; any other apostrophe is left
+    as it is ("'t Hoen"). In and out: str. Rule: issue 11 item 10."""
+    return text[1:] if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@") else text
 
 
 def export_csv(query, language=languages.DEFAULT):

@@ -1,4 +1,7 @@
 """Country and time-zone choices, named in the reader's language by Babel's CLDR data."""
+import unicodedata
+
+from babel import Locale
 from flask_babel import get_locale
 
 COUNTRIES = ("NL", "BE", "NO", "SE", "DK", "DE", "AT", "CH", "GB", "IE", "US", "CA", "AU",
@@ -19,3 +22,59 @@ def country_choices():
 
 def country_name(code):
     return get_locale().territories.get(code, code) if code else ""
+
+
+def _folded(text):
+    """A country name as compared: case, accents, dots and extra spaces ignored."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(plain.replace(".", " ").replace("-", " ").split())
+
+
+# common other names for a few countries (issue 11 item 10); the four languages' CLDR names are
+# added to these below
+COUNTRY_ALIASES = {
+    "NL": ("Holland", "The Netherlands", "Nederlân"),
+    "GB": ("UK", "Great Britain", "England", "Scotland", "Wales", "Grossbritannien",
+           "Storbritannia", "Groot Brittannie"),
+    "US": ("USA", "U.S.A.", "United States of America", "America", "Amerika",
+           "Vereinigte Staaten von Amerika"),
+    "DE": ("Germany", "Deutschland", "Duitsland", "Tyskland", "Bundesrepublik Deutschland"),
+    "NO": ("Kingdom of Norway", "Noreg"),
+    "CH": ("Schweiz", "Zwitserland", "Sveits"),
+}
+
+
+def _country_codes():
+    names = {}
+    ambiguous = set()
+    for language in ("en", "nl", "nb", "de"):
+        for code, name in Locale.parse(language).territories.items():
+            if len(code) != 2 or not code.isalpha():     # regions such as 001 World
+                continue
+            key = _folded(name)
+            if names.get(key, code) != code:
+                ambiguous.add(key)
+            names.setdefault(key, code)
+    for key in ambiguous:
+        del names[key]
+    for code, aliases in COUNTRY_ALIASES.items():
+        for alias in aliases:
+            names[_folded(alias)] = code
+    return names
+
+
+_COUNTRY_CODES = _country_codes()   # built once, when Kontor starts
+
+
+def country_code(value):
+    """The ISO 3166 code of a country given as a two-letter code ("no", "NL") or as its name in
+    English, Dutch, Norwegian or German ("Norway", "Norge", "Noorwegen", "Norwegen", "The
+    Netherlands", "Deutschland"; case, accents and dots ignored), or a common other name
+    ("Holland", "UK"). In: str. Out: the code in capitals, or None when the value is neither
+    (the caller reports it). Rule: issue 11 item 10."""
+    value = " ".join(str(value or "").split())
+    if len(value) == 2 and value.isascii() and value.isalpha():
+        return value.upper()
+    folded = _folded(value)
+    return _COUNTRY_CODES.get(folded) or _COUNTRY_CODES.get(folded.removeprefix("the "))

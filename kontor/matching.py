@@ -50,3 +50,32 @@ def likely_duplicates(values, exclude_id=None, limit=10):
     if exclude_id:
         query = query.where(Contact.id != exclude_id)
     return list(query.order_by(Contact.customer_number).limit(limit))
+
+
+def _keys(values):
+    """The keys `likely_duplicates` compares by: organisation number, e-mail, normalised name."""
+    return ((values.get("org_number") or "").strip(), normalise_email(values.get("email")),
+            normalise_name(values.get("name") or ""))
+
+
+def duplicates_in_register(rows, limit=3, chunk=500):
+    """For the lines of an import preview, the contacts in the register that are probably the
+    same, by the rules of `likely_duplicates` (the "New contact" check): the same organisation
+    number, e-mail or normalised name. In: (line, values) pairs. Out: {line: [Contact, ...]}
+    (at most `limit` each, by customer number) for the lines that have any. A few queries for
+    the whole file, `chunk` values at a time, not one per line. Rule: issue 11 item 10."""
+    wanted = ({}, {}, {})           # per key: value → lines
+    for line, values in rows:
+        for index, value in enumerate(_keys(values)):
+            if value:
+                wanted[index].setdefault(value, []).append(line)
+    columns = (Contact.org_number, Contact.email, Contact.name_norm)
+    found = {}
+    for column, by_value in zip(columns, wanted, strict=True):
+        values = list(by_value)
+        for start in range(0, len(values), chunk):
+            for contact in Contact.select().where(column.in_(values[start:start + chunk])):
+                for line in by_value.get(getattr(contact, column.name), ()):
+                    found.setdefault(line, {})[contact.id] = contact
+    return {line: sorted(contacts.values(), key=lambda c: c.customer_number)[:limit]
+            for line, contacts in sorted(found.items())}

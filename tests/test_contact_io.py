@@ -95,7 +95,7 @@ BAD = ("Name,E-mail,Discount %,Customer number,Country\n"
        "Twice B,,,20001,\n"                            # 9 the same number again
        "Taken,,,10001,\n"                              # 10 the number of a contact we have
        "Odd Number,,,12ab,\n"                          # 11
-       "Odd Country,,,,Netherlands\n"                  # 12
+       "Odd Country,,,,Atlantis\n"                     # 12
        "\n"                                            # 13 empty lines are skipped
        "Good Two,,0,,\n"                               # 14
        "Not A Number,,NaN,,\n")                        # 15
@@ -113,7 +113,7 @@ def test_every_bad_line_is_shown_with_its_number_and_reason(admin_client):
         (9, "Customer number 20001:8 appears twice in the file (number:line)."),
         (10, "Customer number 10001 is taken by an existing contact."),
         (11, "“12ab” is not a valid customer number."),
-        (12, "“Netherlands” is not a two-letter country code."),
+        (12, "“Atlantis” is not a country: give its code (NL) or its name."),
         (15, "“NaN” is not a discount from 0 to 100."),
     ]
     assert "10 lines are wrong." in page
@@ -511,3 +511,226 @@ def test_a_csv_over_the_size_limit_is_an_error_beside_the_field_not_a_413(
     assert response.status_code == 400
     assert error_beside(text(response), "file") == "“big.csv” is larger than 1 MB."
     assert Contact.select().count() == 0
+
+
+# --- issue 11 item 10: country names, the round trip, columns, quotes --------------------------
+
+@pytest.mark.parametrize("name, code", [
+    ("Norway", "NO"), ("Norge", "NO"), ("Noorwegen", "NO"), ("Norwegen", "NO"),
+    ("NORWAY", "NO"), ("Nederland", "NL"), ("Netherlands", "NL"), ("The Netherlands", "NL"),
+    ("the netherlands", "NL"), ("Niederlande", "NL"), ("Deutschland", "DE"), ("Duitsland", "DE"),
+    ("Tyskland", "DE"), ("Österreich", "AT"), ("Osterreich", "AT"), ("no", "NO"), ("NL", "NL")])
+def test_country_names_in_four_languages_are_read_as_codes(admin_client, name, code):
+    page = body(upload(admin_client, f"Name;Land;Bezoekadres land\nNoord AS;{name};{name}\n"))
+    assert error_rows(page) == [] and created_rows(page) == [(2, "Noord AS")]
+    confirm(admin_client)
+    contact = Contact.get()
+    assert (contact.country, contact.visit_country) == (code, code)
+
+
+def test_an_unknown_country_is_a_line_error_naming_it(admin_client):
+    page = body(upload(admin_client, "Name,Country,Visiting country\nA,Norway,\nB,,Narnia\n"))
+    assert error_rows(page) == [(3, "“Narnia” is not a country: give its code (NL) or its name.")]
+    assert Contact.select().count() == 0
+
+
+ROUND_TRIP = [
+    {"name": "=Bakker & Zn.", "kind": "person", "phone": "+31 6 1234 5678",
+     "mobile": "-47 912 34 567", "fax": "@fax 030 1", "street": "'t Hoenderveld 2",
+     "postcode": "3511 AB", "city": "Utrecht", "country": "NL", "visit_street": "+Kelder 1",
+     "visit_postcode": "0150", "visit_city": "Oslo", "visit_country": "NO",
+     "email": "info@bakker.example", "website": "https://bakker.example/a?b=1",
+     "org_number": "-12345678", "vat_number": "NL001234567B01", "discount": "12.5"},
+    {"name": "Søren Ærø AS", "city": "Ålesund", "country": "DE", "discount": "0"},
+]
+
+
+@pytest.mark.parametrize("language", ["en", "nl", "nb", "de"])
+def test_our_own_export_reads_back_exactly_what_was_exported(admin_client, superuser, language):
+    for values in ROUND_TRIP:
+        contacts.create(dict(values))
+    stored = [{key: getattr(contact, key) for key in contact_io.COLUMNS}
+              for contact in Contact.select().order_by(Contact.customer_number)]
+    User.update(language=language).where(User.id == superuser.id).execute()
+    data = exported(admin_client).get_data()
+    assert "'+31 6 1234 5678" in data.decode("utf-8")          # the formula guard is there
+    Contact.delete().execute()      # so that the numbers are free again
+    preview = contact_io.parse(data)
+    assert preview.errors == [] and preview.unknown_columns == []
+    assert [values for _, values in preview.rows] == stored
+
+
+@pytest.mark.parametrize("header, named", [
+    ("Name,Email,E-mail", "“Email” / “E-mail”"),
+    ("Naam;Phone;Telefoon", "“Phone” / “Telefoon”"),
+    ("Name,Navn,City", "“Name” / “Navn”"),
+])
+def test_two_columns_for_one_field_are_an_error_naming_both(admin_client, header, named):
+    separator = ";" if ";" in header else ","
+    line = separator.join(["Jansen BV", "a@jansen.example", "b@jansen.example"])
+    page = body(upload(admin_client, f"{header}\n{line}\n"))
+    assert error_rows(page) == [
+        (1, f"The columns {named} are the same field: keep one of them.")]
+    assert created_rows(page) == [] and "/contacts/import/confirm" not in page
+    confirm(admin_client)
+    assert Contact.select().count() == 0
+
+
+def test_a_line_with_more_values_than_columns_is_a_line_error(admin_client):
+    page = body(upload(admin_client, "Name,City\nJansen BV,Utrecht\nBakker,Ede,Gelderland\n"
+                                     "Trailing Separators,Ede,,\n"))
+    assert error_rows(page) == [
+        (3, "This line has more values than the first line has column names "
+            "(values:columns 3:2).")]
+    assert created_rows(page) == [(2, "Jansen BV"), (4, "Trailing Separators")]
+    confirm(admin_client)
+    assert Contact.select().count() == 0
+
+
+@pytest.mark.parametrize("separator", [",", ";"])
+def test_an_unclosed_quote_is_an_error_on_the_line_where_it_opened(admin_client, separator):
+    data = ('Name,Street,City\nJansen BV,"Dorpsstraat 1, a",Utrecht\n'
+            'Bakker,"Kerkstraat 2,Ede\nDe Vries,Molenweg 3,Zeist\nVisser,Laan 4,Baarn\n')
+    if separator == ";":
+        data = data.replace(",", ";").replace("1; a", "1, a")
+    page = body(upload(admin_client, data))
+    assert error_rows(page) == [
+        (3, "A quote opened on this line is never closed: the rest of the file would be read "
+            "as one value.")]
+    assert created_rows(page) == [(2, "Jansen BV")]
+    confirm(admin_client)
+    assert Contact.select().count() == 0
+
+
+def test_a_closed_quote_over_two_lines_is_still_one_value(app):
+    preview = contact_io.parse(b'Name,Street\nJansen BV,"Dorpsstraat 1\nachterom"\n')
+    assert preview.errors == []
+    assert preview.rows[0][1]["street"] == "Dorpsstraat 1 achterom"
+
+
+def duplicate_rows(page):
+    """(line, name, existing contacts) of the preview's table of likely duplicates."""
+    table = page.split("Lines that look like contacts you already have", 1)
+    if len(table) == 1:
+        return []
+    table = table[1].split("</table>", 1)[0]
+    return [(int(line), name, re.sub(r"<[^>]+>", "", existing)) for line, name, existing in
+            re.findall(r"<tr><td>(\d+)</td><td>(.*?)</td><td>(.*?)</td></tr>", table, re.S)]
+
+
+def test_the_preview_flags_lines_like_contacts_we_have_by_the_new_contact_rules(admin_client):
+    contacts.create({"name": "Jansen Installatie B.V.", "email": "info@jansen.example"})  # 10001
+    contacts.create({"name": "Noord AS", "org_number": "987654321"})                      # 10002
+    contacts.create({"name": "Bakker", "email": "Post@Bakker.example"})                   # 10003
+    page = body(upload(admin_client, "Name,E-mail,Organisation number\n"
+                                     "jansen installatie bv,,\n"          # 2 the same name
+                                     "Other Name,,987654321\n"            # 3 org number
+                                     "Bakkerij Zuid,post@bakker.example,\n"   # 4 e-mail
+                                     "Someone New,new@new.example,123\n"))    # 5 new
+    assert duplicate_rows(page) == [
+        (2, "jansen installatie bv", "10001 Jansen Installatie B.V."),
+        (3, "Other Name", "10002 Noord AS"),
+        (4, "Bakkerij Zuid", "10003 Bakker")]
+    assert "3 lines look like contacts you already have" in page
+    assert created_rows(page)[-1] == (5, "Someone New")
+    assert "/contacts/import/confirm" in page        # they may still be imported as new ones
+
+
+def test_a_file_of_new_contacts_flags_nothing(admin_client):
+    contacts.create({"name": "Jansen Installatie BV"})
+    page = body(upload(admin_client, GOOD.replace("Jansen Installatie BV", "Visser BV")))
+    assert duplicate_rows(page) == [] and "look like contacts you already have" not in page
+
+
+def upload_choosing(client, data, existing):
+    return client.form("/contacts/import", {"file": (io.BytesIO(data.encode("utf-8")),
+                                                     "contacts.csv"), "existing": existing},
+                       content_type="multipart/form-data")
+
+
+@pytest.fixture
+def exported_register(admin_client, superuser):
+    """The register of two contacts, exported in Dutch and read as text."""
+    contacts.create({"name": "Jansen Installatie BV", "city": "Utrecht", "kind": "company"})
+    contacts.create({"name": "Piet de Vries", "kind": "person", "phone": "+31 6 1234 5678"})
+    User.update(language="nl").where(User.id == superuser.id).execute()
+    data = exported(admin_client).get_data().decode("utf-8")
+    User.update(language="en").where(User.id == superuser.id).execute()
+    return data
+
+
+def test_a_reimported_export_updates_the_contacts_by_customer_number(admin_client,
+                                                                     exported_register):
+    data = exported_register.replace(";Utrecht;", ";Amersfoort;") + ";bedrijf;Visser BV\n"
+    page = body(upload_choosing(admin_client, data, "update"))
+    assert error_rows(page) == []
+    assert "2 contacts will be updated (the same customer number):" in page
+    assert created_rows(page) == [(4, "Visser BV")]
+    assert "Import 3 contacts" in page
+    confirm(admin_client)
+    assert [(c.customer_number, c.name, c.kind, c.city, c.phone) for c in
+            Contact.select().order_by(Contact.customer_number)] == [
+        (10001, "Jansen Installatie BV", "company", "Amersfoort", ""),
+        (10002, "Piet de Vries", "person", "", "+31 6 1234 5678"),
+        (10003, "Visser BV", "company", "", "")]
+    jansen = Contact.get(Contact.customer_number == 10001)
+    assert jansen.version == 2                      # an ordinary edit, in its history
+    assert Contact.get(Contact.customer_number == 10002).version == 1   # nothing changed
+
+
+def test_an_update_leaves_the_columns_the_file_does_not_have(admin_client):
+    contacts.create({"name": "Piet de Vries", "kind": "person", "city": "Ede"})
+    page = body(upload_choosing(admin_client, "Customer number,Name\n10001,Piet de Vries Jr\n",
+                                "update"))
+    assert "1 contact will be updated" in page
+    confirm(admin_client)
+    contact = Contact.get()
+    assert (contact.name, contact.kind, contact.city) == ("Piet de Vries Jr", "person", "Ede")
+
+
+def test_skip_leaves_out_taken_numbers_and_likely_duplicates(admin_client, exported_register):
+    data = exported_register + ";bedrijf;Jansen Installatie B.V.\n;bedrijf;Visser BV\n"
+    page = body(upload_choosing(admin_client, data, "skip"))
+    assert error_rows(page) == []
+    assert "3 lines will be skipped: they look like contacts you already have " \
+           "(lines 2, 3, 4)." in page
+    assert created_rows(page) == [(5, "Visser BV")]
+    confirm(admin_client)
+    assert [c.name for c in Contact.select().order_by(Contact.customer_number)] == [
+        "Jansen Installatie BV", "Piet de Vries", "Visser BV"]
+
+
+def test_by_default_a_taken_number_is_still_an_error(admin_client, exported_register):
+    page = body(upload_choosing(admin_client, exported_register, "new"))
+    assert [problem for _, problem in error_rows(page)] == [
+        "Customer number 10001 is taken by an existing contact.",
+        "Customer number 10002 is taken by an existing contact."]
+
+
+def test_a_large_reimport_updates_in_batches_in_the_background(admin_client, monkeypatch,
+                                                                exported_register):
+    monkeypatch.setattr(config, "CSV_IMPORT_BATCH_ROWS", 1)
+    data = exported_register.replace(";Utrecht;", ";Amersfoort;") + ";bedrijf;Visser BV\n"
+    upload_choosing(admin_client, data, "update")
+    response = confirm(admin_client)
+    assert "/contacts/import/" in response.headers["Location"]
+    contact_import.wait(timeout=60)
+    assert [(c.name, c.city) for c in Contact.select().order_by(Contact.customer_number)] == [
+        ("Jansen Installatie BV", "Amersfoort"), ("Piet de Vries", ""), ("Visser BV", "")]
+    record = contact_import.ContactImport.get()
+    assert (record.status, record.done, record.total) == ("done", 3, 3)
+
+
+def test_the_choice_can_be_made_again_in_the_preview_without_uploading_again(
+        admin_client, exported_register):
+    page = body(upload_choosing(admin_client, exported_register, "new"))
+    assert len(error_rows(page)) == 2 and 'action="/contacts/import/existing"' in page
+    response = admin_client.form("/contacts/import/existing", {"choice": "update"})
+    page = body(admin_client.get(response.headers["Location"]))
+    assert error_rows(page) == []
+    assert "2 contacts will be updated (the same customer number):" in page
+    assert re.search(r'<input checked id="choice-\d" name="choice" type="radio" '
+                     r'value="update">', page)
+    confirm(admin_client)
+    assert "2 contacts imported." in body(admin_client.get("/contacts"))
+    assert Contact.select().count() == 2

@@ -595,8 +595,8 @@ def test_contacts_and_notes_have_the_expected_routes(app):
         "contacts.index", "contacts.new", "contacts.show", "contacts.edit",
         "contacts.timeline", "contacts.new_person", "contacts.show_person",
         "contacts.edit_person", "contacts.vcard", "contacts.export", "contacts.import_contacts",
-        "contacts.confirm_import", "contacts.import_progress", "notes.add_to_contact",
-        "notes.add_to_person", "notes.contact_rtf", "notes.person_rtf"}
+        "contacts.confirm_import", "contacts.choose_existing", "contacts.import_progress",
+        "notes.add_to_contact", "notes.add_to_person", "notes.contact_rtf", "notes.person_rtf"}
 
 
 def test_anonymous_visitors_are_sent_to_login_everywhere(app, client, jansen):
