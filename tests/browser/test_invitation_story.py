@@ -199,6 +199,11 @@ def test_user_management_shows_every_state_at_a_glance(admin_page, site):
 
     page.goto(site.url + "/users")
     users_row(page, "Daan Mulder").get_by_role("button", name="Deactivate").click()
+    # the button asks first (issue 11 item 19); Enter or the primary button answers
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Deactivate daan.mulder@jansen.example?")
+    assert_accessible(page, "06b-deactivate-asks")
+    page.get_by_role("button", name="Deactivate").click()
     expect(flash(page, "daan.mulder@jansen.example is deactivated and signed out.")
            ).to_be_visible()
 
