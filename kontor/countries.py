@@ -5,7 +5,13 @@ from babel import Locale
 from flask_babel import get_locale
 
 COUNTRIES = ("NL", "BE", "NO", "SE", "DK", "DE", "AT", "CH", "GB", "IE", "US", "CA", "AU",
-             "NZ", "FR", "LU", "FI", "IS", "PL", "ES", "IT", "PT")
+             "NZ", "FR", "LU", "FI", "IS", "PL", "ES", "IT", "PT")   # the firms' usual ones
+
+# Every country Kontor accepts: the two-letter territories of CLDR (ISO 3166-1), without the
+# groupings and placeholders CLDR also names (European Union, United Nations, Unknown Region …)
+_NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"}
+ALL_COUNTRIES = frozenset(code for code in Locale.parse("en").territories
+                          if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES)
 
 TIMEZONES = ("Europe/Amsterdam", "Europe/Brussels", "Europe/Oslo", "Europe/Stockholm",
              "Europe/Copenhagen", "Europe/Berlin", "Europe/Vienna", "Europe/Zurich",
@@ -15,9 +21,15 @@ TIMEZONES = ("Europe/Amsterdam", "Europe/Brussels", "Europe/Oslo", "Europe/Stock
 
 
 def country_choices():
+    """The country select's choices ({code: name in the reader's language}): "—", the firms'
+    usual countries by name, then every other country by name. Every country the import or
+    an older version may have stored is there, so saving a form never empties a country
+    (issue 11 item 10: an imported "Japan" was erased by the next edit)."""
     names = get_locale().territories
-    choices = sorted(((code, names.get(code, code)) for code in COUNTRIES), key=lambda c: c[1])
-    return dict([("", "—")] + choices)   # a dict: WTForms 3.3 deprecates tuple choices
+    usual = sorted(((code, names.get(code, code)) for code in COUNTRIES), key=lambda c: c[1])
+    rest = sorted(((code, names.get(code, code)) for code in ALL_COUNTRIES - set(COUNTRIES)),
+                  key=lambda c: c[1])
+    return dict([("", "—")] + usual + rest)   # a dict: WTForms 3.3 deprecates tuple choices
 
 
 def country_name(code):
@@ -71,10 +83,12 @@ def country_code(value):
     """The ISO 3166 code of a country given as a two-letter code ("no", "NL") or as its name in
     English, Dutch, Norwegian or German ("Norway", "Norge", "Noorwegen", "Norwegen", "The
     Netherlands", "Deutschland"; case, accents and dots ignored), or a common other name
-    ("Holland", "UK"). In: str. Out: the code in capitals, or None when the value is neither
-    (the caller reports it). Rule: issue 11 item 10."""
+    ("Holland", "UK"). In: str. Out: the code in capitals, one of ALL_COUNTRIES, or None when
+    the value is none of these ("XX", "Atlantis"; the caller reports it). Rule: issue 11
+    item 10."""
     value = " ".join(str(value or "").split())
-    if len(value) == 2 and value.isascii() and value.isalpha():
+    if value.upper() in ALL_COUNTRIES:
         return value.upper()
     folded = _folded(value)
-    return _COUNTRY_CODES.get(folded) or _COUNTRY_CODES.get(folded.removeprefix("the "))
+    code = _COUNTRY_CODES.get(folded) or _COUNTRY_CODES.get(folded.removeprefix("the "))
+    return code if code in ALL_COUNTRIES else None

@@ -534,6 +534,32 @@ def test_an_unknown_country_is_a_line_error_naming_it(admin_client):
     assert Contact.select().count() == 0
 
 
+@pytest.mark.parametrize("value", ["XX", "ZZ", "EU", "Narnia"])
+def test_a_code_that_is_no_country_is_a_line_error_too(admin_client, value):
+    """Found by a new user: "XX" and "ZZ" were stored as countries no page can show."""
+    page = body(upload(admin_client, f"Name;Land\nA BV;{value}\n"))
+    assert error_rows(page) == [
+        (2, f"“{value}” is not a country: give its code (NL) or its name.")]
+
+
+def test_an_imported_country_outside_the_usual_list_survives_an_edit(admin_client):
+    """Found by a new user: an imported "Japan" showed as "—" in the edit form, and saving the
+    form (the city changed) emptied the country."""
+    upload(admin_client, "Name;Land;Bezoekadres land\nTokio KK;Japan;UK\n")
+    confirm(admin_client)
+    contact = Contact.get()
+    assert (contact.country, contact.visit_country) == ("JP", "GB")
+    assert "Japan" in text(admin_client.get(f"/contacts/{contact.id}"))
+    edit = body(admin_client.get(f"/contacts/{contact.id}/edit"))
+    assert '<option selected value="JP">' in edit or '<option value="JP" selected>' in edit
+    fields = dict(re.findall(r'<input[^>]*name="([a-z_]+)"[^>]*value="([^"]*)"', edit))
+    admin_client.form(f"/contacts/{contact.id}/edit", {
+        "kind": "company", "name": "Tokio KK", "city": "Tokio", "country": "JP",
+        "visit_country": "GB", "version": fields.get("version", "1")})
+    contact = Contact.get()
+    assert (contact.city, contact.country, contact.visit_country) == ("Tokio", "JP", "GB")
+
+
 ROUND_TRIP = [
     {"name": "=Bakker & Zn.", "kind": "person", "phone": "+31 6 1234 5678",
      "mobile": "-47 912 34 567", "fax": "@fax 030 1", "street": "'t Hoenderveld 2",
