@@ -213,6 +213,11 @@ def new():
     form = NewContactForm()
     duplicates = []
     if form.validate_on_submit():
+        if form_keys.used(form.form_key.data):
+            # sent again (a second click, a reload): the contact it made would look like a
+            # duplicate of itself, and "create anyway" would ask again and again
+            flash(ALREADY_SAVED, "info")
+            return redirect(url_for("contacts.index"))
         values = form.values()
         duplicates = contacts.likely_duplicates(values)
         if not duplicates or form.confirm_duplicate.data == "1":

@@ -44,3 +44,20 @@ def test_save_clicked_twice_on_a_new_contact_makes_one_contact(admin_client):
     assert Contact.select().where(Contact.name == "Twin BV").count() == 1
     followed = admin_client.get(second.headers["Location"]).get_data(as_text=True)
     assert "This was saved already" in followed
+
+
+def test_a_new_contact_sent_again_is_saved_already_not_a_duplicate_of_itself(admin_client):
+    """Found by a new user: the same new-contact form sent again (without having confirmed a
+    duplicate) answered 409 "may exist already" with the contact it had just made, and
+    "create anyway" asked again, forever."""
+    page = admin_client.get("/contacts/new").get_data(as_text=True)
+    key = re.search(r'name="form_key" type="hidden" value="([^"]+)"', page).group(1)
+    form = {"kind": "company", "name": "Twin BV", "email": "info@twin.example", "form_key": key}
+    assert admin_client.form("/contacts/new", form).status_code == 302
+    again = admin_client.form("/contacts/new", form)
+    assert again.status_code == 302
+    assert "This was saved already" in admin_client.get(again.headers["Location"]).get_data(
+        as_text=True)
+    anyway = admin_client.form("/contacts/new", {**form, "confirm_duplicate": "1"})
+    assert anyway.status_code == 302
+    assert Contact.select().where(Contact.name == "Twin BV").count() == 1
