@@ -253,9 +253,7 @@ def timeline(contact_id):
     """The contact's whole timeline, newest first, fifty events a page."""
     contact = get_contact(contact_id)
     page = page_number()
-    events, more = contacts.timeline(contact, current_user, page, contacts.TIMELINE_PAGE)
-    if page > 1 and not events:
-        abort(404)
+    events, more, page = contacts.timeline_page(contact, current_user, page)
     return render_template("contacts/timeline.html", contact=contact, timeline=events,
                            page=page, more_events=more)
 

@@ -12,7 +12,13 @@ queue's matching will reuse them; they are named here too, as part of the regist
 Callers use the names below (`from kontor import contacts`, `contacts.search(...)`). Tunables
 such as `searching.COUNT_LIMIT` are read by their own module: patch them there.
 """
-from kontor.contacts.events import TIMELINE_ON_PAGE, TIMELINE_PAGE, Event, timeline
+from kontor.contacts.events import (
+    TIMELINE_ON_PAGE,
+    TIMELINE_PAGE,
+    Event,
+    timeline,
+    timeline_page,
+)
 from kontor.contacts.register import (
     FIELDS,
     FIRST_CUSTOMER_NUMBER,
@@ -49,5 +55,5 @@ __all__ = [
     "create_many", "insert_statements", "run_statements",
     "derived_fields", "filtered", "get", "get_person", "likely_duplicates",
     "next_customer_number", "normalise_name", "persons", "result_ids", "save_person", "search",
-    "search_text_for", "timeline", "update",
+    "search_text_for", "timeline", "timeline_page", "update",
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN
 
-from kontor import support
+from kontor import paging, support
 from models import (
     ContactChange,
     ContactPerson,
@@ -80,3 +80,16 @@ def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
     events.sort(key=lambda e: e.at, reverse=True)
     start = (page - 1) * per_page
     return events[start:start + per_page], len(events) > start + per_page
+
+
+def timeline_page(contact, user, page, per_page=TIMELINE_PAGE):
+    """Page `page` of `timeline` as (events, whether older ones follow, the page number
+    shown): a number past the end shows the last page (a bookmark of a timeline that was
+    shorter, or a typed number; issue 11 item 19), page 1 when there is nothing."""
+    events, more = timeline(contact, user, page, per_page)
+    if events or page == 1:
+        return events, more, page
+    everything, _ = timeline(contact, user, 1, page * per_page)
+    last = paging.last_page(len(everything), per_page)
+    events, more = timeline(contact, user, last, per_page)
+    return events, more, last
