@@ -115,9 +115,14 @@ def save(employee, values, opened_version=None, form_key=None, keep_account=Fals
 
 
 def link_user(user, employee):
-    """Link an account to an employee; False if another account is linked to it already."""
+    """Link an account to an employee; False if another account is linked to it already.
+    An open invitation for that employee is withdrawn: the employee has an account now, and
+    the link in that e-mail would only end in a wrong "used already" (found by a new user)."""
     with db.atomic():
         if User.select().where(User.employee == employee, User.id != user.id).exists():
             return False
         User.update(employee=employee).where(User.id == user.id).execute()
+        Invitation.update(revoked_at=utcnow()).where(
+            Invitation.employee == employee, Invitation.accepted_at.is_null(),
+            Invitation.revoked_at.is_null()).execute()
         return True

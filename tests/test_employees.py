@@ -8,7 +8,8 @@ from urllib.parse import quote
 import pytest
 from helpers import add_employee, body_of, error_beside, link_in, make_user, sign_in, text_of
 
-from models import AuditEvent, Employee, User
+from kontor import invitations
+from models import AuditEvent, Employee, Invitation, User
 
 NEW = {"name": "Marie Bakker", "email": "marie@jansen.example", "phone": "+31 30 555 0101",
        "mobile": "+31 6 1234 5678", "title": "Planner", "department": "Service",
@@ -425,3 +426,16 @@ def test_making_yourself_inactive_keeps_your_account_unless_you_say_so(app, admi
     # choosing to keep the account saves
     assert edit(admin_client, anna, account="keep").status_code == 302
     assert not Employee.get_by_id(anna.id).active
+
+
+def test_linking_to_an_invited_employee_withdraws_the_invitation(app, client, admin_client,
+                                                                 superuser):
+    """Found by a new user: "This is me" on an employee with an open invitation left the
+    invitation open; its link then ended in "The link was used already"."""
+    ase = Employee.create(name="Åse Berg", email="ase@jansen.example")
+    invitation, raw = invitations.invite(ase.id, "en", superuser.id)
+    admin_client.form(f"/employees/{ase.id}/link-me", {"confirmed": "yes"})
+    assert User.get_by_id(superuser.id).employee_id == ase.id
+    assert Invitation.get_by_id(invitation.id).revoked_at is not None
+    opened = client.get(f"/invite/{raw}", follow_redirects=True)
+    assert opened.status_code == 410 and "used already" not in text_of(opened)
