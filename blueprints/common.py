@@ -42,10 +42,26 @@ def form_page():
     if request.method == "GET" or answers_get(request.path):
         return request.full_path.rstrip("?")
     referrer = urlsplit(request.referrer or "")
-    if f"{referrer.scheme}://{referrer.netloc}/" != request.host_url:
-        return None
-    back = safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
-    return back if back and answers_get(referrer.path) else None
+    if f"{referrer.scheme}://{referrer.netloc}/" == request.host_url:
+        back = safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+        if back and answers_get(referrer.path):
+            return back
+    return nearest_page(request.path)
+
+
+def nearest_page(path):
+    """The page a form posted to the action address `path` most likely came from, when the
+    browser sent no Referer (privacy settings and some proxies drop it; found by a new user:
+    a note typed before a timeout was lost that way): going up from `path`, the first
+    "<parent>/edit" or "<parent>" that a GET opens ("/contacts/3/notes" → "/contacts/3/edit",
+    where the note form is; "/support/2026-0001/add" → "/support/2026-0001"), or None."""
+    parts = path.rstrip("/").split("/")
+    for end in range(len(parts) - 1, 1, -1):
+        parent = "/".join(parts[:end])
+        for candidate in (parent + "/edit", parent):
+            if candidate != path and answers_get(candidate):
+                return candidate
+    return None
 
 
 def or_404(found):

@@ -10,6 +10,7 @@ from flask import url_for
 from helpers import assert_walked, make_company, url_values
 from werkzeug.exceptions import HTTPException
 
+from blueprints.common import nearest_page
 from kontor.access import access_level
 from models import AuditEvent, Company, Employee
 
@@ -97,9 +98,14 @@ def test_a_visitor_who_is_not_signed_in_is_sent_to_the_login_page_everywhere(app
         target = urlsplit(response.headers["Location"])
         assert target.path == "/login", (method, url, response.headers["Location"])
         # a GET comes back after login; a POST cannot be replayed, but sign-in leads back to
-        # the form's page (issue 10 item 5): its own address when a GET opens it (without a
-        # Referer, a POST-only address has no page to go back to)
-        expected_next = [url] if method == "GET" or opens_with_get(app, url) else None
+        # the form's page (issue 10 item 5): its own address when a GET opens it, else
+        # (without a Referer) the nearest page above it
+        if method == "GET" or opens_with_get(app, url):
+            expected_next = [url]
+        else:
+            with app.test_request_context(url, method="POST"):
+                above = nearest_page(urlsplit(url).path)
+            expected_next = [above] if above else None
         assert parse_qs(target.query).get("next") == expected_next, (method, url)
         checked.append(endpoint)
     # the walk really found the protected routes

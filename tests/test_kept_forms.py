@@ -81,6 +81,21 @@ def sign_in_again(client, email, page):
 
 # --- item 5: signed out mid-typing --------------------------------------------------------
 
+def test_a_note_sent_without_a_referrer_is_kept_for_the_contact_page(
+        app, admin_client, superuser, contact):
+    """Found by a new user: a browser that sends no Referer lost the note; the edit page
+    above the note's action address has the note form."""
+    page = f"/contacts/{contact.id}/edit"
+    token = page_token(text(admin_client.get(page)))
+    time_out(admin_client, app)
+    response = send_late(admin_client, f"/contacts/{contact.id}/notes",
+                         {"note-text": NOTE, "note-submit": "Save text"}, token)
+    goes_to_login_and_back_to(response, page)
+    shown = text(sign_in_again(admin_client, superuser.email, page))
+    assert field_value(shown, "note-text") == NOTE.replace("\r\n", "\n")
+    assert NoteEntry.select().count() == 0
+
+
 def test_a_note_sent_after_the_timeout_is_back_in_the_form_after_signing_in(
         app, admin_client, superuser, contact):
     edit = f"/contacts/{contact.id}/edit"
@@ -243,17 +258,15 @@ def test_a_form_typed_for_an_hour_is_kept_one_sent_the_next_day_is_not(
     assert config.LATE_FORM_WINDOW == timedelta(hours=12)
 
 
-def test_a_post_only_address_without_a_referrer_goes_to_the_login_without_next(
-        app, staff_client, contact):
-    token = page_token(text(staff_client.get(f"/contacts/{contact.id}/edit")))
+def test_a_foreign_referrer_is_never_where_sign_in_leads(app, staff_client, contact):
+    """A Referer of another site is ignored: sign-in leads to the nearest page of this site
+    above the action address (see test_a_note_sent_without_a_referrer_is_kept_…)."""
     time_out(staff_client, app)
-    response = send_late(staff_client, f"/contacts/{contact.id}/notes", {"note-text": NOTE},
-                         token, referrer=None)
-    assert response.status_code == 302 and "next=" not in response.headers["Location"]
-    assert KeptForm.select().count() == 0
     foreign = staff_client.post(f"/contacts/{contact.id}/notes", data={"note-text": NOTE},
                                 headers={"Referer": "https://evil.example/contacts/1/edit"})
-    assert "next=" not in foreign.headers["Location"]
+    location = urlsplit(foreign.headers["Location"])
+    assert location.path == "/login" and "evil" not in foreign.headers["Location"]
+    assert parse_qs(location.query)["next"] == [f"/contacts/{contact.id}/edit"]
 
 
 def test_kept_forms_expire_after_30_minutes(app, staff):
