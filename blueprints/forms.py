@@ -275,6 +275,10 @@ def revalidate_kept_forms(sender, template, context, **extra):
             token = value._fields.get(value.meta.csrf_field_name) if value.meta.csrf else None
             if token is not None:
                 token.data = token.current_token
+            for field in value:     # nor is a one-time key: the page gets a fresh one
+                if key_present in getattr(field, "validators", ()):
+                    field.data = form_keys.new_key()
+                    field.raw_data = [field.data]
             value.validate()
 
 

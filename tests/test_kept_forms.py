@@ -361,3 +361,22 @@ def test_signed_out_visitors_switch_language_without_anything_kept(client, app):
     fields = dict(language_form(text(refused)))
     assert fields["next"] == "/login" and not any(k.startswith("kept-") for k in fields)
     assert PASSWORD not in text(refused)
+
+
+def test_a_new_contact_restored_after_a_language_switch_has_a_fresh_key_and_no_key_error(
+        app, staff_client):
+    """Found by a new user: after the switch, the restored form also said it "came without its
+    one-time key" (the kept copy has no key, by design): the page gets a fresh one instead."""
+    refused = staff_client.fill("/contacts/new", {"kind": "company", "name": "Fjord AS",
+                                                  "website": "ftp://fjord.example"})
+    assert refused.status_code == 400
+    switched = switch_language(staff_client, text(refused), "nl")
+    assert switched.headers["Location"] == "/contacts/new"
+    page = text(staff_client.get("/contacts/new"))
+    assert field_value(page, "name") == "Fjord AS"
+    assert "eenmalige sleutel" not in page and error_beside(page, "website")
+    key = hidden_value(page, "form_key")
+    sent = staff_client.form("/contacts/new", {"kind": "company", "name": "Fjord AS",
+                                               "form_key": key})
+    assert sent.status_code == 302
+    assert Contact.select().where(Contact.name == "Fjord AS").count() == 1
