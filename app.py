@@ -137,6 +137,7 @@ def configure(app, config):
     app.request_class = KontorRequest
     settings = kontor_config.from_environment()
     settings.update(config or {})
+    settings["BASE_URL"] = kontor_config.checked_base_url(settings["BASE_URL"])   # or no start
     app.config.update(settings)
     data_dir = storage.DataFolder(app.config["DATA_DIR"]).create()   # 0700
     storage.private_database(app.config["DATABASE_URL"])   # 0600 before SQLite creates it

@@ -125,10 +125,31 @@ def links_stay_on_this_computer(base_url: str) -> bool:
             or host.endswith(".localhost"):
         return True
     try:
-        address = ipaddress.ip_address(host)
+        address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return False
+        try:    # the short and number forms browsers also read: "127.1", "2130706433"
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return False
+    if address.version == 6 and address.ipv4_mapped:      # "::ffff:127.0.0.1"
+        address = address.ipv4_mapped
     return address.is_loopback or address.is_unspecified
+
+
+def checked_base_url(base_url: str) -> str:
+    """KONTOR_BASE_URL as given, when it is an http(s) address with a host ("https://kontor.
+    example.nl", "http://kontor-pc:8080"); raises ValueError saying what is wrong otherwise
+    ("ftp://…", "kontor-pc:8080" without a scheme), so that Kontor does not start and send
+    e-mails with links nobody can open (found by a new user's try of issue 10 item 16)."""
+    try:
+        parts = urlsplit(base_url)
+        parts.port   # noqa: B018 -- raises ValueError for a port that is no number
+    except ValueError:
+        raise ValueError(f"KONTOR_BASE_URL: {base_url!r} is not a web address") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"KONTOR_BASE_URL: {base_url!r} must start with http:// or https:// "
+                         "and name a host, such as https://kontor.example.nl") from None
+    return base_url
 
 
 def proxy_networks(entries) -> list:

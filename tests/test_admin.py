@@ -129,7 +129,10 @@ class TestWithoutAConfiguredBaseAddress:
 
 @pytest.mark.parametrize("address", [
     "http://localhost:8080", "http://127.0.0.1:8080", "http://127.0.1.1", "http://[::1]:8080",
-    "http://0.0.0.0:8080", "https://kontor.localhost", "http://LOCALHOST.:8080"])
+    "http://0.0.0.0:8080", "https://kontor.localhost", "http://LOCALHOST.:8080",
+    # the other spellings of this computer a browser reads (found by a new user)
+    "http://127.1:8612", "http://[::ffff:127.0.0.1]:8612", "http://2130706433:8612",
+    "http://0:8080"])
 def test_the_checklist_warns_when_links_would_open_only_on_this_computer(app, admin_client,
                                                                          address):
     app.config["BASE_URL"] = address
@@ -415,3 +418,12 @@ def test_every_audit_action_in_the_source_has_words():
     missing = [code for code in codes
                if not any(fnmatch(known, code) for known in AUDIT_ACTION_LABELS)]
     assert missing == []
+
+
+@pytest.mark.parametrize("address", ["ftp://kontor:8612", "kontor-pc:8612", "http://",
+                                     "https://kontor.example.nl:port"])
+def test_a_base_address_that_is_no_web_address_stops_kontor_at_start(app_config, address):
+    """Found by a new user: "ftp://…" was used in the setup link, and "kontor-pc:8612" (no
+    scheme) was warned about as if it were this computer only."""
+    with pytest.raises(ValueError, match="KONTOR_BASE_URL"):
+        create_app({**app_config, "BASE_URL": address})
