@@ -1,5 +1,6 @@
 """The contact register: list and search, view mode and edit mode, contact persons,
 CSV import and export, vCard. Open to every signed-in user."""
+import re
 import secrets
 
 from flask import (
@@ -75,7 +76,12 @@ class LocalDecimalField(DecimalField):
     def process_formdata(self, valuelist):
         if valuelist:
             typed = valuelist[0].strip()
-            if "," in typed and "." not in typed:
+            if typed and not re.fullmatch(r"-?[0-9]+([.,][0-9]+)?", typed):
+                # "1e2", "٣", "12,5.3": not how anyone writes a percentage; Decimal would read
+                # the first two as 100 and 3 (found by a new user's try)
+                self.data = None
+                raise ValueError(self.gettext("Not a valid decimal value."))
+            if "," in typed:
                 valuelist = [typed.replace(",", ".")]
         super().process_formdata(valuelist)
 

@@ -26,7 +26,10 @@ def fold(text: str) -> str:
         return text.lower()
     text = text.casefold().translate(_FOLD)
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # accents go, and so do invisible format characters such as a zero-width space pasted
+    # with a name ("mu\u200bller" is "muller"; found by a new user's try)
+    return "".join(ch for ch in decomposed
+                   if not unicodedata.combining(ch) and unicodedata.category(ch) != "Cf")
 
 
 MAX_SEARCH_TERMS = 6   # words of a search box that count; the rest are ignored

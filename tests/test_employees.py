@@ -295,6 +295,7 @@ def foreign_names(app):
     ("o'neill", ["Seán O’Neill"]),
     ("siobhan", ["Siobhán O'Brien"]),
     ("SEÁN O'NEILL", ["Seán O’Neill"]),
+    ("muller\u200b", ["Jörg Müller"]),           # a zero-width space pasted with the word
 ])
 def test_the_register_search_folds_accents_and_apostrophes(app, client, foreign_names, query,
                                                            expected):
