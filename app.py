@@ -57,7 +57,17 @@ from blueprints.filters import register_filters
 from blueprints.forms import keep_after_sign_out, language_return, revalidate_kept_forms
 from blueprints.portal import bp as portal_bp
 from blueprints.portal import website as portal_website
-from kontor import __version__, access, commands, jobs, languages, migrate, sessions, storage
+from kontor import (
+    __version__,
+    access,
+    catalogues,
+    commands,
+    jobs,
+    languages,
+    migrate,
+    sessions,
+    storage,
+)
 from kontor import config as kontor_config
 from kontor.extensions import babel, csrf, limiter, login_manager, portal_login_manager
 from kontor.server_session import DatabaseSessionInterface
@@ -391,6 +401,9 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)   # not a line per job run
+    compiled = catalogues.compile_missing()
+    if compiled:
+        print(f"Compiled the translations: {', '.join(compiled)}", flush=True)
     app = create_app()
     tightened = storage.DataFolder(app.config["DATA_DIR"]).tighten()
     if tightened:
