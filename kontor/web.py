@@ -23,7 +23,11 @@ from models import Company
 class DatabaseInteger(IntegerConverter):
     """The `<int:...>` of every route: a number past a database integer matches no route
     (404), as kontor.text.whole_number refuses it in a query string; SQLite would otherwise
-    raise OverflowError and PostgreSQL refuse the query (a 500)."""
+    raise OverflowError and PostgreSQL refuse the query (a 500). Only ASCII digits match:
+    Werkzeug's `\\d+` also matches "１" and "٣", which int() reads as 1 and 3, so
+    `/contacts/１` opened contact 1 (issue 10 item 24; found by a new user's try)."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map, **kwargs):
         kwargs.setdefault("max", MAX_INTEGER)

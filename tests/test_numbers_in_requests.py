@@ -5,6 +5,7 @@ import re
 
 import pytest
 from support_helpers import open_case
+from werkzeug.exceptions import NotFound
 
 from kontor.text import MAX_INTEGER, whole_number
 from kontor.web import DatabaseInteger
@@ -88,3 +89,14 @@ def test_every_route_with_a_number_answers_404_for_one_past_a_database_integer(a
         assert response.status_code == 404, (url, response.status_code)
         walked += 1
     assert walked >= 20, f"only {walked} routes with a number"
+
+
+@pytest.mark.parametrize("path", ["/contacts/１", "/contacts/٣", "/contacts/²",
+                                  "/contacts/1/persons/２/edit"])
+def test_a_route_matches_ascii_digits_only(app, path):
+    """Found by a new user: the served app opened contact 1 at /contacts/１ (Werkzeug's \\d+
+    matched it, and int() read it). The router itself must refuse such a path."""
+    with pytest.raises(NotFound):
+        app.url_map.bind("localhost").match(path)
+    assert app.url_map.bind("localhost").match("/contacts/1") == (
+        "contacts.show", {"contact_id": 1})
