@@ -78,10 +78,10 @@ class LocalDecimalField(DecimalField):
             typed = valuelist[0].strip()
             if typed and not re.fullmatch(r"-?[0-9]+([.,][0-9]+)?", typed):
                 # "1e2", "٣", "12,5.3": not how anyone writes a percentage; Decimal would read
-                # the first two as 100 and 3 (found by a new user's try)
-                self.data = None
-                raise ValueError(self.gettext("Not a valid decimal value."))
-            if "," in typed:
+                # the first two as 100 and 3 (found by a new user's try). Handed on as no
+                # number, so DecimalField gives its own (WTForms-translated) message.
+                valuelist = ["no number"]
+            elif "," in typed:
                 valuelist = [typed.replace(",", ".")]
         super().process_formdata(valuelist)
 
