@@ -1,5 +1,6 @@
 """Forms and form pieces shared by several blueprints, and the forms kept over a sign-out or a
 language switch (issue 10 items 5 and 7; the rules are in kontor/kept_forms.py)."""
+import functools
 import hmac
 from urllib.parse import urlsplit
 
@@ -145,9 +146,12 @@ FILLED_IN_AGAIN = _l("What you typed is filled in again below. It has not been s
                      "check it and send it again.")
 
 
+@functools.cache
 def unkept_field_names():
     """The names of every password and file field of every Kontor form (never kept), and of
-    every button (nothing anyone typed)."""
+    every button (nothing anyone typed). Worked out once per process: the forms are all
+    defined when the first request comes, and the language switch of every page after a POST
+    asks for it."""
     names, classes = set(), [Form]
     while classes:
         cls = classes.pop()

@@ -1,4 +1,5 @@
 """Country and time-zone choices, named in the reader's language by Babel's CLDR data."""
+import functools
 import unicodedata
 
 from babel import Locale
@@ -25,11 +26,18 @@ def country_choices():
     usual countries by name, then every other country by name. Every country the import or
     an older version may have stored is there, so saving a form never empties a country
     (issue 11 item 10: an imported "Japan" was erased by the next edit)."""
-    names = get_locale().territories
+    return dict(_choices_in(str(get_locale())))   # a dict: WTForms 3.3 deprecates tuples
+
+
+@functools.lru_cache(maxsize=16)
+def _choices_in(locale):
+    """country_choices for one locale, as (code, name) pairs: sorted once per locale, not for
+    every country field of every form shown."""
+    names = Locale.parse(locale).territories
     usual = sorted(((code, names.get(code, code)) for code in COUNTRIES), key=lambda c: c[1])
     rest = sorted(((code, names.get(code, code)) for code in ALL_COUNTRIES - set(COUNTRIES)),
                   key=lambda c: c[1])
-    return dict([("", "—")] + usual + rest)   # a dict: WTForms 3.3 deprecates tuple choices
+    return tuple([("", "—")] + usual + rest)
 
 
 def country_name(code):
