@@ -64,6 +64,7 @@ from kontor import (
     commands,
     jobs,
     languages,
+    memory,
     migrate,
     sessions,
     storage,
@@ -74,6 +75,7 @@ from kontor.server_session import DatabaseSessionInterface
 from kontor.text import whole_number
 from kontor.web import DatabaseInteger, KontorRequest, current_company
 from models import User, db, open_database, with_employee
+from models.db import lock_waits
 
 # The messages that count a setting say it with the plural form its number needs ("after 1
 # minute", issue 11 item 9): each is a function of the app's config.
@@ -401,6 +403,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)   # not a line per job run
+    memory.limit_malloc_arenas()     # before any thread starts (kontor/memory.py)
     compiled = catalogues.compile_missing()
     if compiled:
         print(f"Compiled the translations: {', '.join(compiled)}", flush=True)
@@ -431,6 +434,8 @@ def main(argv=None):
     finally:
         scheduler.shutdown(wait=True)   # a job half-way finishes before its lease is let go
         jobs.release_leases()
+        if lock_waits.count:
+            logging.getLogger("kontor").info(lock_waits.summary())
 
 
 def stop_serving(signum, frame):

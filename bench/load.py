@@ -9,7 +9,8 @@ A bare static file from the same server is measured in the same run as the basel
     .venv/bin/python bench/load.py --clients 20 --seconds 60 \
         --database-url postgresql://postgres@127.0.0.1:5432/kontor_bench
 
-Prints a table; exits non-zero if any request failed or the server logged "database is locked".
+Prints a table and the server's memory (RSS) before and after the load; exits non-zero if any
+request failed or the server logged "database is locked".
 """
 import argparse
 import http.cookiejar
@@ -30,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from kontor.memory import resident_mb  # noqa: E402
+
 PASSWORD = "load test password 2026"
 
 
@@ -156,7 +159,8 @@ def main():
     port = free_port()
     env = dict(os.environ, KONTOR_DATA_DIR=data_dir, KONTOR_HOST="127.0.0.1",
                KONTOR_PORT=str(port), KONTOR_BASE_URL=f"http://127.0.0.1:{port}",
-               KONTOR_THREADS=str(max(8, args.clients)), PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1")
+    env.pop("KONTOR_THREADS", None)      # Kontor's default, as an install runs it
     env.pop("SMTP_HOST", None)
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
@@ -175,6 +179,7 @@ def main():
             except OSError:
                 time.sleep(0.1)
         base = f"http://127.0.0.1:{port}"
+        rss_before = resident_mb(server.pid)
         results, errors = defaultdict(list), []
         # baseline alone first, then the load, so the baseline is not slowed by the load
         run_baseline(base, time.monotonic() + min(10, args.seconds / 3), results)
@@ -187,6 +192,7 @@ def main():
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
+        rss_after = resident_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -205,6 +211,8 @@ def main():
     total = sum(len(v) for k, v in results.items() if "baseline" not in k)
     print("-" * 62)
     print(f"throughput under load: {total / elapsed:.0f} requests/s over {elapsed:.0f} s")
+    print(f"server memory (RSS): {rss_before.get('total', 0):.0f} MB at rest, "
+          f"{rss_after.get('total', 0):.0f} MB after the load")
     print(f"failed requests: {len(errors)}; 'database is locked' in server log: {locked}; "
           f"tracebacks: {tracebacks}")
     for error in errors[:10]:

@@ -27,6 +27,7 @@ from kontor.text import (
     without_controls,
 )
 from models import Contact
+from models.db import stream
 
 # canonical key → header in en, nl, nb, de (the first is what the export writes)
 COLUMNS = {
@@ -299,7 +300,8 @@ def unquoted_cell(text):
 
 
 def export_csv(query, language=languages.DEFAULT):
-    """Yield the CSV export line by line (streamed; a large register never sits in memory):
+    """Yield the CSV export line by line (streamed, also from the database: models/db.py
+    `stream`; a large register never sits in memory):
     headings, type words and the decimal comma in `language` (en, nl, nb, de), so that
     `parse` reads it back."""
     index = LANGUAGE_INDEX.get(language, 0)
@@ -307,7 +309,7 @@ def export_csv(query, language=languages.DEFAULT):
     writer = csv.writer(buffer, delimiter=";" if language in ("nl", "de", "nb") else ",")
     writer.writerow([names[index] for names in COLUMNS.values()])
     yield "\ufeff" + buffer.getvalue()
-    for contact in query.iterator():
+    for contact in stream(query):
         buffer.seek(0)
         buffer.truncate()
         row = []

@@ -12,6 +12,7 @@ import socket
 import uuid
 from datetime import UTC, timedelta
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import Case, IntegrityError
 
@@ -22,6 +23,9 @@ from models.clock import utcnow
 
 log = logging.getLogger("kontor.jobs")
 
+# Jobs run on at most this many threads at once, each with its own database connection (and
+# SQLite page cache: models/db.py; issue 12 item 27). They are short; the rest wait their turn.
+JOB_THREADS = 4
 NODE_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
@@ -113,6 +117,7 @@ def start_scheduler(config):
     """Start one background scheduler with every job; return it (the caller shuts it down)."""
 
     scheduler = BackgroundScheduler(daemon=True, timezone="UTC",
+                                    executors={"default": ThreadPoolExecutor(JOB_THREADS)},
                                     job_defaults={"max_instances": 1, "coalesce": True,
                                                   "misfire_grace_time": 30})
     for name, (work, every) in JOBS.items():

@@ -6,20 +6,71 @@ places where the two databases differ, `Prepared` for a hot query whose SQL is g
 and `BaseModel`, the base of every model.
 """
 import inspect
+import logging
+import threading
+import time
+import uuid
 from datetime import datetime
 
 from peewee import DatabaseProxy, Model, Value
-from playhouse.db_url import connect
+from playhouse.db_url import connect, parse
+from playhouse.pool import PooledSqliteDatabase
 
 db = DatabaseProxy()
+log = logging.getLogger(__name__)
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
     "synchronous": 1,          # NORMAL: safe with WAL, much faster than FULL
-    "cache_size": -64000,      # 64 MB page cache
+    # 4 MB of page cache per connection (SQLite's default is 2 MB). The cache is per
+    # connection, and a served Kontor holds one per busy thread (8 waitress threads and the
+    # jobs'): at 64 MB each, 8 clients browsing 100,000 contacts grew the process to 570 MB
+    # (issue 12 item 27; bench/memory.py). Pages not in it come from the operating system's
+    # file cache, which all connections share, at a few microseconds a page.
+    "cache_size": -4000,
     "busy_timeout": 10000,     # wait up to 10 s for a writer instead of failing at once
 }
+SLOW_LOCK_WAIT_SECONDS = 1.0   # a write that waits longer for the lock is logged (issue 10 item 1)
+
+
+class LockWaits:
+    """How long write transactions waited for SQLite's write lock in this process: the
+    longest wait and how many transactions began, for the log and bench/import_load.py.
+    Thread-safe; seconds as floats."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.longest = 0.0
+        self.count = 0
+
+    def record(self, seconds: float):
+        """Count one transaction that waited `seconds` for the lock; log one that waited
+        over SLOW_LOCK_WAIT_SECONDS (a warning: someone held the lock too long)."""
+        with self._lock:
+            self.count += 1
+            self.longest = max(self.longest, seconds)
+        if seconds > SLOW_LOCK_WAIT_SECONDS:
+            log.warning("a write waited %.1f s for the database's write lock", seconds)
+
+    def summary(self) -> str:
+        """One line for the log: the longest wait in ms and the number of transactions."""
+        with self._lock:
+            return (f"longest wait for the database's write lock: {self.longest * 1000:.0f} ms "
+                    f"over {self.count} write transactions")
+
+
+lock_waits = LockWaits()
+
+
+class KontorSqliteDatabase(PooledSqliteDatabase):
+    """SQLite with a pool of connections, whose `begin` (BEGIN IMMEDIATE: the write lock)
+    is timed into `lock_waits`."""
+
+    def begin(self, lock_type=None):
+        started = time.perf_counter()
+        super().begin(lock_type)
+        lock_waits.record(time.perf_counter() - started)
 
 
 def open_database(url: str):
@@ -33,8 +84,9 @@ def open_database(url: str):
     if url.startswith("sqlite"):
         if not url.startswith("sqlite+pool"):
             url = "sqlite+pool" + url[len("sqlite"):]
-        database = connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
-                           check_same_thread=False, max_connections=32, stale_timeout=300)
+        database = KontorSqliteDatabase(**parse(url), pragmas=SQLITE_PRAGMAS,
+                                        lock_type="IMMEDIATE", check_same_thread=False,
+                                        max_connections=32, stale_timeout=300)
     else:
         if url.startswith("postgres://"):
             url = "postgresql://" + url[len("postgres://"):]
@@ -97,6 +149,45 @@ class Prepared:
         """The driver's own rows, unconverted: for hundreds of rows of plain columns. (A
         datetime is text on SQLite: see `as_datetime`.)"""
         return self._cursor(args)[1].fetchall()
+
+
+class _Fetched:
+    """A PostgreSQL cursor (DECLARE … CURSOR) read `size` rows per FETCH, as the `fetchone`
+    cursor a Peewee result wrapper reads."""
+
+    def __init__(self, name, size):
+        self._fetch = f"FETCH FORWARD {int(size)} FROM {name}"
+        first = db.execute_sql(self._fetch)
+        self.description = first.description
+        self._rows = first.fetchall()[::-1]
+
+    def fetchone(self):
+        if not self._rows:
+            self._rows = db.execute_sql(self._fetch).fetchall()[::-1]
+        return self._rows.pop() if self._rows else None
+
+    def close(self):
+        """The cursor is closed by `stream` (CLOSE), not by the wrapper."""
+
+
+def stream(query, rows_at_a_time=500):
+    """Yield the rows of `query` (models, tuples... as the query would) without holding the
+    whole result in memory: on SQLite the cursor steps through it; on PostgreSQL a cursor
+    (DECLARE … CURSOR, in a transaction of its own) is fetched `rows_at_a_time` rows at a
+    time, where psycopg2 would read every row into this process first (8 exports of 20,000
+    contacts at once took a served Kontor past 230 MB; issue 12 item 27). Consume it to the
+    end or close it (a response that is cut off does)."""
+    if is_sqlite():
+        yield from query.iterator()
+        return
+    sql, params = query.sql()
+    name = f"kontor_stream_{uuid.uuid4().hex}"
+    with db.atomic():
+        db.execute_sql(f"DECLARE {name} NO SCROLL CURSOR FOR {sql}", params)
+        try:
+            yield from query._get_cursor_wrapper(_Fetched(name, rows_at_a_time)).iterator()
+        finally:
+            db.execute_sql(f"CLOSE {name}")
 
 
 def as_datetime(value):
