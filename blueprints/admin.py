@@ -90,9 +90,9 @@ def company():
 @bp.route("/sessions")
 @superuser_required
 def signed_in():
-    """Who is signed in now, with a button to end a session."""
-    rows = list(UserSession.signed_in())
-    return render_template("admin/sessions.html", rows=rows, form=ActionForm(),
+    """Who is signed in now, with a button to end a session; 50 to a page."""
+    page = paginate(UserSession.signed_in(), request.args.get("page"))
+    return render_template("admin/sessions.html", page=page, rows=page.items, form=ActionForm(),
                            current_row_id=session.row_id)
 
 

@@ -25,7 +25,6 @@ from wtforms import (
     DecimalField,
     HiddenField,
     RadioField,
-    SelectField,
     StringField,
     SubmitField,
 )
@@ -40,6 +39,7 @@ from blueprints.forms import (
     ActionForm,
     Form,
     NoteForm,
+    country_field,
     email_field,
     form_key_field,
 )
@@ -55,7 +55,7 @@ from kontor import (
     versions,
 )
 from kontor.contacts.register import has_at_most_two_decimals
-from kontor.countries import country_choices, country_name
+from kontor.countries import country_name
 from kontor.storage import DataFolder, write_private
 from kontor.text import is_web_address, whole_number
 from kontor.web import attachment
@@ -109,11 +109,11 @@ class ContactForm(Form):
     street = StringField(_l("Street and number"), validators=[Length(max=200)])
     postcode = StringField(_l("Postcode"), validators=[Length(max=20)])
     city = StringField(_l("City"), validators=[Length(max=100)])
-    country = SelectField(_l("Country"), choices=country_choices, validate_choice=False)
+    country = country_field(_l("Country"), validate_choice=False)
     visit_street = StringField(_l("Street and number"), validators=[Length(max=200)])
     visit_postcode = StringField(_l("Postcode"), validators=[Length(max=20)])
     visit_city = StringField(_l("City"), validators=[Length(max=100)])
-    visit_country = SelectField(_l("Country"), choices=country_choices, validate_choice=False)
+    visit_country = country_field(_l("Country"), validate_choice=False)
     discount = LocalDecimalField(_l("Customer discount (%)"), places=2, default=0,
                             validators=[Optional(), NumberRange(
                                 min=0, max=100, message=_l("Enter a discount from 0 to 100."))])

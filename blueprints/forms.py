@@ -5,14 +5,14 @@ import hmac
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, request, session
+from flask_babel import get_locale, lazy_ngettext, ngettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_ngettext, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from flask_wtf.form import _Auto
 from itsdangerous import BadData, URLSafeTimedSerializer
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from wtforms import (
@@ -29,12 +29,12 @@ from wtforms import FileField as PlainFileField
 from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
-from wtforms.widgets import HiddenInput
+from wtforms.widgets import HiddenInput, Select, html_params
 
 from blueprints.common import form_page, safe_next
 from kontor import config, form_keys, kept_forms, languages, passwords
 from kontor.access import signed_in_staff
-from kontor.countries import country_choices
+from kontor.countries import country_choices, options_html
 from kontor.server_session import ENDED_SESSION, serializer
 from kontor.text import one_line, unix_lines, whole_number
 
@@ -384,6 +384,26 @@ def language_field(label=None):
     return SelectField(label or _l("Language"), choices=languages.LANGUAGES)
 
 
+class CountrySelect(Select):
+    """The country select: the same HTML as WTForms' Select, with its options built once per
+    language (kontor/countries.py `options_html`) and the chosen country marked in it."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("id", field.id)
+        if field.flags.required and "required" not in kwargs:
+            kwargs["required"] = True
+        options = options_html(str(get_locale()))
+        if field.data is not None:     # as WTForms marks it: "" chooses "—"
+            plain = f'<option value="{escape(field.data)}">'
+            options = options.replace(plain, plain.replace("<option ", "<option selected "), 1)
+        return Markup(f"<select {html_params(name=field.name, **kwargs)}>{options}</select>")
+
+
+def country_field(label, **kwargs):
+    """A country select of every country (kontor/countries.py), rendered by CountrySelect."""
+    return SelectField(label, choices=country_choices, widget=CountrySelect(), **kwargs)
+
+
 class CompanyForm(Form):
     """The company details: the setup page and the company settings share these fields."""
     name = StringField(_l("Company name"), validators=[DataRequired(), Length(max=200)],
@@ -394,7 +414,7 @@ class CompanyForm(Form):
                            render_kw={"autocomplete": "postal-code"})
     city = StringField(_l("City"), validators=[Length(max=100)],
                        render_kw={"autocomplete": "address-level2"})
-    country = SelectField(_l("Country"), choices=country_choices)
+    country = country_field(_l("Country"))
     phone = StringField(_l("Phone"), validators=[Length(max=50)],
                         render_kw={"autocomplete": "tel"})
     email = email_field(_l("Company e-mail"), required=False)

@@ -4,6 +4,7 @@ import unicodedata
 
 from babel import Locale
 from flask_babel import get_locale
+from markupsafe import escape
 
 COUNTRIES = ("NL", "BE", "NO", "SE", "DK", "DE", "AT", "CH", "GB", "IE", "US", "CA", "AU",
              "NZ", "FR", "LU", "FI", "IS", "PL", "ES", "IT", "PT")   # the firms' usual ones
@@ -38,6 +39,15 @@ def _choices_in(locale):
     rest = sorted(((code, names.get(code, code)) for code in ALL_COUNTRIES - set(COUNTRIES)),
                   key=lambda c: c[1])
     return tuple([("", "—")] + usual + rest)
+
+
+@functools.lru_cache(maxsize=16)
+def options_html(locale) -> str:
+    """The <option> elements of the country select in `locale`, none selected, as HTML (names
+    escaped): built once per locale. Rendering 258 options through WTForms took about 10 ms
+    of every contact form (issue 12 item 26: record pages under 10 ms)."""
+    return "".join(f'<option value="{escape(code)}">{escape(name)}</option>'
+                   for code, name in _choices_in(locale))
 
 
 def country_name(code):

@@ -131,10 +131,11 @@ class UserSession(BaseModel):
 
     @classmethod
     def signed_in(cls):
-        """Live staff sessions of signed-in users, newest activity first."""
+        """Live staff sessions of signed-in users, the latest sign-in first (an order that
+        stays put while the list is paged, unlike the last activity)."""
         return (with_employee(cls.select(cls, User).join(User))
                 .where(cls.ended_at.is_null(), cls.user.is_null(False), cls.realm == "staff")
-                .order_by(cls.last_seen_at.desc()))
+                .order_by(cls.created_at.desc(), cls.id.desc()))
 
 
 class Token(BaseModel):

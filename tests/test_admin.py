@@ -232,6 +232,18 @@ def test_the_superuser_sees_who_is_signed_in(app, admin_client, staff_client, st
     assert "127.0.0.1" in body
 
 
+def test_the_sessions_list_comes_in_pages_of_50(app, admin_client, staff):
+    """A list page shows 50 rows and a Next link, never every row at once (issue 12 item 26)."""
+    UserSession.insert_many([dict(user=staff.id, realm="staff", ip=f"10.0.0.{i}",
+                                  sid_hash=f"{i:064d}", user_agent="Firefox")
+                             for i in range(60)]).execute()
+    first = admin_client.get("/admin/sessions").get_data(as_text=True)
+    assert first.count("<tr>") - 1 == 50 and "page=2" in first
+    second = admin_client.get("/admin/sessions?page=2").get_data(as_text=True)
+    assert second.count("<tr>") - 1 == 11       # the other 10 and the superuser's own
+    assert "This session" in second            # signed in before the 60: on the last page
+
+
 def test_ending_a_session_signs_the_other_browser_out(app, admin_client, staff_client,
                                                       superuser, staff):
     row = UserSession.get(UserSession.user == staff.id, UserSession.ended_at.is_null())
