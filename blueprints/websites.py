@@ -45,8 +45,8 @@ def placeholder_list(kind):
 class WebsiteForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     slug = StringField(_l("Address part"), validators=[DataRequired()],
-                       description=_l("The portal is at /w/<address part>/. Small letters, "
-                                      "digits and hyphens, such as “shop”."))
+                       description=_l("With “shop” here, the portal is at /w/shop/. Small "
+                                      "letters, digits and hyphens."))
     host = StringField(_l("Host name (optional)"), validators=[Length(max=253)],
                        description=_l("The website's own host name, such as "
                                       "“shop.example.com”, when the reverse proxy serves the "
