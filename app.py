@@ -332,7 +332,9 @@ def select_locale():
     chosen = session.get("lang") if session else None
     if chosen in languages.LANGUAGES:
         return chosen
-    return languages.best_match(request.accept_languages) or languages.DEFAULT
+    website = g.get("website")   # on a portal page: its website's language comes next
+    return languages.best_match(request.accept_languages) \
+        or (website.language if website is not None else languages.DEFAULT)
 
 
 def select_formatting_locale():

@@ -156,7 +156,7 @@ def save_from_form(website, form):
                                conflict=clash.current, fields=websites.FIELDS), 409
     audit.record("website.created" if website is None else "website.updated",
                  user=current_user, target=f"{saved.name} ({saved.slug})",
-                 ip=request.remote_addr)
+                 detail=", ".join(getattr(saved, "changed", [])), ip=request.remote_addr)
     flash(_("Website %(name)s saved.", name=saved.name), "success")
     return redirect(url_for("websites.index"))
 

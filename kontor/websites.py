@@ -119,7 +119,8 @@ def _check_unique(values, exclude_id):
 
 def save(website, values, opened_version=None, form_key=None):
     """Add (website is None) or change a website with `values` (see `cleaned`); returns the
-    saved Website. Raises Duplicate("slug"/"host") when another website has the slug or host
+    saved Website (after a change, its `changed` lists the names of the fields that changed).
+    Raises Duplicate("slug"/"host") when another website has the slug or host
     name (checked in the write transaction, and by the unique indexes when two saves race),
     versions.ChangedMeanwhile when someone saved it since `opened_version`, and
     form_keys.AlreadySaved when adding with a used `form_key`; then nothing is saved."""
@@ -132,9 +133,13 @@ def save(website, values, opened_version=None, form_key=None):
             _check_unique(values, exclude_id)
             if website is None:
                 return Website.create(**values)
+            before = Website.get_by_id(website.id)
             update_if_unchanged(Website, website.id, opened_version, updated_at=utcnow(),
                                 **values)
-            return Website.get_by_id(website.id)
+            saved = Website.get_by_id(website.id)
+            saved.changed = [name for name in FIELDS
+                             if getattr(before, name) != getattr(saved, name)]
+            return saved
     except IntegrityError:   # a racing save took the slug or host first
         _check_unique(values, exclude_id)
         raise
@@ -144,8 +149,9 @@ def set_active(website, active):
     """Deactivate or reactivate a website; whether that changed anything (doing it twice is
     harmless). A deactivated website's portal answers 404 and its portal sessions end."""
     with db.atomic():
-        changed = Website.update(active=active, version=Website.version + 1,
-                                 updated_at=utcnow()).where(
+        # not a new version: the edit form does not hold `active`, so an editor who opened
+        # the website before is not in conflict with this
+        changed = Website.update(active=active, updated_at=utcnow()).where(
             Website.id == website.id, Website.active == (not active)).execute()
         if changed and not active:
             UserSession.update(ended_at=utcnow(), end_reason=ENDED_REASON).where(
@@ -158,6 +164,12 @@ def active_by_slug(slug):
     if not isinstance(slug, str) or not SLUG.fullmatch(slug):
         return None
     return Website.get_or_none(Website.slug == slug, Website.active == True)  # noqa: E712
+
+
+def portal_link(website, path="/"):
+    """An absolute link to `path` of the website's portal for an e-mail to its customers,
+    built from the website's public address, never from a request's Host header."""
+    return website.public_url.rstrip("/") + "/" + path.lstrip("/")
 
 
 def listed():

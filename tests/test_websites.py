@@ -164,7 +164,11 @@ def test_an_unknown_choice_is_refused_not_stored(app, admin_client):
 
 
 def test_the_superuser_edits_a_website(app, admin_client):
-    site = make_website("shop", host="old.jansen.example")
+    site = make_website("shop", host="old.jansen.example", name="Jansen Webshop",
+                        public_url="https://shop.jansen.example", language="nl",
+                        protection="prices", self_registration=True, register_link=True,
+                        sender_name="Jansen Installatie", sender_email="shop@jansen.example",
+                        copy_email="office@jansen.example")
     url = f"/admin/websites/{site.id}/edit"
     page = admin_client.get(url)
     assert 'value="old.jansen.example"' in text(page)
@@ -174,7 +178,30 @@ def test_the_superuser_edits_a_website(app, admin_client):
     site = Website.get_by_id(site.id)
     assert (site.name, site.host, site.approval, site.version) == ("Webshop", None,
                                                                    "automatic", 2)
-    assert audited("website.updated") == [("website.updated", "Webshop (shop)", "")]
+    assert audited("website.updated") == [("website.updated", "Webshop (shop)",
+                                           "name, host, approval")]
+
+
+def test_two_saves_racing_for_one_slug_make_one_website(app, monkeypatch):
+    """The check before the insert can miss a save that commits in between; the unique index
+    catches it, and the loser gets the same refusal as a plain duplicate."""
+    make_website("shop")
+    real, calls = websites._taken, []
+
+    def misses_the_first_time(field, value, exclude_id):
+        calls.append(value)
+        return False if len(calls) <= 2 else real(field, value, exclude_id)
+    monkeypatch.setattr(websites, "_taken", misses_the_first_time)
+    with pytest.raises(websites.Duplicate) as refused:
+        make_website("shop", name="Second shop")
+    assert refused.value.reason == "slug"
+    assert [w.name for w in Website.select()] == ["Shop"]
+
+
+def test_links_for_the_portals_e_mails_are_built_from_the_public_address(app):
+    site = make_website("shop", public_url="https://www.jansen.example/kunden")
+    assert websites.portal_link(site, "/login") == "https://www.jansen.example/kunden/login"
+    assert websites.portal_link(site) == "https://www.jansen.example/kunden/"
 
 
 def test_editing_to_another_websites_slug_is_refused(app, admin_client):
@@ -304,6 +331,18 @@ def test_deactivating_ends_the_websites_portal_sessions(app, admin_client, clien
     assert live() == {other.id}
 
 
+def test_an_edit_opened_before_a_deactivation_saves_and_leaves_the_website_inactive(
+        app, admin_client):
+    site = make_website("shop", name="Webshop")
+    url = f"/admin/websites/{site.id}/edit"
+    version = opened(admin_client.get(url))
+    websites.set_active(site, False)
+    assert admin_client.form(url, website_form(name="Outlet", host="",
+                                               version=version)).status_code == 302
+    site = Website.get_by_id(site.id)
+    assert (site.name, site.active) == ("Outlet", False)
+
+
 def test_reactivating_brings_the_portal_back_once(app, admin_client):
     make_company()
     site = make_website("shop", name="Webshop")
@@ -333,6 +372,16 @@ def test_the_portal_home_shows_the_company_and_its_contact_details(app, client):
                    "+31 30 123 4567", "info@jansen.example", "12345678"):
         assert detail in page, detail
     assert client.get("/w/shop/login").status_code == 200
+
+
+def test_the_portal_speaks_the_browsers_language_else_the_websites(app, client):
+    make_website("winkel", language="nl")
+    make_website("butikk", language="nb")
+    assert "Inloggen op het klantenportaal" in text(client.get("/w/winkel/login"))
+    assert "Inloggen op het klantenportaal" in text(
+        client.get("/w/butikk/login", headers={"Accept-Language": "nl, en;q=0.5"}))
+    assert "Logg inn" in text(client.get("/w/butikk/login", headers={"Accept-Language": "fi"}))
+    assert 'lang="en"' in text(client.get("/login"))   # the staff pages as before
 
 
 def test_a_portal_session_belongs_to_its_website_row(app, client):
