@@ -101,6 +101,7 @@ class WebsiteTextForm(Form):
     body = TextAreaField(_l("Text"), validators=[
         DataRequired(), Length(max=website_texts.BODY_MAX)], render_kw={"rows": 14})
     version = HiddenField()
+    form_key = form_key_field()   # a double-click on Save is "saved already", not a conflict
     preview = SubmitField(_l("Preview"))
     submit = SubmitField(_l("Save text"))
     kind = None
@@ -265,7 +266,11 @@ def edit_text(website_id, kind, language):
             try:
                 website_texts.save_text(website, kind, language, form.subject.data,
                                         form.body.data,
-                                        versions.opened_version(form.version.data))
+                                        versions.opened_version(form.version.data),
+                                        form.form_key.data)
+            except form_keys.AlreadySaved:
+                flash(ALREADY_SAVED, "info")
+                return redirect(url_for("websites.texts", website_id=website.id))
             except versions.ChangedMeanwhile as clash:
                 conflict = clash.current
                 form.version.data = conflict.version if conflict.own else ""

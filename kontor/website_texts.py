@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from peewee import IntegrityError
 
-from kontor import languages
+from kontor import form_keys, languages
 from kontor.errors import Refused
 from kontor.versions import ChangedMeanwhile, update_if_unchanged
 from models import WebsiteText, db, locked
@@ -119,12 +119,14 @@ def all_texts(website):
     return found
 
 
-def save_text(website, kind, language, subject, body, opened_version):
+def save_text(website, kind, language, subject, body, opened_version, form_key=None):
     """Store the website's own text of `kind` in `language`. `opened_version` is the version
     the editor opened (None: they opened the default). Raises ChangedMeanwhile, with the text
-    as it is now, when someone saved or reset it since; then nothing is saved."""
+    as it is now, when someone saved or reset it since, and form_keys.AlreadySaved when
+    `form_key` was used before (a double-click); then nothing is saved."""
     try:
         with db.atomic():
+            form_keys.claim(form_key)
             row = locked(WebsiteText.select().where(
                 WebsiteText.website == website.id, WebsiteText.kind == kind,
                 WebsiteText.language == language)).first()

@@ -429,7 +429,7 @@ def test_the_superuser_writes_a_text_and_it_is_the_websites_own(app, admin_clien
     url = text_url(site)
     page = admin_client.get(url)
     assert "Uw account bij {website_name} is klaar" in text(page)   # the shipped text
-    response = admin_client.form(url, {"subject": "Welkom bij {website_name}",
+    response = admin_client.fill(url, {"subject": "Welkom bij {website_name}",
                                        "body": "Beste {customer_name},\r\n\r\nWelkom!\r\n",
                                        "version": opened(page), "submit": "Save text"})
     assert response.status_code == 302
@@ -444,7 +444,7 @@ def test_the_superuser_writes_a_text_and_it_is_the_websites_own(app, admin_clien
 def test_the_preview_fills_in_example_values_and_saves_nothing(app, admin_client):
     make_company()
     site = make_website("shop", name="Jansen Webshop", public_url="https://shop.jansen.example")
-    response = admin_client.form(text_url(site), {
+    response = admin_client.fill(text_url(site), {
         "subject": "Welkom bij {website_name}",
         "body": "Beste {customer_name}, log in: {login_url}\n{company_name}",
         "version": "", "preview": "Preview"})
@@ -472,7 +472,7 @@ def test_an_unknown_placeholder_or_an_unbalanced_brace_is_an_error_beside_the_fi
     data = {"subject": "Welkom", "body": "Hallo", "version": "", "submit": "Save text"}
     data[field] = value
     for button in ("submit", "preview"):
-        response = admin_client.form(text_url(site), {**data, button: "x"})
+        response = admin_client.fill(text_url(site), {**data, button: "x"})
         assert response.status_code == 400
         assert error_beside(text(response), field).startswith(message)
         assert value in text(response)   # what was typed is still there
@@ -481,12 +481,12 @@ def test_an_unknown_placeholder_or_an_unbalanced_brace_is_an_error_beside_the_fi
 
 def test_the_reset_link_placeholder_belongs_to_the_password_reset_text_only(app, admin_client):
     site = make_website("shop")
-    response = admin_client.form(text_url(site, "approved"), {
+    response = admin_client.fill(text_url(site, "approved"), {
         "subject": "x", "body": "{reset_url}", "version": "", "submit": "Save text"})
     assert response.status_code == 400
     assert "You can use: {customer_name}, {website_name}, {login_url}, {company_name}." in \
         error_beside(text(response), "body")
-    assert admin_client.form(text_url(site, "password_reset"), {
+    assert admin_client.fill(text_url(site, "password_reset"), {
         "subject": "x", "body": "{reset_url}", "version": "",
         "submit": "Save text"}).status_code == 302
 
@@ -495,7 +495,7 @@ def test_the_placeholder_errors_are_translated(app, admin_client, superuser):
     site = make_website("shop")
     superuser.language = "nl"
     superuser.save()
-    response = admin_client.form(text_url(site), {
+    response = admin_client.fill(text_url(site), {
         "subject": "x", "body": "{naam", "version": "", "submit": "Save text"})
     assert response.status_code == 400
     error = error_beside(text(response), "body")
@@ -520,16 +520,35 @@ def test_the_second_superuser_saving_a_text_gets_409_with_the_first_change(app, 
     url = text_url(site)
     anna_opened, kees_opened = opened(admin_client.get(url)), opened(kees.get(url))
     assert anna_opened == kees_opened == ""   # both opened Kontor's text
-    assert admin_client.form(url, {"subject": "Anna", "body": "Anna's text",
+    assert admin_client.fill(url, {"subject": "Anna", "body": "Anna's text",
                                    "version": anna_opened, "submit": "x"}).status_code == 302
-    late = kees.form(url, {"subject": "Kees", "body": "Kees's text", "version": kees_opened,
+    late = kees.fill(url, {"subject": "Kees", "body": "Kees's text", "version": kees_opened,
                            "submit": "x"})
     assert late.status_code == 409
     assert "saved now: Anna; in your form: Kees" in text(late)
     assert website_texts.text_for(site, "approved", "nl").subject == "Anna"
-    assert kees.form(url, {"subject": "Kees", "body": "Kees's text", "version": opened(late),
+    assert kees.fill(url, {"subject": "Kees", "body": "Kees's text", "version": opened(late),
                            "submit": "x"}).status_code == 302
     assert website_texts.text_for(site, "approved", "nl").subject == "Kees"
+
+
+def test_a_double_click_on_save_text_saves_once_and_says_so(app, admin_client):
+    site = make_website("shop")
+    page = admin_client.get(text_url(site))
+    data = {"subject": "Welkom", "body": "Hallo {customer_name}", "version": opened(page),
+            "form_key": form_key(page), "submit": "Save text"}
+    assert admin_client.fill(text_url(site), data).status_code == 302
+    again = admin_client.fill(text_url(site), data)
+    assert again.status_code == 302
+    assert "This was saved already" in text_of(admin_client.get(again.headers["Location"]))
+    assert WebsiteText.select().count() == 1
+    assert len(audited("website.text_changed")) == 1
+
+
+def test_a_sender_name_stays_on_one_line(app, admin_client):
+    response = admin_client.fill(NEW, website_form(sender_name="Jansen\r\nBcc: y@evil.example"))
+    assert response.status_code == 302
+    assert Website.get().sender_name == "Jansen Bcc: y@evil.example"
 
 
 def test_using_kontors_text_again_asks_first_and_removes_the_own_text(app, admin_client):
