@@ -23,8 +23,9 @@ to tell two kinds of session apart on every request, and one forgotten check wou
 audience's session count for the other. With two apps each side has exactly one kind of user
 and one kind of session, and a session of one realm is not even found by the other.
 
-Until issue 13 adds websites, every slug of the form [a-z0-9-]{1,50} is served by the portal
-skeleton (blueprints/portal/website.py).
+The portal of `/w/<slug>/` is that of the active Website row with that slug; any other slug's
+portal answers 404 (blueprints/portal/website.py). Host names are stored per website, but the
+dispatcher routes by path only so far.
 """
 import logging
 import re
@@ -35,6 +36,7 @@ from pathlib import Path
 import waitress
 from flask import (
     Flask,
+    abort,
     before_render_template,
     flash,
     g,
@@ -201,8 +203,11 @@ def register_request_hooks(app):
 def register_portal_request_hooks(portal):
     @portal.before_request
     def check_portal_access():
-        """Forget the company read by an earlier request, then apply the view's access level."""
+        """Forget the company read by an earlier request; an unknown or deactivated website's
+        portal is not found, whatever the page; then apply the view's access level."""
         g.pop("company", None)
+        if portal_website.current_website() is None:
+            abort(404)
         return access.enforce_access()
 
     register_connection_teardown(portal)
@@ -329,7 +334,9 @@ def select_locale():
     chosen = session.get("lang") if session else None
     if chosen in languages.LANGUAGES:
         return chosen
-    return languages.best_match(request.accept_languages) or languages.DEFAULT
+    website = g.get("website")   # on a portal page: its website's language comes next
+    return languages.best_match(request.accept_languages) \
+        or (website.language if website is not None else languages.DEFAULT)
 
 
 def select_formatting_locale():

@@ -11,7 +11,8 @@ from blueprints import (
     setup,
     support,
     users,
+    websites,
 )
 
 BLUEPRINTS = (main.bp, auth.bp, setup.bp, profile.bp, admin.bp, employees.bp, invitations.bp,
-              users.bp, contacts.bp, notes.bp, support.bp)
+              users.bp, websites.bp, contacts.bp, notes.bp, support.bp)

@@ -65,6 +65,12 @@ AUDIT_ACTION_LABELS = {
     "user.superuser_granted": _l("Made a superuser"),
     "user.superuser_withdrawn": _l("Superuser rights withdrawn"),
     "user.unlocked": _l("User account unlocked"),
+    "website.created": _l("Website added"),
+    "website.deactivated": _l("Website deactivated"),
+    "website.reactivated": _l("Website reactivated"),
+    "website.text_changed": _l("Website e-mail text changed"),
+    "website.text_reset": _l("Website e-mail text reset to Kontor's"),
+    "website.updated": _l("Website changed"),
 }
 
 

@@ -10,6 +10,7 @@ module (`from models import User, db`):
 - `models.accounts`: the company, employees, users and their sessions, tokens, invitations;
 - `models.contacts`: contacts, contact persons, note entries, contact changes, contact imports;
 - `models.support`: case categories and types, support cases, their messages, files, events;
+- `models.portal`: the websites and their e-mail texts;
 - `models.system`: the e-mail outbox, the audit log, the scheduled jobs' leases, the used
   one-time form keys.
 
@@ -39,14 +40,15 @@ from models.db import (
     locked,
     open_database,
 )
+from models.portal import Website, WebsiteText
 from models.support import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase
 from models.system import AuditEvent, FormKey, JobLease, KeptForm, OutboxMessage
 
 # Every table, parents before children (the order the tests compare them with the migrations).
-ALL_MODELS = [Company, Employee, User, UserSession, Token, Invitation, ContactImport, Contact,
-              ContactPerson, NoteEntry, ContactChange, CaseCategory, CaseType, SupportCase,
-              CaseMessage, CaseFile, CaseEvent, OutboxMessage, AuditEvent, JobLease, FormKey,
-              KeptForm]
+ALL_MODELS = [Company, Employee, User, Website, WebsiteText, UserSession, Token, Invitation,
+              ContactImport, Contact, ContactPerson, NoteEntry, ContactChange, CaseCategory,
+              CaseType, SupportCase, CaseMessage, CaseFile, CaseEvent, OutboxMessage,
+              AuditEvent, JobLease, FormKey, KeptForm]
 
 __all__ = [
     "ALL_MODELS",
@@ -80,6 +82,8 @@ __all__ = [
     "is_sqlite",
     "locked",
     "open_database",
+    "Website",
+    "WebsiteText",
     "utcnow",
     "with_employee",
 ]

@@ -13,6 +13,7 @@ from peewee import (
 
 from models.clock import utcnow
 from models.db import BaseModel
+from models.portal import Website
 
 
 class Company(BaseModel):
@@ -124,7 +125,8 @@ class UserSession(BaseModel):
     # The audience (kontor/access.py): "staff", or "portal" for a customer on a website's
     # portal. A session is only ever opened by the app of its own realm and website.
     realm = CharField(max_length=10, default="staff")
-    website_id = IntegerField(null=True)   # portal sessions; a foreign key once Website exists
+    # portal sessions only; `website_id` is the id, as the session interface uses it
+    website = ForeignKeyField(Website, null=True, backref="sessions", on_delete="CASCADE")
 
     class Meta:
         indexes = ((("ended_at", "last_seen_at"), False),)

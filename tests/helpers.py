@@ -13,7 +13,7 @@ from flask import g, has_app_context
 from flask.testing import FlaskClient
 from werkzeug.routing.converters import NumberConverter
 
-from kontor import employees, passwords
+from kontor import employees, passwords, websites
 from models import Company, User, db
 from models.clock import utcnow
 
@@ -133,6 +133,16 @@ def make_user(email="staff@jansen.example", password=PASSWORD, superuser=False, 
         if employee else None
     return User.create(email=email.lower(), password_hash=passwords.hash_password(password),
                        is_superuser=superuser, employee=person, language=language)
+
+
+def make_website(slug="shop", name=None, **fields):
+    """A website with its portal at /w/<slug>/, saved as the website form saves one."""
+    values = dict(name=name or slug.replace("-", " ").title(), slug=slug, host="",
+                  public_url=f"https://{slug}.jansen.example", language="en",
+                  protection="none", self_registration=False, register_link=False,
+                  approval="manual", sender_name="", sender_email="", copy_email="")
+    values.update(fields)
+    return websites.save(None, values)
 
 
 def sign_in(client, email, password=PASSWORD, next_page=None):

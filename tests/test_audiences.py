@@ -11,12 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import url_for
 from flask_login import UserMixin
-from helpers import make_company, sign_in, url_values
+from helpers import make_company, make_website, sign_in, url_values
 
-from blueprints.portal.website import find_website
 from kontor import access, jobs, sessions
 from kontor.extensions import portal_login_manager
-from models import UserSession
+from models import UserSession, Website
 from models.clock import utcnow
 
 SITE_A, SITE_B = "site-a", "site-b"
@@ -39,8 +38,14 @@ def portal_cookie(app):
     return app.config["PORTAL_SESSION_COOKIE_NAME"]
 
 
+@pytest.fixture(autouse=True)
+def two_websites(app):
+    """The websites SITE_A and SITE_B, each with its portal."""
+    return make_website(SITE_A), make_website(SITE_B)
+
+
 def website_id(slug):
-    return find_website(slug).id
+    return Website.get(Website.slug == slug).id
 
 
 def plant_session(realm, user=None, website=None, data=None, last_seen_at=None):

@@ -5,12 +5,12 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import KontorClient
+from helpers import KontorClient, make_website
 from peewee import IntegrityError
 
 from app import create_app
 from kontor import contacts, employees, migrate
-from models import ALL_MODELS, Employee, SupportCase, User, UserSession, db
+from models import ALL_MODELS, Employee, SupportCase, User, UserSession, Website, db
 
 # These tests migrate for themselves, so they start on an empty database.
 pytestmark = pytest.mark.empty_database
@@ -237,3 +237,22 @@ def test_one_folding_fills_the_search_columns_of_existing_rows(bare_app):
         assert [c.name for c in contacts.search("o'neill").contacts] == ["Café O’Neill"]
         assert [c.name for c in contacts.search("jansen").contacts] == ["Jansen BV"]
         assert SupportCase.get().search_text == "uberweisung fehlgeschlagen"
+
+
+def test_the_migration_removes_stand_in_portal_sessions_and_links_sessions_to_websites(bare_app):
+    """Migration 0017: the portal sessions of the stand-in websites (all anonymous) go, staff
+    sessions stay, and a session's website is a foreign key that goes with its website."""
+    migrate.upgrade(db.obj, target="0015_contacts_without_city_last")
+    for sid, realm, website_id in (("a", "staff", None), ("b", "portal", 123456)):
+        insert("user_session", sid_hash=sid * 64, data="{}", created_at="2026-01-02 03:04:05",
+               last_seen_at="2026-01-02 03:04:05", ip="", user_agent="", end_reason="",
+               realm=realm, website_id=website_id)
+    assert "0017_websites" in migrate.upgrade(db.obj)
+    with db.connection_context():
+        assert [(r.realm, r.website_id) for r in UserSession.select()] == [("staff", None)]
+        keys = db.get_foreign_keys("user_session")
+        assert any(k.column == "website_id" and k.dest_table == "website" for k in keys)
+        site = make_website("shop")
+        UserSession.create(sid_hash="c" * 64, realm="portal", website=site.id)
+        Website.delete().where(Website.id == site.id).execute()   # its sessions go with it
+        assert UserSession.select().where(UserSession.realm == "portal").count() == 0

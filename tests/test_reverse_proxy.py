@@ -67,7 +67,7 @@ http {{
 SEED = """\
 import sys
 from kontor import migrate, passwords
-from models import Company, Employee, User, db, open_database
+from models import Company, Employee, User, Website, db, open_database
 migrate.upgrade(open_database(sys.argv[1]))
 with db.connection_context():
     Company.create(name="Jansen Installatie BV", street="Dorpsstraat 1", postcode="1234 AB",
@@ -78,6 +78,7 @@ with db.connection_context():
         person = Employee.create(name=name, email=email)
         User.create(email=email, employee=person, is_superuser=superuser, language="en",
                     password_hash=passwords.hash_password({password!r}))
+    Website.create(name="Demo", slug="demo", public_url="https://shop.jansen.example")
 """
 
 
