@@ -35,14 +35,20 @@ SLOW_LOCK_WAIT_SECONDS = 1.0   # a write that waits longer for the lock is logge
 
 
 class LockWaits:
-    """How long write transactions waited for SQLite's write lock in this process: the
-    longest wait and how many transactions began, for the log and bench/import_load.py.
-    Thread-safe; seconds as floats."""
+    """How long write transactions waited for SQLite's write lock in this process, and how
+    long they held it: the longest of each and how many transactions began, for the log and
+    bench/import_load.py. Thread-safe; seconds as floats."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self.longest = 0.0
+        self.longest_hold = 0.0
         self.count = 0
+
+    def held(self, seconds: float):
+        """Note that a transaction held the lock for `seconds` (BEGIN to COMMIT/ROLLBACK)."""
+        with self._lock:
+            self.longest_hold = max(self.longest_hold, seconds)
 
     def record(self, seconds: float):
         """Count one transaction that waited `seconds` for the lock; log one that waited
@@ -57,7 +63,8 @@ class LockWaits:
         """One line for the log: the longest wait in ms and the number of transactions."""
         with self._lock:
             return (f"longest wait for the database's write lock: {self.longest * 1000:.0f} ms "
-                    f"over {self.count} write transactions")
+                    f"over {self.count} write transactions; longest held: "
+                    f"{self.longest_hold * 1000:.0f} ms")
 
 
 lock_waits = LockWaits()
@@ -70,7 +77,25 @@ class KontorSqliteDatabase(PooledSqliteDatabase):
     def begin(self, lock_type=None):
         started = time.perf_counter()
         super().begin(lock_type)
-        lock_waits.record(time.perf_counter() - started)
+        self._state.began = time.perf_counter()    # per thread, as the connection is
+        lock_waits.record(self._state.began - started)
+
+    def commit(self):
+        try:
+            return super().commit()
+        finally:
+            self._held()
+
+    def rollback(self):
+        try:
+            return super().rollback()
+        finally:
+            self._held()
+
+    def _held(self):
+        began = self._state.__dict__.pop("began", None)
+        if began is not None:
+            lock_waits.held(time.perf_counter() - began)
 
 
 def open_database(url: str):
