@@ -28,6 +28,7 @@ Still all or nothing, but never one long write transaction:
 Nothing here imports Flask: the view starts the work of a large file in a thread
 (`start_in_background`, which reads the file there too), tests and the bench call `run`.
 """
+import json
 import logging
 import threading
 import time
@@ -35,7 +36,7 @@ import time
 from peewee import IntegrityError, fn
 
 from kontor import audit, config, contact_io, contacts
-from models import Contact, ContactImport, SupportCase, db
+from models import Contact, ContactChange, ContactImport, SupportCase, db
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.contact_import")
@@ -196,9 +197,9 @@ def _update_existing(import_id, updates, user, done, total, after_batch):
     customer number) after every new contact is written: in batches of
     `config.CSV_IMPORT_BATCH_ROWS`, each its own short transaction that also moves the import's
     `done`, with a pause between them. Each update is an ordinary edit (contacts.update: the
-    change history, the search index); an unchanged contact is left alone. The contacts are
-    not the import's (`undo` would delete them): an update is not undone when a later batch
-    fails. Returns the new `done`. Rule: issue 11 item 10."""
+    change history, the search index) whose history row carries the import's id: `undo`
+    puts the old values back when a later batch fails. An unchanged contact is left alone.
+    Returns the new `done`. Rule: issue 11 item 10; all or nothing: issue 10 item 1."""
     size = max(1, config.CSV_IMPORT_BATCH_ROWS)
     for start_at in range(0, len(updates), size):
         batch = updates[start_at:start_at + size]
@@ -206,7 +207,8 @@ def _update_existing(import_id, updates, user, done, total, after_batch):
         with db.atomic():
             for _line, values in batch:
                 current = Contact.get(Contact.customer_number == values["customer_number"])
-                contacts.update(current.id, values, current.version, user)
+                contacts.update(current.id, values, current.version, user,
+                                contact_import=import_id)
             done = _progress(import_id, done + len(batch))
         if after_batch is not None:
             after_batch(done, total)
@@ -250,9 +252,12 @@ def _why(exc, rows, import_id):
 def undo(import_id, reason="failed", detail="") -> int:
     """Delete every contact of import `import_id` (with their change history, persons and
     notes, and their search index entries: foreign keys and triggers), in transactions of
-    `config.CSV_IMPORT_BATCH_ROWS` contacts, and mark the import failed with `reason` and
-    `detail`. Returns how many contacts were deleted. The register is then as before, but for
-    a contact that someone opened a support case for meanwhile: that one is kept."""
+    `config.CSV_IMPORT_BATCH_ROWS` contacts, put back the values of the existing contacts it
+    updated (`_undo_updates`), and mark the import failed with `reason` and `detail`. Returns
+    how many contacts were deleted. The register is then as before, but for a contact that
+    someone opened a support case for meanwhile (kept) and a contact someone edited after the
+    import updated it (their edit stands)."""
+    _undo_updates(import_id)
     size = max(1, config.CSV_IMPORT_BATCH_ROWS)
     deleted = 0
     in_use = fn.EXISTS(SupportCase.select(SupportCase.id).where(SupportCase.contact == Contact.id))
@@ -272,6 +277,34 @@ def undo(import_id, reason="failed", detail="") -> int:
                              updated_at=utcnow(), finished_at=utcnow()).where(
             ContactImport.id == import_id).execute()
     return deleted
+
+
+def _undo_updates(import_id):
+    """Put back the old values of every contact import `import_id` updated, newest change
+    first, as an ordinary edit (history, search index) by the import's user, in transactions
+    of `config.CSV_IMPORT_BATCH_ROWS` changes. A contact edited since is left as it is now
+    (contacts.update refuses the stale version). Returns how many were put back."""
+    record = ContactImport.get_or_none(ContactImport.id == import_id)
+    user = record.user_id if record is not None else None
+    size = max(1, config.CSV_IMPORT_BATCH_ROWS)
+    restored, after = 0, None
+    while True:
+        query = (ContactChange.select().where(ContactChange.contact_import == import_id)
+                 .order_by(ContactChange.id.desc()).limit(size))
+        if after is not None:
+            query = query.where(ContactChange.id < after)
+        changes = list(query)
+        if not changes:
+            return restored
+        with db.atomic():
+            for change in changes:
+                old = {field: values[0] for field, values in json.loads(change.changes).items()}
+                try:
+                    contacts.update(change.contact_id, old, change.version, user)
+                    restored += 1
+                except (contacts.EditConflict, Contact.DoesNotExist):
+                    pass       # edited or deleted since: what is there now stands
+        after = changes[-1].id
 
 
 def undo_abandoned(older_than=None) -> int:

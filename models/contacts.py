@@ -106,6 +106,9 @@ class ContactChange(BaseModel):
     user = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     at = DateTimeField(default=utcnow)
     changes = TextField(default="{}")
+    # the import that made this change (an update of an existing contact), so that a failed
+    # import puts the old values back (kontor/contact_import.py undo; migration 0019)
+    contact_import = ForeignKeyField(ContactImport, null=True, backref="+", on_delete="SET NULL")
 
     class Meta:
         indexes = ((("contact", "version"), False),)

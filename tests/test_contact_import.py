@@ -6,6 +6,7 @@ The batch size is set small here (config.CSV_IMPORT_BATCH_ROWS) so that a few li
 several batches; `bench/import_load.py` runs the full-size case against 20 clients.
 """
 import io
+import json
 import threading
 
 import pytest
@@ -265,3 +266,42 @@ def test_undoing_an_import_keeps_a_contact_someone_opened_a_case_for(app, desk):
     assert Contact.get_or_none(Contact.name == "Half A") is None
     kept = Contact.get(Contact.name == "Half B")
     assert kept.contact_import_id is None and kept.cases.count() == 1
+
+
+def test_a_failed_import_also_puts_back_the_contacts_it_updated(app, superuser, small_batches):
+    """All or nothing includes "update the existing contact" (issue 10 item 1): a later batch
+    fails, and the contacts updated by earlier batches get their old values back, except one
+    that someone edited after the import had updated it (their edit stands)."""
+    for number in range(10001, 10006):
+        contacts.create({"name": f"Klant {number}", "city": "Utrecht", "discount": "5"},
+                        customer_number=number)
+    lines = ["Name,Customer number,City,Discount"] + [
+        f"Klant {number},{number},Amersfoort,12.5" for number in range(10001, 10006)] + [
+        "Nieuw BV,,Zwolle,0"]
+    preview = contact_io.parse(("\n".join(lines) + "\n").encode(), existing="update")
+    assert preview.ok and len(preview.updates) == 5, preview.errors
+    record = contact_import.start(preview, user=superuser.id)
+    calls = []
+
+    def after_batch(done, total):
+        calls.append(done)
+        if done == 4:     # the new contact and the first three updates are committed
+            def meanwhile():
+                edited = Contact.get(Contact.customer_number == 10002)
+                contacts.update(edited.id, {"phone": "030 111"}, edited.version)
+                Contact.delete().where(Contact.customer_number == 10005).execute()
+            in_another_thread(meanwhile)
+
+    with pytest.raises(contact_import.ImportFailed):
+        contact_import.run(record.id, preview, user=superuser.id, after_batch=after_batch)
+    register = {c.customer_number: (c.city, f"{c.discount:.2f}", c.phone)
+                for c in Contact.select().order_by(Contact.customer_number)}
+    assert register == {10001: ("Utrecht", "5.00", ""),
+                        10002: ("Amersfoort", "12.50", "030 111"),   # edited since: stands
+                        10003: ("Utrecht", "5.00", ""),
+                        10004: ("Utrecht", "5.00", "")}
+    assert ContactImport.get_by_id(record.id).status == "failed"
+    history = json.loads(ContactChange.select().where(
+        ContactChange.contact == Contact.get(Contact.customer_number == 10001).id)
+        .order_by(ContactChange.version.desc()).first().changes)
+    assert history["city"] == ["Amersfoort", "Utrecht"]

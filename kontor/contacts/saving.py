@@ -148,8 +148,9 @@ def _as_text(value):
     return value
 
 
-def update(contact_id, values, opened_version, user=None):
+def update(contact_id, values, opened_version, user=None, contact_import=None):
     """Save the edited fields (a dict of FIELDS) if nobody saved since `opened_version`.
+    `contact_import`: the id of the import making the change (its history row says so).
 
     Returns the updated contact (unchanged if nothing differed). Raises EditConflict when
     someone saved since, and Contact.DoesNotExist when there is no such contact.
@@ -180,7 +181,8 @@ def update(contact_id, values, opened_version, user=None):
         if not updated:   # cannot happen inside the write transaction, but never overwrite
             raise EditConflict(current, [])
         ContactChange.create(contact=contact_id, version=opened_version + 1, user=user,
-                             changes=json.dumps(changes, default=str))
+                             changes=json.dumps(changes, default=str),
+                             contact_import=contact_import)
     return Contact.get_by_id(contact_id)
 
 
