@@ -75,8 +75,12 @@ def start_file(lines, user=None) -> ContactImport:
 
 def lines_in(raw: bytes) -> int:
     """About how many contacts the CSV file `raw` holds (its lines but the header; a line
-    break inside a quoted cell counts too): decides whether it is read in the background."""
-    return max(raw.count(b"\n"), raw.count(b"\r")) - 1
+    break inside a quoted cell counts too; a last line without a line break counts): decides
+    whether it is read in the background, and is the progress page's total until then."""
+    lines = max(raw.count(b"\n"), raw.count(b"\r"))
+    if raw.strip() and not raw.endswith((b"\n", b"\r")):
+        lines += 1
+    return max(0, lines - 1)
 
 
 def import_rows(preview, user=None) -> int:

@@ -305,3 +305,10 @@ def test_a_failed_import_also_puts_back_the_contacts_it_updated(app, superuser, 
         ContactChange.contact == Contact.get(Contact.customer_number == 10001).id)
         .order_by(ContactChange.version.desc()).first().changes)
     assert history["city"] == ["Amersfoort", "Utrecht"]
+
+
+@pytest.mark.parametrize(("raw", "contacts_in_it"), [
+    (b"Name\nA\nB\n", 2), (b"Name\nA\nB", 2), (b"Name\r\nA\r\nB", 2), (b"Name\rA\rB\r", 2),
+    (b"Name\n", 0), (b"Name", 0), (b"", 0)])
+def test_the_progress_total_counts_a_last_line_without_a_line_break(raw, contacts_in_it):
+    assert contact_import.lines_in(raw) == contacts_in_it
