@@ -88,7 +88,7 @@ NOT_INVITABLE = {
     "inactive": _l("This employee is no longer active."),
     "no_email": _l("This employee has no e-mail address in the register."),
     "has_account": _l("This employee already has an account."),
-    "already_invited": _l("This employee has just been invited by someone else."),
+    "already_invited": _l("This employee has an open invitation already."),
 }
 
 

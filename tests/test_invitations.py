@@ -586,7 +586,7 @@ def test_a_second_invitation_for_the_same_employee_gets_an_error_beside_the_fiel
     late = send_invitation(other_admin, kees)
 
     assert late.status_code == 400
-    assert field_error(late, "employee") == "This employee has just been invited by someone else."
+    assert field_error(late, "employee") == "This employee has an open invitation already."
     assert Invitation.select().count() == 1
     assert OutboxMessage.select().count() == 1
     assert len(audit_events("invitation.sent")) == 1
