@@ -7,6 +7,7 @@ from blueprints import (
     invitations,
     main,
     notes,
+    products,
     profile,
     setup,
     support,
@@ -15,4 +16,4 @@ from blueprints import (
 )
 
 BLUEPRINTS = (main.bp, auth.bp, setup.bp, profile.bp, admin.bp, employees.bp, invitations.bp,
-              users.bp, websites.bp, contacts.bp, notes.bp, support.bp)
+              users.bp, websites.bp, contacts.bp, notes.bp, support.bp, products.bp)

@@ -57,6 +57,8 @@ def readiness_context():
 class CompanySettingsForm(CompanyForm):
     language = language_field(_l("Default language for e-mails and new users"))
     timezone = SelectField(_l("Time zone"), choices={tz: tz for tz in TIMEZONES})
+    currency = SelectField(_l("Currency of prices and orders"),
+                           choices={code: code for code in company_rules.CURRENCIES})
     version = HiddenField()
     submit = SubmitField(_l("Save company details"))
 

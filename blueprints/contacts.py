@@ -1,6 +1,5 @@
 """The contact register: list and search, view mode and edit mode, contact persons,
 CSV import and export, vCard. Open to every signed-in user."""
-import re
 import secrets
 
 from flask import (
@@ -22,7 +21,6 @@ from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    DecimalField,
     HiddenField,
     RadioField,
     StringField,
@@ -38,6 +36,7 @@ from blueprints.forms import (
     FILE_TOO_LARGE,
     ActionForm,
     Form,
+    LocalDecimalField,
     NoteForm,
     country_field,
     email_field,
@@ -65,32 +64,6 @@ bp = Blueprint("contacts", __name__, url_prefix="/contacts")
 
 SORT_LABELS = {"name": _l("Name"), "number": _l("Customer number"), "city": _l("City")}
 WEBSITE_MESSAGE = _l("Enter a website address such as www.example.nl or https://example.nl.")
-
-
-class LocalDecimalField(DecimalField):
-    """A decimal number as the reader writes it: "12,5" and "12.5" are both 12.5 (a Dutch,
-    German or Norwegian reader types a comma; issue 11 item 19), shown again in the reader's
-    locale (`format_decimal`). A number with both a comma and a point is no number here: the
-    field holds percentages, which never need a thousands separator."""
-
-    def process_formdata(self, valuelist):
-        if valuelist:
-            typed = valuelist[0].strip()
-            if typed and not re.fullmatch(r"-?[0-9]+([.,][0-9]+)?", typed):
-                # "1e2", "٣", "12,5.3": not how anyone writes a percentage; Decimal would read
-                # the first two as 100 and 3 (found by a new user's try). Handed on as no
-                # number, so DecimalField gives its own (WTForms-translated) message.
-                valuelist = ["no number"]
-            elif "," in typed:
-                valuelist = [typed.replace(",", ".")]
-        super().process_formdata(valuelist)
-
-    def _value(self):
-        if self.raw_data:
-            return self.raw_data[0]
-        if self.data is None:
-            return ""
-        return format_decimal(self.data, format="0.00")
 
 
 class ContactForm(Form):

@@ -8,8 +8,10 @@ labels are here because the contact timeline shows a case's status too, not only
 pages.
 """
 import functools
+from decimal import Decimal
 
-from flask_babel import format_percent
+from babel.numbers import format_percent as babel_format_percent
+from flask_babel import format_currency, format_percent, get_locale
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 
@@ -37,6 +39,11 @@ AUDIT_ACTION_LABELS = {
     "contact.created": _l("Contact created"),
     "contacts.exported": _l("Contacts exported"),
     "contacts.imported": _l("Contacts imported"),
+    "product.created": _l("Product added"),
+    "product.deactivated": _l("Product taken out of the offer"),
+    "product.reactivated": _l("Product offered again"),
+    "product.updated": _l("Product changed"),
+    "products.exported": _l("Products exported"),
     "employee.created": _l("Employee added"),
     "employee.linked": _l("Employee linked to a user account"),
     "employee.updated": _l("Employee changed"),
@@ -98,7 +105,27 @@ def percent(value):
     return format_percent(value)
 
 
+def rate(percentage):
+    """A rate in percent (Decimal("12.5"), a VAT rate) in the reader's locale with the
+    decimals it has: "12,5 %" in German, "21%" in Dutch (format_percent alone rounds to whole
+    percents). None shows as "—"."""
+    if percentage is None:
+        return "—"
+    return babel_format_percent(Decimal(percentage) / 100, locale=get_locale(),
+                                decimal_quantization=False)
+
+
+def money(amount, currency):
+    """An amount (Decimal) of `currency` (ISO 4217, the company's) as the reader's locale
+    writes money: "€ 1.234,50" in Dutch, "1.234,50 €" in German, "kr 1 234,50" in Norwegian
+    (Babel's format_currency; the currency is the company's, the language decides only the
+    format). None shows as "—"."""
+    return "—" if amount is None else format_currency(amount, currency)
+
+
 FILTERS = {
+    "money": money,
+    "rate": rate,
     "datetime_local": local_time,
     "browser_name": browser_name,
     "percent": percent,

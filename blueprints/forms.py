@@ -2,10 +2,11 @@
 language switch (issue 10 items 5 and 7; the rules are in kontor/kept_forms.py)."""
 import functools
 import hmac
+import re
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, request, session
-from flask_babel import get_locale, lazy_ngettext, ngettext
+from flask_babel import format_decimal, get_locale, lazy_ngettext, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -16,6 +17,7 @@ from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from wtforms import (
+    DecimalField,
     EmailField,
     HiddenField,
     MultipleFileField,
@@ -29,7 +31,7 @@ from wtforms import FileField as PlainFileField
 from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
-from wtforms.widgets import HiddenInput, Select, html_params
+from wtforms.widgets import HiddenInput, Select, TextInput, html_params
 
 from blueprints.common import form_page, safe_next
 from kontor import config, form_keys, kept_forms, languages, passwords
@@ -382,6 +384,42 @@ class NewPasswordForm(Form):
 
 def language_field(label=None):
     return SelectField(label or _l("Language"), choices=languages.LANGUAGES)
+
+
+class LocalDecimalField(DecimalField):
+    """A decimal number as the reader writes it: "12,5" and "12.5" are both 12.5 (a Dutch,
+    German or Norwegian reader types a comma; issue 11 item 19), shown again in the reader's
+    locale (`format_decimal`). A number with both a comma and a point is no number here: the
+    field holds percentages, which never need a thousands separator.
+
+    A text box with a decimal keypad, not <input type=number>: a browser in English refuses
+    the comma in a number box, and forgets what was typed."""
+
+    widget = TextInput()
+
+    def __init__(self, *args, **kwargs):
+        render_kw = {"inputmode": "decimal", "autocomplete": "off"}
+        render_kw.update(kwargs.pop("render_kw", None) or {})
+        super().__init__(*args, render_kw=render_kw, **kwargs)
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            typed = valuelist[0].strip()
+            if typed and not re.fullmatch(r"-?[0-9]+([.,][0-9]+)?", typed):
+                # "1e2", "٣", "12,5.3": not how anyone writes a percentage; Decimal would read
+                # the first two as 100 and 3 (found by a new user's try). Handed on as no
+                # number, so DecimalField gives its own (WTForms-translated) message.
+                valuelist = ["no number"]
+            elif "," in typed:
+                valuelist = [typed.replace(",", ".")]
+        super().process_formdata(valuelist)
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return format_decimal(self.data, format="0.00")
 
 
 class CountrySelect(Select):

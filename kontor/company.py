@@ -1,4 +1,6 @@
-"""First-run setup and the readiness checklist (SPEC section 2)."""
+"""First-run setup, the company's details and the readiness checklist (SPEC section 2)."""
+from babel.numbers import get_territory_currencies
+
 from kontor import employees, passwords
 from kontor.errors import Refused
 from kontor.mail import normalise_email
@@ -7,7 +9,10 @@ from models import Company, Employee, User, db
 from models.clock import utcnow
 
 COMPANY_FIELDS = ("name", "street", "postcode", "city", "country", "phone", "email",
-                  "vat_number", "org_number", "language", "timezone")
+                  "vat_number", "org_number", "language", "timezone", "currency")
+# The currencies a company can choose for its prices and orders (ISO 4217; issue 14 item 1).
+CURRENCIES = ("EUR", "NOK", "SEK", "DKK", "GBP", "USD", "CHF", "PLN", "ISK", "CAD", "AUD",
+              "NZD")
 
 # What must be filled in before users can be invited or sync activated, in checklist order.
 REQUIRED_COMPANY_FIELDS = ("name", "street", "postcode", "city", "phone", "email", "vat_number")
@@ -18,6 +23,14 @@ class SetupAlreadyDone(Refused):
 
     def __init__(self, reason="setup_done"):
         super().__init__(reason)
+
+
+def currency_for(country: str) -> str:
+    """The currency a company in `country` (ISO 3166 alpha-2) most likely uses, if Kontor
+    offers it (CURRENCIES), else EUR. From CLDR (Babel). Setup chooses it; the company
+    settings change it."""
+    found = get_territory_currencies(country) if country else []
+    return found[0] if found and found[0] in CURRENCIES else "EUR"
 
 
 def needs_setup() -> bool:
@@ -36,6 +49,7 @@ def perform_setup(company_fields: dict, name: str, email: str, password: str):
             raise SetupAlreadyDone()
         fields = {k: (company_fields.get(k) or "").strip() for k in COMPANY_FIELDS
                   if company_fields.get(k) is not None}
+        fields.setdefault("currency", currency_for(fields.get("country", "")))
         company = Company.current()
         if company is None:
             company = Company.create(**fields)

@@ -285,14 +285,14 @@ def _check(values, line_number, numbers_in_file):
     return None
 
 
-def _safe_cell(value):
+def safe_cell(value):
     """Spreadsheets run cells starting with = + - @ as formulas: quote them."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def unquoted_cell(text):
-    """A cell as read back: the apostrophe `_safe_cell` puts before a value starting with
+    """A cell as read back: the apostrophe `safe_cell` puts before a value starting with
     = + - or @ is taken off again ("'+31 6 1234 5678" → "+31 6 1234 5678"), so that our own
     export, imported again, gives back exactly what was exported; any other apostrophe is left
     as it is ("'t Hoen"). In and out: str. Rule: issue 11 item 10."""
@@ -319,7 +319,7 @@ def export_csv(query, language=languages.DEFAULT):
                 value = f"{value:.2f}".replace(".", "," if language != "en" else ".")
             elif key == "kind":
                 value = KIND_NAMES.get(value, (value,) * len(languages.CODES))[index]
-            row.append(_safe_cell(value))
+            row.append(safe_cell(value))
         writer.writerow(row)
         yield buffer.getvalue()
 

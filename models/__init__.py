@@ -11,6 +11,7 @@ module (`from models import User, db`):
 - `models.contacts`: contacts, contact persons, note entries, contact changes, contact imports;
 - `models.support`: case categories and types, support cases, their messages, files, events;
 - `models.portal`: the websites and their e-mail texts;
+- `models.catalog`: the products the portal offers and the websites that offer them;
 - `models.system`: the e-mail outbox, the audit log, the scheduled jobs' leases, the used
   one-time form keys.
 
@@ -28,6 +29,7 @@ from models.accounts import (
     UserSession,
     with_employee,
 )
+from models.catalog import Product, ProductWebsite
 from models.clock import utcnow
 from models.contacts import Contact, ContactChange, ContactImport, ContactPerson, NoteEntry
 from models.db import (
@@ -48,10 +50,12 @@ from models.system import AuditEvent, FormKey, JobLease, KeptForm, OutboxMessage
 ALL_MODELS = [Company, Employee, User, Website, WebsiteText, UserSession, Token, Invitation,
               ContactImport, Contact, ContactPerson, NoteEntry, ContactChange, CaseCategory,
               CaseType, SupportCase, CaseMessage, CaseFile, CaseEvent, OutboxMessage,
-              AuditEvent, JobLease, FormKey, KeptForm]
+              AuditEvent, JobLease, FormKey, KeptForm, Product, ProductWebsite]
 
 __all__ = [
     "ALL_MODELS",
+    "Product",
+    "ProductWebsite",
     "SQLITE_PRAGMAS",
     "AuditEvent",
     "BaseModel",

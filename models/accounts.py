@@ -32,6 +32,7 @@ class Company(BaseModel):
     # Every staff member sees every support case (SPEC section 9; issue 11 item 19); off: staff
     # see the cases they asked or own, superusers all.
     staff_see_all_cases = BooleanField(default=True)
+    currency = CharField(max_length=3, default="EUR")   # ISO 4217: prices and orders (issue 14)
     version = IntegerField(default=1)
     updated_at = DateTimeField(default=utcnow)
 

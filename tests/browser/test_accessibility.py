@@ -88,6 +88,19 @@ class Pages:
         else:
             page.goto(site.contact_url)
 
+    def product(self, page):
+        """Add a product through the form on first use, then open the product list."""
+        site = self.site
+        if not getattr(site, "has_product", False):
+            page.goto(site.url + "/products/new")
+            page.get_by_label("Product number").fill("KS-300")
+            page.get_by_label("Name", exact=True).fill("Kühlschrank Eco 300")
+            page.get_by_label("Price excluding VAT").fill("499,95")
+            page.get_by_label("VAT rate (%)").fill("21")
+            page.get_by_role("button", name="Save product").click()
+            site.has_product = True
+        page.goto(site.url + "/products")
+
 
 def submit(page, name):
     page.get_by_role("button", name=name).click()
@@ -140,6 +153,12 @@ PAGES = {
     "contact-view": ("admin", DESKTOP, lambda p, x: x.contact(p)),
     "contacts": ("admin", DESKTOP, lambda p, x: (x.contact(p), p.goto(x.site.url + "/contacts"))),
     "contact-import": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/contacts/import")),
+    "products-empty": ("staff", DESKTOP, lambda p, x: p.goto(x.site.url + "/products")),
+    "product-new": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/products/new")),
+    "product-errors": ("admin", DESKTOP, lambda p, x: (
+        p.goto(x.site.url + "/products/new"), p.get_by_label("Price excluding VAT").fill("12,505"),
+        submit(p, "Save product"))),
+    "products": ("admin", DESKTOP, lambda p, x: x.product(p)),
     "users": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users")),
     "invite": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users/invite")),
     "invite-errors": ("admin", DESKTOP, lambda p, x: (
@@ -159,6 +178,7 @@ PAGES = {
                                                        p.goto(x.site.url + "/contacts"))),
     "employees-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/employees")),
     "users-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/users")),
+    "products-mobile": ("admin", MOBILE, lambda p, x: x.product(p)),
     "signed-in-now-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/sessions")),
     "outbox-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/outbox")),
     "audit-log-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/audit")),
@@ -172,7 +192,8 @@ EXPECTED_HEADING = {
     "employee-edit": "Edit employee", "contacts": "Contacts", "contacts-empty": "Contacts",
     "contact-new": "New contact", "users": "User management", "invite": "Invite user",
     "invitation-accept": "Create your account", "signed-in-now": "Signed in now",
-    "outbox": "Outbox",
+    "outbox": "Outbox", "products": "Products", "products-empty": "Products",
+    "product-new": "Add product",
     "audit-log": "Audit log", "not-found": "Page not found",
     "not-found-anonymous": "Page not found", "not-allowed": "Not allowed",
 }

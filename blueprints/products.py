@@ -1,0 +1,204 @@
+"""Products (SPEC section 7; issue 14 item 1): every staff member may look them up; superusers
+add and change them, take them out of the offer, choose the websites that offer each, and
+export them as CSV for the business system."""
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from playhouse.flask_utils import get_object_or_404
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from blueprints.common import ask_first
+from blueprints.forms import ALREADY_SAVED, ActionForm, Form, LocalDecimalField, form_key_field
+from kontor import audit, form_keys, products, versions, websites
+from kontor.access import superuser_required
+from kontor.paging import paginate
+from kontor.web import attachment
+from models import Product
+
+bp = Blueprint("products", __name__, url_prefix="/products")
+
+
+class InRange(NumberRange):
+    """NumberRange that says nothing about a value that is no number: the field's own "not a
+    valid decimal value" is the one message beside it."""
+
+    def __call__(self, form, field):
+        if field.data is not None:
+            super().__call__(form, field)
+
+
+class ProductForm(Form):
+    number = StringField(_l("Product number"), validators=[DataRequired(), Length(max=40)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Length(max=5000)],
+                                render_kw={"rows": 4})
+    unit = StringField(_l("Unit"), validators=[Length(max=30)],
+                       description=_l("Such as “piece”, “box of 10” or “hour”."))
+    price = LocalDecimalField(_l("Price excluding VAT"), places=2, validators=[
+        InputRequired(_l("Enter a price, such as 12.50.")),
+        InRange(0, products.MAX_PRICE, _l("Enter a price from 0 to 9,999,999.99."))])
+    vat_rate = LocalDecimalField(_l("VAT rate (%)"), places=2, default=0, validators=[
+        InputRequired(_l("Enter a VAT rate, such as 21.")),
+        InRange(0, 100, _l("Enter a VAT rate from 0 to 100."))])
+    active = BooleanField(_l("Offered (active)"), default=True)
+    websites = SelectMultipleField(_l("Offered on these websites"), coerce=int,
+                                   widget=ListWidget(prefix_label=False),
+                                   option_widget=CheckboxInput(), validate_choice=False)
+    version = HiddenField()
+    submit = SubmitField(_l("Save product"))
+
+    def validate_price(self, field):
+        if field.data is not None and field.data != round(field.data, 2):
+            raise ValidationError(_("Use at most two decimals."))
+
+    validate_vat_rate = validate_price
+
+
+class NewProductForm(ProductForm):
+    form_key = form_key_field()
+
+
+def website_choices():
+    return [(site.id, site.name) for site in websites.listed()]
+
+
+def get_product(product_id):
+    return get_object_or_404(Product, Product.id == product_id)
+
+
+@bp.route("")
+def index():
+    """The products, searchable, 50 to a page; superusers also see inactive ones."""
+    text = request.args.get("q", "")[:100]
+    show_inactive = current_user.is_superuser and request.args.get("inactive") == "1"
+    page = paginate(products.listing(text, include_inactive=show_inactive),
+                    request.args.get("page"))
+    return render_template("products/list.html", page=page, q=text, inactive=show_inactive,
+                           currency=products.company_currency(), form=ActionForm())
+
+
+def save_from_form(product, form):
+    values = {name: getattr(form, name).data for name in products.FIELDS}
+    try:
+        saved = products.save(product, values, form.websites.data or [],
+                              versions.opened_version(form.version.data)
+                              if product is not None else None,
+                              form.form_key.data if product is None else None)
+    except products.Duplicate:
+        form.number.errors.append(_("Another product already has this number."))
+        return render_form(form, product, 400)
+    except form_keys.AlreadySaved:
+        flash(ALREADY_SAVED, "info")
+        return redirect(url_for("products.index"))
+    except versions.ChangedMeanwhile as clash:
+        form.version.data = clash.current.version   # saving again now overwrites knowingly
+        return render_form(form, product, 409, conflict=clash.current)
+    audit.record("product.created" if product is None else "product.updated",
+                 user=current_user, target=f"{saved.number} {saved.name}", ip=request.remote_addr)
+    flash(_("Product %(number)s saved.", number=saved.number), "success")
+    return redirect(url_for("products.index", q=saved.number))
+
+
+def render_form(form, product, status=200, conflict=None):
+    return render_template("products/form.html", form=form, product=product,
+                           conflict=conflict, currency=products.company_currency()), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@superuser_required
+def new():
+    """Add a product."""
+    form = NewProductForm()
+    form.websites.choices = website_choices()
+    if form.validate_on_submit():
+        return save_from_form(None, form)
+    return render_form(form, None, 400 if form.errors else 200)
+
+
+@bp.route("/<int:product_id>/edit", methods=["GET", "POST"])
+@superuser_required
+def edit(product_id):
+    """Change a product: its details, price, VAT rate and websites."""
+    product = get_product(product_id)
+    form = ProductForm(obj=product)
+    form.websites.choices = website_choices()
+    if request.method == "GET":
+        form.websites.data = products.offered_on(product)
+    if form.validate_on_submit():
+        return save_from_form(product, form)
+    return render_form(form, product, 400 if form.errors else 200)
+
+
+@bp.route("/<int:product_id>/deactivate", methods=["POST"])
+@superuser_required
+def deactivate(product_id):
+    """Take a product out of the offer (it can no longer be ordered), after a confirmation."""
+    product = get_product(product_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if product.active:
+        asked = ask_first(_("Take %(name)s out of the offer?", name=product.name),
+                          _("Customers can no longer order it. Orders placed already keep "
+                            "it; you can offer it again later."),
+                          _("Take out of the offer"), url_for("products.index"))
+        if asked:
+            return asked
+    if products.set_active(product, False):
+        audit.record("product.deactivated", user=current_user,
+                     target=f"{product.number} {product.name}", ip=request.remote_addr)
+        flash(_("%(name)s is no longer offered.", name=product.name), "success")
+    else:
+        flash(_("%(name)s was out of the offer already.", name=product.name), "info")
+    return redirect(url_for("products.index"))
+
+
+@bp.route("/<int:product_id>/reactivate", methods=["POST"])
+@superuser_required
+def reactivate(product_id):
+    """Offer a product again."""
+    product = get_product(product_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if products.set_active(product, True):
+        audit.record("product.reactivated", user=current_user,
+                     target=f"{product.number} {product.name}", ip=request.remote_addr)
+        flash(_("%(name)s is offered again.", name=product.name), "success")
+    else:
+        flash(_("%(name)s was offered already.", name=product.name), "info")
+    return redirect(url_for("products.index", inactive="1"))
+
+
+@bp.route("/export.csv")
+def export():
+    """Every product (the search's, when there is one) as CSV, headed in your language."""
+    query = products.listing(request.args.get("q", "")[:100], include_inactive=True)
+    language = get_locale().language if get_locale() else "en"
+    audit.record("products.exported", user=current_user, ip=request.remote_addr)
+    return attachment(stream_with_context(products.export_csv(query, language)), "text/csv",
+                      "products.csv")

@@ -1,0 +1,184 @@
+"""Products (issue 14 item 1): staff look them up, superusers add and change them, take them
+out of the offer and choose the websites; exact prices typed as the reader writes them; the
+company's currency; the CSV export. The fault kinds of the faults issues hold here too."""
+import csv
+import io
+import re
+from decimal import Decimal
+
+from helpers import body, error_beside, make_website, sign_in, text_of
+
+from kontor import products
+from kontor.company import currency_for
+from models import AuditEvent, Company, Product, ProductWebsite
+
+FORM = {"number": "A-100", "name": "Kühlschrank Eco 300", "description": "Energieklasse A",
+        "unit": "Stück", "price": "499.95", "vat_rate": "19", "active": "y"}
+
+
+def add(client, **changes):
+    return client.fill("/products/new", {**FORM, **changes})
+
+
+def test_a_superuser_adds_a_product_with_an_exact_price(admin_client):
+    response = add(admin_client, price="1249,99", vat_rate="12,5")
+    assert response.status_code == 302
+    product = Product.get(Product.number == "A-100")
+    assert (product.price_cents, product.vat_rate_bp) == (124999, 1250)
+    assert product.price == Decimal("1249.99") and product.vat_rate == Decimal("12.5")
+    assert AuditEvent.select().where(AuditEvent.action == "product.created").count() == 1
+    page = text_of(admin_client.get("/products"))     # an English reader in a Dutch firm
+    assert "Kühlschrank Eco 300 Energieklasse A Stück € 1.249,99 12,5% Offered" in page
+
+
+def test_staff_see_products_but_cannot_change_them(admin_client, staff_client):
+    add(admin_client)
+    product = Product.get()
+    page = body(staff_client.get("/products"))
+    assert "Kühlschrank Eco 300" in page and "/products/new" not in page
+    assert staff_client.get("/products/new").status_code == 403
+    assert staff_client.get(f"/products/{product.id}/edit").status_code == 403
+    assert staff_client.form(f"/products/{product.id}/deactivate").status_code == 403
+    assert staff_client.fill("/products/new", {**FORM, "number": "B-1"}).status_code == 403
+    assert Product.select().count() == 1
+
+
+def test_odd_ids_answer_404(admin_client):
+    assert admin_client.get("/products/999999/edit").status_code == 404
+    assert admin_client.get("/products/abc/edit").status_code == 404
+    assert admin_client.get("/products/１/edit").status_code == 404
+
+
+def test_bad_prices_get_a_message_beside_the_field_and_keep_what_was_typed(admin_client):
+    for typed, message in (("abc", "Not a valid decimal value."),
+                           ("12.505", "Use at most two decimals."),
+                           ("-1", "Enter a price from 0 to 9,999,999.99."),
+                           ("1e3", "Not a valid decimal value."),
+                           ("", "Enter a price, such as 12.50.")):
+        response = add(admin_client, price=typed, description="Keep this text")
+        assert response.status_code == 400, typed
+        page = body(response)
+        assert error_beside(page, "price") == message, typed
+        assert "Keep this text" in page and f'value="{typed}"' in page
+    response = add(admin_client, vat_rate="101")
+    assert error_beside(body(response), "vat_rate") == "Enter a VAT rate from 0 to 100."
+    assert Product.select().count() == 0
+
+
+def test_a_number_differing_only_in_case_or_spaces_is_taken(admin_client):
+    add(admin_client)
+    response = add(admin_client, number="  a-100 ", name="Other")
+    assert response.status_code == 400
+    assert error_beside(body(response), "number") == "Another product already has this number."
+    assert Product.select().count() == 1
+
+
+def test_a_double_submitted_new_product_is_saved_once(admin_client):
+    page = admin_client.get("/products/new")
+    key = re.search(r'name="form_key"[^>]*value="([^"]+)"', body(page)).group(1)
+    first = admin_client.form("/products/new", {**FORM, "form_key": key})
+    second = admin_client.form("/products/new", {**FORM, "form_key": key})
+    assert first.status_code == second.status_code == 302
+    assert Product.select().count() == 1
+
+
+def test_the_second_of_two_editors_is_told_what_changed(app, admin_client, other_client,
+                                                       superuser):
+    add(admin_client)
+    product = Product.get()
+    sign_in(other_client, superuser.email)
+    mine = admin_client.get(f"/products/{product.id}/edit")
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', body(mine)).group(1)
+    other_client.fill(f"/products/{product.id}/edit", {**FORM, "price": "459.00"})
+    response = admin_client.form(f"/products/{product.id}/edit",
+                                 {**FORM, "name": "Kühlschrank Eco 300 Plus",
+                                  "version": version})
+    assert response.status_code == 409
+    assert "Price excluding VAT: saved now: 459.00; in your form: 499.95" in text_of(response)
+    assert Product.get().price_cents == 45900 and Product.get().name == "Kühlschrank Eco 300"
+
+
+def test_taking_a_product_out_of_the_offer_asks_first_and_happens_once(admin_client):
+    add(admin_client)
+    product = Product.get()
+    asked = admin_client.form(f"/products/{product.id}/deactivate")
+    assert asked.status_code == 200 and "Take Kühlschrank Eco 300 out of the offer?" in \
+        text_of(asked)
+    assert Product.get().active
+    done = admin_client.form(f"/products/{product.id}/deactivate", {"confirmed": "yes"})
+    assert done.status_code == 302 and not Product.get().active
+    again = admin_client.form(f"/products/{product.id}/deactivate", {"confirmed": "yes"})
+    assert again.status_code == 302
+    assert "was out of the offer already" in text_of(admin_client.get("/products"))
+    assert AuditEvent.select().where(AuditEvent.action == "product.deactivated").count() == 1
+    assert "Kühlschrank" not in text_of(admin_client.get("/products"))
+    assert "Kühlschrank" in text_of(admin_client.get("/products?inactive=1"))
+
+
+def test_the_search_folds_accents_and_case_and_pages_by_50(admin_client):
+    for i in range(60):
+        products.save(None, {**FORM, "number": f"P-{i:03d}", "name": f"Artikel {i:03d}",
+                             "price": "1", "vat_rate": "21"})
+    add(admin_client)
+    assert "Kühlschrank Eco 300" in text_of(admin_client.get("/products?q=KUHLSCHRANK"))
+    assert "Artikel" not in text_of(admin_client.get("/products?q=kuhlschrank"))
+    first = body(admin_client.get("/products?q=artikel"))
+    assert first.count("<tr>") - 1 == 50 and "page=2" in first
+    assert body(admin_client.get("/products?q=artikel&page=2")).count("<tr>") - 1 == 10
+
+
+def test_a_product_is_offered_on_the_websites_chosen(admin_client):
+    shop, trade = make_website("shop"), make_website("trade")
+    response = add(admin_client, websites=[str(shop.id), str(trade.id), "99999"])
+    assert response.status_code == 302
+    product = Product.get()
+    assert sorted(products.offered_on(product)) == sorted([shop.id, trade.id])
+    edit = admin_client.fill(f"/products/{product.id}/edit",
+                             {**FORM, "websites": [str(trade.id)],
+                              "version": str(product.version)})
+    assert edit.status_code == 302
+    assert products.offered_on(product) == [trade.id]
+    assert ProductWebsite.select().count() == 1
+
+
+def test_the_export_is_in_the_readers_language_and_safe_in_a_spreadsheet(app, admin_client,
+                                                                        superuser):
+    shop = make_website("shop")
+    products.save(None, {**FORM, "price": "1249.5", "vat_rate": "12.5"}, [shop.id])
+    products.save(None, {**FORM, "number": "=HYPERLINK(1)", "name": "+danger", "price": "0"})
+    superuser.language = "nl"
+    superuser.save()
+    response = admin_client.get("/products/export.csv")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")),
+                           delimiter=";"))
+    assert rows[0] == ["Nummer", "Naam", "Omschrijving", "Eenheid", "Prijs excl. btw", "Btw %",
+                       "Actief", "Websites"]
+    by_number = {row[0]: row for row in rows[1:]}
+    assert by_number["A-100"][4:] == ["1249,50", "12,5", "ja", "shop"]
+    assert by_number["'=HYPERLINK(1)"][1] == "'+danger"
+
+
+def test_the_company_chooses_its_currency(admin_client):
+    add(admin_client)
+    company = Company.current()
+    page = admin_client.get("/admin/company")
+    assert '<select id="currency"' in body(page)
+    fields = {"name": company.name, "street": company.street, "postcode": company.postcode,
+              "city": company.city, "country": "NO", "phone": company.phone,
+              "email": company.email, "vat_number": company.vat_number,
+              "org_number": company.org_number, "language": "en",
+              "timezone": "Europe/Oslo", "currency": "NOK",
+              "version": str(company.version)}
+    assert admin_client.fill("/admin/company", fields).status_code == 302
+    assert Company.current().currency == "NOK"
+    assert "499,95 kr" in text_of(admin_client.get("/products"))   # English in Norway
+    fields.update(currency="XXX", version=str(Company.current().version))
+    assert admin_client.fill("/admin/company", fields).status_code == 400
+    assert Company.current().currency == "NOK"
+
+
+def test_setup_takes_the_currency_of_the_companys_country():
+    assert [currency_for(c) for c in ("NO", "NL", "DE", "GB", "SE", "JP", "")] == \
+        ["NOK", "EUR", "EUR", "GBP", "SEK", "EUR", "EUR"]
