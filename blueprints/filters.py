@@ -44,6 +44,7 @@ AUDIT_ACTION_LABELS = {
     "product.reactivated": _l("Product offered again"),
     "product.updated": _l("Product changed"),
     "products.exported": _l("Products exported"),
+    "products.imported": _l("Products imported"),
     "employee.created": _l("Employee added"),
     "employee.linked": _l("Employee linked to a user account"),
     "employee.updated": _l("Employee changed"),

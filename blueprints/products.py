@@ -1,6 +1,8 @@
 """Products (SPEC section 7; issue 14 item 1): every staff member may look them up; superusers
 add and change them, take them out of the offer, choose the websites that offer each, and
 export them as CSV for the business system."""
+import base64
+
 from flask import (
     Blueprint,
     abort,
@@ -15,6 +17,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.file import FileField, FileRequired
 from playhouse.flask_utils import get_object_or_404
 from wtforms import (
     BooleanField,
@@ -192,6 +195,85 @@ def reactivate(product_id):
     else:
         flash(_("%(name)s was offered already.", name=product.name), "info")
     return redirect(url_for("products.index", inactive="1"))
+
+
+IMPORT_ERRORS = {
+    "empty": _l("The file is empty."),
+    "no_columns": _l("The file has no column for: %(detail)s. Export the products to see the "
+                     "columns Kontor reads."),
+    "too_many": _l("A file can hold at most %(detail)s products."),
+    "number_missing": _l("The product number is missing."),
+    "name_missing": _l("The name is missing."),
+    "number_twice": _l("This product number is on line %(detail)s already."),
+    "bad_price": _l("“%(detail)s” is no price: write it like 1249,50 or 1249.50."),
+    "bad_vat": _l("“%(detail)s” is no VAT rate from 0 to 100."),
+    "bad_active": _l("“%(detail)s” is neither yes nor no."),
+    "unknown_website": _l("No website has the address part “%(detail)s”."),
+    "too_long": _l("The value in column “%(detail)s” is too long."),
+    "extra_cells": _l("The line has more values than the file has columns."),
+}
+
+
+class ProductImportForm(Form):
+    file = FileField(_l("Product file (CSV)"), validators=[
+        FileRequired(_l("Choose a file."))])
+    submit = SubmitField(_l("Check file"))
+
+
+class ProductImportConfirmForm(Form):
+    content = HiddenField()       # the checked file, base64
+    submit = SubmitField(_l("Import"))
+
+
+def import_errors(preview):
+    return [(line, IMPORT_ERRORS[code] % {"detail": detail})
+            for line, code, detail in preview.errors]
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@superuser_required
+def import_products():
+    """Import a product file: check it and show what would happen (nothing is saved yet)."""
+    form = ProductImportForm()
+    if form.validate_on_submit():
+        raw = form.file.data.read()
+        preview = products.parse_file(raw)
+        confirm = ProductImportConfirmForm(
+            content=base64.b64encode(raw).decode("ascii")) if preview.ok else None
+        return render_template("products/import.html", form=form, preview=preview,
+                               errors=import_errors(preview), confirm=confirm), \
+            200 if preview.ok else 400
+    return render_template("products/import.html", form=form, preview=None, errors=[],
+                           confirm=None), 400 if form.errors else 200
+
+
+@bp.route("/import/confirm", methods=["POST"])
+@superuser_required
+def confirm_import():
+    """Save a checked product file, all of it or nothing."""
+    form = ProductImportConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        raw = base64.b64decode(form.content.data or "", validate=True)
+    except ValueError:
+        abort(400)
+    preview = products.parse_file(raw)
+    if not preview.ok:     # changed since the check (a website deactivated, a number taken)
+        return render_template("products/import.html", form=ProductImportForm(),
+                               preview=preview, errors=import_errors(preview),
+                               confirm=None), 400
+    try:
+        added, changed = products.import_file(preview)
+    except products.Duplicate:
+        flash(_("A product number of the file was given to another product meanwhile; "
+                "nothing was imported."), "warning")
+        return redirect(url_for("products.import_products"))
+    audit.record("products.imported", user=current_user, detail=f"{added} new, {changed} changed",
+                 ip=request.remote_addr)
+    flash(_("Products imported: %(added)s new, %(changed)s changed.", added=added,
+            changed=changed), "success")
+    return redirect(url_for("products.index"))
 
 
 @bp.route("/export.csv")

@@ -141,7 +141,7 @@ def parse(raw: bytes, existing="new") -> Preview:
     if not text.strip():
         preview.errors.append((0, "empty", ""))
         return preview
-    dialect = _dialect(text)
+    dialect = dialect_of(text)
     # newline="": the csv module finds the line ends itself, CR alone included
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     headers = next(reader, [])
@@ -215,7 +215,7 @@ def _sort_existing(preview, numbers, kind_given):
     preview.errors.sort()
 
 
-def _dialect(text):
+def dialect_of(text):
     """The CSV dialect of `text` as csv.Sniffer sees it; when it cannot tell (lines with
     different numbers of separators, such as a short line added to an export), the
     spreadsheet's own with the separator the heading line has most of."""

@@ -8,12 +8,14 @@ reader's comma or point), `websites` as a list of website ids.
 """
 import csv
 import io
+import re
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from peewee import IntegrityError
 
 from kontor import form_keys, languages
-from kontor.contact_io import safe_cell
+from kontor.contact_io import decode, dialect_of, safe_cell, unquoted_cell
 from kontor.errors import Refused
 from kontor.search import contains_all
 from kontor.text import fold, search_terms, without_controls
@@ -173,3 +175,162 @@ def export_csv(query, language=languages.DEFAULT):
             yes if product.active else no, " ".join(sorted(offered.get(product.id, []))))])
         yield buffer.getvalue()
 
+
+
+# --- the CSV import -----------------------------------------------------------------------------
+
+MAX_IMPORT_LINES = 5000
+YES = {"yes", "ja", "j", "y", "1", "true", "x", "aktiv", "actief", "active", "offered"}
+NO = {"no", "nee", "nei", "nein", "n", "0", "false", "inactive", "inactief", "inaktiv"}
+HEADER_ALIASES = {"price": {"price", "prijs", "pris", "preis"},
+                  "vat_rate": {"vat", "btw", "mva", "ust", "mwst", "vat rate", "mva sats"},
+                  "number": {"product number", "productnummer", "produktnummer",
+                             "artikelnummer", "nr", "no"}}
+
+
+@dataclass
+class ImportPreview:
+    """What importing a product file would do: `new` and `updated` are (line, columns,
+    website ids) of products to add and to change (by their number); `errors` are (line,
+    code, detail). Nothing is saved until `import_file` runs with a clean preview."""
+    new: list = field(default_factory=list)
+    updated: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    unknown_columns: list = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return bool(self.new or self.updated) and not self.errors
+
+
+def _header_key(heading):
+    wanted = " ".join(fold(heading).replace(".", " ").replace("%", " ").split())
+    for key, names in EXPORT_COLUMNS.items():
+        if wanted in {" ".join(fold(n).replace(".", " ").replace("%", " ").split())
+                      for n in names} | HEADER_ALIASES.get(key, set()) | {key}:
+            return key
+    return None
+
+
+def read_amount(text, maximum):
+    """A price or rate as a spreadsheet writes it in any of the four languages ("1249,5",
+    "1.249,50", "1,249.50", "1 249,50", "€ 12", "21 %") as a Decimal; None when it is no such
+    amount, has more than two decimals, is outside 0..`maximum`, or is ambiguous: one
+    separator followed by three digits ("12.505" is 12505 in Dutch and 12.505 in English)."""
+    cleaned = re.sub(r"[\s\u00a0\u202f%€$£']|kr|NOK|EUR|SEK|DKK|CHF|GBP|USD", "", text or "")
+    if not re.fullmatch(r"[0-9]+([.,][0-9]+)*", cleaned):
+        return None
+    parts = re.split(r"([.,])", cleaned)
+    numbers, separators = parts[0::2], parts[1::2]
+    if separators and len(numbers[-1]) in (1, 2):          # the last separator: decimals
+        decimals, numbers, decimal_mark = numbers[-1], numbers[:-1], separators[-1]
+        separators = separators[:-1]
+    else:
+        decimals, decimal_mark = "", None
+        if len(separators) == 1:
+            return None                                    # "12.505": ambiguous
+    if separators and (len(set(separators)) > 1 or separators[0] == decimal_mark
+                       or any(len(group) != 3 for group in numbers[1:])
+                       or len(numbers[0]) > 3):
+        return None                                        # not thousands groups
+    amount = Decimal(f"{''.join(numbers)}.{decimals or '0'}")
+    return amount if 0 <= amount <= maximum else None
+
+
+def parse_file(raw: bytes) -> ImportPreview:
+    """Read a product file (CSV; headings in English, Dutch, Norwegian or German, as the export
+    writes them) into an ImportPreview. Lines whose number a product has are updates, the
+    others new products. Errors, each (line, code, detail): "empty", "no_columns" (number,
+    name or price missing; detail: the missing ones), "too_many", "number_missing",
+    "name_missing", "number_twice" (detail: the first line), "bad_price", "bad_vat",
+    "bad_active", "unknown_website" (detail: the address part), "too_long" (detail: the
+    column), "extra_cells"."""
+    preview = ImportPreview()
+    text = decode(raw)
+    if not text.strip():
+        preview.errors.append((0, "empty", ""))
+        return preview
+    reader = csv.reader(io.StringIO(text, newline=""), dialect_of(text))
+    headings = next(reader, [])
+    keys = [_header_key(h) for h in headings]
+    preview.unknown_columns = [h for h, k in zip(headings, keys, strict=True)
+                               if k is None and h.strip()]
+    missing = [key for key in ("number", "name", "price") if key not in keys]
+    if missing:
+        preview.errors.append((1, "no_columns", ", ".join(missing)))
+        return preview
+    slugs = {slug: website_id for website_id, slug in Website.select(Website.id, Website.slug)
+             .tuples()}
+    existing = dict(Product.select(Product.number_key, Product.id).tuples())
+    seen = {}
+    for line, cells in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        if line > MAX_IMPORT_LINES + 1:
+            preview.errors.append((line, "too_many", str(MAX_IMPORT_LINES)))
+            break
+        if len([c for c in cells if c.strip()]) and len(cells) > len(headings) \
+                and any(c.strip() for c in cells[len(headings):]):
+            preview.errors.append((line, "extra_cells", ""))
+            continue
+        values = {k: unquoted_cell(cells[i].strip()) if i < len(cells) else ""
+                  for i, k in enumerate(keys) if k}
+        problem, columns, website_ids = _check_line(values, slugs)
+        if problem:
+            preview.errors.append((line, *problem))
+            continue
+        key = columns["number_key"]
+        if key in seen:
+            preview.errors.append((line, "number_twice", str(seen[key])))
+            continue
+        seen[key] = line
+        (preview.updated if key in existing else preview.new).append(
+            (line, columns, website_ids))
+    return preview
+
+
+def _check_line(values, slugs):
+    if not values.get("number"):
+        return ("number_missing", ""), None, None
+    if not values.get("name"):
+        return ("name_missing", ""), None, None
+    price = read_amount(values["price"], MAX_PRICE)
+    if price is None:
+        return ("bad_price", values["price"]), None, None
+    vat = read_amount(values.get("vat_rate") or "0", Decimal(100))
+    if vat is None:
+        return ("bad_vat", values.get("vat_rate", "")), None, None
+    active = fold(values.get("active") or "yes").strip()
+    if active not in YES | NO:
+        return ("bad_active", values.get("active", "")), None, None
+    website_ids = []
+    for slug in re.split(r"[\s,;]+", (values.get("websites") or "").strip().lower()):
+        if slug:
+            if slug not in slugs:
+                return ("unknown_website", slug), None, None
+            website_ids.append(slugs[slug])
+    for key, limit in (("number", 40), ("name", 200), ("unit", 30), ("description", 5000)):
+        if len(values.get(key) or "") > limit:
+            return ("too_long", key), None, None
+    columns = cleaned({**values, "price": price, "vat_rate": vat, "active": active in YES})
+    return None, columns, website_ids
+
+
+def import_file(preview: ImportPreview, user=None) -> tuple:
+    """Save a clean `preview` all at once, in one transaction: add its new products and
+    change the others (by number) with the file's values and websites. Returns (added,
+    changed). Raises ValueError for a preview with errors; Duplicate when a new product's
+    number was taken since the preview (then nothing is saved)."""
+    if not preview.ok:
+        raise ValueError("the preview has errors")
+    try:
+        with db.atomic():
+            for _line, columns, website_ids in preview.new:
+                _offer_on(Product.create(**columns), website_ids)
+            for _line, columns, website_ids in preview.updated:
+                product = Product.get(Product.number_key == columns["number_key"])
+                update_if_unchanged(Product, product.id, None, updated_at=utcnow(), **columns)
+                _offer_on(product, website_ids)
+    except IntegrityError:
+        raise Duplicate() from None
+    return len(preview.new), len(preview.updated)

@@ -182,3 +182,74 @@ def test_the_company_chooses_its_currency(admin_client):
 def test_setup_takes_the_currency_of_the_companys_country():
     assert [currency_for(c) for c in ("NO", "NL", "DE", "GB", "SE", "JP", "")] == \
         ["NOK", "EUR", "EUR", "GBP", "SEK", "EUR", "EUR"]
+
+
+def upload(client, text):
+    return client.fill("/products/import", {"file": (io.BytesIO(text.encode("utf-8")),
+                                                     "products.csv")},
+                       content_type="multipart/form-data")
+
+
+def confirm(client, page):
+    data = re.search(r'name="content" type="hidden" value="([^"]+)"', body(page)).group(1)
+    return client.form("/products/import/confirm", {"content": data})
+
+
+def test_an_exported_file_imported_again_changes_nothing_and_a_price_list_updates(
+        admin_client, superuser):
+    shop = make_website("shop")
+    products.save(None, {**FORM, "price": "1249.5", "vat_rate": "12.5"}, [shop.id])
+    superuser.language = "de"
+    superuser.save()
+    exported = admin_client.get("/products/export.csv").get_data(as_text=True)
+    page = upload(admin_client, exported)
+    assert page.status_code == 200
+    assert "1 Produkt wird geändert." in text_of(page)
+    assert confirm(admin_client, page).status_code == 302
+    product = Product.get()
+    assert (product.price_cents, product.vat_rate_bp, product.version) == (124950, 1250, 2)
+    assert products.offered_on(product) == [shop.id]
+
+    price_list = ("Artikelnummer;Name;Preis;USt.\n"
+                  "a-100;Kühlschrank Eco 300;1.299,00;19\n"
+                  "B-7;Gefrierschrank;€ 799,5;19 %\n")
+    page = upload(admin_client, price_list)
+    assert "1 Produkt wird hinzugefügt." in text_of(page)
+    confirm(admin_client, page)
+    assert {(p.number, p.price_cents, p.vat_rate_bp) for p in Product.select()} == {
+        ("a-100", 129900, 1900), ("B-7", 79950, 1900)}
+    assert products.offered_on(Product.get(Product.number == "B-7")) == []
+    assert AuditEvent.select().where(AuditEvent.action == "products.imported").count() == 2
+
+
+def test_a_file_with_a_wrong_line_imports_nothing_and_says_which(admin_client):
+    make_website("shop")
+    page = upload(admin_client, "Number,Name,Price,VAT %,Active,Websites\n"
+                                "A-1,Good,10.00,21,yes,shop\n"
+                                "A-2,Ambiguous,12.505,21,yes,\n"
+                                "A-3,Far,10,121,yes,\n"
+                                "a-1,Twice,1,0,yes,\n"
+                                "A-4,Nowhere,1,0,maybe,\n"
+                                "A-5,Lost,1,0,yes,elsewhere\n"
+                                ",No number,1,0,yes,\n")
+    assert page.status_code == 400
+    shown = text_of(page)
+    for expected in ("3 “12.505” is no price: write it like 1249,50 or 1249.50.",
+                     "4 “121” is no VAT rate from 0 to 100.",
+                     "5 This product number is on line 2 already.",
+                     "6 “maybe” is neither yes nor no.",
+                     "7 No website has the address part “elsewhere”.",
+                     "8 The product number is missing."):
+        assert expected in shown
+    assert 'name="content"' not in body(page)
+    assert Product.select().count() == 0
+
+
+def test_a_file_without_the_needed_columns_says_which(admin_client):
+    page = upload(admin_client, "Naam;Omschrijving\nKoelkast;Groot\n")
+    assert "The file has no column for: number, price." in text_of(page)
+
+
+def test_staff_cannot_import(staff_client):
+    assert staff_client.get("/products/import").status_code == 403
+    assert staff_client.form("/products/import/confirm", {"content": "QQ=="}).status_code == 403

@@ -159,6 +159,7 @@ PAGES = {
         p.goto(x.site.url + "/products/new"), p.get_by_label("Price excluding VAT").fill("12,505"),
         submit(p, "Save product"))),
     "products": ("admin", DESKTOP, lambda p, x: x.product(p)),
+    "product-import": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/products/import")),
     "users": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users")),
     "invite": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users/invite")),
     "invite-errors": ("admin", DESKTOP, lambda p, x: (
