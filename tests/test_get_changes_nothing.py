@@ -13,7 +13,8 @@ from kontor import contacts
 from models import AuditEvent, CaseFile, Employee, User, db
 
 # The bookkeeping a GET may write: the session's own row (last seen, the draft's home), and
-# the audit log's record that someone downloaded the contact register (checked below).
+# the audit log's record that someone downloaded the contact register or the products (checked
+# below).
 BOOKKEEPING = {"user_session", "audit_event"}
 QUERIES = ("", "?start=1", "?start=1&q=Korenschoof", "?note=all", "?clear=1&remove=0")
 
@@ -71,6 +72,7 @@ def test_no_get_route_changes_the_database_or_the_wizards_draft(app, admin_clien
             assert case_draft(admin_client) == draft, url + query
             assert sorted(uploads.iterdir()) == files, url + query
     assert database_state() == before
-    assert {e.action for e in AuditEvent.select().offset(audited)} <= {"contacts.exported"}
+    assert {e.action for e in AuditEvent.select().offset(audited)} <= {"contacts.exported",
+                                                                       "products.exported"}
     assert_walked(walked, 30, {"/support/new", f"/support/{number}",
                                f"/contacts/{desk.customer.id}/edit"})
