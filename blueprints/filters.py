@@ -3,7 +3,8 @@
 
 `|datetime_local` (a stored UTC time in the company's zone and the reader's locale),
 `|browser_name` (a User-Agent header, shortly), `|percent`, the support labels
-`|case_status` and `|case_event`, and `|audit_action` (an audit log code in words). The support
+`|case_status` and `|case_event`, `|audit_action` (an audit log code in words) and
+`|translated` (a dict of lazy labels, each translated once). The support
 labels are here because the contact timeline shows a case's status too, not only the support
 pages.
 """
@@ -92,6 +93,13 @@ def percent(value):
     return format_percent(value)
 
 
+def translated(labels):
+    """`labels` (a dict of lazy labels, as CASE_STATUS_LABELS) with each translated once into
+    the reader's language: for a table that shows one on every row (a lazy label translates
+    again at each use; issue 12 item 26)."""
+    return {key: str(label) for key, label in labels.items()}
+
+
 FILTERS = {
     "datetime_local": local_time,
     "browser_name": browser_name,
@@ -99,6 +107,7 @@ FILTERS = {
     "case_status": case_status,
     "case_event": case_event,
     "audit_action": audit_action,
+    "translated": translated,
 }
 
 

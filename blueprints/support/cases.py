@@ -27,7 +27,6 @@ from blueprints.support.forms import (
 )
 from blueprints.support.notices import notify
 from kontor import form_keys, support, uploads
-from kontor.paging import paginate
 from kontor.web import attachment
 
 
@@ -47,7 +46,7 @@ def index():
     mine = request.args.get("view", "mine") != "all"
     status = request.args.get("status", "")
     text = request.args.get("q", "")[:100]
-    page = paginate(support.listing(current_user, mine, status, text), request.args.get("page"))
+    page = support.listing(current_user, mine, status, text, request.args.get("page"))
     yes, rated = support.satisfaction(current_user)
     return render_template("support/list.html", page=page, mine=mine, status=status, q=text,
                            statuses=CASE_STATUS_LABELS, yes=yes, rated=rated)
