@@ -96,9 +96,38 @@ def visible_to(user, everything=None):
     return query
 
 
+_REQUESTER, _REQUESTER_EMPLOYEE = User.alias(), Employee.alias()
+_CASE_OWNER, _CASE_OWNER_EMPLOYEE = User.alias(), Employee.alias()
+# The case with everything its page shows of it (customer, category, type, requester and
+# owner with their employees), in one query made once (issue 12 item 26): one at a time,
+# these took six queries and most of the page's time in generating their SQL.
+_CASE = Prepared(lambda year, seq: (
+    SupportCase.select(SupportCase, Contact, CaseCategory, CaseType, _REQUESTER,
+                       _REQUESTER_EMPLOYEE, _CASE_OWNER, _CASE_OWNER_EMPLOYEE)
+    .join(Contact, on=(SupportCase.contact == Contact.id), attr="contact")
+    .switch(SupportCase)
+    .join(CaseCategory, JOIN.LEFT_OUTER, on=(SupportCase.category == CaseCategory.id),
+          attr="category")
+    .switch(SupportCase)
+    .join(CaseType, JOIN.LEFT_OUTER, on=(SupportCase.type == CaseType.id), attr="type")
+    .switch(SupportCase)
+    .join(_REQUESTER, JOIN.LEFT_OUTER, on=(SupportCase.requester_user == _REQUESTER.id),
+          attr="requester_user")
+    .join(_REQUESTER_EMPLOYEE, JOIN.LEFT_OUTER,
+          on=(_REQUESTER.employee == _REQUESTER_EMPLOYEE.id), attr="employee")
+    .switch(SupportCase)
+    .join(_CASE_OWNER, JOIN.LEFT_OUTER, on=(SupportCase.owner == _CASE_OWNER.id), attr="owner")
+    .join(_CASE_OWNER_EMPLOYEE, JOIN.LEFT_OUTER,
+          on=(_CASE_OWNER.employee == _CASE_OWNER_EMPLOYEE.id), attr="employee")
+    .where(SupportCase.year == year, SupportCase.seq == seq)))
+
+
 def find(user, year, seq):
-    """The case numbered year-seq if `user` may see it, else None (the view answers 404)."""
-    case = SupportCase.get_or_none(SupportCase.year == year, SupportCase.seq == seq)
+    """The case numbered year-seq if `user` may see it, else None (the view answers 404);
+    its customer, category, type, requester and owner (with their employees) are read with
+    it."""
+    found = _CASE(year, seq)
+    case = found[0] if found else None
     return case if case is not None and can_see(user, case) else None
 
 
@@ -478,10 +507,14 @@ def answered_no(case, user, feedback):
         return True
 
 
+_STAFF_OWNERS = Prepared(lambda: with_employee(User.select()).where(
+    User.is_active == True).order_by(User.email))  # noqa: E712
+
+
 def staff_owners():
-    """Active accounts that can own a case."""
-    return with_employee(User.select()).where(User.is_active == True).order_by(  # noqa: E712
-        User.email)
+    """Active accounts that can own a case (a list of User, their employees joined), by
+    e-mail."""
+    return _STAFF_OWNERS()
 
 
 def staff_owner(user_id):
@@ -495,20 +528,26 @@ def others_may_own(user) -> bool:
                                User.id != user.id).exists()
 
 
+_MESSAGES = Prepared(lambda case_id: CaseMessage.select().where(
+    CaseMessage.case == case_id).order_by(CaseMessage.created_at, CaseMessage.id))
+_FILES = Prepared(lambda case_id: CaseFile.select().where(
+    CaseFile.case == case_id).order_by(CaseFile.id))
+_HISTORY = Prepared(lambda case_id: with_employee(CaseEvent.select(CaseEvent, User).join(
+    User, JOIN.LEFT_OUTER, on=(CaseEvent.user == User.id)))
+    .where(CaseEvent.case == case_id).order_by(CaseEvent.at, CaseEvent.id))
+
+
 def thread(case):
     """The case's messages in order, each with its files: [(CaseMessage, [CaseFile])]."""
-    messages = list(case.messages.order_by(CaseMessage.created_at, CaseMessage.id))
     files = {}
-    for f in case.files.order_by(CaseFile.id):
+    for f in _FILES(case.id):
         files.setdefault(f.message_id, []).append(f)
-    return [(m, files.get(m.id, [])) for m in messages]
+    return [(m, files.get(m.id, [])) for m in _MESSAGES(case.id)]
 
 
 def history(case):
     """The case's CaseEvent rows in order, each with its user (and employee) joined."""
-    return list(with_employee(CaseEvent.select(CaseEvent, User).join(
-        User, JOIN.LEFT_OUTER, on=(CaseEvent.user == User.id)))
-                .where(CaseEvent.case == case.id).order_by(CaseEvent.at, CaseEvent.id))
+    return _HISTORY(case.id)
 
 
 def server_facts():

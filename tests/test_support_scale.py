@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 from helpers import ON_POSTGRES, text
-from support_helpers import category, customer, type_of_request
+from support_helpers import case_by_number, category, customer, open_case, type_of_request
 
-from kontor import contacts, maintenance
+from kontor import contacts, maintenance, support
 from kontor.text import search_text
 from models import CaseEvent, Contact, SupportCase, db
 from models.clock import utcnow
@@ -215,3 +215,18 @@ def test_categories_and_types_do_not_change_the_list(busy_desk, admin_client):
     category("Hardware")
     type_of_request("Wish")
     assert len(numbers_listed(admin_client.get("/support?view=all"))) == 50
+
+
+def test_the_case_page_reads_the_case_and_its_people_in_one_query(desk, admin_client):
+    number = open_case(admin_client, desk.customer, desk.category, desk.type,
+                       owner=desk.staff)
+    admin_client.get(f"/support/{number}")
+    with queries() as few:
+        assert admin_client.get(f"/support/{number}").status_code == 200
+    case = case_by_number(number)
+    for i in range(6):
+        support.add_information(case, desk.staff if i % 2 else desk.superuser, f"Answer {i}")
+    with queries() as many:
+        page = text(admin_client.get(f"/support/{number}"))
+    assert "Answer 5" in page and "Piet de Vries" in page and "Invoicing" in page
+    assert len(many) == len(few) <= 9

@@ -59,16 +59,22 @@ def show(number):
 
 
 def render_case(case, add_form=None, feedback_form=None, status=200):
-    """The case page; a form that came back with errors is shown with them."""
-    owner_form = OwnerForm(owner=case.owner_id)
-    owner_form.owner.choices = owner_choices()
+    """The case page; a form that came back with errors is shown with them. The forms of
+    the question and the owner's actions are made only for those who see them (a form with
+    its CSRF token costs as much as a query; issue 12 item 26)."""
+    ask = support.needs_answer_question(current_user, case)
+    manages = may_manage(case)
+    owner_form = None
+    if manages:
+        owner_form = OwnerForm(owner=case.owner_id)
+        owner_form.owner.choices = owner_choices()
     return render_template(
         "support/case.html", case=case, thread=support.thread(case),
-        history=support.history(case), add_form=add_form or AddInformationForm(),
-        ask=support.needs_answer_question(current_user, case),
-        feedback_form=feedback_form or FeedbackForm(), action_form=ActionForm(),
-        owner_form=owner_form, may_manage=may_manage(case), statuses=CASE_STATUS_LABELS,
-        max_mb=current_app.config["UPLOAD_MAX_MB"]), status
+        history=support.history(case), add_form=add_form or AddInformationForm(), ask=ask,
+        feedback_form=(feedback_form or FeedbackForm()) if ask else None,
+        action_form=ActionForm() if ask or manages else None, owner_form=owner_form,
+        may_manage=manages,
+        statuses=CASE_STATUS_LABELS, max_mb=current_app.config["UPLOAD_MAX_MB"]), status
 
 
 @bp.route("/<number>/add", methods=["POST"])
