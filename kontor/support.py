@@ -7,6 +7,7 @@ recipients' languages and the links. Stored files are kontor/uploads.py's.
 """
 import platform
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -307,15 +308,53 @@ _SATISFACTION = {
 }
 
 
+class SatisfactionCounts:
+    """The counts of the satisfaction line, kept in memory while the answers' generation
+    stays the same: a number that database triggers raise whenever an answer is added or
+    removed or a case changes hands or goes (migration 0016), whoever writes, so a count is
+    never used after such a change has committed, in this process or another. One entry
+    for those who see every case, one for each who sees only their own; at most
+    MAX_ENTRIES, all of the current generation."""
+
+    MAX_ENTRIES = 256
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = {}            # (database, generation, user id or None) -> (yes, all)
+
+    def get(self, user, everything):
+        """(yes, all answers) for `user` (see satisfaction)."""
+        generation = db.execute_sql(
+            "SELECT value FROM list_generation WHERE name = 'case_answers'").fetchone()
+        # the database itself, not its id(): a later one could be given the same id
+        key = (db.obj, generation[0] if generation else None, None if everything else user.id)
+        with self._lock:
+            kept = self._counts.get(key)
+        if kept is not None and key[1] is not None:
+            return kept
+        counts = dict(_SATISFACTION[everything].rows(user.id))
+        yes = counts.get("answered_yes", 0)
+        found = (yes, yes + counts.get("answered_no", 0))
+        with self._lock:
+            for old in [k for k in self._counts if k[:2] != key[:2]]:
+                del self._counts[old]        # an earlier generation's are never used again
+            if len(self._counts) >= self.MAX_ENTRIES:
+                self._counts.clear()
+            self._counts[key] = found
+        return found
+
+
+satisfaction_counts = SatisfactionCounts()
+
+
 def satisfaction(user):
     """(yes, all answers) to "Was your question answered?" on the cases the user sees.
 
     Counted from the history, so a "No" still counts after the case was reopened and closed
     again, and every closing that was rated counts once. Reads only the answers, through the
-    index on (action, case_id) (migration 0016; issue 12 item 26)."""
-    counts = dict(_SATISFACTION[sees_all(user)].rows(user.id))
-    yes = counts.get("answered_yes", 0)
-    return yes, yes + counts.get("answered_no", 0)
+    index on (action, case_id), and only when one changed (SatisfactionCounts; migration
+    0016; issue 12 item 26)."""
+    return satisfaction_counts.get(user, sees_all(user))
 
 
 def event(case, user, action, old="", new=""):

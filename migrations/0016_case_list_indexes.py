@@ -11,7 +11,14 @@ for the cases' subjects like the contacts' (migration 0004).
 - The subject's folded text (`support_case.search_text`): an FTS5 trigram table kept in step
   by triggers on SQLite, a pg_trgm GIN index on PostgreSQL; both find `%term%` for a term of
   three characters or more (kontor/support.py).
+- A generation for the answers to "Was your question answered?" (a row "case_answers" of
+  migration 0006's `list_generation`), raised by the database whenever an answer is added or
+  removed or a case changes hands or goes: kontor/support.py keeps the counts of the
+  satisfaction line in memory while it stays the same, whoever writes.
 """
+
+ANSWERS = "('answered_yes', 'answered_no')"
+BUMP = "UPDATE list_generation SET value = value + 1 WHERE name = 'case_answers'"
 
 
 def up(migrator, db):
@@ -27,7 +34,19 @@ def up(migrator, db):
     db.execute_sql("DROP INDEX support_case_status_updated_at")
     db.execute_sql("DROP INDEX support_case_owner_id_status")
     db.execute_sql("CREATE INDEX case_event_action_case ON case_event (action, case_id)")
+    db.execute_sql("INSERT INTO list_generation (name, value) VALUES ('case_answers', 1)")
     if sqlite:
+        db.execute_sql(f"CREATE TRIGGER case_answers_insert AFTER INSERT ON case_event "
+                       f"WHEN new.action IN {ANSWERS} BEGIN {BUMP}; END")
+        db.execute_sql(f"CREATE TRIGGER case_answers_delete AFTER DELETE ON case_event "
+                       f"WHEN old.action IN {ANSWERS} BEGIN {BUMP}; END")
+        db.execute_sql(f"CREATE TRIGGER case_answers_update AFTER UPDATE OF action, case_id "
+                       f"ON case_event BEGIN {BUMP}; END")
+        db.execute_sql(f"CREATE TRIGGER case_answers_hands AFTER UPDATE OF owner_id, "
+                       f"requester_user_id ON support_case WHEN old.owner_id IS NOT new.owner_id "
+                       f"OR old.requester_user_id IS NOT new.requester_user_id BEGIN {BUMP}; END")
+        db.execute_sql(f"CREATE TRIGGER case_answers_gone AFTER DELETE ON support_case "
+                       f"BEGIN {BUMP}; END")
         db.execute_sql("CREATE VIRTUAL TABLE support_case_fts USING fts5(search_text, "
                        "content='support_case', content_rowid='id', tokenize='trigram')")
         db.execute_sql("INSERT INTO support_case_fts(support_case_fts) VALUES ('rebuild')")
@@ -44,5 +63,16 @@ def up(migrator, db):
                        "INSERT INTO support_case_fts(rowid, search_text) "
                        "VALUES (new.id, new.search_text); END")
     else:
+        # statement triggers, as migration 0006's: a bulk write raises it once
+        db.execute_sql("CREATE FUNCTION case_answers_bump() RETURNS trigger "
+                       f"LANGUAGE plpgsql AS $$ BEGIN {BUMP}; RETURN NULL; END $$")
+        db.execute_sql("CREATE TRIGGER case_answers_events AFTER INSERT OR DELETE OR UPDATE "
+                       "OF action, case_id ON case_event FOR EACH STATEMENT "
+                       "EXECUTE FUNCTION case_answers_bump()")
+        db.execute_sql("CREATE TRIGGER case_answers_cases AFTER DELETE OR UPDATE OF owner_id, "
+                       "requester_user_id ON support_case FOR EACH STATEMENT "
+                       "EXECUTE FUNCTION case_answers_bump()")
+        db.execute_sql("CREATE TRIGGER case_answers_truncate AFTER TRUNCATE ON case_event "
+                       "FOR EACH STATEMENT EXECUTE FUNCTION case_answers_bump()")
         db.execute_sql("CREATE INDEX support_case_search_trgm ON support_case "
                        "USING gin (search_text gin_trgm_ops)")
