@@ -7,7 +7,7 @@ recipients' languages and the links. Stored files are kontor/uploads.py's.
 """
 import platform
 import sqlite3
-import threading
+from array import array
 from dataclasses import dataclass
 from datetime import UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +16,7 @@ from peewee import JOIN, SQL, IntegrityError, fn
 
 from kontor import __version__, form_keys, paging
 from kontor.errors import Refused
+from kontor.generations import KeptWhileUnchanged
 from kontor.search import contains
 from kontor.text import (
     list_key,
@@ -220,18 +221,14 @@ def _rows_by_id(ids):
 def _matching(query, terms):
     """`query` (of SupportCase ids) narrowed to the cases matching every one of `terms`: each
     in the subject or in the customer's name. A term of three characters or more is looked
-    up in the trigram indexes (the cases' of migration 0016, the contacts' of 0004), so no
-    case row is read to test it; a shorter one is tested on each case and its customer."""
-    joined = False
+    up in the trigram indexes (the cases' of migration 0016, the contacts' of 0004): the
+    cases whose subject has it, with (UNION) the cases of the customers whose name has it,
+    and of several terms the cases found for each (INTERSECT), so no case row is read to
+    test it; a shorter one is tested on each case and its customer."""
+    found = None
     for term in terms:
         if len(term) < 3:
-            if not joined:
-                query = query.join(Contact, on=(SupportCase.contact == Contact.id))
-                joined = True
-            query = query.where(contains(SupportCase.search_text, term) |
-                                contains(Contact.sort_name, term))
             continue
-        # the contacts' index holds more than the name (city, e-mail...): the name decides
         if is_sqlite():
             phrase = '"' + term.replace('"', '""') + '"'
             subjects = SupportCase.id.in_(SQL(
@@ -244,10 +241,37 @@ def _matching(query, terms):
                             "AND instr(c.sort_name, ?) > 0)", [phrase, term])
         else:
             subjects = contains(SupportCase.search_text, term)
+            # the contacts' index holds more than the name (city, e-mail...): the name decides
             customers = Contact.select(Contact.id).where(contains(Contact.search_text, term),
                                                          contains(Contact.sort_name, term))
-        query = query.where(subjects | SupportCase.contact.in_(customers))
+        cases = (SupportCase.select(SupportCase.id).where(subjects) |
+                 SupportCase.select(SupportCase.id).where(SupportCase.contact.in_(customers)))
+        found = cases if found is None else found & cases
+    if found is not None:
+        query = query.where(SupportCase.id.in_(found))
+    short = [term for term in terms if len(term) < 3]
+    if short:
+        query = query.join(Contact, on=(SupportCase.contact == Contact.id))
+        for term in short:
+            query = query.where(contains(SupportCase.search_text, term) |
+                                contains(Contact.sort_name, term))
     return query
+
+
+MAX_KEPT_IDS = 50_000     # a search matching more is not kept (4-byte ids: 200 kB)
+
+# The ordered ids of recent searches' matches, while no case and no contact changed in a
+# way that could alter them (migrations 0006 and 0016): paging through a search, or asking
+# again, reads only the rows shown (as the contact list does, kontor/contacts/searching.py).
+search_ids = KeptWhileUnchanged(("support_case", "contact"), max_entries=32)
+
+
+def _all_ids(query):
+    """Every id of `query` (a search of cases) in the list's order, as an array, or None
+    when they are more than MAX_KEPT_IDS."""
+    ids = array("i", [i for (i,) in query.order_by(*LIST_ORDER).limit(MAX_KEPT_IDS + 1)
+                      .tuples()])
+    return ids if len(ids) <= MAX_KEPT_IDS else None
 
 
 def listing(user, mine=False, status="", text="", page=None, per_page=PER_PAGE):
@@ -260,8 +284,9 @@ def listing(user, mine=False, status="", text="", page=None, per_page=PER_PAGE):
 
     Fast at 20,000 cases (issue 12 item 26, SPEC section 11: under 10 ms at the median): the
     page's ids come from an index in the list's order (migration 0016), searched words from
-    trigram indexes, and the rows shown from one prepared query by id; a fixed number of
-    queries whatever the page shows."""
+    trigram indexes (a search's ids are kept until a case or contact changes: search_ids),
+    and the rows shown from one prepared query by id; a fixed number of queries whatever the
+    page shows."""
     assert per_page == PER_PAGE, "the prepared row query reads PER_PAGE + 1 ids"
     number = whole_number(page, maximum=paging.MAX_PAGE) or 1
     everything = sees_all(user)
@@ -275,14 +300,21 @@ def listing(user, mine=False, status="", text="", page=None, per_page=PER_PAGE):
             return [i for (i,) in prepared.rows(user.id, status or "", per_page + 1, offset)]
     else:
         query = _visible(SupportCase.select(SupportCase.id), user.id, everything, mine, status)
+        terms = search_terms(text)
         if len(case_number) == 2 and None not in case_number:
             query = query.where(SupportCase.year == case_number[0],
                                 SupportCase.seq == case_number[1])
+            kept = None
         else:
-            query = _matching(query, search_terms(text))
+            query = _matching(query, terms)
+            kept = search_ids.get((tuple(terms), status, bool(mine),
+                                   None if everything and not mine else user.id),
+                                  lambda: _all_ids(query))
         query = query.order_by(*LIST_ORDER)
 
         def ids_at(offset):
+            if kept is not None:
+                return kept[offset:offset + per_page + 1].tolist()
             return [i for (i,) in query.limit(per_page + 1).offset(offset).tuples()]
     ids = ids_at((number - 1) * per_page)
     if not ids and number > 1:     # past the end (a bookmark of a list that shrank)
@@ -307,43 +339,8 @@ _SATISFACTION = {
 }
 
 
-class SatisfactionCounts:
-    """The counts of the satisfaction line, kept in memory while the answers' generation
-    stays the same: a number that database triggers raise whenever an answer is added or
-    removed or a case changes hands or goes (migration 0016), whoever writes, so a count is
-    never used after such a change has committed, in this process or another. One entry
-    for those who see every case, one for each who sees only their own; at most
-    MAX_ENTRIES, all of the current generation."""
-
-    MAX_ENTRIES = 256
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._counts = {}            # (database, generation, user id or None) -> (yes, all)
-
-    def get(self, user, everything):
-        """(yes, all answers) for `user` (see satisfaction)."""
-        generation = db.execute_sql(
-            "SELECT value FROM list_generation WHERE name = 'case_answers'").fetchone()
-        # the database itself, not its id(): a later one could be given the same id
-        key = (db.obj, generation[0] if generation else None, None if everything else user.id)
-        with self._lock:
-            kept = self._counts.get(key)
-        if kept is not None and key[1] is not None:
-            return kept
-        counts = dict(_SATISFACTION[everything].rows(user.id))
-        yes = counts.get("answered_yes", 0)
-        found = (yes, yes + counts.get("answered_no", 0))
-        with self._lock:
-            for old in [k for k in self._counts if k[:2] != key[:2]]:
-                del self._counts[old]        # an earlier generation's are never used again
-            if len(self._counts) >= self.MAX_ENTRIES:
-                self._counts.clear()
-            self._counts[key] = found
-        return found
-
-
-satisfaction_counts = SatisfactionCounts()
+# the satisfaction line's counts, while no answer and no case's hands changed (migration 0016)
+satisfaction_counts = KeptWhileUnchanged(("case_answers",), max_entries=256)
 
 
 def satisfaction(user):
@@ -351,9 +348,16 @@ def satisfaction(user):
 
     Counted from the history, so a "No" still counts after the case was reopened and closed
     again, and every closing that was rated counts once. Reads only the answers, through the
-    index on (action, case_id), and only when one changed (SatisfactionCounts; migration
+    index on (action, case_id), and only when one changed (kontor/generations.py; migration
     0016; issue 12 item 26)."""
-    return satisfaction_counts.get(user, sees_all(user))
+    everything = sees_all(user)
+
+    def count():
+        counts = dict(_SATISFACTION[everything].rows(user.id))
+        yes = counts.get("answered_yes", 0)
+        return yes, yes + counts.get("answered_no", 0)
+
+    return satisfaction_counts.get(None if everything else user.id, count)
 
 
 def event(case, user, action, old="", new=""):

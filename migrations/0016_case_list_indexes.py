@@ -11,11 +11,15 @@ for the cases' subjects like the contacts' (migration 0004).
 - The subject's folded text (`support_case.search_text`): an FTS5 trigram table kept in step
   by triggers on SQLite, a pg_trgm GIN index on PostgreSQL; both find `%term%` for a term of
   three characters or more (kontor/support.py).
-- A generation for the answers to "Was your question answered?" (a row "case_answers" of
-  migration 0006's `list_generation`), raised by the database whenever an answer is added or
-  removed or a case changes hands or goes: kontor/support.py keeps the counts of the
-  satisfaction line in memory while it stays the same, whoever writes.
+- Two generations (rows of migration 0006's `list_generation`, raised by triggers, whoever
+  writes; kontor/generations.py): "case_answers", whenever an answer to "Was your question
+  answered?" is added or removed or a case changes hands or goes (the satisfaction line's
+  counts are kept while it stays), and "support_case", whenever a case is added or removed
+  or a column that decides a search's matches or the list's order changes (a search's ids
+  are kept while it and the contacts' generation stay).
 """
+CASE_COLUMNS = "updated_at, status, owner_id, requester_user_id, search_text, contact_id"
+CASE_BUMP = "UPDATE list_generation SET value = value + 1 WHERE name = 'support_case'"
 
 ANSWERS = "('answered_yes', 'answered_no')"
 BUMP = "UPDATE list_generation SET value = value + 1 WHERE name = 'case_answers'"
@@ -35,7 +39,15 @@ def up(migrator, db):
     db.execute_sql("DROP INDEX support_case_owner_id_status")
     db.execute_sql("CREATE INDEX case_event_action_case ON case_event (action, case_id)")
     db.execute_sql("INSERT INTO list_generation (name, value) VALUES ('case_answers', 1)")
+    db.execute_sql("INSERT INTO list_generation (name, value) VALUES ('support_case', 1)")
     if sqlite:
+        db.execute_sql(f"CREATE TRIGGER support_case_generation_insert AFTER INSERT ON "
+                       f"support_case BEGIN {CASE_BUMP}; END")
+        db.execute_sql(f"CREATE TRIGGER support_case_generation_delete AFTER DELETE ON "
+                       f"support_case BEGIN {CASE_BUMP}; END")
+        changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in CASE_COLUMNS.split(", "))
+        db.execute_sql(f"CREATE TRIGGER support_case_generation_update AFTER UPDATE OF "
+                       f"{CASE_COLUMNS} ON support_case WHEN {changed} BEGIN {CASE_BUMP}; END")
         db.execute_sql(f"CREATE TRIGGER case_answers_insert AFTER INSERT ON case_event "
                        f"WHEN new.action IN {ANSWERS} BEGIN {BUMP}; END")
         db.execute_sql(f"CREATE TRIGGER case_answers_delete AFTER DELETE ON case_event "
@@ -74,5 +86,13 @@ def up(migrator, db):
                        "EXECUTE FUNCTION case_answers_bump()")
         db.execute_sql("CREATE TRIGGER case_answers_truncate AFTER TRUNCATE ON case_event "
                        "FOR EACH STATEMENT EXECUTE FUNCTION case_answers_bump()")
+        db.execute_sql("CREATE FUNCTION support_case_generation_bump() RETURNS trigger "
+                       f"LANGUAGE plpgsql AS $$ BEGIN {CASE_BUMP}; RETURN NULL; END $$")
+        db.execute_sql("CREATE TRIGGER support_case_generation AFTER INSERT OR DELETE OR "
+                       f"UPDATE OF {CASE_COLUMNS} ON support_case FOR EACH STATEMENT "
+                       "EXECUTE FUNCTION support_case_generation_bump()")
+        db.execute_sql("CREATE TRIGGER support_case_generation_truncate AFTER TRUNCATE ON "
+                       "support_case FOR EACH STATEMENT "
+                       "EXECUTE FUNCTION support_case_generation_bump()")
         db.execute_sql("CREATE INDEX support_case_search_trgm ON support_case "
                        "USING gin (search_text gin_trgm_ops)")
