@@ -11,8 +11,9 @@ search, a search by case number and one case page, next to a bare page of the sa
 Like bench/contacts.py (whose data it builds first, and whose folder --keep may share): server
 time is measured in-process around Flask's test client, and the planner's statistics are the
 ones Kontor's own job keeps (issue 12 item 28), not an ANALYZE of the bench's. Targets: median
-under 10 ms, and each at least 40 % of the bare page's throughput. Prints a table and the
-process's resident memory; exits 1 if a target is missed.
+under 10 ms, and each at least 40 % of the bare page's throughput (the first search after a
+change, which finds its matches afresh: median under 10 ms). Prints a table and the process's
+resident memory; exits 1 if a target is missed.
 """
 import argparse
 import random
@@ -205,6 +206,23 @@ def main():
         measure(client, path, 3)
     results = {name: measure(client, path, args.requests) for name, path in cases}
 
+    # A search keeps its ordered ids until a case or a contact changes (kontor/support.py,
+    # search_ids); the rows above reuse them. These rows measure the first search after a
+    # change: a case is edited (untimed) before each.
+    def someone_edits_a_case():
+        with app.app_context(), db.connection_context():
+            SupportCase.update(updated_at=utcnow()).where(
+                SupportCase.year == int(number[:4]), SupportCase.seq == int(number[5:])
+            ).execute()
+    first_after_a_change = [
+        ("search \"uberweisung\", first after a change", "/support?view=all&q=uberweisung"),
+        ("search \"lønn feilet\", first after a change",
+         "/support?view=all&q=l%C3%B8nn+feilet"),
+    ]
+    for name, path in first_after_a_change:
+        results[name] = measure(client, path, max(20, args.requests // 5), someone_edits_a_case)
+    cold = {name for name, _path in first_after_a_change}
+
     bare_mean = statistics.mean(results[cases[0][0]])
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"\nKontor support at scale on {database}: {total:,} cases, "
@@ -216,12 +234,14 @@ def main():
         ms = sorted(t * 1000 for t in times)
         median, p95 = statistics.median(ms), ms[int(len(ms) * 0.95) - 1]
         share = bare_mean / statistics.mean(times)
-        ok = name == cases[0][0] or (median < 10 and share >= 0.40)
+        ok = name == cases[0][0] or (median < 10 and (share >= 0.40 or name in cold))
         failed |= not ok
-        verdict = "" if name == cases[0][0] else ("ok" if ok else "MISSED")
+        verdict = "" if name == cases[0][0] else (
+            ("ok (< 10 ms)" if name in cold else "ok") if ok else "MISSED")
         print(f"{name:44} {median:9.1f} {p95:8.1f} {1 / statistics.mean(times):7.0f} "
               f"{share:7.0%}  {verdict}")
-    print("\ntargets: median < 10 ms and at least 40 % of the bare page's throughput")
+    print("\ntargets: median < 10 ms and at least 40 % of the bare page's throughput; "
+          "the first search after a change: median < 10 ms")
     print(f"resident memory of this process at the end: {resident_kb() / 1024:.0f} MB")
     return 1 if failed else 0
 
