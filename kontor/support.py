@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peewee import JOIN, SQL, IntegrityError, fn
+from peewee import JOIN, SQL, IntegrityError, NodeList, fn
 
 from kontor import __version__, form_keys, paging
 from kontor.errors import Refused
@@ -247,8 +247,12 @@ def _matching(query, terms):
         cases = (SupportCase.select(SupportCase.id).where(subjects) |
                  SupportCase.select(SupportCase.id).where(SupportCase.contact.in_(customers)))
         found = cases if found is None else found & cases
-    if found is not None:
+    if found is not None and is_sqlite():
         query = query.where(SupportCase.id.in_(found))
+    elif found is not None:
+        # gathered first, as an array (as the contacts' search does): with IN, PostgreSQL
+        # read every case to join it with the matches (10 ms instead of 8 on the bench)
+        query = query.where(SupportCase.id == fn.ANY(NodeList((SQL("ARRAY"), found), glue="")))
     short = [term for term in terms if len(term) < 3]
     if short:
         query = query.join(Contact, on=(SupportCase.contact == Contact.id))
