@@ -3,7 +3,8 @@
 
 `|datetime_local` (a stored UTC time in the company's zone and the reader's locale),
 `|browser_name` (a User-Agent header, shortly), `|percent`, the support labels
-`|case_status` and `|case_event`, and `|audit_action` (an audit log code in words). The support
+`|case_status` and `|case_event`, `|audit_action` (an audit log code in words) and
+`|translated` (a dict of lazy labels, each translated once). The support
 labels are here because the contact timeline shows a case's status too, not only the support
 pages.
 """
@@ -124,6 +125,13 @@ def money(amount, currency):
     return "—" if amount is None else format_currency(amount, currency)
 
 
+def translated(labels):
+    """`labels` (a dict of lazy labels, as CASE_STATUS_LABELS) with each translated once into
+    the reader's language: for a table that shows one on every row (a lazy label translates
+    again at each use; issue 12 item 26)."""
+    return {key: str(label) for key, label in labels.items()}
+
+
 FILTERS = {
     "money": money,
     "rate": rate,
@@ -133,6 +141,7 @@ FILTERS = {
     "case_status": case_status,
     "case_event": case_event,
     "audit_action": audit_action,
+    "translated": translated,
 }
 
 

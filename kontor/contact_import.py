@@ -35,13 +35,14 @@ import time
 
 from peewee import IntegrityError, fn
 
-from kontor import audit, config, contact_io, contacts
+from kontor import audit, config, contact_io, contacts, maintenance
 from models import Contact, ContactChange, ContactImport, SupportCase, db
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.contact_import")
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
+LARGE_IMPORT = 1000    # contacts from which an import refreshes the planner's statistics
 
 # imports running in a thread of this process, by id (for `wait`)
 _threads = {}
@@ -144,7 +145,8 @@ def run(import_id, preview, user=None, after_batch=None) -> int:
     called after each batch is committed (progress; nothing is locked then). Then the
     preview's `updates` (a file imported with "update the existing contact") are saved in
     batches too (`_update_existing`). Returns the number of contacts created and updated and
-    marks the import done (audit entry "contacts.imported").
+    marks the import done (audit entry "contacts.imported"); after LARGE_IMPORT contacts or
+    more, refreshes the planner's statistics (kontor/maintenance.py).
 
     On any failure every contact of the import is deleted again (`undo`), the import is marked
     failed, and ImportFailed is raised: reason "number_taken" with the number when a customer
@@ -193,6 +195,10 @@ def run(import_id, preview, user=None, after_batch=None) -> int:
         ContactImport.update(status=DONE, updated_at=utcnow(), finished_at=utcnow()).where(
             ContactImport.id == import_id).execute()
         audit.record("contacts.imported", user=user, detail=f"{total} contacts")
+    if total >= LARGE_IMPORT:
+        # the planner's statistics of the register as it is now, not as it was before a
+        # large import (issue 12 item 28); a few rows more change no plan
+        maintenance.refresh_statistics(tables=("contact",))
     return total
 
 

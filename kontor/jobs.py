@@ -16,7 +16,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import Case, IntegrityError
 
-from kontor import contact_import, kept_forms, mail, sessions, uploads
+from kontor import contact_import, kept_forms, mail, maintenance, sessions, uploads
 from kontor.storage import DataFolder
 from models import CaseFile, JobLease, db
 from models.clock import utcnow
@@ -104,12 +104,19 @@ def undo_abandoned_imports(config):
         log.info("undid %d interrupted contact imports", undone)
 
 
+def refresh_statistics(config):
+    """Keep the query planner's statistics fresh (issue 12 item 28): the job's body, run on
+    start and every hour; see kontor/maintenance.py."""
+    maintenance.refresh_statistics()
+
+
 JOBS = {
     # name: (function, interval in seconds, or the config key that holds it)
     "end_idle_sessions": (end_idle_sessions, 60),
     "deliver_outbox": (deliver_outbox, "MAIL_INTERVAL_SECONDS"),
     "purge_orphan_uploads": (purge_orphan_uploads, 3600),
     "undo_abandoned_imports": (undo_abandoned_imports, 60),
+    "refresh_statistics": (refresh_statistics, 3600),
 }
 
 

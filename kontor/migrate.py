@@ -7,6 +7,8 @@ from pathlib import Path
 
 from playhouse.migrations import Runner
 
+from kontor import maintenance
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -15,9 +17,14 @@ def runner(database):
 
 
 def upgrade(database, target=None):
-    """Apply every pending migration (or up to `target`); return the names applied."""
+    """Apply every pending migration (or up to `target`); return the names applied. When any
+    was applied, the planner's statistics of every table are taken afresh (a migration may
+    add an index or rewrite a table; issue 12 item 28, kontor/maintenance.py)."""
     with database.connection_context():
-        return runner(database).up(target)
+        applied = runner(database).up(target)
+        if applied:
+            maintenance.refresh_statistics(everything=True, database=database)
+        return applied
 
 
 def pending(database):

@@ -50,8 +50,13 @@ class SupportCase(BaseModel):
     search_text = TextField(default="")    # the subject folded (kontor.text.fold), for search
 
     class Meta:
-        indexes = ((("year", "seq"), True), (("owner", "status"), False),
-                   (("status", "updated_at"), False))
+        # the case list's indexes, in its order (updated_at DESC, id DESC), are migration
+        # 0016's; so is the search index of `search_text` (issue 12 item 26)
+        indexes = ((("year", "seq"), True), (("updated_at", "id"), False),
+                   (("owner", "updated_at", "id"), False),
+                   (("owner", "status", "updated_at", "id"), False),
+                   (("status", "updated_at", "id"), False),
+                   (("requester_user", "updated_at", "id"), False))
 
     @property
     def number(self):
@@ -88,3 +93,6 @@ class CaseEvent(BaseModel):
     action = CharField(max_length=20)
     old = CharField(max_length=200, default="")
     new = CharField(max_length=200, default="")
+
+    class Meta:
+        indexes = ((("action", "case"), False),)     # the satisfaction count (migration 0016)

@@ -27,7 +27,6 @@ from blueprints.support.forms import (
 )
 from blueprints.support.notices import notify
 from kontor import form_keys, support, uploads
-from kontor.paging import paginate
 from kontor.web import attachment
 
 
@@ -47,7 +46,7 @@ def index():
     mine = request.args.get("view", "mine") != "all"
     status = request.args.get("status", "")
     text = request.args.get("q", "")[:100]
-    page = paginate(support.listing(current_user, mine, status, text), request.args.get("page"))
+    page = support.listing(current_user, mine, status, text, request.args.get("page"))
     yes, rated = support.satisfaction(current_user)
     return render_template("support/list.html", page=page, mine=mine, status=status, q=text,
                            statuses=CASE_STATUS_LABELS, yes=yes, rated=rated)
@@ -60,16 +59,22 @@ def show(number):
 
 
 def render_case(case, add_form=None, feedback_form=None, status=200):
-    """The case page; a form that came back with errors is shown with them."""
-    owner_form = OwnerForm(owner=case.owner_id)
-    owner_form.owner.choices = owner_choices()
+    """The case page; a form that came back with errors is shown with them. The forms of
+    the question and the owner's actions are made only for those who see them (a form with
+    its CSRF token costs as much as a query; issue 12 item 26)."""
+    ask = support.needs_answer_question(current_user, case)
+    manages = may_manage(case)
+    owner_form = None
+    if manages:
+        owner_form = OwnerForm(owner=case.owner_id)
+        owner_form.owner.choices = owner_choices()
     return render_template(
         "support/case.html", case=case, thread=support.thread(case),
-        history=support.history(case), add_form=add_form or AddInformationForm(),
-        ask=support.needs_answer_question(current_user, case),
-        feedback_form=feedback_form or FeedbackForm(), action_form=ActionForm(),
-        owner_form=owner_form, may_manage=may_manage(case), statuses=CASE_STATUS_LABELS,
-        max_mb=current_app.config["UPLOAD_MAX_MB"]), status
+        history=support.history(case), add_form=add_form or AddInformationForm(), ask=ask,
+        feedback_form=(feedback_form or FeedbackForm()) if ask else None,
+        action_form=ActionForm() if ask or manages else None, owner_form=owner_form,
+        may_manage=manages,
+        statuses=CASE_STATUS_LABELS, max_mb=current_app.config["UPLOAD_MAX_MB"]), status
 
 
 @bp.route("/<number>/add", methods=["POST"])
