@@ -153,6 +153,8 @@ def main():
     parser.add_argument("--database-url", default="")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--keep", default="", help="data folder to build once and reuse")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build (or bring up to date) the data and stop (bench/memory.py)")
     args = parser.parse_args()
 
     data_dir = Path(args.keep or tempfile.mkdtemp(prefix="kontor-bench-"))
@@ -168,6 +170,8 @@ def main():
     else:
         number = build_cases(url)
         cases_built.write_text(number)
+    if args.build_only:
+        return 0
 
     app = create_app({"DATA_DIR": str(data_dir), "DATABASE_URL": url,
                       "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False})
