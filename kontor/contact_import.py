@@ -35,7 +35,7 @@ import time
 
 from peewee import IntegrityError, fn
 
-from kontor import audit, config, contact_io, contacts, maintenance
+from kontor import audit, config, contact_io, contacts, maintenance, memory
 from models import Contact, ContactChange, ContactImport, SupportCase, db
 from models.clock import utcnow
 
@@ -344,6 +344,7 @@ def start_in_background(import_id, raw: bytes, user=None, existing="new"):
         finally:
             with _threads_lock:
                 _threads.pop(import_id, None)
+            memory.give_back_free_memory()    # the file's rows were tens of MB
 
     thread = threading.Thread(target=work, name=f"contact-import-{import_id}", daemon=True)
     with _threads_lock:
