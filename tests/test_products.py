@@ -253,3 +253,15 @@ def test_a_file_without_the_needed_columns_says_which(admin_client):
 def test_staff_cannot_import(staff_client):
     assert staff_client.get("/products/import").status_code == 403
     assert staff_client.form("/products/import/confirm", {"content": "QQ=="}).status_code == 403
+
+
+def test_wtforms_own_messages_come_in_the_readers_language(app, admin_client, superuser):
+    """WTForms' messages are read from a catalogue kept per language (not read again on every
+    request; issue 12 item 26), and still follow the reader's language."""
+    expected = {"en": "Not a valid decimal value.", "nl": "Ongeldige decimale waarde.",
+                "de": "Keine gültige Dezimalzahl.", "nb": "Ikke en gyldig desimalverdi"}
+    for language, message in expected.items():
+        superuser.language = language
+        superuser.save()
+        response = add(admin_client, price="abc")
+        assert error_beside(body(response), "price") == message, language
