@@ -58,7 +58,9 @@ class CompanySettingsForm(CompanyForm):
     language = language_field(_l("Default language for e-mails and new users"))
     timezone = SelectField(_l("Time zone"), choices={tz: tz for tz in TIMEZONES})
     currency = SelectField(_l("Currency of prices and orders"),
-                           choices={code: code for code in company_rules.CURRENCIES})
+                           choices={code: code for code in company_rules.CURRENCIES},
+                           description=_l("Changing it does not convert the prices: every "
+                                          "price keeps its number in the new currency."))
     version = HiddenField()
     submit = SubmitField(_l("Save company details"))
 

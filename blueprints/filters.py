@@ -113,7 +113,7 @@ def rate(percentage):
     percents). None shows as "—"."""
     if percentage is None:
         return "—"
-    return babel_format_percent(Decimal(percentage) / 100, locale=get_locale(),
+    return babel_format_percent((Decimal(percentage) / 100).normalize(), locale=get_locale(),
                                 decimal_quantization=False)
 
 

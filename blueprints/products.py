@@ -2,6 +2,8 @@
 add and change them, take them out of the offer, choose the websites that offer each, and
 export them as CSV for the business system."""
 import base64
+import json
+from decimal import Decimal
 
 from flask import (
     Blueprint,
@@ -28,17 +30,17 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import (
-    DataRequired,
     InputRequired,
     Length,
     NumberRange,
+    StopValidation,
     ValidationError,
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from blueprints.common import ask_first
 from blueprints.forms import ALREADY_SAVED, ActionForm, Form, LocalDecimalField, form_key_field
-from kontor import audit, form_keys, products, versions, websites
+from kontor import audit, form_keys, languages, products, versions, websites
 from kontor.access import superuser_required
 from kontor.paging import paginate
 from kontor.web import attachment
@@ -56,21 +58,56 @@ class InRange(NumberRange):
             super().__call__(form, field)
 
 
+class PriceField(LocalDecimalField):
+    """A price as the reader writes it, with or without thousands separators ("1.249,50",
+    "1 249,50", "1,249.50", "1249.50") and the company's currency sign: the import's rules
+    (kontor/products.py read_amount). One separator before three digits is ambiguous and
+    refused."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0].strip():
+            amount = products.read_amount(valuelist[0], Decimal("1e12"),
+                                          products.company_currency())
+            if amount is None:
+                self.data = None
+                raise ValueError(_("Write the price like 1249,50 or 1249.50."))
+            self.data = amount
+            return
+        super().process_formdata(valuelist)
+
+
+class WebsiteChoices(SelectMultipleField):
+    """The websites that offer a product: ids of ASCII digits only ("١" is no id; an id of
+    no website is left out when saving)."""
+
+    def process_formdata(self, valuelist):
+        if not all(isinstance(v, str) and v.isascii() and v.isdigit() for v in valuelist):
+            self.data = []
+            raise ValueError(_("Choose websites from the list."))
+        self.data = [int(v) for v in valuelist]
+
+
+def visible(form, field):
+    """A required text must have something visible (not only zero-width characters)."""
+    if not products.visible_line(field.data):
+        raise StopValidation(_("This field is required."))
+
+
 class ProductForm(Form):
-    number = StringField(_l("Product number"), validators=[DataRequired(), Length(max=40)])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    number = StringField(_l("Product number"), validators=[visible, Length(max=40)])
+    name = StringField(_l("Name"), validators=[visible, Length(max=200)])
     description = TextAreaField(_l("Description"), validators=[Length(max=5000)],
                                 render_kw={"rows": 4})
     unit = StringField(_l("Unit"), validators=[Length(max=30)],
                        description=_l("Such as “piece”, “box of 10” or “hour”."))
-    price = LocalDecimalField(_l("Price excluding VAT"), places=2, validators=[
+    price = PriceField(_l("Price excluding VAT"), places=2, validators=[
         InputRequired(_l("Enter a price, such as 12.50.")),
         InRange(0, products.MAX_PRICE, _l("Enter a price from 0 to 9,999,999.99."))])
     vat_rate = LocalDecimalField(_l("VAT rate (%)"), places=2, default=0, validators=[
         InputRequired(_l("Enter a VAT rate, such as 21.")),
         InRange(0, 100, _l("Enter a VAT rate from 0 to 100."))])
     active = BooleanField(_l("Offered (active)"), default=True)
-    websites = SelectMultipleField(_l("Offered on these websites"), coerce=int,
+    websites = WebsiteChoices(_l("Offered on these websites"), coerce=int,
                                    widget=ListWidget(prefix_label=False),
                                    option_widget=CheckboxInput(), validate_choice=False)
     version = HiddenField()
@@ -211,6 +248,8 @@ IMPORT_ERRORS = {
     "unknown_website": _l("No website has the address part “%(detail)s”."),
     "too_long": _l("The value in column “%(detail)s” is too long."),
     "extra_cells": _l("The line has more values than the file has columns."),
+    "same_field": _l("The columns %(detail)s are the same field: keep one of them."),
+    "no_lines": _l("The file has no products: only the line with the column names."),
 }
 
 
@@ -222,12 +261,29 @@ class ProductImportForm(Form):
 
 class ProductImportConfirmForm(Form):
     content = HiddenField()       # the checked file, base64
+    checked = HiddenField()       # the versions the check saw, JSON {number key: version}
     submit = SubmitField(_l("Import"))
 
 
 def import_errors(preview):
-    return [(line, IMPORT_ERRORS[code] % {"detail": detail})
-            for line, code, detail in preview.errors]
+    """The preview's errors as (line, message in the reader's language); a column is named
+    by its heading in that language, as the export writes it."""
+    language = get_locale().language if get_locale() else "en"
+    index = languages.CODES.index(language) if language in languages.CODES else 0
+
+    def heading(key):
+        return f"“{products.EXPORT_COLUMNS[key][index]}”" if key in products.EXPORT_COLUMNS \
+            else key
+
+    shown = []
+    for line, code, detail in preview.errors:
+        if code == "no_columns":
+            detail = ", ".join(heading(key) for key in detail.split(","))
+        elif code == "too_long":
+            detail = products.EXPORT_COLUMNS[detail][index] if detail in \
+                products.EXPORT_COLUMNS else detail
+        shown.append((line, IMPORT_ERRORS[code] % {"detail": detail}))
+    return shown
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -239,7 +295,8 @@ def import_products():
         raw = form.file.data.read()
         preview = products.parse_file(raw)
         confirm = ProductImportConfirmForm(
-            content=base64.b64encode(raw).decode("ascii")) if preview.ok else None
+            content=base64.b64encode(raw).decode("ascii"),
+            checked=json.dumps(preview.versions)) if preview.ok else None
         return render_template("products/import.html", form=form, preview=preview,
                                errors=import_errors(preview), confirm=confirm), \
             200 if preview.ok else 400
@@ -264,7 +321,18 @@ def confirm_import():
                                preview=preview, errors=import_errors(preview),
                                confirm=None), 400
     try:
-        added, changed = products.import_file(preview)
+        checked = json.loads(form.checked.data or "{}")
+    except ValueError:
+        abort(400)
+    if not isinstance(checked, dict):
+        abort(400)
+    try:
+        added, changed = products.import_file(preview, checked)
+    except products.ChangedSinceCheck as clash:
+        flash(_("Someone saved %(numbers)s after the file was checked; nothing was imported. "
+                "Check the file again to see their change.",
+                numbers=", ".join(clash.numbers[:10])), "warning")
+        return redirect(url_for("products.import_products"))
     except products.Duplicate:
         flash(_("A product number of the file was given to another product meanwhile; "
                 "nothing was imported."), "warning")

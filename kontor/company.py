@@ -10,9 +10,10 @@ from models.clock import utcnow
 
 COMPANY_FIELDS = ("name", "street", "postcode", "city", "country", "phone", "email",
                   "vat_number", "org_number", "language", "timezone", "currency")
-# The currencies a company can choose for its prices and orders (ISO 4217; issue 14 item 1).
-CURRENCIES = ("EUR", "NOK", "SEK", "DKK", "GBP", "USD", "CHF", "PLN", "ISK", "CAD", "AUD",
-              "NZD")
+# The currencies a company can choose for its prices and orders (ISO 4217; issue 14 item 1):
+# each has cents, as Kontor's prices do (the Icelandic krona has none: a price of 1249.50
+# was shown as 1,250).
+CURRENCIES = ("EUR", "NOK", "SEK", "DKK", "GBP", "USD", "CHF", "PLN", "CAD", "AUD", "NZD")
 
 # What must be filled in before users can be invited or sync activated, in checklist order.
 REQUIRED_COMPANY_FIELDS = ("name", "street", "postcode", "city", "phone", "email", "vat_number")

@@ -218,9 +218,13 @@ def _sort_existing(preview, numbers, kind_given):
 def dialect_of(text):
     """The CSV dialect of `text` as csv.Sniffer sees it; when it cannot tell (lines with
     different numbers of separators, such as a short line added to an export), the
-    spreadsheet's own with the separator the heading line has most of."""
+    spreadsheet's own with the separator the heading line has most of. The sniffer counts
+    separators per line and knows only LF as a line end: lines ending in CR alone (an old
+    Mac export) are shown to it as LF lines, or a comma inside "12,50" won over the
+    semicolons of one long "line"."""
+    sample = text[:4096].replace("\r\n", "\n").replace("\r", "\n")
     try:
-        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        return csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         heading = text.splitlines()[0] if text.strip() else ""
         separator = max((",", ";", "\t"), key=heading.count)

@@ -7,11 +7,14 @@ Values come in as a form gives them: `price` and `vat_rate` as Decimals (the for
 reader's comma or point), `websites` as a list of website ids.
 """
 import csv
+import functools
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from babel.numbers import get_currency_symbol
 from peewee import IntegrityError
 
 from kontor import form_keys, languages
@@ -46,13 +49,22 @@ def company_currency() -> str:
     return company.currency if company is not None else "EUR"
 
 
+def visible_line(text) -> str:
+    """`text` on one line without control and format characters (zero-width spaces,
+    right-to-left overrides: a product number must look like what it is), spaces collapsed.
+    "" for None. What is left may be empty: then nothing visible was typed."""
+    text = "".join(char for char in without_controls(text or "")
+                   if unicodedata.category(char) != "Cf")
+    return " ".join(text.split())
+
+
 def cleaned(values) -> dict:
     """The stored columns for `values` (see the module docstring): text trimmed to one line
     where it is one, the price in whole cents, the VAT rate in hundredths of a percent, the
     derived sort and search columns. Raises ValueError for a price or VAT rate with more than
     two decimals or out of range (the form checks these first)."""
-    number = " ".join(without_controls(values.get("number") or "").split())
-    name = " ".join(without_controls(values.get("name") or "").split())
+    number = visible_line(values.get("number"))
+    name = visible_line(values.get("name"))
     price = Decimal(values.get("price") or 0)
     vat_rate = Decimal(values.get("vat_rate") or 0)
     if not 0 <= price <= MAX_PRICE or not 0 <= vat_rate <= 100:
@@ -167,7 +179,7 @@ def export_csv(query, language=languages.DEFAULT):
         buffer.seek(0)
         buffer.truncate()
         price = f"{product.price:.2f}"
-        vat = f"{product.vat_rate}"
+        vat = f"{product.vat_rate.normalize():f}"
         if comma:
             price, vat = price.replace(".", ","), vat.replace(".", ",")
         writer.writerow([safe_cell(value) for value in (
@@ -197,10 +209,22 @@ class ImportPreview:
     updated: list = field(default_factory=list)
     errors: list = field(default_factory=list)
     unknown_columns: list = field(default_factory=list)
+    # the version of each product to change as the check found it ({number_key: version}):
+    # the import refuses to overwrite one saved since (ChangedSinceCheck)
+    versions: dict = field(default_factory=dict)
 
     @property
     def ok(self):
         return bool(self.new or self.updated) and not self.errors
+
+
+class ChangedSinceCheck(Refused):
+    """A product of the file was saved by someone after the file was checked; `numbers`
+    are those products' numbers. Nothing was imported."""
+
+    def __init__(self, numbers):
+        super().__init__("changed_since_check")
+        self.numbers = numbers
 
 
 def _header_key(heading):
@@ -212,22 +236,30 @@ def _header_key(heading):
     return None
 
 
-def read_amount(text, maximum):
-    """A price or rate as a spreadsheet writes it in any of the four languages ("1249,5",
-    "1.249,50", "1,249.50", "1 249,50", "€ 12", "21 %") as a Decimal; None when it is no such
-    amount, has more than two decimals, is outside 0..`maximum`, or is ambiguous: one
-    separator followed by three digits ("12.505" is 12505 in Dutch and 12.505 in English)."""
-    cleaned = re.sub(r"[\s\u00a0\u202f%€$£']|kr|NOK|EUR|SEK|DKK|CHF|GBP|USD", "", text or "")
-    if not re.fullmatch(r"[0-9]+([.,][0-9]+)*", cleaned):
+def read_amount(text, maximum, currency=None):
+    """A price or rate as a spreadsheet or a person writes it in any of the four languages
+    ("1249,5", "1.249,50", "1,249.50", "1 249,50", "21 %", and with `currency` (ISO 4217) its
+    code or symbol: "€ 12", "12,50 kr") as a Decimal; None when it is no such amount, has
+    more than two decimals, is outside 0..`maximum`, names another currency, or is
+    ambiguous: one separator followed by three digits ("12.505" is 12505 in Dutch and
+    12.505 in English)."""
+    cleaned = (text or "").replace("\u00a0", " ").replace("\u202f", " ").strip()
+    for mark in (["%"] + sorted(_currency_marks(currency), key=len, reverse=True)):
+        if cleaned.startswith(mark):
+            cleaned = cleaned[len(mark):].strip()
+        elif cleaned.endswith(mark):
+            cleaned = cleaned[:-len(mark)].strip()
+    cleaned = cleaned.replace("'", " ")
+    if not re.fullmatch(r"[0-9]+([., ][0-9]+)*", cleaned):
         return None
-    parts = re.split(r"([.,])", cleaned)
+    parts = re.split(r"([., ])", cleaned)
     numbers, separators = parts[0::2], parts[1::2]
-    if separators and len(numbers[-1]) in (1, 2):          # the last separator: decimals
+    if separators and separators[-1] != " " and len(numbers[-1]) in (1, 2):   # decimals
         decimals, numbers, decimal_mark = numbers[-1], numbers[:-1], separators[-1]
         separators = separators[:-1]
     else:
         decimals, decimal_mark = "", None
-        if len(separators) == 1:
+        if len(separators) == 1 and separators[0] != " ":
             return None                                    # "12.505": ambiguous
     if separators and (len(set(separators)) > 1 or separators[0] == decimal_mark
                        or any(len(group) != 3 for group in numbers[1:])
@@ -235,6 +267,16 @@ def read_amount(text, maximum):
         return None                                        # not thousands groups
     amount = Decimal(f"{''.join(numbers)}.{decimals or '0'}")
     return amount if 0 <= amount <= maximum else None
+
+
+@functools.lru_cache(maxsize=32)
+def _currency_marks(currency):
+    """The code and the symbols of `currency` in the four languages ("EUR", "€"; "NOK",
+    "kr"), or nothing for None."""
+    if not currency:
+        return frozenset()
+    return frozenset({currency} | {get_currency_symbol(currency, locale)
+                                   for locale in ("en", "nl", "nb", "de", "en_GB")})
 
 
 def parse_file(raw: bytes) -> ImportPreview:
@@ -255,13 +297,21 @@ def parse_file(raw: bytes) -> ImportPreview:
     keys = [_header_key(h) for h in headings]
     preview.unknown_columns = [h for h, k in zip(headings, keys, strict=True)
                                if k is None and h.strip()]
+    for key in dict.fromkeys(k for k in keys if k):     # two columns, one field: which counts?
+        same = [h.strip() for h, k in zip(headings, keys, strict=True) if k == key]
+        if len(same) > 1:
+            preview.errors.append((1, "same_field", " / ".join(f"“{h}”" for h in same)))
     missing = [key for key in ("number", "name", "price") if key not in keys]
     if missing:
-        preview.errors.append((1, "no_columns", ", ".join(missing)))
+        preview.errors.append((1, "no_columns", ",".join(missing)))
+    if preview.errors:
         return preview
+    present = set(keys)
     slugs = {slug: website_id for website_id, slug in Website.select(Website.id, Website.slug)
              .tuples()}
-    existing = dict(Product.select(Product.number_key, Product.id).tuples())
+    existing = {key: (product_id, version) for key, product_id, version in Product.select(
+        Product.number_key, Product.id, Product.version).tuples()}
+    currency = company_currency()
     seen = {}
     for line, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
@@ -275,7 +325,7 @@ def parse_file(raw: bytes) -> ImportPreview:
             continue
         values = {k: unquoted_cell(cells[i].strip()) if i < len(cells) else ""
                   for i, k in enumerate(keys) if k}
-        problem, columns, website_ids = _check_line(values, slugs)
+        problem, columns, website_ids = _check_line(values, slugs, currency)
         if problem:
             preview.errors.append((line, *problem))
             continue
@@ -284,17 +334,40 @@ def parse_file(raw: bytes) -> ImportPreview:
             preview.errors.append((line, "number_twice", str(seen[key])))
             continue
         seen[key] = line
-        (preview.updated if key in existing else preview.new).append(
-            (line, columns, website_ids))
+        if key in existing:
+            # a column the file does not have leaves that field as it is (issue 14 item 1)
+            preview.updated.append((line, _only_given(columns, present),
+                                    website_ids if "websites" in present else None))
+            preview.versions[key] = existing[key][1]
+        else:
+            preview.new.append((line, columns, website_ids))
+    if not preview.new and not preview.updated and not preview.errors:
+        preview.errors.append((0, "no_lines", ""))
     return preview
 
 
-def _check_line(values, slugs):
+# the stored columns each column of a file decides
+_STORED = {"number": ("number", "number_key", "search_text"),
+           "name": ("name", "sort_name", "search_text"), "description": ("description",),
+           "unit": ("unit",), "price": ("price_cents",), "vat_rate": ("vat_rate_bp",),
+           "active": ("active",)}
+
+
+def _only_given(columns, present):
+    keep = {stored for key in present if key in _STORED for stored in _STORED[key]}
+    return {name: value for name, value in columns.items() if name in keep}
+
+
+def _check_line(values, slugs, currency="EUR"):
     if not values.get("number"):
         return ("number_missing", ""), None, None
     if not values.get("name"):
         return ("name_missing", ""), None, None
-    price = read_amount(values["price"], MAX_PRICE)
+    if not visible_line(values["number"]):
+        return ("number_missing", ""), None, None
+    if not visible_line(values["name"]):
+        return ("name_missing", ""), None, None
+    price = read_amount(values["price"], MAX_PRICE, currency)
     if price is None:
         return ("bad_price", values["price"]), None, None
     vat = read_amount(values.get("vat_rate") or "0", Decimal(100))
@@ -316,21 +389,34 @@ def _check_line(values, slugs):
     return None, columns, website_ids
 
 
-def import_file(preview: ImportPreview, user=None) -> tuple:
+def import_file(preview: ImportPreview, checked_versions=None) -> tuple:
     """Save a clean `preview` all at once, in one transaction: add its new products and
-    change the others (by number) with the file's values and websites. Returns (added,
-    changed). Raises ValueError for a preview with errors; Duplicate when a new product's
-    number was taken since the preview (then nothing is saved)."""
+    change the others (by number) with the file's columns (a column the file lacks is left
+    as it is; without a Websites column the offer stays). `checked_versions`
+    ({number_key: version}, what the check showed; default the preview's own) guards the
+    changes: a product saved since is not overwritten. Returns (added, changed). Raises
+    ValueError for a preview with errors, ChangedSinceCheck when a product to change was
+    saved since the check, Duplicate when a new product's number was taken since; then
+    nothing is saved."""
     if not preview.ok:
         raise ValueError("the preview has errors")
+    checked = preview.versions if checked_versions is None else checked_versions
     try:
         with db.atomic():
             for _line, columns, website_ids in preview.new:
                 _offer_on(Product.create(**columns), website_ids)
+            changed = []
             for _line, columns, website_ids in preview.updated:
                 product = Product.get(Product.number_key == columns["number_key"])
-                update_if_unchanged(Product, product.id, None, updated_at=utcnow(), **columns)
-                _offer_on(product, website_ids)
+                if product.version != checked.get(columns["number_key"]):
+                    changed.append(product.number)
+                    continue
+                update_if_unchanged(Product, product.id, product.version,
+                                    updated_at=utcnow(), **columns)
+                if website_ids is not None:
+                    _offer_on(product, website_ids)
+            if changed:
+                raise ChangedSinceCheck(changed)
     except IntegrityError:
         raise Duplicate() from None
     return len(preview.new), len(preview.updated)

@@ -36,8 +36,8 @@ class Product(BaseModel):
 
     @property
     def vat_rate(self) -> Decimal:
-        """The VAT rate in percent (Decimal("12.5"))."""
-        return (Decimal(self.vat_rate_bp) / 100).normalize() + 0
+        """The VAT rate in percent, to two decimals (Decimal("12.50"))."""
+        return (Decimal(self.vat_rate_bp) / 100).quantize(Decimal("0.01"))
 
 
 class ProductWebsite(BaseModel):
