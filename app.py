@@ -70,9 +70,17 @@ from kontor import (
     migrate,
     sessions,
     storage,
+    web_accounts,
 )
 from kontor import config as kontor_config
-from kontor.extensions import babel, csrf, limiter, login_manager, portal_login_manager
+from kontor.extensions import (
+    babel,
+    csrf,
+    limiter,
+    login_manager,
+    portal_limiter,
+    portal_login_manager,
+)
 from kontor.server_session import DatabaseSessionInterface
 from kontor.text import whole_number
 from kontor.web import DatabaseInteger, KontorRequest, current_company
@@ -133,6 +141,7 @@ def create_portal_app(staff_app):
     babel.init_app(portal, locale_selector=select_formatting_locale,
                    timezone_selector=select_timezone)
     csrf.init_app(portal)
+    portal_limiter.init_app(portal)
     portal_login_manager.init_app(portal)
     portal_login_manager.session_protection = None
     portal_login_manager.user_loader(load_portal_account)
@@ -323,8 +332,13 @@ def load_user(user_id):
 
 
 def load_portal_account(account_id):
-    """The portal's user loader. There are no portal accounts until issue 13: nobody."""
-    return None
+    """The portal's user loader: the request's website's account `account_id` while it may be
+    signed in (confirmed, approved, not closed), else nobody."""
+    website = portal_website.current_website()
+    number = whole_number(str(account_id))
+    if website is None or number is None:
+        return None
+    return web_accounts.signed_in_account(website, number)
 
 
 def select_locale():

@@ -15,7 +15,8 @@ from models.clock import utcnow
 from models.portal import APPROVALS, PROTECTIONS
 
 FIELDS = ("name", "slug", "host", "public_url", "language", "protection", "self_registration",
-          "register_link", "approval", "sender_name", "sender_email", "copy_email")
+          "register_link", "approval", "sender_name", "sender_email", "copy_email",
+          "privacy_url")
 # the address part of /w/<slug>/: what the portal's dispatcher in app.py accepts
 SLUG = re.compile(r"(?=[a-z0-9-]*[a-z0-9])[a-z0-9-]{1,50}")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -88,6 +89,7 @@ def cleaned(values):
     values["slug"] = normal_slug(values["slug"])
     values["host"] = normal_host(values["host"]) or None   # NULL: unique only when set
     values["public_url"] = normal_url(values["public_url"])
+    values["privacy_url"] = normal_url(values["privacy_url"])
     for name in ("sender_email", "copy_email"):
         values[name] = normalise_email(values[name])
     values["self_registration"] = bool(values["self_registration"])
