@@ -11,8 +11,9 @@ from blueprints import (
     setup,
     support,
     users,
+    web_accounts,
     websites,
 )
 
 BLUEPRINTS = (main.bp, auth.bp, setup.bp, profile.bp, admin.bp, employees.bp, invitations.bp,
-              users.bp, websites.bp, contacts.bp, notes.bp, support.bp)
+              users.bp, websites.bp, web_accounts.bp, contacts.bp, notes.bp, support.bp)
