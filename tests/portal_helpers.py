@@ -69,8 +69,10 @@ def follow_link(client, body, slug="shop", base=PUBLIC):
     return client.get(first.headers["Location"])
 
 
-def register(client, slug="shop", **changes):
-    return portal_form(client, f"/w/{slug}/register", registration(**changes))
+def register(client, slug="shop", headers=None, **changes):
+    """Send the "Create user" form of the website `slug` with `changes` to `registration`."""
+    return portal_form(client, f"/w/{slug}/register", registration(**changes),
+                       headers=headers or {})
 
 
 def confirm_from_mail(client, slug="shop", to="maria@example.com", base=PUBLIC):
