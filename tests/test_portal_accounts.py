@@ -7,7 +7,15 @@ import threading
 from datetime import timedelta
 
 import pytest
-from helpers import database_text, error_beside, make_company, make_website, text, text_of
+from helpers import (
+    database_text,
+    error_beside,
+    make_company,
+    make_website,
+    sign_in,
+    text,
+    text_of,
+)
 from portal_helpers import (
     CUSTOMER_PASSWORD,
     PUBLIC,
@@ -442,3 +450,35 @@ def test_script_in_the_details_is_shown_as_text(app, shop):
     page = browser.get("/w/shop/account").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
+
+
+# --- two audiences in one browser -----------------------------------------------------------
+
+def test_staff_and_customer_sessions_in_one_browser_are_independent(app, client, staff, shop):
+    make_account(shop, email=staff.email)
+    assert sign_in(client, staff.email).status_code == 302
+    assert portal_sign_in(client, email=staff.email).status_code == 302
+    rows = {(row.realm, row.user_id is not None, row.web_account_id is not None)
+            for row in UserSession.select().where(UserSession.ended_at.is_null())}
+    assert rows == {("staff", True, False), ("portal", False, True)}
+    page = client.get("/w/shop/account")
+    client.post("/w/shop/logout", data={"csrf_token": csrf_of(page)})
+    assert client.get("/").status_code == 200            # still signed in as staff
+    assert client.get("/w/shop/account").status_code == 302
+
+
+def test_a_staff_session_id_in_the_portal_cookie_is_no_customer(app, client, staff, shop):
+    make_account(shop, email=staff.email)
+    sign_in(client, staff.email)
+    staff_sid = client.get_cookie("kontor_session").value
+    client.set_cookie("kontor_portal", staff_sid, path="/w/shop/")
+    assert client.get("/w/shop/account").status_code == 302
+
+
+def test_a_portal_session_id_in_the_staff_cookie_is_no_staff_member(app, client, staff, shop):
+    make_account(shop, email=staff.email)
+    portal_sign_in(client, email=staff.email)
+    portal_sid = client.get_cookie("kontor_portal", path="/w/shop/").value
+    client.set_cookie("kontor_session", portal_sid, path="/")
+    response = client.get("/contacts")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
