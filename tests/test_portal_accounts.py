@@ -482,3 +482,23 @@ def test_a_portal_session_id_in_the_staff_cookie_is_no_staff_member(app, client,
     client.set_cookie("kontor_session", portal_sid, path="/")
     response = client.get("/contacts")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("status, language, words", [
+    ("pending", "nl", "wacht op goedkeuring"),
+    ("rejected", "nb", "ble ikke godkjent"),
+    ("rejected", "de", "nicht freigeschaltet"),
+])
+def test_a_pending_or_rejected_customer_is_told_in_their_language(app, client, shop, status,
+                                                                  language, words):
+    make_account(shop, status=status)
+    answer = portal_form(client, "/w/shop/login", {"email": "maria@example.com",
+                                                    "password": CUSTOMER_PASSWORD},
+                         headers={"Accept-Language": language})
+    assert words in text(answer)
+
+
+def test_the_portal_pages_are_translated(app, client):
+    open_website()
+    page = text(client.get("/w/shop/register", headers={"Accept-Language": "de"}))
+    assert "Benutzerkonto anlegen" in page and "Datenschutzerklärung" in page
