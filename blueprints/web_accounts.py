@@ -13,8 +13,15 @@ from wtforms.fields.choices import SelectChoice
 
 from blueprints.common import get_contact, or_404
 from blueprints.filters import per_request
-from blueprints.forms import ActionForm, Form, database_id, email_field
-from kontor import web_accounts
+from blueprints.forms import (
+    ALREADY_SAVED,
+    ActionForm,
+    Form,
+    database_id,
+    email_field,
+    form_key_field,
+)
+from kontor import form_keys, web_accounts
 from kontor.access import signed_in_staff
 from kontor.errors import Refused
 from kontor.mail import InvalidAddress
@@ -47,6 +54,7 @@ def awaiting_approval_count():
 class AccessForm(Form):
     website = SelectField(_l("Website"), coerce=database_id)
     email = email_field(_l("E-mail (user name)"))
+    form_key = form_key_field()
     submit = SubmitField(_l("Create access"))
 
 
@@ -73,7 +81,8 @@ def back_to(account):
 
 
 REFUSALS = {
-    "email_taken": _l("This website already has an account with this e-mail address."),
+    "email_taken": _l("This website already has an account with this e-mail address (linked "
+                      "to a contact, or not confirmed yet)."),
     "unconfirmed": _l("The customer has not confirmed this e-mail address yet, so the account "
                       "cannot be approved."),
 }
@@ -93,14 +102,20 @@ def create_access(contact_id):
     if form.validate_on_submit():
         website = next(site for site in sites if site.id == form.website.data)
         try:
-            web_accounts.create_access(website, form.email.data, contact, current_user.id,
-                                       ip=request.remote_addr)
+            _account, outcome = web_accounts.create_access(
+                website, form.email.data, contact, current_user.id, ip=request.remote_addr,
+                form_key=form.form_key.data)
+        except form_keys.AlreadySaved:
+            flash(ALREADY_SAVED, "info")
+            return redirect(url_for("contacts.show", contact_id=contact.id) + "#website")
         except (web_accounts.Duplicate, InvalidAddress) as refused:
             form.email.errors.append(REFUSALS.get(getattr(refused, "reason", ""),
                                                   _("Enter a valid e-mail address.")))
         else:
-            flash(_("Access created. The customer was sent a link to choose a password."),
-                  "success")
+            flash(_("Access created. The customer was sent a link to choose a password.")
+                  if outcome == "created" else
+                  _("The customer's own web account on this website is now linked to this "
+                    "contact."), "success")
             return redirect(url_for("contacts.show", contact_id=contact.id) + "#website")
     return render_template("web_accounts/new.html", contact=contact, form=form), \
         400 if form.errors else 200

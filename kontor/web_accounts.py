@@ -24,7 +24,7 @@ import secrets
 
 from peewee import IntegrityError, fn
 
-from kontor import audit, config, passwords, portal_mail, sessions, tokens
+from kontor import audit, config, form_keys, passwords, portal_mail, sessions, tokens
 from kontor.errors import Refused
 from kontor.mail import normalise_address, normalise_email
 from kontor.versions import update_if_unchanged
@@ -371,18 +371,38 @@ def _email_taken(website_id, email, exclude_id=None):
     return query.exists()
 
 
-def create_access(website, email, contact, by, ip=""):
-    """Staff give `contact` access to `website` for `email` (issue 13 item 4): an approved
-    account linked to the contact, without a password; the customer gets a link to set their
-    own (valid config.INVITATION_LIFETIME), which also confirms the address. Returns the
-    account. Raises Duplicate when the website has an account with that address (any case),
-    mail.InvalidAddress for no address."""
+def create_access(website, email, contact, by, ip="", form_key=None):
+    """Staff give `contact` access to `website` for `email` (issue 13 item 4).
+
+    A new address: an approved account linked to the contact, without a password; the
+    customer gets a link to set their own (valid config.INVITATION_LIFETIME), which also
+    confirms the address. An address that registered itself on that website, confirmed it and
+    is not linked to a contact yet: that account is linked to the contact (its status stays;
+    nothing is mailed). Returns (account, "created" or "linked").
+
+    Raises Duplicate when the website's account of that address (any case) is linked already
+    or not confirmed (SECURITY.md 37: an unconfirmed address is never linked), InvalidAddress
+    for no address, and form_keys.AlreadySaved for a used `form_key` (a double click)."""
     email = normalise_address(email).lower()
     language = website.language
+    by_id = getattr(by, "id", by)
     try:
         with db.atomic():
-            if _email_taken(website.id, email):
-                raise Duplicate()
+            form_keys.claim(form_key, by_id)
+            existing = locked(WebAccount.select().where(WebAccount.website == website.id,
+                                                         WebAccount.email == email)).first()
+            if existing is not None:
+                if existing.contact_id is not None or existing.email_confirmed_at is None \
+                        or existing.closed_at is not None:
+                    raise Duplicate()
+                WebAccount.update(contact=contact.id, version=WebAccount.version + 1).where(
+                    WebAccount.id == existing.id).execute()
+                account = WebAccount.get_by_id(existing.id)
+                _event(account, "linked", by_id, "", contact.name)
+                audit.record("web_account.linked", user=by_id,
+                             target=_target(website, account), detail=f"contact {contact.id}",
+                             ip=ip)
+                return account, "linked"
             account = WebAccount.create(website=website.id, email=email, status="approved",
                                         contact=contact.id, name=contact.name,
                                         language=language)
@@ -390,10 +410,10 @@ def create_access(website, email, contact, by, ip=""):
             portal_mail.send_notice(website, email, language, "access",
                                     link=portal_mail.link(website, f"/reset/{raw}"),
                                     days=config.INVITATION_LIFETIME.days)
-            _event(account, "created", by, "", email)
-            audit.record("web_account.created", user=by, target=_target(website, account),
+            _event(account, "created", by_id, "", email)
+            audit.record("web_account.created", user=by_id, target=_target(website, account),
                          detail=f"contact {contact.id}", ip=ip)
-            return account
+            return account, "created"
     except IntegrityError:   # a racing save took the address first
         raise Duplicate() from None
 

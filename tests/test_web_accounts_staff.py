@@ -5,7 +5,7 @@ see a password (SECURITY.md 12)."""
 import re
 
 import pytest
-from helpers import error_beside, text, text_of
+from helpers import error_beside, form_key, text, text_of
 from portal_helpers import (
     CUSTOMER_PASSWORD,
     PUBLIC,
@@ -64,7 +64,7 @@ def test_the_contact_page_lists_its_web_accounts(app, staff_client, shop, contac
 
 def test_create_access_mails_a_link_to_choose_a_password(app, staff_client, staff, client,
                                                          shop, contact):
-    response = staff_client.form(f"/contacts/{contact.id}/web-accounts/new",
+    response = staff_client.fill(f"/contacts/{contact.id}/web-accounts/new",
                                  {"website": shop.id, "email": "Ola@Jensen.example"})
     assert response.status_code == 302
     account = WebAccount.get()
@@ -85,19 +85,49 @@ def test_create_access_mails_a_link_to_choose_a_password(app, staff_client, staf
                           password=NEW_PASSWORD).status_code == 302
 
 
+@pytest.mark.parametrize("existing", [{"confirmed": False}, {"linked": True}])
 def test_create_access_refuses_an_address_the_website_has_in_any_case(app, staff_client,
-                                                                      shop, contact):
-    make_account(shop)
-    response = staff_client.form(f"/contacts/{contact.id}/web-accounts/new",
+                                                                      shop, contact, existing):
+    other = customer("Andersen AS")
+    make_account(shop, confirmed=existing.get("confirmed", True),
+                 contact=other.id if existing.get("linked") else None)
+    response = staff_client.fill(f"/contacts/{contact.id}/web-accounts/new",
                                  {"website": shop.id, "email": "MARIA@example.com"})
     assert response.status_code == 400
     assert "already has an account" in error_beside(text(response), "email")
     assert WebAccount.select().count() == 1
+    assert WebAccount.get().contact_id != contact.id
+
+
+def test_create_access_links_a_confirmed_self_registered_account(app, staff_client, shop,
+                                                                 contact):
+    make_account(shop, status="pending")
+    response = staff_client.fill(f"/contacts/{contact.id}/web-accounts/new",
+                                 {"website": shop.id, "email": "Maria@example.com"})
+    assert response.status_code == 302
+    account = WebAccount.get()
+    assert (account.contact_id, account.status) == (contact.id, "pending")
+    assert not OutboxMessage.select().exists()
+    assert audited("web_account.linked") == [("shop: maria@example.com",
+                                              f"contact {contact.id}")]
+    assert "linked to this contact" in text_of(staff_client.get(f"/contacts/{contact.id}"))
+
+
+def test_a_double_click_on_create_access_creates_one_account(app, staff_client, shop,
+                                                             contact):
+    url = f"/contacts/{contact.id}/web-accounts/new"
+    key = form_key(staff_client.get(url))
+    data = {"website": shop.id, "email": "ola@jensen.example", "form_key": key}
+    assert staff_client.form(url, data).status_code == 302
+    again = staff_client.form(url, data)
+    assert again.status_code == 302
+    assert WebAccount.select().count() == 1 and OutboxMessage.select().count() == 1
+    assert "saved already" in text_of(staff_client.get(again.headers["Location"]))
 
 
 def test_create_access_on_an_unknown_website_is_an_error_not_a_500(app, staff_client, shop,
                                                                    contact):
-    response = staff_client.form(f"/contacts/{contact.id}/web-accounts/new",
+    response = staff_client.fill(f"/contacts/{contact.id}/web-accounts/new",
                                  {"website": "99999", "email": "ola@jensen.example"})
     assert response.status_code == 400
     assert not WebAccount.select().exists()
