@@ -319,6 +319,18 @@ def send_reset_link(website, email):
     return account is not None
 
 
+def send_lock_notice(website, email):
+    """Tell the owner of the website's account `email` that it is locked after
+    config.LOCK_AFTER_FAILURES wrong passwords and that "Forgot password" opens it."""
+    account = account_of(website, email)
+    if account is None:
+        return
+    audit.record("web_account.locked", target=_target(website, account))
+    portal_mail.send_notice(website, account.email, portal_mail.language_of(website, account),
+                            "locked", failures=config.LOCK_AFTER_FAILURES,
+                            link=portal_mail.link(website, "/forgot"))
+
+
 # --- the customer's own changes -----------------------------------------------------------
 
 def update_details(account, details):

@@ -502,3 +502,53 @@ def test_the_portal_pages_are_translated(app, client):
     open_website()
     page = text(client.get("/w/shop/register", headers={"Accept-Language": "de"}))
     assert "Benutzerkonto anlegen" in page and "Datenschutzerklärung" in page
+
+
+def test_the_lock_is_mailed_and_a_reset_clears_the_guess_limit(app, client, shop):
+    app.config["LOGIN_LIMIT_PER_EMAIL"] = "7 per 15 minutes"
+    make_account(shop)
+    for _ in range(6):
+        portal_sign_in(client, password="not the password at all")
+    notice = last_mail()
+    assert notice.kind == "portal_locked" and f"{PUBLIC}/forgot" in notice.body
+    assert notice.from_addr == "shop@jansen.example"
+    portal_form(client, "/w/shop/forgot", {"email": "maria@example.com"})
+    follow_link(client, last_mail().body)
+    portal_form(client, "/w/shop/reset", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    portal_sign_in(client, password="one more wrong guess")   # the 8th: over the old limit
+    assert portal_sign_in(client, password=NEW_PASSWORD).status_code == 302
+
+
+def test_create_user_and_forgot_password_are_rate_limited_per_address(app, client, shop):
+    app.config["REGISTER_LIMIT_PER_EMAIL"] = "2 per hour"
+    app.config["RESET_LIMIT_PER_EMAIL"] = "2 per hour"
+    for email in ("Ola@example.com", "ola@example.com"):
+        assert register(client, email=email).status_code == 200
+    assert register(client, email="OLA@example.com").status_code == 429
+    for _ in range(2):
+        assert portal_form(client, "/w/shop/forgot",
+                           {"email": "ola@example.com"}).status_code == 200
+    assert portal_form(client, "/w/shop/forgot", {"email": "ola@example.com"}).status_code == 429
+
+
+@pytest.mark.parametrize("where", ["change", "reset"])
+def test_the_password_rules_hold_on_change_and_reset(app, shop, where):
+    browser, account = signed_in_customer(app, shop)
+    weak = "maria@example.com1"
+    if where == "change":
+        response = portal_form(browser, "/w/shop/account/password", {
+            "current": CUSTOMER_PASSWORD, "password": weak, "confirm": weak})
+    else:
+        portal_form(browser, "/w/shop/forgot", {"email": "maria@example.com"},
+                    page="/w/shop/forgot")
+        follow_link(browser, last_mail().body)
+        response = portal_form(browser, "/w/shop/reset", {"password": weak, "confirm": weak})
+    assert response.status_code == 400
+    assert "e-mail address" in error_beside(text(response), "password")
+    assert passwords.verify_password(WebAccount.get().password_hash, CUSTOMER_PASSWORD)
+
+
+def test_twelve_hours_of_activity_still_end_a_portal_session(app, shop):
+    browser, _account = signed_in_customer(app, shop)
+    UserSession.update(created_at=utcnow() - timedelta(hours=12, seconds=1)).execute()
+    assert browser.get("/w/shop/account").status_code == 302

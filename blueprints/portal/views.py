@@ -17,6 +17,7 @@ from flask import (
 from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
+from limits import parse_many
 
 from blueprints.common import safe_next
 from blueprints.forms import LoginForm
@@ -76,9 +77,22 @@ def guess_failed(_response):
     return g.get("password_guess_failed", False)
 
 
+def forget_wrong_guesses(email):
+    """Start the per-address count of wrong passwords on this website again, once a reset
+    opened the account: the next right sign-in must not get a 429 for earlier guesses (as for
+    staff, blueprints/auth.py)."""
+    prefix = current_app.config.get("RATELIMIT_KEY_PREFIX", "")
+    key = f"portal:{request.script_root}:" + normalise_email(email)
+    for item in parse_many(current_app.config["LOGIN_LIMIT_PER_EMAIL"]):
+        portal_limiter.limiter.clear(item, *([prefix] if prefix else []), key, GUESS_SCOPE)
+
+
+GUESS_SCOPE = "portal-guesses"
+
+
 def guessing_limit(key_func):
     """Wrong passwords against one account (sign-in, change password) share one counter."""
-    return portal_limiter.shared_limit(limit("LOGIN_LIMIT_PER_EMAIL"), scope="portal-guesses",
+    return portal_limiter.shared_limit(limit("LOGIN_LIMIT_PER_EMAIL"), scope=GUESS_SCOPE,
                                        methods=["POST"], key_func=key_func,
                                        deduct_when=guess_failed)
 
@@ -139,6 +153,8 @@ def login():
             audit.record("portal.login_failed",
                          target=f"{website.slug}: {normalise_email(form.email.data)}",
                          detail=outcome, ip=request.remote_addr)
+            if outcome == "locked_now":
+                web_accounts.send_lock_notice(website, form.email.data)
             flash(_("Wrong e-mail or password."), "error")
     return render_template("portal/login.html", form=form)
 
@@ -240,6 +256,7 @@ def reset():
         if not web_accounts.use_password_link(account, token, form.password.data):
             return render_template("portal/token_problem.html", state="used", kind="reset"), 410
         session.pop("portal_reset_hash", None)
+        forget_wrong_guesses(account.email)
         audit.record("portal.password_reset", target=f"{website.slug}: {account.email}",
                      ip=request.remote_addr)
         portal_mail.send_notice(website, account.email,
