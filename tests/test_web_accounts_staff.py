@@ -261,3 +261,16 @@ def test_the_awaiting_page_of_an_unknown_website_is_404(app, staff_client, shop)
 def test_the_privacy_statement_address_is_a_website_setting(app, admin_client, shop):
     page = admin_client.get(f"/admin/websites/{shop.id}/edit")
     assert 'name="privacy_url"' in page.get_data(as_text=True)
+
+
+def test_what_happened_before_an_account_was_linked_shows_on_the_contacts_timeline(
+        app, staff_client, client, contact):
+    site = open_website(approval="automatic")
+    register(client)
+    confirm_from_mail(client)   # approved at once: an event of no contact yet
+    staff_client.fill(f"/contacts/{contact.id}/web-accounts/new",
+                      {"website": site.id, "email": "maria@example.com"})
+    timeline = text_of(staff_client.get(f"/contacts/{contact.id}"))
+    assert "status Pending → Approved" in timeline
+    assert "linked to this contact" in timeline
+    assert timeline.count("Web account maria@example.com on Shop") == 2
