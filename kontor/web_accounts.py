@@ -114,12 +114,23 @@ def cleaned_details(details):
     return {name: " ".join(str(details.get(name) or "").split()) for name in DETAIL_FIELDS}
 
 
+def replaceable(account):
+    """Whether a new registration of the account's address starts it afresh: a closed
+    account, or a self-registration never confirmed (it could not sign in, so nothing is
+    revealed, and the address's owner gets the new confirmation link; someone who registered
+    another person's address loses what they typed)."""
+    return account.closed_at is not None or (
+        account.email_confirmed_at is None and account.contact_id is None
+        and account.status == "pending")
+
+
 def register(website, email, password, details, language):
     """"Create user" on `website`: returns "new" (an account was made and a confirmation link
     mailed) or "existing" (the address has an account: "you already have an account" with a
     reset link was mailed instead). The caller shows the same page either way. The password
     is hashed in both cases (same work); `details` are kept on the account until the address
-    is confirmed. A closed account of that address is opened again as a new registration.
+    is confirmed. A closed or never confirmed self-registration of that address is started
+    afresh as a new one (`replaceable`).
     Two registrations racing for one address make one account: the loser is "existing".
     Raises mail.InvalidAddress for an address that is no e-mail address."""
     email = normalise_address(email).lower()
@@ -138,9 +149,9 @@ def register(website, email, password, details, language):
             try:
                 with db.atomic():   # a savepoint: a racing registration's row wins
                     account = WebAccount.create(website=website.id, email=email, **fields)
-            except IntegrityError:
+            except IntegrityError:   # committed meanwhile: the UPDATE below locks its row
                 existing = account_of(website, email)
-        elif existing.closed_at is not None:
+        if account is None and replaceable(existing):
             WebAccount.update(version=WebAccount.version + 1, **fields).where(
                 WebAccount.id == existing.id).execute()
             account = WebAccount.get_by_id(existing.id)
