@@ -16,6 +16,7 @@ from .helpers import flash, link_in_mail, wait_for_mail
 pytestmark = pytest.mark.browser
 
 DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 PASSWORD = "purple elephant dancing quietly"
 
 
@@ -111,6 +112,9 @@ def test_a_customer_registers_is_approved_by_staff_and_signs_in(admin_page, brow
         expect(row).to_contain_text("Jensen Bygg AS")
         expect(row).to_contain_text("Maria Jensen")
         assert_accessible(page, "07-awaiting-approval")
+        page.set_viewport_size(PHONE)
+        assert_accessible(page, "07b-awaiting-approval-phone")
+        page.set_viewport_size(DESKTOP)
         row.get_by_role("button", name="Approve").click()
         expect(flash(page, f"{email}: approved and e-mailed.")).to_be_visible()
         expect(page.get_by_role("row").filter(has_text=email)).to_have_count(0)
@@ -144,11 +148,31 @@ def test_a_customer_registers_is_approved_by_staff_and_signs_in(admin_page, brow
         customer.get_by_role("button", name="Switch").click()
         expect(customer.get_by_role("heading", level=1)).to_have_text("Passwort vergessen")
         assert_accessible(customer, "13-forgot-de")
+
+        # Forgot password, in German now: the link sets a new password once.
+        customer.get_by_label("E-Mail").fill(email)
+        customer.get_by_role("button", name="Link zum Zurücksetzen senden").click()
+        expect(customer.get_by_role("heading", level=1)).to_have_text("Prüfen Sie Ihre E-Mails")
+        reset = wait_for_mail(smtp, email, count=4)[3]
+        # the mail speaks the account's language (English, chosen when registering)
+        assert reset["Subject"] == f"Choose a new password for {name}"
+        link = link_in_mail(reset, portal)
+        customer.goto(link)
+        expect(customer).to_have_url(portal + "/reset")
+        assert_accessible(customer, "14-reset-de")
+        customer.get_by_label("Neues Passwort", exact=True).fill("seven orange kites over harbour")
+        customer.get_by_label("Neues Passwort wiederholen").fill("seven orange kites over harbour")
+        customer.get_by_role("button", name="Neues Passwort festlegen").click()
+        expect(customer).to_have_url(portal + "/login")
+        customer.goto(link)
+        expect(customer.get_by_role("heading", level=1)).to_have_text(
+            "Dieser Link kann nicht verwendet werden")
+        assert_accessible(customer, "15-link-used-de")
     finally:
         context.close()
 
     page.goto(site.url + "/web-accounts/awaiting")
-    assert_accessible(page, "14-awaiting-empty")
+    assert_accessible(page, "16-awaiting-empty")
 
     # Staff give a contact access on its Website section, then edit the account.
     page.goto(site.url + "/contacts/new")
@@ -158,7 +182,7 @@ def test_a_customer_registers_is_approved_by_staff_and_signs_in(admin_page, brow
     section = page.locator("#website")
     expect(section).to_contain_text("No web accounts yet.")
     section.get_by_role("link", name="Create access").click()
-    assert_accessible(page, "15-create-access")
+    assert_accessible(page, "17-create-access")
     page.get_by_label("Website").select_option(label=name)
     page.get_by_label("E-mail (user name)").fill(f"ola.{tag}@example.com")
     page.get_by_role("button", name="Create access").click()
@@ -166,11 +190,14 @@ def test_a_customer_registers_is_approved_by_staff_and_signs_in(admin_page, brow
     row = page.locator("#website").get_by_role("row").filter(has_text=f"ola.{tag}@example.com")
     expect(row).to_contain_text("Approved")
     expect(page.locator(".timeline")).to_contain_text("access created")
-    assert_accessible(page, "16-contact-website")
+    assert_accessible(page, "18-contact-website")
+    page.set_viewport_size(PHONE)
+    assert_accessible(page, "19-contact-website-phone")
+    page.set_viewport_size(DESKTOP)
     row.get_by_role("link", name="Edit").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Web account on {name}")
     assert page.locator('input[type="password"]').count() == 0
-    assert_accessible(page, "17-edit-web-account")
+    assert_accessible(page, "20-edit-web-account")
     page.get_by_label("Rejected").check()
     page.get_by_role("button", name="Save", exact=True).click()
     expect(flash(page, "Saved. The customer was e-mailed about the new status.")).to_be_visible()
