@@ -240,17 +240,44 @@ def test_a_100_character_password_with_its_last_character_changed_fails(app, cli
 
 # --- sign in --------------------------------------------------------------------------------
 
-def test_one_answer_for_unknown_wrong_and_locked(app, client, shop, monkeypatch):
+def test_one_answer_for_unknown_wrong_locked_and_pending_with_a_wrong_password(
+        app, client, shop, monkeypatch):
     make_account(shop)
+    make_account(shop, email="locked@example.com")
+    WebAccount.update(locked_at=utcnow()).where(WebAccount.email == "locked@example.com") \
+        .execute()
+    make_account(shop, email="pending@example.com", status="pending")
+    make_account(shop, email="rejected@example.com", status="rejected")
     calls = []
     real = passwords.verify_password
     monkeypatch.setattr(passwords, "verify_password",
                         lambda stored, pw: calls.append(1) or real(stored, pw))
-    unknown = portal_sign_in(client, email="nobody@example.com")
-    wrong = portal_sign_in(client, password="not the password at all")
-    bodies = {text_of(r).replace(csrf_of(r), "") for r in (unknown, wrong)}
-    assert len(bodies) == 1 and {unknown.status_code, wrong.status_code} == {200}
-    assert len(calls) == 2
+    answers = [portal_sign_in(client, email="nobody@example.com"),
+               portal_sign_in(client, password="not the password at all"),
+               portal_sign_in(client, email="locked@example.com"),   # even the right one
+               portal_sign_in(client, email="pending@example.com", password="not it at all"),
+               portal_sign_in(client, email="rejected@example.com", password="not it at all")]
+    bodies = {text_of(r).replace(csrf_of(r), "") for r in answers}
+    assert len(bodies) == 1 and {r.status_code for r in answers} == {200}
+    assert len(calls) == len(answers)   # the hasher ran once for each
+
+
+def test_extra_fields_posted_with_create_user_are_ignored(app, client, shop):
+    contact = make_company()   # any row id will do: it must not be taken
+    register(client, status="approved", contact=str(contact.id), email_confirmed_at="2026-01-01",
+             website="99")
+    account = WebAccount.get()
+    assert (account.status, account.contact_id, account.email_confirmed_at,
+            account.website_id) == ("pending", None, None, shop.id)
+
+
+@pytest.mark.parametrize("token", ["%FF%FE", "x" * 300, "..%2F..%2Fadmin", "ünïcödé"])
+def test_an_odd_link_token_is_not_found_not_an_error(app, client, shop, token):
+    for kind in ("confirm", "reset"):
+        first = client.get(f"/w/shop/{kind}/{token}")
+        assert first.status_code in (302, 404), (kind, first.status_code)
+        if first.status_code == 302:
+            assert client.get(first.headers["Location"]).status_code == 404
 
 
 def test_five_wrong_passwords_lock_the_account_until_a_reset(app, client, shop):
