@@ -170,6 +170,28 @@ def register(website, email, password, details, language):
         return "existing"
 
 
+def confirm_registration(website, account):
+    """The address of a self-registered `account` is confirmed (by its confirmation link, or
+    by a reset link that reached it): the registration becomes an incoming item (kind
+    "registration", unprocessed), "registration received" is mailed, and with automatic
+    approval the account is approved and "approved" mailed. Returns the account as saved.
+    Call it inside the caller's transaction."""
+    now = utcnow()
+    approve = website.approval == "automatic" and account.status == "pending"
+    WebAccount.update(email_confirmed_at=now, status="approved" if approve else account.status,
+                      version=WebAccount.version + 1).where(
+        WebAccount.id == account.id).execute()
+    IncomingItem.create(website=website.id, web_account=account.id, kind="registration",
+                        values=account.registration or "{}", received_at=now)
+    account = WebAccount.get_by_id(account.id)
+    portal_mail.send_text(website, account, "registration_received")
+    audit.record("web_account.confirmed", target=_target(website, account))
+    if approve:
+        _event(account, "status", None, "pending", "approved")
+        portal_mail.send_text(website, account, "approved")
+    return account
+
+
 def confirm(website, token_hash):
     """Confirm a customer's address with the link's token (its SHA-256, as the session keeps
     it). Returns (account, state): state "ok" and the account when it worked, else the token's
@@ -186,20 +208,7 @@ def confirm(website, token_hash):
     with db.atomic():
         if not tokens.consume(token):
             return None, "used"
-        now = utcnow()
-        approve = website.approval == "automatic"
-        WebAccount.update(email_confirmed_at=now,
-                          status="approved" if approve else account.status,
-                          version=WebAccount.version + 1).where(
-            WebAccount.id == account.id).execute()
-        IncomingItem.create(website=website.id, web_account=account.id, kind="registration",
-                            values=account.registration or "{}", received_at=now)
-        account = WebAccount.get_by_id(account.id)
-        portal_mail.send_text(website, account, "registration_received")
-        audit.record("web_account.confirmed", target=_target(website, account))
-        if approve:
-            _event(account, "status", None, "pending", "approved")
-            portal_mail.send_text(website, account, "approved")
+        account = confirm_registration(website, account)
     return account, "ok"
 
 
@@ -298,10 +307,16 @@ def password_link(website, token_hash):
 
 
 def use_password_link(account, token, new_password):
-    """Set the password with a link's token; False when the token was used meanwhile."""
+    """Set the password with a link's token; False when the token was used meanwhile. The
+    link reached the address, so a self-registration not confirmed yet is confirmed now, as
+    its confirmation link would have done (`confirm_registration`)."""
     with db.atomic():
         if not tokens.consume(token):
             return False
+        unconfirmed = WebAccount.get_by_id(account.id)
+        if unconfirmed.email_confirmed_at is None and unconfirmed.registration:
+            confirm_registration(unconfirmed.website, unconfirmed)
+            tokens.revoke_open("portal_confirm", web_account=account.id)
         set_password(account, new_password, "password_reset")
     return True
 

@@ -595,3 +595,20 @@ def test_registering_again_before_confirming_starts_afresh_with_a_new_link(app, 
     confirm_from_mail(other_client)
     assert json.loads(IncomingItem.get().values)["company_name"] == "Jensen Bygg AS"
     assert passwords.verify_password(WebAccount.get().password_hash, NEW_PASSWORD)
+
+
+def test_a_reset_link_confirms_an_unconfirmed_registration_as_its_link_would(app, client):
+    open_website(approval="automatic")
+    register(client)
+    confirmation = last_mail().body
+    portal_form(client, "/w/shop/forgot", {"email": "maria@example.com"})
+    follow_link(client, last_mail().body)
+    portal_form(client, "/w/shop/reset", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    account = WebAccount.get()
+    assert account.email_confirmed_at is not None and account.status == "approved"
+    assert IncomingItem.get().kind == "registration"
+    kinds = [m.kind for m in OutboxMessage.select().order_by(OutboxMessage.id)]
+    assert "portal_registration_received" in kinds and "portal_approved" in kinds
+    assert follow_link(client, confirmation).status_code == 410   # no second registration
+    assert IncomingItem.select().count() == 1
+    assert portal_sign_in(client, password=NEW_PASSWORD).status_code == 302
