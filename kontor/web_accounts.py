@@ -359,11 +359,13 @@ def send_lock_notice(website, email):
 
 # --- the customer's own changes -----------------------------------------------------------
 
-def update_details(account, details):
+def update_details(account, details, form_key=None):
     """The customer changed their details: stored as an incoming item of kind
-    "account_update" (the register is changed only when staff import it). Returns it."""
+    "account_update" (the register is changed only when staff import it). Returns it.
+    Raises form_keys.AlreadySaved when `form_key` was used before (a double click)."""
     details = cleaned_details(details)
     with db.atomic():
+        form_keys.claim(form_key)
         item = IncomingItem.create(website=account.website_id, web_account=account.id,
                                    kind="account_update",
                                    values=json.dumps(details, ensure_ascii=False))

@@ -2,7 +2,7 @@
 register, a customer who registers, confirms and signs in, and the mails they get."""
 import re
 
-from helpers import link_in, make_company, make_website
+from helpers import form_keys_on, link_in, make_company, make_website
 
 from kontor import passwords
 from models import OutboxMessage, WebAccount
@@ -43,10 +43,12 @@ def csrf_of(page):
 
 def portal_form(client, url, data, page=None, **kwargs):
     """Open the portal page (`page`, by default `url`) and send `data` to `url` with its CSRF
-    token, as a browser does."""
+    token and one-time form keys, as a browser does."""
     shown = client.get(page or url, **kwargs)
     data = dict(data)
     data.setdefault("csrf_token", csrf_of(shown))
+    for name, key in form_keys_on(shown).items():
+        data.setdefault(name, key)
     return client.post(url, data=data, **kwargs)
 
 

@@ -3,6 +3,7 @@ address confirmation, approval, sign-in with its refusals, lockout and limits, f
 change password, the customer's details, closing the account, the language switch and "whole
 site" protection. SECURITY.md items 1-11, 15, 17, 18, 37."""
 import json
+import re
 import threading
 from datetime import timedelta
 
@@ -404,6 +405,19 @@ def test_the_customer_edits_their_details_as_an_account_update(app, shop):
     assert item.kind == "account_update" and item.status == "unprocessed"
     assert json.loads(item.values)["city"] == "Bergen"
     assert "Jensen Bygg og Anlegg AS" in text(browser.get("/w/shop/account"))
+
+
+def test_a_double_click_on_send_my_changes_sends_one_update(app, shop):
+    browser, _account = signed_in_customer(app, shop)
+    page = browser.get("/w/shop/account/details")
+    key = re.search(r'name="form_key" type="hidden" value="([^"]+)"', text(page)).group(1)
+    data = {"csrf_token": csrf_of(page), "form_key": key, "company_name": "Jensen AS",
+            "contact_person": "Maria Jensen"}
+    assert browser.post("/w/shop/account/details", data=data).status_code == 302
+    again = browser.post("/w/shop/account/details", data=data)
+    assert again.status_code == 302
+    assert IncomingItem.select().count() == 1
+    assert "saved already" in text(browser.get("/w/shop/account"))
 
 
 def test_missing_details_are_an_error_beside_the_field_and_nothing_is_stored(app, shop):

@@ -4,7 +4,13 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from blueprints.forms import PASSWORD_MESSAGES, Form, NewPasswordForm, email_field
+from blueprints.forms import (
+    PASSWORD_MESSAGES,
+    Form,
+    NewPasswordForm,
+    email_field,
+    form_key_field,
+)
 from kontor import passwords
 from kontor.countries import country_choices
 from kontor.web_accounts import DETAIL_FIELDS
@@ -44,7 +50,8 @@ class DetailsFormBase(Form):
 
 @details_fields
 class DetailsForm(DetailsFormBase):
-    """The signed-in customer's details."""
+    """The signed-in customer's details; its one-time key makes a double click one update."""
+    form_key = form_key_field()
     submit = SubmitField(_l("Send my changes"))
 
 

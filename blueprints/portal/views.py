@@ -20,7 +20,7 @@ from flask_login import current_user, login_user, logout_user
 from limits import parse_many
 
 from blueprints.common import safe_next
-from blueprints.forms import LoginForm
+from blueprints.forms import ALREADY_SAVED, LoginForm
 from blueprints.portal.forms import (
     ButtonForm,
     ChangePasswordForm,
@@ -30,7 +30,7 @@ from blueprints.portal.forms import (
     ResetForm,
 )
 from blueprints.portal.website import current_website
-from kontor import audit, languages, portal_mail, tokens, web_accounts
+from kontor import audit, form_keys, languages, portal_mail, tokens, web_accounts
 from kontor.access import portal_sign_in_required, public, signed_in_customer
 from kontor.countries import country_name
 from kontor.extensions import portal_limiter
@@ -325,8 +325,13 @@ def details():
     form = DetailsForm(data=web_accounts.details_of(current_user)
                        if request.method == "GET" else None)
     if form.validate_on_submit():
-        web_accounts.update_details(current_user, form.details())
-        flash(_("Thank you: your changes were sent to us."), "success")
+        try:
+            web_accounts.update_details(current_user, form.details(),
+                                        form_key=form.form_key.data)
+        except form_keys.AlreadySaved:
+            flash(ALREADY_SAVED, "info")
+        else:
+            flash(_("Thank you: your changes were sent to us."), "success")
         return redirect(url_for("portal.account"))
     return render_template("portal/details.html", form=form), 400 if form.errors else 200
 
