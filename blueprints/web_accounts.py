@@ -85,6 +85,7 @@ REFUSALS = {
                       "to a contact, or not confirmed yet)."),
     "unconfirmed": _l("The customer has not confirmed this e-mail address yet, so the account "
                       "cannot be approved."),
+    "closed": _l("The customer closed this account, so its status cannot change."),
 }
 
 

@@ -462,15 +462,18 @@ def change(account, by, email=None, status=None, opened_version=None, ip=""):
     """Staff edit an account: correct the e-mail and/or set the status (pending, approved,
     rejected). A status change mails the customer the website's text ("approved" or
     "rejected"; back to pending mails nothing); rejecting ends their sessions at once.
-    Approving an unconfirmed address is refused. Returns the list of what changed
-    (["email", "status"]). Raises Duplicate, mail.InvalidAddress, versions.ChangedMeanwhile
-    (someone saved since `opened_version`) and Refused("unconfirmed")."""
+    Approving an unconfirmed address is refused, and so is any status change of an account
+    its customer closed. Returns the list of what changed (["email", "status"]). Raises
+    Duplicate, mail.InvalidAddress, versions.ChangedMeanwhile (someone saved since
+    `opened_version`), Refused("unconfirmed") and Refused("closed")."""
     website = account.website
     email = normalise_address(email).lower() if email is not None else account.email
     status = status if status in STATUSES else account.status
     try:
         with db.atomic():
             before = WebAccount.get_by_id(account.id)
+            if before.closed_at is not None and status != before.status:
+                raise Refused("closed")
             if before.email_confirmed_at is None and status == "approved" \
                     and before.status != "approved":
                 raise Refused("unconfirmed")

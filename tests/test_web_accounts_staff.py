@@ -274,3 +274,12 @@ def test_what_happened_before_an_account_was_linked_shows_on_the_contacts_timeli
     assert "status Pending → Approved" in timeline
     assert "linked to this contact" in timeline
     assert timeline.count("Web account maria@example.com on Shop") == 2
+
+
+def test_the_status_of_an_account_its_customer_closed_cannot_change(app, staff_client, shop):
+    account = make_account(shop)
+    WebAccount.update(closed_at=WebAccount.created_at).execute()
+    response = edit(staff_client, account, status="rejected")
+    assert response.status_code == 400
+    assert "closed this account" in text(response)
+    assert WebAccount.get().status == "approved" and not OutboxMessage.select().exists()
