@@ -24,14 +24,16 @@ audience's session count for the other. With two apps each side has exactly one 
 and one kind of session, and a session of one realm is not even found by the other.
 
 The portal of `/w/<slug>/` is that of the active Website row with that slug; any other slug's
-portal answers 404 (blueprints/portal/website.py). Host names are stored per website, but the
-dispatcher routes by path only so far.
+portal answers 404 (blueprints/portal/website.py). A request for a website's own host name
+(Website.host; behind a trusted proxy, the forwarded host) is that website's portal at `/`,
+and no staff page is found there.
 """
 import logging
 import re
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import waitress
 from flask import (
@@ -70,9 +72,18 @@ from kontor import (
     migrate,
     sessions,
     storage,
+    web_accounts,
+    websites,
 )
 from kontor import config as kontor_config
-from kontor.extensions import babel, csrf, limiter, login_manager, portal_login_manager
+from kontor.extensions import (
+    babel,
+    csrf,
+    limiter,
+    login_manager,
+    portal_limiter,
+    portal_login_manager,
+)
 from kontor.server_session import DatabaseSessionInterface
 from kontor.text import whole_number
 from kontor.web import DatabaseInteger, KontorRequest, current_company
@@ -114,8 +125,11 @@ def create_app(config=None):
     register_commands(app)
     portal = create_portal_app(app)
     app.extensions["kontor_portal"] = portal
-    app.wsgi_app = TrustedProxies(PortalDispatcher(app.wsgi_app, portal.wsgi_app),
-                                  app.config["TRUSTED_PROXIES"])
+    websites.hosts.forget()   # a new app may be on another database: read its host names
+    app.wsgi_app = TrustedProxies(
+        PortalDispatcher(app.wsgi_app, portal.wsgi_app,
+                         staff_host=urlsplit(app.config["BASE_URL"]).hostname),
+        app.config["TRUSTED_PROXIES"])
     return app
 
 
@@ -133,6 +147,7 @@ def create_portal_app(staff_app):
     babel.init_app(portal, locale_selector=select_formatting_locale,
                    timezone_selector=select_timezone)
     csrf.init_app(portal)
+    portal_limiter.init_app(portal)
     portal_login_manager.init_app(portal)
     portal_login_manager.session_protection = None
     portal_login_manager.user_loader(load_portal_account)
@@ -323,8 +338,13 @@ def load_user(user_id):
 
 
 def load_portal_account(account_id):
-    """The portal's user loader. There are no portal accounts until issue 13: nobody."""
-    return None
+    """The portal's user loader: the request's website's account `account_id` while it may be
+    signed in (confirmed, approved, not closed), else nobody."""
+    website = portal_website.current_website()
+    number = whole_number(str(account_id))
+    if website is None or number is None:
+        return None
+    return web_accounts.signed_in_account(website, number)
 
 
 def select_locale():
@@ -352,16 +372,27 @@ def select_timezone():
 
 
 class PortalDispatcher:
-    """WSGI: `/w/<slug>/...` to the portal app with `/w/<slug>` moved into SCRIPT_NAME (and the
-    slug into `environ["kontor.website_slug"]`); every other path to the staff app."""
+    """WSGI: a request whose host is an active website's own host name (behind a trusted
+    proxy, the forwarded host: TrustedProxies runs first) goes, whole, to that website's
+    portal, with an empty script root, so staff pages are not found there (issue 13 item 2);
+    elsewhere `/w/<slug>/...` goes to the portal app with `/w/<slug>` moved into SCRIPT_NAME
+    (and the slug into `environ["kontor.website_slug"]`); every other path to the staff app.
+    The host of KONTOR_BASE_URL (`staff_host`) is always the staff app's."""
 
     PATH = re.compile(r"(/w/([a-z0-9-]{1,50}))(?=/|$)")
 
-    def __init__(self, staff_wsgi_app, portal_wsgi_app):
+    def __init__(self, staff_wsgi_app, portal_wsgi_app, staff_host=None):
         self.staff = staff_wsgi_app
         self.portal = portal_wsgi_app
+        self.staff_host = (staff_host or "").lower()
 
     def __call__(self, environ, start_response):
+        host = environ.get("HTTP_HOST", "")
+        if host and host.rsplit(":", 1)[0].lower() != self.staff_host:
+            slug = websites.hosts.slug_for(host)
+            if slug is not None:
+                environ["kontor.website_slug"] = slug
+                return self.portal(environ, start_response)
         path = environ.get("PATH_INFO", "")
         match = self.PATH.match(path)
         if match is None:

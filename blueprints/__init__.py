@@ -12,8 +12,10 @@ from blueprints import (
     setup,
     support,
     users,
+    web_accounts,
     websites,
 )
 
 BLUEPRINTS = (main.bp, auth.bp, setup.bp, profile.bp, admin.bp, employees.bp, invitations.bp,
-              users.bp, websites.bp, contacts.bp, notes.bp, support.bp, products.bp)
+              users.bp, websites.bp, web_accounts.bp, contacts.bp, notes.bp, support.bp,
+              products.bp)

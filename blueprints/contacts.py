@@ -52,6 +52,7 @@ from kontor import (
     notes,
     paging,
     versions,
+    web_accounts,
 )
 from kontor.contacts.register import has_at_most_two_decimals
 from kontor.countries import country_name
@@ -224,7 +225,8 @@ def show(contact_id):
     events, more = contacts.timeline(contact, current_user)
     return render_template("contacts/view.html", contact=contact, persons=persons,
                            entries=entries, note_total=total, timeline=events,
-                           more_events=more)
+                           more_events=more, accounts=list(web_accounts.of_contact(contact)),
+                           reset_form=ActionForm())
 
 
 @bp.route("/<int:contact_id>/timeline")

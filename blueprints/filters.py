@@ -80,6 +80,18 @@ AUDIT_ACTION_LABELS = {
     "website.text_changed": _l("Website e-mail text changed"),
     "website.text_reset": _l("Website e-mail text reset to Kontor's"),
     "website.updated": _l("Website changed"),
+    "portal.login": _l("Customer signed in to a portal"),
+    "portal.login_failed": _l("Customer sign-in to a portal failed"),
+    "portal.password_reset": _l("Customer chose a new password"),
+    "web_account.closed": _l("Web account closed by the customer"),
+    "web_account.confirmed": _l("Web account's e-mail address confirmed"),
+    "web_account.created": _l("Web access created"),
+    "web_account.email_changed": _l("Web account's e-mail corrected"),
+    "web_account.linked": _l("Web account linked to a contact"),
+    "web_account.locked": _l("Web account locked"),
+    "web_account.reset_requested": _l("Customer asked for a password reset link"),
+    "web_account.reset_sent": _l("Password reset link sent to a customer"),
+    "web_account.status_changed": _l("Web account's status changed"),
 }
 
 

@@ -67,6 +67,9 @@ class WebsiteForm(Form):
     sender_name = StringField(_l("Sender name"), validators=[Length(max=200)])
     sender_email = email_field(_l("Sender address"), required=False)
     copy_email = email_field(_l("Send a copy of every e-mail to"), required=False)
+    privacy_url = StringField(_l("Privacy statement (address)"),
+                              validators=[Length(max=500)],
+                              description=_l("Customers agree to it when they create a user."))
     version = HiddenField()
     submit = SubmitField(_l("Save website"))
 
@@ -82,6 +85,12 @@ class WebsiteForm(Form):
 
     def validate_public_url(self, field):
         if websites.public_url_problem(websites.normal_url(field.data)):
+            raise ValidationError(_l("Enter an address starting with https:// or http://, "
+                                     "such as “https://shop.example.com”."))
+
+    def validate_privacy_url(self, field):
+        url = websites.normal_url(field.data)
+        if url and websites.public_url_problem(url):
             raise ValidationError(_l("Enter an address starting with https:// or http://, "
                                      "such as “https://shop.example.com”."))
 

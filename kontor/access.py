@@ -18,7 +18,7 @@ from flask import abort, current_app, request, session
 from flask_login import current_user
 
 from kontor import audit, sessions
-from models import User
+from models import User, WebAccount
 
 PUBLIC, STAFF, SUPERUSER, PORTAL = "public", "staff", "superuser", "portal"
 LEVELS = (PUBLIC, STAFF, SUPERUSER, PORTAL)
@@ -66,12 +66,13 @@ def signed_in_staff():
 
 
 def signed_in_customer():
-    """True when a portal account is signed in through a portal-realm session.
-
-    There are no portal accounts until issue 13; then this also checks that the account
-    belongs to the request's website."""
-    return (session_realm() == sessions.PORTAL and current_user.is_authenticated
-            and not isinstance(current_user._get_current_object(), User))
+    """True when a customer's web account is signed in through a portal-realm session of the
+    request's website (the session row and the account both belong to it)."""
+    if session_realm() != sessions.PORTAL or not current_user.is_authenticated:
+        return False
+    account = current_user._get_current_object()
+    return isinstance(account, WebAccount) \
+        and account.website_id == getattr(session, "website_id", None)
 
 
 def enforce_access():

@@ -17,6 +17,7 @@ from kontor.storage import DataFolder
 # (SPEC and SECURITY.md name them; tests and templates read them from here.)
 RESET_LINK_LIFETIME = timedelta(minutes=30)     # a "forgot password" link (SECURITY.md 8)
 INVITATION_LIFETIME = timedelta(days=7)         # an invitation link (SPEC section 4)
+PORTAL_CONFIRM_LIFETIME = timedelta(days=2)     # a customer's "confirm your address" link
 INVITATION_REMIND_AFTER = timedelta(days=5)     # the user list flags it as nearly expired
 SETUP_LINK_LIFETIME = timedelta(days=365)       # the one-time setup link printed at start
 LOCK_AFTER_FAILURES = 5                         # wrong passwords in a row lock the account
@@ -42,6 +43,9 @@ RATE_LIMITS = {                                 # Flask-Limiter strings (SECURIT
     "LOGIN_LIMIT_PER_EMAIL": "10 per 15 minutes",
     "RESET_LIMIT_PER_IP": "20 per hour",
     "RESET_LIMIT_PER_EMAIL": "3 per hour",
+    # a portal's "Create user" (issue 13): as forgot password, it sends mail to an address
+    "REGISTER_LIMIT_PER_IP": "20 per hour",
+    "REGISTER_LIMIT_PER_EMAIL": "3 per hour",
 }
 STAFF_SESSION_COOKIE = "kontor_session"
 PORTAL_SESSION_COOKIE = "kontor_portal"

@@ -15,3 +15,5 @@ portal_login_manager = LoginManager()
 # No X-RateLimit-* headers: on the sign-in and forgot-password forms they would tell anyone how
 # many attempts were made against an address (issue 10, item 21).
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=False)
+# the portal's own (a Limiter belongs to one app): sign-in, create user, forgot password
+portal_limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=False)

@@ -14,7 +14,7 @@ import smtplib
 import ssl
 from datetime import UTC, timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -91,16 +91,42 @@ def _normal_domain(domain):
         return None
 
 
-def enqueue(to_addr, subject, body, kind=""):
-    """Queue one plain-text message. The subject is folded onto one line."""
+def enqueue(to_addr, subject, body, kind="", sender=None, bcc=""):
+    """Queue one plain-text message. The subject is folded onto one line.
+
+    `sender`: (name, address) of a website's e-mails, or None for Kontor's own MAIL_FROM (every
+    staff e-mail); `bcc`: an address that gets a blind copy ("" for none). Addresses are
+    validated here (raises InvalidAddress); the name is folded onto one line, so nothing typed
+    into it can add a header (SECURITY.md item 33)."""
     subject = " ".join(str(subject).split())[:300]
-    return OutboxMessage.create(to_addr=normalise_address(to_addr), subject=subject,
-                                body=body, kind=kind)
+    name, address = sender if sender and sender[1] else ("", "")
+    return OutboxMessage.create(
+        to_addr=normalise_address(to_addr), subject=subject, body=body, kind=kind,
+        from_addr=normalise_address(address) if address else "",
+        from_name=" ".join(str(name or "").split())[:200],
+        bcc_addr=normalise_address(bcc) if bcc else "")
+
+
+def sender_of(message, mail_from):
+    """The From header of an outbox message: its own sender (a website's), else `mail_from`."""
+    if not message.from_addr:
+        return mail_from
+    return formataddr((message.from_name, normalise_address(message.from_addr))) \
+        if message.from_name else normalise_address(message.from_addr)
+
+
+def recipients_of(message):
+    """The envelope's recipients: the addressee, and the blind copy if the message has one (a
+    Bcc goes in the envelope only, never in a header the addressee sees)."""
+    addresses = [normalise_address(message.to_addr)]
+    if message.bcc_addr:
+        addresses.append(normalise_address(message.bcc_addr))
+    return addresses
 
 
 def build_message(message, mail_from):
     email = EmailMessage()
-    email["From"] = mail_from
+    email["From"] = sender_of(message, mail_from)
     email["To"] = normalise_address(message.to_addr)
     email["Subject"] = message.subject
     email["Date"] = format_datetime(message.created_at.replace(tzinfo=UTC))
@@ -141,8 +167,9 @@ class Transport:
             except (smtplib.SMTPException, OSError):
                 pass
 
-    def send(self, email, message_id) -> str:
-        """Send or write one message; return the status it gets: SENT or WRITTEN."""
+    def send(self, email, message_id, recipients=None) -> str:
+        """Send or write one message to `recipients` (the envelope; None: its To header);
+        return the status it gets: SENT or WRITTEN."""
         cfg = self.config
         if not cfg.get("SMTP_HOST"):
             folder = DataFolder(cfg["DATA_DIR"]).folder("mail")
@@ -157,7 +184,7 @@ class Transport:
             if cfg.get("SMTP_USER"):
                 smtp.login(cfg["SMTP_USER"], cfg["SMTP_PASSWORD"])
             self.smtp = smtp
-        self.smtp.send_message(email)
+        self.smtp.send_message(email, to_addrs=recipients)
         return SENT
 
 
@@ -178,7 +205,8 @@ def deliver_due(config, limit=100):
                 continue
             message = OutboxMessage.get_by_id(message_id)
             try:
-                done = transport.send(build_message(message, config["MAIL_FROM"]), message_id)
+                done = transport.send(build_message(message, config["MAIL_FROM"]), message_id,
+                                      recipients_of(message))
             except (smtplib.SMTPException, OSError, InvalidAddress) as exc:
                 attempts = message.attempts + 1
                 error = f"{type(exc).__name__}: {exc}"[:1000]

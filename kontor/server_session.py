@@ -53,8 +53,8 @@ class DatabaseSessionInterface(SessionInterface):
     `website_of(request)` (portal only) gives the request's website id, or None when the
     request is for no website, which then has no session. A portal cookie's path is the
     website's root (the request's script root, e.g. `/w/<slug>/`), so a browser sends it
-    only to that website. Only staff sessions record their user in `UserSession.user`
-    (a staff account); portal accounts get a column of their own with issue 13.
+    only to that website. A staff session records its user in `UserSession.user`, a portal
+    session its customer in `UserSession.web_account`.
     """
 
     def __init__(self, realm=STAFF, cookie_name=None, website_of=None):
@@ -102,7 +102,7 @@ class DatabaseSessionInterface(SessionInterface):
         reason = sessions.expiry_reason(row, utcnow(), app.config["IDLE_MINUTES"],
                                         app.config["ABSOLUTE_HOURS"])
         if reason:
-            if row.user_id:
+            if sessions.is_signed_in(row):
                 sessions.end_session(row.id, reason)
             else:
                 row.delete_instance()
@@ -119,7 +119,7 @@ class DatabaseSessionInterface(SessionInterface):
         but for the ended row's id (ENDED_SESSION) when it was signed in, so that a form
         typed on one of its pages can still be kept for its user (kontor/kept_forms.py),
         also when another tab has made a new session meanwhile. Never a sign-in."""
-        if not row.user_id:
+        if not sessions.is_signed_in(row):
             return self.new_session(website_id, had_cookie=True)
         return self.new_session(website_id, initial={ENDED_SESSION: row.id}, had_cookie=True,
                                 ended_reason=reason)
@@ -140,7 +140,7 @@ class DatabaseSessionInterface(SessionInterface):
 
         if session.regenerate_requested and session.row_id is not None:
             row = UserSession.get_or_none(UserSession.id == session.row_id)
-            if row is not None and row.user_id:
+            if row is not None and sessions.is_signed_in(row):
                 sessions.end_session(row.id, "logout")
             elif row is not None:
                 row.delete_instance()
@@ -149,17 +149,21 @@ class DatabaseSessionInterface(SessionInterface):
         if not session:
             if session.row_id is not None and session.modified:
                 UserSession.delete().where(UserSession.id == session.row_id,
-                                           UserSession.user.is_null()).execute()
+                                           UserSession.user.is_null(),
+                                           UserSession.web_account.is_null()).execute()
                 session.row_id = None
             if session.row_id is None and session.had_cookie:
                 response.delete_cookie(name, domain=cookie["domain"], path=cookie["path"])
             return
 
-        user_id = session.get("_user_id") if self.realm == STAFF else None
-        user_id = int(user_id) if user_id else None
+        signed_in = session.get("_user_id")
+        signed_in = int(signed_in) if signed_in else None
+        # a staff session names its user, a portal session its customer's web account
+        user_id, account_id = (signed_in, None) if self.realm == STAFF else (None, signed_in)
         if session.row_id is None:
             sid = secrets.token_urlsafe(32)
             UserSession.create(sid_hash=sessions.sid_digest(sid), user=user_id,
+                               web_account=account_id,
                                data=serializer.dumps(dict(session)), created_at=now,
                                last_seen_at=now, ip=(request.remote_addr or "")[:64],
                                user_agent=(request.user_agent.string or "")[:300],
@@ -168,6 +172,7 @@ class DatabaseSessionInterface(SessionInterface):
             response.vary.add("Cookie")
         elif session.modified:
             UserSession.update(data=serializer.dumps(dict(session)), user=user_id,
-                               last_seen_at=now).where(UserSession.id == session.row_id).execute()
+                               web_account=account_id, last_seen_at=now
+                               ).where(UserSession.id == session.row_id).execute()
         elif session.last_seen_at is None or now - session.last_seen_at >= sessions.TOUCH_INTERVAL:
             UserSession.update(last_seen_at=now).where(UserSession.id == session.row_id).execute()

@@ -24,9 +24,14 @@ def sid_digest(sid: str) -> str:
     return hashlib.sha256(sid.encode("utf-8")).hexdigest()
 
 
+def is_signed_in(row):
+    """Whether a session row is signed in: a staff user's or a customer's (portal)."""
+    return bool(row.user_id or row.web_account_id)
+
+
 def expiry_reason(row, now, idle_minutes, absolute_hours):
     """Why a live session row must end now ("idle", "absolute"), or None if it may go on."""
-    if row.user_id and now - row.created_at >= timedelta(hours=absolute_hours):
+    if is_signed_in(row) and now - row.created_at >= timedelta(hours=absolute_hours):
         return "absolute"
     if now - row.last_seen_at > timedelta(minutes=idle_minutes):
         return "idle"
@@ -49,21 +54,32 @@ def end_sessions_of(user_id, reason, except_row_id=None) -> int:
     return query.execute()
 
 
+def end_sessions_of_web_account(account_id, reason, except_row_id=None) -> int:
+    """End every live portal session of a customer's web account (rejected, closed, password
+    changed or reset), but `except_row_id`; returns how many."""
+    query = UserSession.update(ended_at=utcnow(), end_reason=reason).where(
+        UserSession.web_account == account_id, UserSession.ended_at.is_null())
+    if except_row_id is not None:
+        query = query.where(UserSession.id != except_row_id)
+    return query.execute()
+
+
 def end_idle_sessions(idle_minutes, absolute_hours) -> int:
     """End signed-in sessions past either timeout; forget stale anonymous ones. The job's body.
 
-    Both realms alike: a row is "signed in" when it names an account (today only staff
-    sessions do; issue 13's portal accounts add their column here). Returns how many ended."""
+    Both realms alike: a row is "signed in" when it names a staff user or a customer's web
+    account. Returns how many ended."""
     now = utcnow()
     live = UserSession.ended_at.is_null()
+    named = UserSession.user.is_null(False) | UserSession.web_account.is_null(False)
     idle = UserSession.update(ended_at=now, end_reason="idle").where(
-        live, UserSession.user.is_null(False),
+        live, named,
         UserSession.last_seen_at < now - timedelta(minutes=idle_minutes)).execute()
     absolute = UserSession.update(ended_at=now, end_reason="absolute").where(
-        live, UserSession.user.is_null(False),
+        live, named,
         UserSession.created_at <= now - timedelta(hours=absolute_hours)).execute()
     UserSession.delete().where(
-        UserSession.user.is_null(),
+        UserSession.user.is_null(), UserSession.web_account.is_null(),
         UserSession.last_seen_at < now - timedelta(minutes=idle_minutes)).execute()
     UserSession.delete().where(UserSession.ended_at < now - config.ENDED_SESSION_KEPT).execute()
     return idle + absolute

@@ -14,6 +14,10 @@ LIFETIMES = {
     "reset": config.RESET_LINK_LIFETIME,
     "invite": config.INVITATION_LIFETIME,
     "setup": config.SETUP_LINK_LIFETIME,
+    # a website's customers (kontor/web_accounts.py)
+    "portal_reset": config.RESET_LINK_LIFETIME,
+    "portal_confirm": config.PORTAL_CONFIRM_LIFETIME,
+    "portal_access": config.INVITATION_LIFETIME,
 }
 
 
@@ -21,24 +25,31 @@ def digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def issue(purpose, user=None, employee=None):
-    """Create a token and return the raw value (shown or mailed once, never stored)."""
+def issue(purpose, user=None, employee=None, web_account=None):
+    """Create a token and return the raw value (shown or mailed once, never stored). It is for
+    a staff `user`, an `employee` or a customer's `web_account`; it lives LIFETIMES[purpose]."""
     raw = secrets.token_urlsafe(32)
     now = utcnow()
     with db.atomic():
-        revoke_open(purpose, user=user, employee=employee)
+        revoke_open(purpose, user=user, employee=employee, web_account=web_account)
         Token.create(purpose=purpose, token_hash=digest(raw), user=user, employee=employee,
-                     created_at=now, expires_at=now + LIFETIMES[purpose])
+                     web_account=web_account, created_at=now,
+                     expires_at=now + LIFETIMES[purpose])
     return raw
 
 
-def revoke_open(purpose, user=None, employee=None):
+def revoke_open(purpose, user=None, employee=None, web_account=None):
+    """Revoke the open tokens of `purpose` (a str, or a tuple of them) of that person; how
+    many."""
+    purposes = (purpose,) if isinstance(purpose, str) else tuple(purpose)
     query = Token.update(revoked_at=utcnow()).where(
-        Token.purpose == purpose, Token.used_at.is_null(), Token.revoked_at.is_null())
+        Token.purpose.in_(purposes), Token.used_at.is_null(), Token.revoked_at.is_null())
     if user is not None:
         query = query.where(Token.user == user)
     if employee is not None:
         query = query.where(Token.employee == employee)
+    if web_account is not None:
+        query = query.where(Token.web_account == web_account)
     return query.execute()
 
 

@@ -2,9 +2,11 @@
 saving them, deactivating and reactivating, and finding the active website a portal request
 is for. Plain functions, no Flask: the views, the CLI and the tests share them."""
 import re
+import threading
+import time
 from urllib.parse import urlsplit
 
-from peewee import IntegrityError, fn
+from peewee import IntegrityError, PeeweeException, fn
 
 from kontor import form_keys, languages
 from kontor.errors import Refused
@@ -15,11 +17,13 @@ from models.clock import utcnow
 from models.portal import APPROVALS, PROTECTIONS
 
 FIELDS = ("name", "slug", "host", "public_url", "language", "protection", "self_registration",
-          "register_link", "approval", "sender_name", "sender_email", "copy_email")
+          "register_link", "approval", "sender_name", "sender_email", "copy_email",
+          "privacy_url")
 # the address part of /w/<slug>/: what the portal's dispatcher in app.py accepts
 SLUG = re.compile(r"(?=[a-z0-9-]*[a-z0-9])[a-z0-9-]{1,50}")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 ENDED_REASON = "website_inactive"   # a portal session ended because its website was
+HOSTS_TTL_SECONDS = 5.0   # how long a process trusts its table of host names (other processes)
 
 
 class Duplicate(Refused):
@@ -88,6 +92,7 @@ def cleaned(values):
     values["slug"] = normal_slug(values["slug"])
     values["host"] = normal_host(values["host"]) or None   # NULL: unique only when set
     values["public_url"] = normal_url(values["public_url"])
+    values["privacy_url"] = normal_url(values["privacy_url"])
     for name in ("sender_email", "copy_email"):
         values[name] = normalise_email(values[name])
     values["self_registration"] = bool(values["self_registration"])
@@ -132,14 +137,16 @@ def save(website, values, opened_version=None, form_key=None):
                 form_keys.claim(form_key)
             _check_unique(values, exclude_id)
             if website is None:
-                return Website.create(**values)
-            before = Website.get_by_id(website.id)
-            update_if_unchanged(Website, website.id, opened_version, updated_at=utcnow(),
-                                **values)
-            saved = Website.get_by_id(website.id)
-            saved.changed = [name for name in FIELDS
-                             if getattr(before, name) != getattr(saved, name)]
-            return saved
+                saved = Website.create(**values)
+            else:
+                before = Website.get_by_id(website.id)
+                update_if_unchanged(Website, website.id, opened_version, updated_at=utcnow(),
+                                    **values)
+                saved = Website.get_by_id(website.id)
+                saved.changed = [name for name in FIELDS
+                                 if getattr(before, name) != getattr(saved, name)]
+        hosts.forget()   # a host name may have come or gone: the dispatcher reads them again
+        return saved
     except IntegrityError:   # a racing save took the slug or host first
         _check_unique(values, exclude_id)
         raise
@@ -156,7 +163,55 @@ def set_active(website, active):
         if changed and not active:
             UserSession.update(ended_at=utcnow(), end_reason=ENDED_REASON).where(
                 UserSession.website == website.id, UserSession.ended_at.is_null()).execute()
+    hosts.forget()
     return bool(changed)
+
+
+class HostTable:
+    """{host name: slug} of the websites that have a host name, read from the database
+    at most every HOSTS_TTL_SECONDS (a change saved by another process shows within that
+    time; one saved in this process at once, through `forget`). The dispatcher in app.py asks
+    it for every request, so a request costs a dictionary look-up, not a query."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.table = {}
+        self.read_at = None
+
+    def forget(self):
+        self.read_at = None
+
+    def slug_for(self, host):
+        """The slug of the website whose host name is `host` (as a Host header gives it: any
+        case, maybe a port or a final dot), or None. A deactivated website keeps its host:
+        its portal answers 404 there, and the staff pages are not served on it either."""
+        host = normal_host((host or "").rsplit(":", 1)[0])
+        if not host:
+            return None
+        now = time.monotonic()
+        if self.read_at is None or now - self.read_at > HOSTS_TTL_SECONDS:
+            with self.lock:
+                if self.read_at is None or now - self.read_at > HOSTS_TTL_SECONDS:
+                    self.table = self._read()
+                    self.read_at = now
+        return self.table.get(host)
+
+    def _read(self):
+        try:
+            if db.is_closed():
+                with db.connection_context():
+                    return self._query()
+            return self._query()
+        except PeeweeException:   # the database is away: keep what was known
+            return self.table
+
+    @staticmethod
+    def _query():
+        return dict(Website.select(Website.host, Website.slug)
+                    .where(Website.host.is_null(False)).tuples())
+
+
+hosts = HostTable()
 
 
 def active_by_slug(slug):

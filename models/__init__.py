@@ -45,11 +45,13 @@ from models.db import (
 from models.portal import Website, WebsiteText
 from models.support import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase
 from models.system import AuditEvent, FormKey, JobLease, KeptForm, OutboxMessage
+from models.web_accounts import IncomingItem, WebAccount, WebAccountEvent
 
 # Every table, parents before children (the order the tests compare them with the migrations).
 ALL_MODELS = [Company, Employee, User, Website, WebsiteText, UserSession, Token, Invitation,
               ContactImport, Contact, ContactPerson, NoteEntry, ContactChange, CaseCategory,
-              CaseType, SupportCase, CaseMessage, CaseFile, CaseEvent, OutboxMessage,
+              CaseType, SupportCase, CaseMessage, CaseFile, CaseEvent, WebAccount,
+              IncomingItem, WebAccountEvent, OutboxMessage,
               AuditEvent, JobLease, FormKey, KeptForm, Product, ProductWebsite]
 
 __all__ = [
@@ -88,6 +90,9 @@ __all__ = [
     "open_database",
     "Website",
     "WebsiteText",
+    "WebAccount",
+    "WebAccountEvent",
+    "IncomingItem",
     "utcnow",
     "with_employee",
 ]

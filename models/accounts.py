@@ -6,6 +6,7 @@ from peewee import (
     BooleanField,
     CharField,
     DateTimeField,
+    DeferredForeignKey,
     ForeignKeyField,
     IntegerField,
     TextField,
@@ -128,6 +129,9 @@ class UserSession(BaseModel):
     realm = CharField(max_length=10, default="staff")
     # portal sessions only; `website_id` is the id, as the session interface uses it
     website = ForeignKeyField(Website, null=True, backref="sessions", on_delete="CASCADE")
+    # portal sessions only: the signed-in customer's web account (models/web_accounts.py)
+    web_account = DeferredForeignKey("WebAccount", null=True, backref="sessions",
+                                     on_delete="CASCADE")
 
     class Meta:
         indexes = ((("ended_at", "last_seen_at"), False),)
@@ -147,6 +151,8 @@ class Token(BaseModel):
     token_hash = CharField(max_length=64, unique=True)
     user = ForeignKeyField(User, null=True, backref="tokens", on_delete="CASCADE")
     employee = ForeignKeyField(Employee, null=True, backref="tokens", on_delete="CASCADE")
+    web_account = DeferredForeignKey("WebAccount", null=True, backref="tokens",
+                                     on_delete="CASCADE")
     created_at = DateTimeField(default=utcnow)
     expires_at = DateTimeField()
     used_at = DateTimeField(null=True)

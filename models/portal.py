@@ -28,6 +28,8 @@ class Website(BaseModel):
     sender_name = CharField(max_length=200, default="")
     sender_email = CharField(max_length=254, default="")
     copy_email = CharField(max_length=254, default="")   # Bcc of every status e-mail
+    # the privacy statement's address, agreed to on "Create user"
+    privacy_url = CharField(max_length=500, default="")
     version = IntegerField(default=1)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)

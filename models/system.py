@@ -10,6 +10,11 @@ from models.db import BaseModel, as_datetime
 class OutboxMessage(BaseModel):
     """An e-mail waiting for, or done with, delivery. Nothing is sent except from here."""
     to_addr = CharField(max_length=254)
+    # a website's e-mails: its sender and its copy address (Bcc); "" means Kontor's MAIL_FROM
+    # and no copy, as for every staff e-mail
+    from_addr = CharField(max_length=254, default="")
+    from_name = CharField(max_length=200, default="")
+    bcc_addr = CharField(max_length=254, default="")
     subject = CharField(max_length=300)
     body = TextField()
     kind = CharField(max_length=30, default="")

@@ -140,7 +140,8 @@ def make_website(slug="shop", name=None, **fields):
     values = dict(name=name or slug.replace("-", " ").title(), slug=slug, host="",
                   public_url=f"https://{slug}.jansen.example", language="en",
                   protection="none", self_registration=False, register_link=False,
-                  approval="manual", sender_name="", sender_email="", copy_email="")
+                  approval="manual", sender_name="", sender_email="", copy_email="",
+                  privacy_url="")
     values.update(fields)
     return websites.save(None, values)
 

@@ -10,18 +10,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import url_for
-from flask_login import UserMixin
 from helpers import make_company, make_website, sign_in, url_values
+from portal_helpers import make_account
 
 from kontor import access, jobs, sessions
-from kontor.extensions import portal_login_manager
 from models import UserSession, Website
 from models.clock import utcnow
 
 SITE_A, SITE_B = "site-a", "site-b"
 DUMMY_INT = 987654
 DUMMY_TEXT = "dummy-value"
-PORTAL_PUBLIC_ENDPOINTS = {"static", "portal.home", "portal.login"}
+PORTAL_PUBLIC_ENDPOINTS = {"static", "portal.home", "portal.login", "portal.logout",
+                           "portal.register", "portal.confirm_with_token", "portal.confirm",
+                           "portal.forgot", "portal.reset_with_token", "portal.reset",
+                           "portal.set_language"}
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -48,14 +50,17 @@ def website_id(slug):
     return Website.get(Website.slug == slug).id
 
 
-def plant_session(realm, user=None, website=None, data=None, last_seen_at=None):
-    """A live session row as a session interface would write it, signed in as `user` unless
-    `data` says otherwise; returns its raw id (what a cookie would carry)."""
+def plant_session(realm, user=None, website=None, data=None, last_seen_at=None, account=None):
+    """A live session row as a session interface would write it, signed in as the staff
+    `user` or the customer's web `account` unless `data` says otherwise; returns its raw id
+    (what a cookie would carry)."""
     sid = secrets.token_urlsafe(32)
     now = utcnow()
+    who = user or account
     if data is None:
-        data = json.dumps({"_user_id": str(user.id), "_fresh": True} if user else {})
-    UserSession.create(sid_hash=sessions.sid_digest(sid), user=user, data=data,
+        data = json.dumps({"_user_id": str(who.id), "_fresh": True} if who else {})
+    UserSession.create(sid_hash=sessions.sid_digest(sid), user=user, web_account=account,
+                       data=data,
                        created_at=now, last_seen_at=last_seen_at or now, realm=realm,
                        website_id=website_id(website) if website else None)
     return sid
@@ -91,17 +96,11 @@ def portal_csrf_token(client, slug=SITE_A):
     return page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
 
 
-class FakeAccount(UserMixin):
-    """A portal account, until issue 13 brings the real ones."""
-
-    def __init__(self, account_id):
-        self.id = account_id
-
-
 @pytest.fixture
-def portal_accounts(monkeypatch):
-    """Let the portal's user loader find an account for every id (restored afterwards)."""
-    monkeypatch.setattr(portal_login_manager, "_user_callback", FakeAccount)
+def portal_accounts(two_websites):
+    """An approved customer's web account on SITE_A and one on SITE_B (same e-mail)."""
+    return tuple(make_account(site, email="maria@example.com", password=None)
+                 for site in two_websites)
 
 
 @pytest.fixture
@@ -184,7 +183,7 @@ def test_the_same_planted_row_in_the_staff_realm_is_signed_in(app, client, compa
 
 def test_a_portal_account_signed_in_on_the_portal_still_gets_no_staff_page(
         app, client, company, superuser, portal_accounts):
-    sid = plant_session("portal", user=superuser, website=SITE_A)
+    sid = plant_session("portal", account=portal_accounts[0], website=SITE_A)
     give_cookies(client, app, sid)
     assert client.get(f"/w/{SITE_A}/account").status_code == 200   # signed in there
     give_cookies(client, app, sid)
@@ -209,7 +208,7 @@ def test_every_portal_route_sends_a_staff_session_to_the_portal_sign_in(app, sta
         target = urlsplit(response.headers["Location"])
         assert target.path == f"/w/{SITE_A}/login", (method, url, response.headers["Location"])
         checked += 1
-    assert checked >= 1   # the skeleton's account page; more to come
+    assert checked >= 4   # the account page, its password, details and close pages
     assert staff_client.get("/").status_code == 200   # the staff session is untouched
 
 
@@ -234,8 +233,8 @@ def test_a_staff_row_planted_for_the_website_is_still_no_portal_session(app, cli
 
 def test_a_portal_session_for_website_a_does_not_count_on_website_b(app, client,
                                                                      portal_accounts):
-    sid = plant_session("portal", website=SITE_A,
-                        data='{"_user_id": "7", "_fresh": true, '
+    sid = plant_session("portal", website=SITE_A, account=portal_accounts[0],
+                        data=f'{{"_user_id": "{portal_accounts[0].id}", "_fresh": true, '
                              '"_flashes": [{" t": ["info", "Hello from A"]}]}')
     give_cookies(client, app, sid, slugs=(SITE_A, SITE_B))
     on_b = client.get(f"/w/{SITE_B}/account")
@@ -299,7 +298,7 @@ def test_every_portal_post_without_a_token_is_refused(app, client):
     assert checked >= 1
 
 
-def test_portal_sign_in_refuses_everyone_for_now(app, client, staff):
+def test_a_staff_users_password_does_not_sign_in_to_the_portal(app, client, staff):
     token = portal_csrf_token(client)
     response = client.post(f"/w/{SITE_A}/login", data={
         "csrf_token": token, "email": staff.email, "password": "correct horse battery staple"})
@@ -342,9 +341,10 @@ def test_a_view_with_an_unknown_access_level_is_refused_not_open(app, client, st
 
 # --- who is signed in, and the idle job ----------------------------------------------------
 
-def test_signed_in_now_does_not_list_portal_sessions(app, admin_client, superuser, staff):
-    plant_session("portal", user=staff, website=SITE_A)
-    assert staff.employee.name not in admin_client.get("/admin/sessions").get_data(as_text=True)
+def test_signed_in_now_does_not_list_portal_sessions(app, admin_client, superuser, staff,
+                                                    portal_accounts):
+    plant_session("portal", account=portal_accounts[0], website=SITE_A)
+    assert "maria@example.com" not in admin_client.get("/admin/sessions").get_data(as_text=True)
     assert not UserSession.signed_in().where(UserSession.user == staff.id).exists()
     assert not sessions.others_signed_in(superuser.id).exists()
 
@@ -353,9 +353,10 @@ def test_signed_in_now_lists_a_staff_session(app, admin_client, staff_client, st
     assert staff.employee.name in admin_client.get("/admin/sessions").get_data(as_text=True)
 
 
-def test_the_idle_job_ends_portal_sessions_too(app, staff):
+def test_the_idle_job_ends_portal_sessions_too(app, staff, portal_accounts):
     old = utcnow() - timedelta(minutes=app.config["IDLE_MINUTES"] + 5)
-    named = plant_session("portal", user=staff, website=SITE_A, last_seen_at=old)
+    named = plant_session("portal", account=portal_accounts[0], website=SITE_A,
+                          last_seen_at=old)
     anonymous = plant_session("portal", website=SITE_A, data="{}", last_seen_at=old)
     fresh = plant_session("portal", website=SITE_B, data="{}")
     jobs.end_idle_sessions(app.config)

@@ -78,7 +78,8 @@ with db.connection_context():
         person = Employee.create(name=name, email=email)
         User.create(email=email, employee=person, is_superuser=superuser, language="en",
                     password_hash=passwords.hash_password({password!r}))
-    Website.create(name="Demo", slug="demo", public_url="https://shop.jansen.example")
+    Website.create(name="Demo", slug="demo", public_url="https://shop.jansen.example",
+                   host="shop.jansen.example")
 """
 
 
@@ -286,6 +287,12 @@ def test_the_session_list_and_the_audit_log_show_the_clients_own_address(site):
     assert "6.6.6.6" not in sessions | audit
 
 
+def test_a_forged_forwarded_host_straight_to_kontor_reaches_no_portal(site):
+    intruder = site.direct("127.0.0.5")
+    page = intruder.get("/contacts", headers={"X-Forwarded-Host": "shop.jansen.example"})
+    assert page.status == 302   # the staff app's sign-in: the header was not believed
+
+
 def test_every_client_has_its_own_sign_in_rate_limit(site):
     """Thirty sign-in attempts a minute from one address must not lock out a colleague at
     another (before, every client was the proxy and shared one bucket)."""
@@ -303,6 +310,17 @@ def test_every_client_has_its_own_sign_in_rate_limit(site):
     assert statuses[-1] == 429, statuses
     assert site.browser("127.0.0.3").sign_in(STAFF).status == 302
     assert guesser.sign_in(STAFF).status == 429     # the guesser's own bucket stays full
+
+
+def test_a_websites_own_host_name_through_the_proxy_is_its_portal(site):
+    """nginx passes the host the browser asked for: the website's host is its portal at /,
+    with no staff page on it; Kontor's own address stays the staff app's (issue 13 item 2)."""
+    customer = site.browser("127.0.0.6")
+    home = customer.get("/", headers={"Host": "shop.jansen.example"})
+    assert home.status == 200 and "Customer portal" in home.text
+    assert "Secure" in session_cookie(home, "kontor_portal")
+    assert customer.get("/contacts", headers={"Host": "shop.jansen.example"}).status == 404
+    assert customer.get("/contacts").status == 302   # to the staff sign-in
 
 
 # --- forged headers from anyone but the proxy -----------------------------------------------

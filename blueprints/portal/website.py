@@ -6,8 +6,8 @@ or deactivated website is None, and the portal answers 404. (The portal sessions
 websites that came before the Website table were all anonymous; migration 0017 removed them
 when `user_session.website_id` became a foreign key.)
 
-Host names: a website may have one (Website.host), but the dispatcher routes by path only so
-far; serving a website's portal at `/` of its own host name comes with the trusted-proxy work.
+Host names: a request for a website's own host name (Website.host) is dispatched, whole, to
+its portal with the slug put in the environ the same way (app.py, `PortalDispatcher`).
 """
 from flask import g, request
 

@@ -1,6 +1,6 @@
 """A contact's timeline: the events on it, newest first, for its page and its timeline page.
-The events are note entries (the contact's and its persons'), saved changes, and the support
-cases the reader may see."""
+The events are note entries (the contact's and its persons'), saved changes, the support
+cases the reader may see, and what happened to the contact's web accounts (issue 13)."""
 import json
 from collections import namedtuple
 from dataclasses import dataclass
@@ -15,6 +15,9 @@ from models import (
     Prepared,
     SupportCase,
     User,
+    WebAccount,
+    WebAccountEvent,
+    Website,
     as_datetime,
     with_employee,
 )
@@ -25,12 +28,13 @@ class Event:
     """One line of a contact's timeline: when (naive UTC), what kind, by whom, and the text,
     the changed fields {field: [old, new]}, the person's name or the case it shows."""
     at: object
-    kind: str          # "note", "person_note", "change", "case"
+    kind: str          # "note", "person_note", "change", "case", "web_account"
     who: str
     text: str = ""
     changes: dict = None
     person: str = ""
     case: object = None
+    web_account: object = None   # a WebAccountEvent, with `.web_account.website` joined
 
 
 TIMELINE_ON_PAGE = 10      # the contact page shows the newest; the timeline page the rest
@@ -48,6 +52,24 @@ _TIMELINE_CHANGES = Prepared(lambda contact_id, limit: (
                   .join(User, JOIN.LEFT_OUTER, on=(ContactChange.user == User.id)))
     .where(ContactChange.contact == contact_id)
     .order_by(ContactChange.version.desc()).limit(limit)))
+def _timeline_web_accounts(of_account):
+    """The prepared query of the web-account events on a contact's timeline: those recorded
+    on the contact (`of_account` False), or those of the web accounts linked to it now
+    (True: what happened before an account was linked shows once it is). Each uses an index
+    of its own; the timeline merges the two."""
+    def build(contact_id, limit):
+        query = with_employee(
+            WebAccountEvent.select(WebAccountEvent, WebAccount, Website, User)
+            .join(WebAccount).join(Website).switch(WebAccountEvent)
+            .join(User, JOIN.LEFT_OUTER, on=(WebAccountEvent.user == User.id)))
+        where = (WebAccount.contact == contact_id) if of_account \
+            else (WebAccountEvent.contact == contact_id)
+        return query.where(where).order_by(WebAccountEvent.at.desc(),
+                                           WebAccountEvent.id.desc()).limit(limit)
+    return Prepared(build)
+
+
+_TIMELINE_WEB_ACCOUNTS = [_timeline_web_accounts(of_account) for of_account in (False, True)]
 _Reader = namedtuple("_Reader", "id is_superuser")
 # support.visible_to decides which cases a reader sees: all of them, or the own ones
 
@@ -77,6 +99,11 @@ def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
                for change in _TIMELINE_CHANGES(contact.id, need)]
     cases = _TIMELINE_CASES[support.sees_all(user)](user.id, contact.id, need)
     events += [Event(case.created_at, "case", "", case.subject, case=case) for case in cases]
+    account_events = {event.id: event for query in _TIMELINE_WEB_ACCOUNTS
+                      for event in query(contact.id, need)}
+    events += [Event(event.at, "web_account",
+                     event.user.display_name if event.user_id else "", web_account=event)
+               for event in account_events.values()]
     events.sort(key=lambda e: e.at, reverse=True)
     start = (page - 1) * per_page
     return events[start:start + per_page], len(events) > start + per_page
