@@ -86,6 +86,10 @@ REFUSALS = {
     "unconfirmed": _l("The customer has not confirmed this e-mail address yet, so the account "
                       "cannot be approved."),
     "closed": _l("The customer closed this account, so its status cannot change."),
+    "decided": _l("This account was no longer awaiting approval: someone decided meanwhile. "
+                  "Nothing was changed."),
+    "website_inactive": _l("The website of this account is deactivated: reactivate it "
+                           "first (Administration → Websites)."),
 }
 
 
@@ -162,9 +166,13 @@ def send_reset_link(account_id):
     """Mail the customer a link to choose a new password (staff never see it)."""
     account = get_account(account_id)
     if ActionForm().validate_on_submit():
-        web_accounts.staff_reset_link(account, current_user.id, ip=request.remote_addr)
-        flash(_("A link to choose a new password was sent to %(email)s.", email=account.email),
-              "success")
+        try:
+            web_accounts.staff_reset_link(account, current_user.id, ip=request.remote_addr)
+        except Refused as refused:
+            flash(REFUSALS.get(refused.reason, str(refused)), "error")
+        else:
+            flash(_("A link to choose a new password was sent to %(email)s.",
+                    email=account.email), "success")
     return redirect(url_for("web_accounts.edit", account_id=account.id))
 
 
@@ -200,9 +208,12 @@ def decide(account_id, status):
     if ActionForm().validate_on_submit():
         try:
             changed = web_accounts.change(account, current_user.id, status=status,
-                                          ip=request.remote_addr)
+                                          ip=request.remote_addr, only_from="pending")
         except Refused as refused:
-            flash(REFUSALS.get(refused.reason, str(refused)), "error")
+            flash(REFUSALS.get(refused.reason, str(refused)),
+                  "info" if refused.reason == "decided" else "error")
+            if refused.reason == "website_inactive":
+                return redirect(url_for("web_accounts.awaiting"))
         else:
             if changed:
                 flash(_("%(email)s: approved and e-mailed.", email=account.email)

@@ -90,7 +90,7 @@ class WebsiteForm(Form):
 
     def validate_privacy_url(self, field):
         url = websites.normal_url(field.data)
-        if url and websites.public_url_problem(url):
+        if url and websites.public_url_problem(url, page=True):
             raise ValidationError(_l("Enter an address starting with https:// or http://, "
                                      "such as “https://shop.example.com”."))
 

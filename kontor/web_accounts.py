@@ -458,20 +458,28 @@ def create_access(website, email, contact, by, ip="", form_key=None):
         raise Duplicate() from None
 
 
-def change(account, by, email=None, status=None, opened_version=None, ip=""):
+def change(account, by, email=None, status=None, opened_version=None, ip="", only_from=None):
     """Staff edit an account: correct the e-mail and/or set the status (pending, approved,
     rejected). A status change mails the customer the website's text ("approved" or
     "rejected"; back to pending mails nothing); rejecting ends their sessions at once.
     Approving an unconfirmed address is refused, and so is any status change of an account
-    its customer closed. Returns the list of what changed (["email", "status"]). Raises
-    Duplicate, mail.InvalidAddress, versions.ChangedMeanwhile (someone saved since
-    `opened_version`), Refused("unconfirmed") and Refused("closed")."""
+    its customer closed, and every change of an account of a deactivated website (its portal
+    is gone: its links would lead nowhere). `only_from`: the status the account must still
+    have (the awaiting page's Approve and Reject act on "pending" only, so a colleague's
+    decision made meanwhile is never undone by a stale page). Returns the list of what
+    changed (["email", "status"]). Raises Duplicate, mail.InvalidAddress,
+    versions.ChangedMeanwhile (someone saved since `opened_version`), Refused("unconfirmed"),
+    Refused("closed"), Refused("decided") and Refused("website_inactive")."""
     website = account.website
+    if not website.active:
+        raise Refused("website_inactive")
     email = normalise_address(email).lower() if email is not None else account.email
     status = status if status in STATUSES else account.status
     try:
         with db.atomic():
             before = WebAccount.get_by_id(account.id)
+            if only_from is not None and before.status != only_from:
+                raise Refused("decided")
             if before.closed_at is not None and status != before.status:
                 raise Refused("closed")
             if before.email_confirmed_at is None and status == "approved" \
@@ -506,8 +514,11 @@ def change(account, by, email=None, status=None, opened_version=None, ip=""):
 
 def staff_reset_link(account, by, ip=""):
     """Staff send the customer a reset link (the website's "password reset" text); staff
-    never see it."""
+    never see it. Raises Refused("website_inactive") for an account of a deactivated
+    website (the link would lead to a portal that answers 404)."""
     website = account.website
+    if not website.active:
+        raise Refused("website_inactive")
     with db.atomic():
         raw = tokens.issue("portal_reset", web_account=account)
         portal_mail.send_text(website, account, "password_reset",

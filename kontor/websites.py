@@ -67,9 +67,11 @@ def normal_url(value):
     return (value or "").strip().rstrip("/")
 
 
-def public_url_problem(url):
+def public_url_problem(url, page=False):
     """None for an http or https address with a host name and nothing else odd (no user
-    name or password, spaces, control characters, query or fragment), else "shape"."""
+    name or password, spaces, control characters, query or fragment), else "shape". A
+    `page` (the privacy statement) may have a query and a fragment: "/?page_id=3#nl" is how
+    many sites address a page."""
     if not url or len(url) > 500 or any(ch.isspace() or ord(ch) < 32 for ch in url):
         return "shape"
     try:
@@ -79,7 +81,7 @@ def public_url_problem(url):
         return "shape"
     if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok \
             or parts.username is not None or parts.password is not None \
-            or parts.query or parts.fragment or "\\" in url:
+            or (not page and (parts.query or parts.fragment)) or "\\" in url:
         return "shape"
     return None
 

@@ -199,7 +199,7 @@ def test_a_page_of_50_cases_takes_as_many_queries_as_a_page_of_3(desk, admin_cli
     admin_client.get("/support?view=all")     # the new answers counted once
     with queries() as many:
         assert len(numbers_listed(admin_client.get("/support?view=all"))) == 50
-    assert len(many) == len(few) <= 6
+    assert len(many) == len(few) <= 7   # 7: the navigation counts accounts awaiting approval
 
 
 def test_the_list_still_pages_filters_and_finds_by_number(busy_desk, admin_client):

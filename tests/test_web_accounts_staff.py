@@ -20,6 +20,7 @@ from portal_helpers import (
 )
 from support_helpers import customer
 
+from kontor import websites
 from models import AuditEvent, OutboxMessage, WebAccount, WebAccountEvent
 
 NEW_PASSWORD = "seven orange kites over harbour"
@@ -283,3 +284,40 @@ def test_the_status_of_an_account_its_customer_closed_cannot_change(app, staff_c
     assert response.status_code == 400
     assert "closed this account" in text(response)
     assert WebAccount.get().status == "approved" and not OutboxMessage.select().exists()
+
+
+def test_a_stale_reject_does_not_undo_a_colleagues_approval(app, staff_client, admin_client,
+                                                            client, shop):
+    """Two staff members on the awaiting page: one approves; the other's Reject, clicked on
+    the page they opened before, changes nothing and says so (found by a new user's try)."""
+    register(client)
+    confirm_from_mail(client)
+    account = WebAccount.get()
+    staff_client.get("/web-accounts/awaiting")
+    admin_client.get("/web-accounts/awaiting")
+    assert staff_client.form(f"/web-accounts/{account.id}/approve").status_code == 302
+    assert admin_client.form(f"/web-accounts/{account.id}/reject").status_code == 302
+    assert WebAccount.get().status == "approved"
+    assert "someone decided meanwhile. Nothing was changed." in text_of(
+        admin_client.get("/web-accounts/awaiting"))
+    assert [m.kind for m in OutboxMessage.select().where(OutboxMessage.kind.in_(
+        ("portal_approved", "portal_rejected")))] == ["portal_approved"]
+
+
+def test_accounts_of_a_deactivated_website_are_not_changed_or_mailed(app, staff_client,
+                                                                    client, shop):
+    register(client)
+    confirm_from_mail(client)
+    account = WebAccount.get()
+    websites.set_active(shop, False)
+    mails = OutboxMessage.select().count()
+    response = staff_client.form(f"/web-accounts/{account.id}/approve")
+    assert response.status_code == 302 and response.headers["Location"].endswith(
+        "/web-accounts/awaiting")
+    assert "The website of this account is deactivated" in text_of(
+        staff_client.get("/web-accounts/awaiting"))
+    staff_client.form(f"/web-accounts/{account.id}/reset-link")
+    page = edit(staff_client, account, status="approved")
+    assert page.status_code == 400
+    assert "The website of this account is deactivated" in text_of(page)
+    assert WebAccount.get().status == "pending" and OutboxMessage.select().count() == mails

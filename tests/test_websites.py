@@ -578,3 +578,14 @@ def test_script_in_a_website_name_or_text_is_shown_as_text(app, admin_client):
                 "/w/shop/"):
         body = admin_client.get(url).get_data(as_text=True)
         assert "<script>alert(1)" not in body and "<script>y" not in body, url
+
+
+def test_a_privacy_statement_address_may_have_a_query_and_a_fragment(admin_client):
+    """Many sites address a page as /?page_id=3 (found by a new user's try); the public
+    address itself stays a plain one."""
+    response = admin_client.fill("/admin/websites/new", {
+        "name": "Shop", "slug": "shop", "public_url": "https://shop.example.com",
+        "language": "en", "protection": "none", "approval": "manual",
+        "privacy_url": "https://www.example.com/?page_id=3#nl"})
+    assert response.status_code == 302, text_of(response)[:500]
+    assert Website.get().privacy_url == "https://www.example.com/?page_id=3#nl"
