@@ -253,7 +253,7 @@ def test_the_case_page_reads_the_case_and_its_people_in_one_query(desk, admin_cl
     with queries() as many:
         page = text(admin_client.get(f"/support/{number}"))
     assert "Answer 5" in page and "Piet de Vries" in page and "Invoicing" in page
-    assert len(many) == len(few) <= 9
+    assert len(many) == len(few) <= 10   # 10: with the navigation's count of accounts awaiting
 
 
 def test_a_kept_search_follows_every_change_whoever_writes_it(busy_desk, admin_client):
