@@ -645,3 +645,10 @@ def test_a_double_click_on_create_user_registers_once_and_the_first_link_works(a
         == 1
     assert confirm_from_mail(client).status_code == 200
     assert WebAccount.get().email_confirmed_at is not None
+
+
+def test_the_confirmation_is_audited_with_the_customers_address(app, client, shop):
+    register(client)
+    confirm_from_mail(client)
+    assert [e.ip for e in AuditEvent.select().where(
+        AuditEvent.action == "web_account.confirmed")] == ["127.0.0.1"]

@@ -219,7 +219,8 @@ def confirm():
     token_hash = session.get("portal_confirm_hash")
     form = ButtonForm()
     if request.method == "POST" and form.validate_on_submit():
-        account, state = web_accounts.confirm(current_website(), token_hash)
+        account, state = web_accounts.confirm(current_website(), token_hash,
+                                              ip=request.remote_addr or "")
         session.pop("portal_confirm_hash", None)
         if account is None:
             return render_template("portal/token_problem.html", state=state), 410
