@@ -170,7 +170,7 @@ def register(website, email, password, details, language):
         return "existing"
 
 
-def confirm_registration(website, account):
+def confirm_registration(website, account, ip=""):
     """The address of a self-registered `account` is confirmed (by its confirmation link, or
     by a reset link that reached it): the registration becomes an incoming item (kind
     "registration", unprocessed), "registration received" is mailed, and with automatic
@@ -185,19 +185,20 @@ def confirm_registration(website, account):
                         values=account.registration or "{}", received_at=now)
     account = WebAccount.get_by_id(account.id)
     portal_mail.send_text(website, account, "registration_received")
-    audit.record("web_account.confirmed", target=_target(website, account))
+    audit.record("web_account.confirmed", target=_target(website, account), ip=ip)
     if approve:
         _event(account, "status", None, "pending", "approved")
         portal_mail.send_text(website, account, "approved")
     return account
 
 
-def confirm(website, token_hash):
+def confirm(website, token_hash, ip=""):
     """Confirm a customer's address with the link's token (its SHA-256, as the session keeps
     it). Returns (account, state): state "ok" and the account when it worked, else the token's
     state ("unknown", "used", "revoked", "expired") and None. On confirmation the registration
     becomes an incoming item (kind "registration", unprocessed), "registration received" is
-    mailed, and with automatic approval the account is approved and "approved" mailed."""
+    mailed, and with automatic approval the account is approved and "approved" mailed. `ip`:
+    the customer's address, for the audit log."""
     token, state = tokens.check_digest("portal_confirm", token_hash)
     if state != "ok" or token.web_account_id is None:
         return None, state if state != "ok" else "unknown"
@@ -208,7 +209,7 @@ def confirm(website, token_hash):
     with db.atomic():
         if not tokens.consume(token):
             return None, "used"
-        account = confirm_registration(website, account)
+        account = confirm_registration(website, account, ip)
     return account, "ok"
 
 

@@ -1,6 +1,7 @@
 """Helpers for the customers' side of the portal (issue 13): a website that lets customers
 register, a customer who registers, confirms and signs in, and the mails they get."""
 import re
+from urllib.parse import urlsplit
 
 from helpers import form_keys_on, link_in, make_company, make_website
 
@@ -72,9 +73,14 @@ def follow_link(client, body, slug="shop", base=PUBLIC):
 
 
 def register(client, slug="shop", headers=None, **changes):
-    """Send the "Create user" form of the website `slug` with `changes` to `registration`."""
-    return portal_form(client, f"/w/{slug}/register", registration(**changes),
-                       headers=headers or {})
+    """Send the "Create user" form of the website `slug` with `changes` to `registration`,
+    and follow the redirect to "Check your e-mail" as a browser does."""
+    response = portal_form(client, f"/w/{slug}/register", registration(**changes),
+                           headers=headers or {})
+    location = urlsplit(response.headers.get("Location", "")).path
+    if response.status_code == 302 and location.endswith("/register/sent"):
+        return client.get(location, headers=headers or {})
+    return response
 
 
 def confirm_from_mail(client, slug="shop", to="maria@example.com", base=PUBLIC):

@@ -626,3 +626,29 @@ def test_a_reset_link_confirms_an_unconfirmed_registration_as_its_link_would(app
     assert follow_link(client, confirmation).status_code == 410   # no second registration
     assert IncomingItem.select().count() == 1
     assert portal_sign_in(client, password=NEW_PASSWORD).status_code == 302
+
+
+def test_a_double_click_on_create_user_registers_once_and_the_first_link_works(app, client,
+                                                                              shop):
+    """Found by a new user's try: each post of the same form sent a new link and made the
+    first one "replaced by a newer one"; a reload of the answer sent the form again."""
+    page = client.get("/w/shop/register")
+    data = {**registration(), "csrf_token": csrf_of(page),
+            "form_key": re.search(r'name="form_key"[^>]*value="([^"]+)"',
+                                  page.get_data(as_text=True)).group(1)}
+    first = client.post("/w/shop/register", data=data)
+    second = client.post("/w/shop/register", data=data)
+    assert first.status_code == second.status_code == 302
+    assert first.headers["Location"].endswith("/w/shop/register/sent")
+    assert "Check your e-mail" in text(client.get("/w/shop/register/sent"))
+    assert OutboxMessage.select().where(OutboxMessage.to_addr == "maria@example.com").count() \
+        == 1
+    assert confirm_from_mail(client).status_code == 200
+    assert WebAccount.get().email_confirmed_at is not None
+
+
+def test_the_confirmation_is_audited_with_the_customers_address(app, client, shop):
+    register(client)
+    confirm_from_mail(client)
+    assert [e.ip for e in AuditEvent.select().where(
+        AuditEvent.action == "web_account.confirmed")] == ["127.0.0.1"]

@@ -321,3 +321,20 @@ def test_accounts_of_a_deactivated_website_are_not_changed_or_mailed(app, staff_
     assert page.status_code == 400
     assert "The website of this account is deactivated" in text_of(page)
     assert WebAccount.get().status == "pending" and OutboxMessage.select().count() == mails
+
+
+def test_a_corrected_address_does_not_rewrite_the_timeline(app, staff_client, shop, contact):
+    """The timeline names each account by the address it had then (found by a new user's
+    try: a correction showed the new address on the "access created" line too)."""
+    staff_client.fill(f"/contacts/{contact.id}/web-accounts/new",
+                      {"website": shop.id, "email": "piet@klant.example"})
+    account = WebAccount.get()
+    assert edit(staff_client, account, email="pieter@klant.example").status_code == 302
+    account = WebAccount.get()
+    assert edit(staff_client, account, email="p.jansen@klant.example").status_code == 302
+    timeline = text_of(staff_client.get(f"/contacts/{contact.id}"))
+    assert "Web account piet@klant.example on Shop: access created" in timeline
+    assert ("Web account piet@klant.example on Shop: e-mail piet@klant.example → "
+            "pieter@klant.example") in timeline
+    assert ("Web account pieter@klant.example on Shop: e-mail pieter@klant.example → "
+            "p.jansen@klant.example") in timeline

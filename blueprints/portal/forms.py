@@ -57,7 +57,9 @@ class DetailsForm(DetailsFormBase):
 
 @details_fields
 class RegisterForm(DetailsFormBase):
-    """Create user: e-mail (the user name), password twice, details, consent."""
+    """Create user: e-mail (the user name), password twice, details, consent; a one-time key
+    (a double click registers once)."""
+    form_key = form_key_field()
     email = email_field(_l("E-mail (your user name)"))
     password = PasswordField(_l("Password"), validators=[DataRequired()],
                              description=_l("12 to 128 characters. A few unrelated words make "

@@ -183,11 +183,25 @@ def register():
         abort(404)
     form = RegisterForm()
     if form.validate_on_submit():
+        try:
+            form_keys.claim(form.form_key.data)
+        except form_keys.AlreadySaved:   # a double click or Back and send again: once
+            return redirect(url_for("portal.registered"))
         web_accounts.register(website, form.email.data, form.password.data, form.details(),
                               page_language())
-        return render_template("portal/check_email.html", purpose="register")
+        return redirect(url_for("portal.registered"))   # a reload sends nothing again
     form.password.data = form.confirm.data = ""
     return render_template("portal/register.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/register/sent")
+@public
+def registered():
+    """After Create user: look in your e-mail (the same page whether or not the address had
+    an account here)."""
+    if not current_website().self_registration:
+        abort(404)
+    return render_template("portal/check_email.html", purpose="register")
 
 
 @bp.route("/confirm/<token>")
@@ -205,7 +219,8 @@ def confirm():
     token_hash = session.get("portal_confirm_hash")
     form = ButtonForm()
     if request.method == "POST" and form.validate_on_submit():
-        account, state = web_accounts.confirm(current_website(), token_hash)
+        account, state = web_accounts.confirm(current_website(), token_hash,
+                                              ip=request.remote_addr or "")
         session.pop("portal_confirm_hash", None)
         if account is None:
             return render_template("portal/token_problem.html", state=state), 410

@@ -87,6 +87,26 @@ def _timeline_cases(everything):
 _TIMELINE_CASES = {everything: _timeline_cases(everything) for everything in (True, False)}
 
 
+def _with_email_then(events):
+    """Give each web-account event its account's e-mail address as it was then
+    (`email_then`): the address before the first later correction, else today's. A
+    corrected address must not rewrite the history (found by a new user's try)."""
+    accounts = {event.web_account_id for event in events}
+    if not accounts:
+        return
+    corrections = {}
+    for correction in (WebAccountEvent.select(WebAccountEvent.id, WebAccountEvent.web_account,
+                                              WebAccountEvent.at, WebAccountEvent.old)
+                       .where(WebAccountEvent.web_account.in_(list(accounts)),
+                              WebAccountEvent.action == "email")
+                       .order_by(WebAccountEvent.at, WebAccountEvent.id)):
+        corrections.setdefault(correction.web_account_id, []).append(correction)
+    for event in events:
+        later = [c for c in corrections.get(event.web_account_id, ())
+                 if (c.at, c.id) >= (event.at, event.id)]
+        event.email_then = later[0].old if later else event.web_account.email
+
+
 def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
     """Notes (the contact's and its persons'), changes and the support cases `user` may see,
     newest first: one page of events (a list of Event), and whether older ones follow."""
@@ -101,6 +121,7 @@ def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
     events += [Event(case.created_at, "case", "", case.subject, case=case) for case in cases]
     account_events = {event.id: event for query in _TIMELINE_WEB_ACCOUNTS
                       for event in query(contact.id, need)}
+    _with_email_then(account_events.values())
     events += [Event(event.at, "web_account",
                      event.user.display_name if event.user_id else "", web_account=event)
                for event in account_events.values()]
