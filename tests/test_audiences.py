@@ -21,7 +21,8 @@ SITE_A, SITE_B = "site-a", "site-b"
 DUMMY_INT = 987654
 DUMMY_TEXT = "dummy-value"
 PORTAL_PUBLIC_ENDPOINTS = {"static", "portal.home", "portal.login", "portal.logout",
-                           "portal.register", "portal.confirm_with_token", "portal.confirm",
+                           "portal.register", "portal.registered",
+                           "portal.confirm_with_token", "portal.confirm",
                            "portal.forgot", "portal.reset_with_token", "portal.reset",
                            "portal.set_language"}
 
