@@ -43,7 +43,7 @@ from blueprints.forms import ALREADY_SAVED, ActionForm, Form, LocalDecimalField,
 from kontor import audit, form_keys, languages, products, versions, websites
 from kontor.access import superuser_required
 from kontor.paging import paginate
-from kontor.web import attachment
+from kontor.web import attachment, current_company
 from models import Product
 
 bp = Blueprint("products", __name__, url_prefix="/products")
@@ -58,6 +58,12 @@ class InRange(NumberRange):
             super().__call__(form, field)
 
 
+def currency():
+    """The company's currency, from the company row the page reads anyway (current_company)."""
+    company = current_company()
+    return company.currency if company is not None else "EUR"
+
+
 class PriceField(LocalDecimalField):
     """A price as the reader writes it, with or without thousands separators ("1.249,50",
     "1 249,50", "1,249.50", "1249.50") and the company's currency sign: the import's rules
@@ -67,7 +73,7 @@ class PriceField(LocalDecimalField):
     def process_formdata(self, valuelist):
         if valuelist and valuelist[0].strip():
             amount = products.read_amount(valuelist[0], Decimal("1e12"),
-                                          products.company_currency())
+                                          currency())
             if amount is None:
                 self.data = None
                 raise ValueError(_("Write the price like 1249,50 or 1249.50."))
@@ -140,7 +146,7 @@ def index():
     page = paginate(products.listing(text, include_inactive=show_inactive),
                     request.args.get("page"))
     return render_template("products/list.html", page=page, q=text, inactive=show_inactive,
-                           currency=products.company_currency(), form=ActionForm())
+                           currency=currency(), form=ActionForm())
 
 
 def save_from_form(product, form):
@@ -167,7 +173,7 @@ def save_from_form(product, form):
 
 def render_form(form, product, status=200, conflict=None):
     return render_template("products/form.html", form=form, product=product,
-                           conflict=conflict, currency=products.company_currency()), status
+                           conflict=conflict, currency=currency()), status
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -18,15 +18,22 @@ M_ARENA_MAX = -8      # glibc's malloc.h
 MALLOC_ARENAS = 2
 
 
+def _libc_function(name):
+    """The C library's function `name`, or None where there is no such library or function
+    (not glibc)."""
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> bool:
     """Let glibc's malloc use at most `count` arenas in this process, for threads started
     from now on (mallopt(M_ARENA_MAX); what the MALLOC_ARENA_MAX environment variable does
     before a process starts). Returns True if it was set, False where the C library is not
     glibc (musl, macOS) or refuses; it never raises."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return mallopt(M_ARENA_MAX, count) == 1
@@ -37,10 +44,8 @@ def give_back_free_memory() -> bool:
     large piece of work, such as a 50,000-line import (the process kept 250 MB after one,
     measured with bench/import_load.py). True if done; False where the C library is not
     glibc. Takes a few milliseconds; never raises."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
+    trim = _libc_function("malloc_trim")
+    if trim is None:
         return False
     trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
     trim(0)

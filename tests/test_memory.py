@@ -169,10 +169,14 @@ def test_the_page_caches_of_every_thread_together_stay_small(app):
             assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == -per_connection_kib
 
 
-def test_malloc_arenas_are_limited_on_glibc():
+def skip_without_glibc():
     if not os.path.exists("/lib/x86_64-linux-gnu/libc.so.6") and not os.path.exists(
             "/lib/aarch64-linux-gnu/libc.so.6"):
         pytest.skip("not glibc")
+
+
+def test_malloc_arenas_are_limited_on_glibc():
+    skip_without_glibc()
     assert memory.limit_malloc_arenas() is True
 
 
@@ -245,9 +249,7 @@ def test_a_failed_transaction_gives_up_its_turn(app):
 def test_free_memory_goes_back_to_the_system():
     """After a large import the process kept 250 MB (issue 12 item 27): what malloc holds
     free is handed back."""
-    if not os.path.exists("/lib/x86_64-linux-gnu/libc.so.6") and not os.path.exists(
-            "/lib/aarch64-linux-gnu/libc.so.6"):
-        pytest.skip("not glibc")
+    skip_without_glibc()
     rows = [bytearray(1000) for _ in range(100_000)]       # ~100 MB of small blocks
     with_rows = memory.resident_mb()["total"]
     del rows
