@@ -27,6 +27,8 @@ CASE_EVENT_LABELS = {
     "message": _l("Information added"),
     "answered_yes": _l("The requester says the question was answered"),
     "answered_no": _l("The requester says the question was not answered, and gave feedback"),
+    "shown_to_customer": _l("Made visible to the customer in the portal"),
+    "hidden_from_customer": _l("Made internal: no longer visible to the customer"),
 }
 
 
@@ -83,6 +85,7 @@ AUDIT_ACTION_LABELS = {
     "portal.login": _l("Customer signed in to a portal"),
     "portal.login_failed": _l("Customer sign-in to a portal failed"),
     "portal.password_reset": _l("Customer chose a new password"),
+    "portal.inquiry_sent": _l("Customer sent an inquiry from a portal"),
     "web_account.closed": _l("Web account closed by the customer"),
     "web_account.confirmed": _l("Web account's e-mail address confirmed"),
     "web_account.created": _l("Web access created"),

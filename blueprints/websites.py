@@ -5,7 +5,15 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
-from wtforms import BooleanField, HiddenField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -14,10 +22,12 @@ from blueprints.forms import (
     ALREADY_SAVED,
     ActionForm,
     Form,
+    database_id,
     email_field,
     form_key_field,
     language_field,
 )
+from blueprints.support.forms import owner_choices
 from kontor import audit, form_keys, languages, versions, website_texts, websites
 from kontor.access import superuser_required
 from kontor.web import current_company
@@ -70,8 +80,22 @@ class WebsiteForm(Form):
     privacy_url = StringField(_l("Privacy statement (address)"),
                               validators=[Length(max=500)],
                               description=_l("Customers agree to it when they create a user."))
+    customer_cases = BooleanField(_l("Customers may open support cases in the portal"),
+                                  description=_l("Only customers whose account is linked to "
+                                                 "a contact."))
+    case_owner_id = SelectField(_l("Owner of the cases customers open"), coerce=database_id,
+                                validate_choice=False,
+                                description=_l("Gets an e-mail for each new case. Without an "
+                                               "owner, new cases wait in the list of all "
+                                               "cases."))
     version = HiddenField()
     submit = SubmitField(_l("Save website"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.case_owner_id.choices = {0: _("— nobody —")} | owner_choices()
+        if self.case_owner_id.data is None:
+            self.case_owner_id.data = 0
 
     def validate_slug(self, field):
         if websites.slug_problem(websites.normal_slug(field.data)):

@@ -39,6 +39,7 @@ from models import (
     Prepared,
     SupportCase,
     User,
+    WebAccount,
     as_datetime,
     db,
     is_sqlite,
@@ -129,6 +130,8 @@ def find(user, year, seq):
         case.requester_user = people[case.requester_user_id]
     if case.owner_id in people:
         case.owner = people[case.owner_id]
+    case.requester_account = (WebAccount.get_or_none(WebAccount.id == case.requester_account_id)
+                              if case.requester_account_id else None)
     return case
 
 
@@ -364,10 +367,22 @@ def satisfaction(user):
     return satisfaction_counts.get(None if everything else user.id, count)
 
 
+def actor(who):
+    """(user id, web account id, name) of who did something to a case: a staff User, or a
+    portal customer's WebAccount (issue 14 item 6); (None, None, "") for nobody."""
+    if who is None:
+        return None, None, ""
+    if isinstance(who, WebAccount):
+        return None, who.id, who.display_name
+    return who.id, None, who.display_name
+
+
 def event(case, user, action, old="", new=""):
-    """Write one line of the case history (old and new values cut to 200 characters)."""
-    CaseEvent.create(case=case, user=user, action=action, old=str(old)[:200],
-                     new=str(new)[:200], at=utcnow())
+    """Write one line of the case history (old and new values cut to 200 characters); `user`
+    is a staff User or a customer's WebAccount (see actor)."""
+    user_id, account_id, _name = actor(user)
+    CaseEvent.create(case=case, user=user_id, web_account_id=account_id, action=action,
+                     old=str(old)[:200], new=str(new)[:200], at=utcnow())
 
 
 @dataclass
@@ -437,25 +452,31 @@ def create(draft: Draft, requester, files=(), form_key=None):
 
 
 def is_requester(user, case):
-    """Whether `user` asked for `case`."""
+    """Whether `user` asked for `case`. A portal customer who writes in a case they may see
+    (kontor/portal_cases.py) is on the requester's side: their message opens it."""
+    if isinstance(user, WebAccount):
+        return True
     return case.requester_user_id == user.id
 
 
 def add_information(case, author, body, files=(), form_key=None):
     """Add a message (and files). Who wrote it decides the new status:
-    the requester → open (the owner is told); anyone else → answered (the requester is
-    told). A closed case reopens. Returns (message, new status). Raises
-    form_keys.AlreadySaved when `form_key` was used before (a double-click, a stale tab)."""
+    the requester (or a portal customer, a WebAccount) → open (the owner is told); anyone
+    else → answered (the requester is told). A closed case reopens. Returns (message, new
+    status). Raises form_keys.AlreadySaved when `form_key` was used before (a double-click, a
+    stale tab)."""
     now = utcnow()
     new_status = "open" if is_requester(author, case) else "answered"
+    user_id, account_id, name = actor(author)
     with db.atomic():
-        form_keys.claim(form_key, author.id)
-        message = CaseMessage.create(case=case, author=author, author_name=author.display_name,
-                                     body=unix_lines(body).strip(), created_at=now)
+        form_keys.claim(form_key, user_id)
+        message = CaseMessage.create(case=case, author=user_id, author_account_id=account_id,
+                                     author_name=name, body=unix_lines(body).strip(),
+                                     created_at=now)
         for original, stored, size, content_type in files:
             CaseFile.create(case=case, message=message, original_name=original,
                             stored_name=stored, size=size, content_type=content_type,
-                            uploaded_by=author, created_at=now)
+                            uploaded_by=user_id, created_at=now)
         event(case, author, "message", new=f"{len(body.strip())} characters, {len(files)} files")
         _set_status(case, author, new_status, now)
     return message, new_status
@@ -527,7 +548,8 @@ def _unrated_closed(case):
 
 
 def answered_yes(case, user):
-    """Record the requester's "Yes, my question was answered". Returns False when the case
+    """Record the requester's "Yes, my question was answered" (`user`: a staff User or a
+    portal customer's WebAccount, see actor). Returns False when the case
     was answered already (or is no longer closed): nothing is recorded twice."""
     with db.atomic():
         if not SupportCase.update(satisfied=True).where(_unrated_closed(case)).execute():
@@ -537,16 +559,19 @@ def answered_yes(case, user):
 
 
 def answered_no(case, user, feedback):
-    """Record the feedback and reopen the case. Returns False when the case was answered
-    already (two "No, reopen" posts: the second stores no feedback and tells nobody)."""
+    """Record the feedback and reopen the case (`user` as for answered_yes). Returns False
+    when the case was answered already (two "No, reopen" posts: the second stores no feedback
+    and tells nobody)."""
     now = utcnow()
     with db.atomic():
         if not SupportCase.update(satisfied=False, status="open", updated_at=now,
                                   version=SupportCase.version + 1).where(
                 _unrated_closed(case)).execute():
             return False
-        CaseMessage.create(case=case, author=user, author_name=user.display_name,
-                           body=unix_lines(feedback).strip(), kind="feedback", created_at=now)
+        user_id, account_id, name = actor(user)
+        CaseMessage.create(case=case, author=user_id, author_account_id=account_id,
+                           author_name=name, body=unix_lines(feedback).strip(),
+                           kind="feedback", created_at=now)
         event(case, user, "answered_no")
         event(case, user, "status", old="closed", new="open")
         case.status = "open"
@@ -592,8 +617,19 @@ def thread(case):
 
 
 def history(case):
-    """The case's CaseEvent rows in order, each with its user (and employee) joined."""
-    return _HISTORY(case.id)
+    """The case's CaseEvent rows in order, each with its user (and employee) joined and
+    `who`: the name of the staff user or portal customer (WebAccount) who did it, "" for
+    nobody. One query more, only when customers are in the history."""
+    events = list(_HISTORY(case.id))
+    account_ids = {e.web_account_id for e in events if e.web_account_id}
+    names = {}
+    if account_ids:
+        names = {a.id: a.display_name for a in WebAccount.select(
+            WebAccount.id, WebAccount.name, WebAccount.email).where(
+            WebAccount.id.in_(list(account_ids)))}
+    for e in events:
+        e.who = e.user.display_name if e.user_id else names.get(e.web_account_id, "")
+    return events
 
 
 def server_facts():

@@ -12,13 +12,13 @@ from kontor import form_keys, languages
 from kontor.errors import Refused
 from kontor.mail import normalise_email
 from kontor.versions import update_if_unchanged
-from models import UserSession, Website, db
+from models import User, UserSession, Website, db
 from models.clock import utcnow
 from models.portal import APPROVALS, PROTECTIONS
 
 FIELDS = ("name", "slug", "host", "public_url", "language", "protection", "self_registration",
           "register_link", "approval", "sender_name", "sender_email", "copy_email",
-          "privacy_url")
+          "privacy_url", "customer_cases", "case_owner_id")
 # the address part of /w/<slug>/: what the portal's dispatcher in app.py accepts
 SLUG = re.compile(r"(?=[a-z0-9-]*[a-z0-9])[a-z0-9-]{1,50}")
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
@@ -98,6 +98,12 @@ def cleaned(values):
     for name in ("sender_email", "copy_email"):
         values[name] = normalise_email(values[name])
     values["self_registration"] = bool(values["self_registration"])
+    # support cases from the portal (issue 14 item 6): their owner is an active staff user
+    values["customer_cases"] = bool(values["customer_cases"])
+    owner = values["case_owner_id"]
+    values["case_owner_id"] = owner if isinstance(owner, int) and not isinstance(owner, bool) \
+        and User.select().where(User.id == owner, User.is_active == True).exists() \
+        else None  # noqa: E712
     values["register_link"] = bool(values["register_link"]) and values["self_registration"]
     if values["language"] not in languages.CODES:
         values["language"] = languages.DEFAULT

@@ -30,6 +30,10 @@ class Website(BaseModel):
     copy_email = CharField(max_length=254, default="")   # Bcc of every status e-mail
     # the privacy statement's address, agreed to on "Create user"
     privacy_url = CharField(max_length=500, default="")
+    # customers may open support cases from the portal (issue 14 item 6, migration 0022);
+    # the staff user who owns them (a User id; none: the case waits unowned)
+    customer_cases = BooleanField(default=False)
+    case_owner_id = IntegerField(null=True)
     version = IntegerField(default=1)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)

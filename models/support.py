@@ -30,7 +30,8 @@ class CaseType(BaseModel):
 
 class SupportCase(BaseModel):
     """A support request for a customer (a contact). The requester is a staff user, or later
-    a portal account (`requester_account_id`). Status: open, answered or closed."""
+    a portal account (`requester_account_id`: a WebAccount id, then `requester_user` is None).
+    Status: open, answered or closed."""
     year = IntegerField()
     seq = IntegerField()
     contact = ForeignKeyField(Contact, backref="cases", on_delete="RESTRICT")
@@ -40,6 +41,9 @@ class SupportCase(BaseModel):
     owner = ForeignKeyField(User, null=True, backref="owned_cases", on_delete="SET NULL")
     requester_user = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     requester_account_id = IntegerField(null=True)
+    # staff showed this staff-opened case to the contact's portal customers (issue 14 item 6;
+    # a case opened from the portal is always shown to them: kontor/portal_cases.py)
+    customer_visible = BooleanField(default=False)
     status = CharField(max_length=10, default="open")
     satisfied = BooleanField(null=True)
     tech_info = TextField(default="")
@@ -56,7 +60,8 @@ class SupportCase(BaseModel):
                    (("owner", "updated_at", "id"), False),
                    (("owner", "status", "updated_at", "id"), False),
                    (("status", "updated_at", "id"), False),
-                   (("requester_user", "updated_at", "id"), False))
+                   (("requester_user", "updated_at", "id"), False),
+                   (("contact", "updated_at", "id"), False))    # the portal's (0022)
 
     @property
     def number(self):
@@ -68,6 +73,7 @@ class CaseMessage(BaseModel):
     case = ForeignKeyField(SupportCase, backref="messages", on_delete="CASCADE")
     author = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     author_name = CharField(max_length=200, default="")
+    author_account_id = IntegerField(null=True)     # a customer's WebAccount (migration 0022)
     body = TextField(default="")
     kind = CharField(max_length=10, default="message")    # message, feedback
     created_at = DateTimeField(default=utcnow)
@@ -90,6 +96,7 @@ class CaseEvent(BaseModel):
     case = ForeignKeyField(SupportCase, backref="events", on_delete="CASCADE")
     at = DateTimeField(default=utcnow)
     user = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    web_account_id = IntegerField(null=True)    # a customer's WebAccount (migration 0022)
     action = CharField(max_length=20)
     old = CharField(max_length=200, default="")
     new = CharField(max_length=200, default="")

@@ -5,6 +5,8 @@ signed-in customer's account (issue 13; the rules are in kontor/web_accounts.py)
 is marked `@public` or `@portal_sign_in_required`; an unmarked one would be a staff view,
 which no portal session can open (kontor/access.py).
 """
+# inquiries and support cases (issue 14 items 5 and 6) add their routes to `bp`
+from blueprints.portal import cases, inquiries  # noqa: F401
 from blueprints.portal.views import bp
 
 __all__ = ["bp"]

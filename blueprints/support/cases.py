@@ -25,8 +25,8 @@ from blueprints.support.forms import (
     store_files,
     upload_folder,
 )
-from blueprints.support.notices import notify
-from kontor import form_keys, support, uploads
+from blueprints.support.notices import notify, notify_requester
+from kontor import form_keys, portal_cases, support, uploads
 from kontor.web import attachment
 
 
@@ -93,7 +93,7 @@ def add(number):
             flash(ALREADY_SAVED, "info")
             return redirect(url_for("support.show", number=case.number) + "#thread")
         if status == "answered":
-            notify(case.requester_user, "case_answered", case)
+            notify_requester(case, "case_answered")
         elif case.owner_id != current_user.id:
             notify(case.owner, "case_updated", case, reopened=was == "closed")
         flash(_("Your information is added to case %(number)s.", number=case.number),
@@ -114,8 +114,28 @@ def close(number):
         flash(_("Case %(number)s was closed already.", number=case.number), "info")
         return redirect(url_for("support.show", number=case.number))
     if case.requester_user_id != current_user.id:
-        notify(case.requester_user, "case_closed", case)
+        notify_requester(case, "case_closed")
     flash(_("Case %(number)s is closed.", number=case.number), "success")
+    return redirect(url_for("support.show", number=case.number))
+
+
+@bp.route("/<number>/customer-visible", methods=["POST"])
+def customer_visible(number):
+    """Show a staff-opened case to the customer in the portal, or stop showing it (its owner
+    or a superuser; issue 14 item 6). A case opened from the portal is always shown."""
+    case = get_case(number)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not may_manage(case):
+        abort(403)
+    visible = request.form.get("visible")
+    if visible not in ("yes", "no") or case.requester_account_id is not None:
+        abort(400)
+    if portal_cases.set_customer_visible(case, current_user, visible == "yes"):
+        flash(_("The customer now sees case %(number)s in the portal.", number=case.number)
+              if visible == "yes" else
+              _("Case %(number)s is internal again: the customer no longer sees it.",
+                number=case.number), "success")
     return redirect(url_for("support.show", number=case.number))
 
 
