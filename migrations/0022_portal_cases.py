@@ -9,16 +9,18 @@
 - `case_message.author_account_id` and `case_event.web_account_id`: a message or history line
   of a customer (their web account), where staff have `author_id` / `user_id`.
 
-Nullable columns and constant defaults only: SQLite adds them without rewriting the tables.
+Nullable columns and constant defaults only, added by plain ALTER TABLE: SQLite adds them
+without rebuilding the tables (a rebuild, as peewee's migrator makes for a NOT NULL column,
+would drop the triggers that keep the case search's full-text index in step, migration 0016).
 Depends on 0018 (web accounts) only; it does not touch what 0020 or 0021 add.
 """
-from peewee import BooleanField
 
 
 def up(migrator, db):
-    migrator.migrate(
-        migrator.add_column("website", "customer_cases", BooleanField(default=False)),
-        migrator.add_column("support_case", "customer_visible", BooleanField(default=False)))
+    false = "0" if db.__class__.__name__.endswith("SqliteDatabase") else "FALSE"
+    for table, column in (("website", "customer_cases"), ("support_case", "customer_visible")):
+        db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} BOOLEAN NOT NULL "
+                       f"DEFAULT {false}")
     db.execute_sql('ALTER TABLE website ADD COLUMN case_owner_id INTEGER '
                    'REFERENCES "user" (id) ON DELETE SET NULL')
     db.execute_sql("CREATE INDEX support_case_contact_id_updated_at_id "

@@ -22,6 +22,7 @@ from models import (
     CaseMessage,
     IncomingItem,
     SupportCase,
+    User,
     WebAccount,
     Website,
 )
@@ -520,8 +521,6 @@ def test_a_customer_case_without_an_owner_waits_in_all(app, world, maria, staff_
 
 
 def test_an_inactive_owner_does_not_own_new_portal_cases(app, world, maria):
-    make_user("gone@jansen.example", name="Gone")
-    from models import User
     User.update(is_active=False).where(User.id == world.staff.id).execute()
     assert opened(maria, world).owner_id is None
 

@@ -1,11 +1,15 @@
 """Every page Kontor has, checked with axe-core in the browser (WCAG 2.1 AA and axe's best
 practices: no violations), and photographed into tests/screenshots/ for a human look
 (1280 px wide; login, home and every list also at 390 px, a phone)."""
+import subprocess
+import sys
+
 import pytest
 from playwright.sync_api import expect
 
 from .helpers import (
     ADMIN,
+    ROOT,
     assert_accessible,
     fill_setup_form,
     link_in_mail,
@@ -17,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 390, "height": 844}
+PORTAL_PASSWORD = "purple elephant dancing quietly"
 
 
 class Pages:
@@ -102,6 +107,61 @@ class Pages:
         page.goto(site.url + "/products")
 
 
+# The portal's inquiries and support cases (issue 14 items 5 and 6): a website whose customers
+# may open cases, a contact with a linked customer who has a case and an inquiry, and a
+# customer whose account is not linked yet; made by Kontor's own code in a separate process.
+PORTAL_SLUG = "axe-help"
+_PORTAL_DATA = """
+import sys
+from kontor import contacts, inquiries, passwords, portal_cases, websites
+from models import CaseCategory, WebAccount, db, open_database
+from models.clock import utcnow
+open_database(sys.argv[1])
+with db.connection_context():
+    site = websites.save(None, dict(
+        name="Axe Help", slug=sys.argv[2], host="", public_url=sys.argv[3], language="en",
+        protection="none", self_registration=False, register_link=False, approval="manual",
+        sender_name="", sender_email="", copy_email="", privacy_url="", customer_cases=True,
+        case_owner_id=None))
+    contact = contacts.create({"name": "Bakkerij Axe", "kind": "company"})
+    CaseCategory.create(name="Axe category", name_key="axe category", position=1)
+    made = {}
+    for email, contact_id in (("axe.customer@example.com", contact.id),
+                              ("axe.unlinked@example.com", None)):
+        made[email] = WebAccount.create(
+            website=site.id, email=email, status="approved", email_confirmed_at=utcnow(),
+            password_hash=passwords.hash_password(sys.argv[4]), contact=contact_id,
+            name="Maria Axe", language="en")
+    account = made["axe.customer@example.com"]
+    portal_cases.open_case(site, account, None, None, "Oven does not heat",
+                           "Since Monday the oven stays cold.")
+    inquiries.send(account, "Opening hours", "Are you open on Sunday?")
+"""
+
+
+@pytest.fixture(scope="session")
+def portal_states(site, browser):
+    """{"linked": cookies of a signed-in customer linked to a contact, "unlinked": of one who
+    is not}, on the portal of the website PORTAL_SLUG."""
+    portal = f"{site.url}/w/{PORTAL_SLUG}"
+    subprocess.run([sys.executable, "-c", _PORTAL_DATA, site.database_url, PORTAL_SLUG, portal,
+                    PORTAL_PASSWORD], cwd=ROOT, check=True, timeout=60)
+    states = {}
+    for kind, email in (("linked", "axe.customer@example.com"),
+                        ("unlinked", "axe.unlinked@example.com")):
+        context = browser.new_context(viewport=DESKTOP, locale="en-GB")
+        page = context.new_page()
+        sign_in(page, portal, email, password=PORTAL_PASSWORD)
+        expect(page).to_have_url(portal + "/account")
+        states[kind] = context.storage_state()
+        context.close()
+    return states
+
+
+def portal(x, path=""):
+    return f"{x.site.url}/w/{PORTAL_SLUG}{path}"
+
+
 def submit(page, name):
     page.get_by_role("button", name=name).click()
 
@@ -183,6 +243,26 @@ PAGES = {
     "signed-in-now-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/sessions")),
     "outbox-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/outbox")),
     "audit-log-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/audit")),
+    "portal-inquiries": ("customer", DESKTOP, lambda p, x: p.goto(portal(x, "/inquiries"))),
+    "portal-inquiries-mobile": ("customer", MOBILE,
+                                lambda p, x: p.goto(portal(x, "/inquiries"))),
+    "portal-inquiry-new": ("customer", DESKTOP, lambda p, x: p.goto(portal(x, "/inquiries/new"))),
+    "portal-inquiry-new-errors": ("customer", DESKTOP, lambda p, x: (
+        p.goto(portal(x, "/inquiries/new")), submit(p, "Send inquiry"))),
+    "portal-inquiry": ("customer", DESKTOP, lambda p, x: (
+        p.goto(portal(x, "/inquiries")), p.get_by_role("link", name="Opening hours").click())),
+    "portal-cases": ("customer", DESKTOP, lambda p, x: p.goto(portal(x, "/cases"))),
+    "portal-cases-mobile": ("customer", MOBILE, lambda p, x: p.goto(portal(x, "/cases"))),
+    "portal-case-new": ("customer", DESKTOP, lambda p, x: p.goto(portal(x, "/cases/new"))),
+    "portal-case-new-errors": ("customer", DESKTOP, lambda p, x: (
+        p.goto(portal(x, "/cases/new")), submit(p, "Send"))),
+    "portal-case": ("customer", DESKTOP, lambda p, x: (
+        p.goto(portal(x, "/cases")), p.get_by_role("row").filter(
+            has_text="Oven does not heat").get_by_role("link").click())),
+    "portal-case-mobile": ("customer", MOBILE, lambda p, x: (
+        p.goto(portal(x, "/cases")), p.get_by_role("row").filter(
+            has_text="Oven does not heat").get_by_role("link").click())),
+    "portal-cases-unlinked": ("unlinked", DESKTOP, lambda p, x: p.goto(portal(x, "/cases"))),
 }
 
 EXPECTED_HEADING = {
@@ -196,6 +276,9 @@ EXPECTED_HEADING = {
     "outbox": "Outbox", "products": "Products", "products-empty": "Products",
     "product-new": "Add product",
     "audit-log": "Audit log", "not-found": "Page not found",
+    "portal-inquiries": "My inquiries", "portal-inquiry-new": "Send an inquiry",
+    "portal-inquiry": "Opening hours", "portal-cases": "Support cases",
+    "portal-case-new": "New support case", "portal-cases-unlinked": "Support cases",
     "not-found-anonymous": "Page not found", "not-allowed": "Not allowed",
 }
 
@@ -227,6 +310,9 @@ def test_page_passes_axe_and_is_photographed(name, request, browser, smtp):
         options["storage_state"] = request.getfixturevalue("admin_state")
     elif who == "staff":
         options["storage_state"] = request.getfixturevalue("staff_state")
+    elif who in ("customer", "unlinked"):
+        states = request.getfixturevalue("portal_states")
+        options["storage_state"] = states["linked" if who == "customer" else "unlinked"]
     context = browser.new_context(**options)
     context.set_default_timeout(10_000)
     try:
