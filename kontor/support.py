@@ -2,8 +2,10 @@
 changes, ownership, closing, "Was your question answered?", the case history, and the
 superuser's lists of categories and types.
 
-Plain functions over the models; the outbox e-mails are sent by the views, which know the
-recipients' languages and the links. Stored files are kontor/uploads.py's.
+Who does something to a case is a staff User or, for the portal's customers (issue 14 item 6,
+kontor/portal_cases.py), their WebAccount (`actor`). Plain functions over the models; the
+outbox e-mails are sent by the views, which know the recipients' languages and the links.
+Stored files are kontor/uploads.py's.
 """
 import platform
 import sqlite3

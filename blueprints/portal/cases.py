@@ -40,6 +40,7 @@ def get_case(number):
 
 
 def max_mb():
+    """The per-file upload limit in MB (UPLOAD_MAX_MB), for the forms' hint."""
     return current_app.config["UPLOAD_MAX_MB"]
 
 
@@ -86,6 +87,9 @@ def new_case():
 
 
 def render_case(case, add_form=None, feedback_form=None, status=200):
+    """The customer's case page (a form that came back with errors shown with them): the
+    thread without staff-internal kinds, Add information, and the closing question when it
+    is asked (portal_cases.needs_answer_question)."""
     ask = portal_cases.needs_answer_question(current_user, case)
     return render_template(
         "portal/case.html", case=case, thread=portal_cases.thread(case), ask=ask,
