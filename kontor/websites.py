@@ -100,10 +100,7 @@ def cleaned(values):
     values["self_registration"] = bool(values["self_registration"])
     # support cases from the portal (issue 14 item 6): their owner is an active staff user
     values["customer_cases"] = bool(values["customer_cases"])
-    owner = values["case_owner_id"]
-    values["case_owner_id"] = owner if isinstance(owner, int) and not isinstance(owner, bool) \
-        and User.select().where(User.id == owner, User.is_active == True).exists() \
-        else None  # noqa: E712
+    values["case_owner_id"] = _active_user_id(values["case_owner_id"])
     values["register_link"] = bool(values["register_link"]) and values["self_registration"]
     if values["language"] not in languages.CODES:
         values["language"] = languages.DEFAULT
@@ -112,6 +109,14 @@ def cleaned(values):
     if values["approval"] not in APPROVALS:
         values["approval"] = "manual"
     return values
+
+
+def _active_user_id(value):
+    """`value` when it is the id of an active staff user (who may own cases), else None."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return None
+    active = User.select().where(User.id == value, User.is_active == True).exists()  # noqa: E712
+    return value if active else None
 
 
 def _taken(field, value, exclude_id):
