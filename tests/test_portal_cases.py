@@ -14,7 +14,7 @@ from portal_helpers import csrf_of, last_mail, make_account, open_website, porta
 from support_helpers import PDF, PNG, category, customer, type_of_request
 from test_support_scale import queries
 
-from kontor import portal_cases, support
+from kontor import portal_cases, support, web_accounts
 from models import (
     AuditEvent,
     CaseEvent,
@@ -567,3 +567,12 @@ def test_support_keeps_staff_rules_for_staff(world):
     assert support.is_requester(world.staff, case)
     assert not support.is_requester(world.superuser, case)
     assert support.is_requester(world.maria, case)     # a customer writes on their side
+
+
+def test_a_closed_account_is_not_mailed_about_its_case(maria, world, staff_client):
+    case = opened(maria, world)
+    web_accounts.close(WebAccount.get_by_id(world.maria.id))
+    before = last_mail("maria@example.com")
+    assert add_as_staff(staff_client, case).status_code == 302
+    assert last_mail("maria@example.com") == before
+    assert SupportCase.get_by_id(case.id).status == "answered"
