@@ -343,3 +343,20 @@ def test_the_first_search_after_a_change_orders_its_matches_from_an_index(busy_d
     else:
         assert "COVERING INDEX support_case_id_updated" in ordering, ordering
         assert "support_case_fts" in ordering, ordering
+
+
+def test_a_search_too_long_to_keep_still_pages_and_finds_its_last_page(busy_desk, admin_client,
+                                                                       monkeypatch):
+    """A search matching more than MAX_KEPT_IDS cases reads each page by its prepared query,
+    and a page past its end (a bookmark) is its last page, counted by a query of its own."""
+    monkeypatch.setattr(support, "MAX_KEPT_IDS", 10)
+    support.search_ids.clear()
+    first = numbers_listed(admin_client.get("/support?view=all&q=printer"))
+    second = numbers_listed(admin_client.get("/support?view=all&q=printer&page=2"))
+    last = numbers_listed(admin_client.get("/support?view=all&q=printer&page=99"))
+    assert first[0] == "2026-2995" and second[0] == "2026-2695" and len(first) == 50
+    assert last == numbers_listed(admin_client.get("/support?view=all&q=printer&page=10"))
+    assert last[-1] == "2026-0001" and len(last) == 50
+    mine = numbers_listed(admin_client.get("/support?view=mine&status=open&q=printer+of&page=9"))
+    assert mine and all(support.find_by_number(busy_desk.superuser, n).owner_id ==
+                        busy_desk.superuser.id for n in mine)
