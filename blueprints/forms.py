@@ -5,6 +5,7 @@ import hmac
 import re
 from urllib.parse import urlsplit
 
+import wtforms.widgets
 from babel.support import Translations as BabelTranslations
 from flask import current_app, flash, g, request, session
 from flask_babel import format_decimal, get_locale, lazy_ngettext, ngettext
@@ -33,7 +34,8 @@ from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields.core import UnboundField
 from wtforms.i18n import messages_path
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional, ValidationError
-from wtforms.widgets import HiddenInput, Select, TextInput, html_params
+from wtforms.widgets import HiddenInput, Select, TextInput
+from wtforms.widgets.core import clean_key
 
 from blueprints.common import form_page, safe_next
 from kontor import config, form_keys, kept_forms, languages, passwords
@@ -94,6 +96,39 @@ NOT_INVITABLE = {
     "has_account": _l("This employee already has an account."),
     "already_invited": _l("This employee has an open invitation already."),
 }
+
+
+def html_params(**kwargs):
+    """The attributes of a field's HTML element, exactly as WTForms' `html_params` writes them
+    (sorted by name; `class_` is "class", `data_x`/`aria_x` are "data-x"/"aria-x", True alone,
+    False left out, values escaped), about four times faster: WTForms formats each attribute
+    through Markup.format, ~40 times on a case page, a tenth of its time (issue 12 item 26).
+    It replaces WTForms' own for every widget (`_use_fast_html_params`); a test compares the
+    two."""
+    parts = []
+    for key, value in sorted(kwargs.items()):
+        if value is False:
+            continue
+        key = escape(clean_key(key))
+        if value is True:
+            parts.append(key)
+        else:
+            quoted = str(escape(value)).replace('"', "&quot;")   # a Markup value may have "
+            parts.append(f'{key}="{quoted}"')
+    return Markup(" ".join(parts))
+
+
+WTFORMS_HTML_PARAMS = wtforms.widgets.core.html_params     # WTForms' own, for the test
+
+
+def _use_fast_html_params():
+    """Make every WTForms widget write its attributes with `html_params` above."""
+    wtforms.widgets.core.html_params = wtforms.widgets.html_params = html_params
+    for widget in (wtforms.widgets.core.Input, wtforms.widgets.core.Button):
+        widget.html_params = staticmethod(html_params)
+
+
+_use_fast_html_params()
 
 
 def _is_single_line(field_class):

@@ -23,12 +23,15 @@ def like_pattern(term):
     return "%" + re.sub(r"([\\%_])", r"\\\1", term) + "%"
 
 
-def contains(column, term):
+def contains(column, term, pattern=None):
     """The condition that the folded text of `column` (a Peewee field or expression) contains
-    the folded `term` as a plain substring: `%` and `_` are ordinary characters."""
+    the folded `term` as a plain substring: `%` and `_` are ordinary characters. `pattern`,
+    when given, is `like_pattern(term)` made already: with both as a `models.Prepared`
+    query's arguments, one SQL serves every term (SQLite compares with `term`, PostgreSQL
+    with `pattern`)."""
     if is_sqlite():
         return fn.instr(column, term) > 0
-    return Expression(column, OP.LIKE, like_pattern(term))
+    return Expression(column, OP.LIKE, like_pattern(term) if pattern is None else pattern)
 
 
 def contains_all(columns, terms):

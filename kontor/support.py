@@ -7,6 +7,7 @@ kontor/portal_cases.py), their WebAccount (`actor`). Plain functions over the mo
 outbox e-mails are sent by the views, which know the recipients' languages and the links.
 Stored files are kontor/uploads.py's.
 """
+import functools
 import platform
 import sqlite3
 from array import array
@@ -14,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from peewee import JOIN, SQL, IntegrityError, NodeList, fn
+from peewee import JOIN, SQL, Expression, IntegrityError, NodeList, Table, fn
 
 from kontor import __version__, form_keys, paging
 from kontor.errors import Refused
 from kontor.generations import KeptWhileUnchanged
-from kontor.search import contains
+from kontor.search import contains, like_pattern
 from kontor.text import (
     list_key,
     list_name,
@@ -223,34 +224,55 @@ def _rows_by_id(ids):
     return [found[i] for i in ids if i in found]
 
 
-def _matching(query, terms):
-    """`query` (of SupportCase ids) narrowed to the cases matching every one of `terms`: each
-    in the subject or in the customer's name. A term of three characters or more is looked
-    up in the trigram indexes (the cases' of migration 0016, the contacts' of 0004): the
-    cases whose subject has it, with (UNION) the cases of the customers whose name has it,
-    and of several terms the cases found for each (INTERSECT), so no case row is read to
-    test it; a shorter one is tested on each case and its customer."""
+def _term_values(terms):
+    """The arguments a search's prepared query takes for `terms` (kontor.text.search_terms),
+    and the shape they give it: (values, long, short). Each term of three characters or more
+    (`long` of them, first) gives its FTS5 phrase, itself and its LIKE pattern; each shorter
+    one (`short`) itself and its pattern. SQLite's query uses some, PostgreSQL's others."""
+    longs = [term for term in terms if len(term) >= 3]
+    shorts = [term for term in terms if len(term) < 3]
+    values = [value for term in longs
+              for value in ('"' + term.replace('"', '""') + '"', term, like_pattern(term))]
+    values += [value for term in shorts for value in (term, like_pattern(term))]
+    return values, len(longs), len(shorts)
+
+
+# SQLite's trigram index of the cases' subjects (migration 0016), its rowids the cases' ids;
+# by its own name in the SQL (and in the query plans), not an alias such as "t3"
+_SUBJECTS = Table("support_case_fts", ("rowid", "support_case_fts")).alias("support_case_fts")
+
+
+def _matching(query, longs, shorts):
+    """`query` (of SupportCase ids) narrowed to the cases matching every term: each in the
+    subject or in the customer's name. `longs` are the terms of three characters or more as
+    (FTS5 phrase, term, LIKE pattern), `shorts` the shorter ones as (term, pattern): see
+    _term_values; they may be a prepared query's arguments.
+
+    A long term is looked up in the trigram indexes (the cases' of migration 0016, the
+    contacts' of 0004): the cases whose subject has it, with (UNION) the cases of the
+    customers whose name has it, and of several terms the cases found for each (INTERSECT),
+    so no case row is read to test it; a short one is tested on each case and its customer."""
     found = None
-    for term in terms:
-        if len(term) < 3:
-            continue
+    for phrase, term, pattern in longs:
         if is_sqlite():
-            phrase = '"' + term.replace('"', '""') + '"'
-            subjects = SupportCase.id.in_(SQL(
-                "(SELECT rowid FROM support_case_fts WHERE support_case_fts MATCH ?)",
-                [phrase]))
             # CROSS JOIN: the index first, then each contact it found (SQLite would rather
             # walk a whole index of the contacts' names, testing each against the matches)
-            customers = SQL("(SELECT c.id FROM contact_fts CROSS JOIN contact AS c "
-                            "ON c.id = contact_fts.rowid WHERE contact_fts MATCH ? "
-                            "AND instr(c.sort_name, ?) > 0)", [phrase, term])
+            customers = NodeList((
+                SQL("(SELECT c.id FROM contact_fts CROSS JOIN contact AS c "
+                    "ON c.id = contact_fts.rowid WHERE contact_fts MATCH"), phrase,
+                SQL("AND instr(c.sort_name,"), term, SQL(") > 0)")))
+            # the index's rowids are the cases' ids (its triggers keep it so): no case is read
+            subjects = _SUBJECTS.select(_SUBJECTS.rowid).where(
+                Expression(_SUBJECTS.support_case_fts, "MATCH", phrase))
         else:
-            subjects = contains(SupportCase.search_text, term)
             # the contacts' index holds more than the name (city, e-mail...): the name decides
-            customers = Contact.select(Contact.id).where(contains(Contact.search_text, term),
-                                                         contains(Contact.sort_name, term))
-        cases = (SupportCase.select(SupportCase.id).where(subjects) |
-                 SupportCase.select(SupportCase.id).where(SupportCase.contact.in_(customers)))
+            customers = Contact.select(Contact.id).where(
+                contains(Contact.search_text, term, pattern),
+                contains(Contact.sort_name, term, pattern))
+            subjects = SupportCase.select(SupportCase.id).where(
+                contains(SupportCase.search_text, term, pattern))
+        cases = SupportCase.select(SupportCase.id).where(
+            SupportCase.contact.in_(customers)) | subjects
         found = cases if found is None else found & cases
     if found is not None and is_sqlite():
         query = query.where(SupportCase.id.in_(found))
@@ -258,13 +280,44 @@ def _matching(query, terms):
         # gathered first, as an array (as the contacts' search does): with IN, PostgreSQL
         # read every case to join it with the matches (10 ms instead of 8 on the bench)
         query = query.where(SupportCase.id == fn.ANY(NodeList((SQL("ARRAY"), found), glue="")))
-    short = [term for term in terms if len(term) < 3]
-    if short:
+    if shorts:
         query = query.join(Contact, on=(SupportCase.contact == Contact.id))
-        for term in short:
-            query = query.where(contains(SupportCase.search_text, term) |
-                                contains(Contact.sort_name, term))
+        for term, pattern in shorts:
+            query = query.where(contains(SupportCase.search_text, term, pattern) |
+                                contains(Contact.sort_name, term, pattern))
     return query
+
+
+@functools.lru_cache(maxsize=128)
+def _search(everything, mine, with_status, longs, shorts):
+    """The prepared query of the ids of a search's matches in the list's order, for one shape
+    of search: who sees what (see listing), with a status or not, and how many long and short
+    terms it has (_term_values). Its arguments: user id, status, limit, offset, then the
+    terms' values. Peewee took longer to write a search's SQL than the database to answer it
+    (issue 12 item 26): it is written once per shape, and there are at most a few hundred."""
+    def build(user_id, status, limit, offset, *values):
+        query = _visible(SupportCase.select(SupportCase.id), user_id, everything, mine,
+                         status if with_status else None)
+        cut = 3 * longs
+        query = _matching(query, [values[i:i + 3] for i in range(0, cut, 3)],
+                          [values[i:i + 2] for i in range(cut, len(values), 2)])
+        return query.order_by(*LIST_ORDER).limit(limit).offset(offset)
+    return Prepared(build, arity=4 + 3 * longs + 2 * shorts)
+
+
+def _by_number(everything, mine, with_status):
+    """The prepared query of the id of the case numbered year-seq if the list shows it (see
+    listing); arguments as _search's, then the year and the number in the year."""
+    return Prepared(lambda user_id, status, limit, offset, year, seq: _visible(
+        SupportCase.select(SupportCase.id), user_id, everything, mine,
+        status if with_status else None).where(SupportCase.year == year,
+                                               SupportCase.seq == seq)
+        .order_by(*LIST_ORDER).limit(limit).offset(offset))
+
+
+_BY_NUMBER = {(everything, mine, with_status): _by_number(everything, mine, with_status)
+              for everything in (True, False) for mine in (True, False)
+              for with_status in (True, False)}
 
 
 MAX_KEPT_IDS = 50_000     # a search matching more is not kept (4-byte ids: 200 kB)
@@ -273,14 +326,6 @@ MAX_KEPT_IDS = 50_000     # a search matching more is not kept (4-byte ids: 200 
 # way that could alter them (migrations 0006 and 0016): paging through a search, or asking
 # again, reads only the rows shown (as the contact list does, kontor/contacts/searching.py).
 search_ids = KeptWhileUnchanged(("support_case", "contact"), max_entries=32)
-
-
-def _all_ids(query):
-    """Every id of `query` (a search of cases) in the list's order, as an array, or None
-    when they are more than MAX_KEPT_IDS."""
-    ids = array("i", [i for (i,) in query.order_by(*LIST_ORDER).limit(MAX_KEPT_IDS + 1)
-                      .tuples()])
-    return ids if len(ids) <= MAX_KEPT_IDS else None
 
 
 def listing(user, mine=False, status="", text="", page=None, per_page=PER_PAGE):
@@ -294,41 +339,46 @@ def listing(user, mine=False, status="", text="", page=None, per_page=PER_PAGE):
     Fast at 20,000 cases (issue 12 item 26, SPEC section 11: under 10 ms at the median): the
     page's ids come from an index in the list's order (migration 0016), searched words from
     trigram indexes (a search's ids are kept until a case or contact changes: search_ids),
-    and the rows shown from one prepared query by id; a fixed number of queries whatever the
-    page shows."""
+    and the rows shown from one prepared query by id; every query's SQL is written once per
+    shape of list or search (_PAGE_IDS, _search, _BY_NUMBER); a fixed number of queries
+    whatever the page shows."""
     assert per_page == PER_PAGE, "the prepared row query reads PER_PAGE + 1 ids"
     number = whole_number(page, maximum=paging.MAX_PAGE) or 1
     everything = sees_all(user)
     status = status if status in STATUSES else None
     text = without_controls(text or "").strip()
     case_number = [whole_number(part) for part in text.split("-")] if text else []
+    shape = (everything, bool(mine), status is not None)
+    kept = None
     if not text:
-        prepared = _PAGE_IDS[(everything, bool(mine), status is not None)]
-
-        def ids_at(offset):
-            return [i for (i,) in prepared.rows(user.id, status or "", per_page + 1, offset)]
+        prepared, values = _PAGE_IDS[shape], ()
+    elif len(case_number) == 2 and None not in case_number:
+        prepared, values = _BY_NUMBER[shape], case_number
     else:
-        query = _visible(SupportCase.select(SupportCase.id), user.id, everything, mine, status)
         terms = search_terms(text)
-        if len(case_number) == 2 and None not in case_number:
-            query = query.where(SupportCase.year == case_number[0],
-                                SupportCase.seq == case_number[1])
-            kept = None
-        else:
-            query = _matching(query, terms)
-            kept = search_ids.get((tuple(terms), status, bool(mine),
-                                   None if everything and not mine else user.id),
-                                  lambda: _all_ids(query))
-        query = query.order_by(*LIST_ORDER)
+        values, longs, shorts = _term_values(terms)
+        prepared = _search(*shape, longs, shorts)
 
-        def ids_at(offset):
-            if kept is not None:
-                return kept[offset:offset + per_page + 1].tolist()
-            return [i for (i,) in query.limit(per_page + 1).offset(offset).tuples()]
+        def all_ids():
+            """Every match's id in the list's order (an array), None past MAX_KEPT_IDS."""
+            ids = array("i", [i for (i,) in prepared.rows(user.id, status or "",
+                                                           MAX_KEPT_IDS + 1, 0, *values)])
+            return ids if len(ids) <= MAX_KEPT_IDS else None
+        kept = search_ids.get((tuple(terms), status, bool(mine),
+                               None if everything and not mine else user.id), all_ids)
+
+    def ids_at(offset):
+        if kept is not None:
+            return kept[offset:offset + per_page + 1].tolist()
+        return [i for (i,) in prepared.rows(user.id, status or "", per_page + 1, offset,
+                                            *values)]
     ids = ids_at((number - 1) * per_page)
     if not ids and number > 1:     # past the end (a bookmark of a list that shrank)
-        count = (_visible(SupportCase.select(SupportCase.id), user.id, everything, mine, status)
-                 if not text else query.order_by()).count()
+        if kept is not None:
+            count = len(kept)
+        else:     # rare: counted by a query written for it
+            count = prepared.query(user.id, status or "", None, None, *values).order_by() \
+                .count()
         number = min(number, paging.last_page(count, per_page))
         ids = ids_at((number - 1) * per_page)
     return paging.Page(_rows_by_id(ids[:per_page]), number, per_page, len(ids) > per_page)
@@ -580,13 +630,18 @@ def answered_no(case, user, feedback):
         return True
 
 
-_STAFF_OWNERS = Prepared(lambda: with_employee(User.select()).where(
+# what a user's display_name needs, and no more: a User and its Employee have some forty
+# columns, and making them into models was most of the time of the queries below
+_NAMED = (User.id, User.email, User.employee, Employee.id, Employee.name)
+
+_STAFF_OWNERS = Prepared(lambda: User.select(*_NAMED).join(
+    Employee, JOIN.LEFT_OUTER, on=(User.employee == Employee.id)).where(
     User.is_active == True).order_by(User.email))  # noqa: E712
 
 
 def staff_owners():
-    """Active accounts that can own a case (a list of User, their employees joined), by
-    e-mail."""
+    """Active accounts that can own a case, by e-mail: a list of User with only what the owner
+    drop-down shows read (id, e-mail, display_name)."""
     return _STAFF_OWNERS()
 
 
@@ -605,9 +660,10 @@ _MESSAGES = Prepared(lambda case_id: CaseMessage.select().where(
     CaseMessage.case == case_id).order_by(CaseMessage.created_at, CaseMessage.id))
 _FILES = Prepared(lambda case_id: CaseFile.select().where(
     CaseFile.case == case_id).order_by(CaseFile.id))
-_HISTORY = Prepared(lambda case_id: with_employee(CaseEvent.select(CaseEvent, User).join(
-    User, JOIN.LEFT_OUTER, on=(CaseEvent.user == User.id)))
-    .where(CaseEvent.case == case_id).order_by(CaseEvent.at, CaseEvent.id))
+_HISTORY = Prepared(lambda case_id: CaseEvent.select(CaseEvent, *_NAMED)
+                    .join(User, JOIN.LEFT_OUTER, on=(CaseEvent.user == User.id))
+                    .join(Employee, JOIN.LEFT_OUTER, on=(User.employee == Employee.id))
+                    .where(CaseEvent.case == case_id).order_by(CaseEvent.at, CaseEvent.id))
 
 
 def thread(case):
@@ -619,7 +675,8 @@ def thread(case):
 
 
 def history(case):
-    """The case's CaseEvent rows in order, each with its user (and employee) joined and
+    """The case's CaseEvent rows in order, each with its user's id, e-mail and display_name
+    (its employee's name) joined, and
     `who`: the name of the staff user or portal customer (WebAccount) who did it, "" for
     nobody. One query more, only when customers are in the history."""
     events = list(_HISTORY(case.id))

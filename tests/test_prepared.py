@@ -2,6 +2,7 @@
 the query itself gives."""
 from datetime import datetime
 
+import peewee
 from peewee import JOIN
 
 from kontor import contacts
@@ -40,3 +41,27 @@ def test_prepared_raw_rows_and_their_datetimes(app):
     [(created, text)] = stamps.rows(contact.id)
     assert as_datetime(created) == at and text == "Called"
     assert stamps.rows(contact.id + 1) == []
+
+
+def test_prepared_models_are_made_without_working_out_their_columns_again(app, monkeypatch):
+    """Issue 12 item 26: matching the cursor's columns with fields and joins with models cost
+    as much as a small query; a prepared query works it out at its first rows only."""
+    jansen = contacts.create({"name": "Jansen BV", "city": "Utrecht"})
+    bakker = contacts.create({"name": "Bakker", "city": "Oslo"})
+    contacts.save_person(jansen, None, {"name": "Piet"})
+    contacts.save_person(bakker, None, {"name": "Kees"})
+    contacts.save_person(bakker, None, {"name": "Anna"})
+    prepared = Prepared(lambda contact_id: (
+        ContactPerson.select(ContactPerson, Contact).join(Contact)
+        .where(ContactPerson.contact == contact_id).order_by(ContactPerson.name)))
+    assert prepared(0) == []             # no rows: nothing worked out yet
+    assert [(p.name, p.contact.city) for p in prepared(jansen.id)] == [("Piet", "Utrecht")]
+    worked_out = []
+    resolve = peewee._resolve_model_columns
+    monkeypatch.setattr(peewee, "_resolve_model_columns",
+                        lambda *args: worked_out.append(1) or resolve(*args))
+    again = prepared(bakker.id)
+    assert [(p.name, p.contact.name, p.contact.city) for p in again] == [
+        ("Anna", "Bakker", "Oslo"), ("Kees", "Bakker", "Oslo")]
+    assert not again[0]._dirty and again[0].contact_id == bakker.id
+    assert not worked_out
