@@ -171,7 +171,7 @@ def compared_contact(match):
     matched one; 404 for an id of no contact."""
     asked = request.args.get("contact")
     if asked is None:
-        return match.contact
+        return contacts.get(match.contact.id) if match.contact is not None else None
     number = whole_number(asked)
     found = contacts.get(number) if number is not None else None
     if found is None:

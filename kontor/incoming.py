@@ -42,7 +42,7 @@ from kontor.matching import (
     words_key,
 )
 from kontor.text import one_line, without_controls
-from models import Contact, ContactPerson, User, Website, db, with_employee
+from models import Contact, ContactPerson, Prepared, User, Website, db, with_employee
 from models.clock import utcnow
 from models.web_accounts import IncomingItem, WebAccount, WebAccountEvent
 
@@ -86,6 +86,8 @@ class ImportFailed(Refused):
 def _text(value, limit):
     if value is None or isinstance(value, (dict, list)):
         return ""
+    if isinstance(value, str) and value.isprintable():    # the usual case, fast
+        return " ".join(value.split())[:limit]
     return " ".join(without_controls(one_line(str(value))).split())[:limit]
 
 
@@ -161,47 +163,69 @@ def _keys(values, home):
             "person_norm": normalise_name(person)[:200]}
 
 
-def _in_chunks(column_query, keys):
-    """Rows of `column_query(chunk)` for `keys` CHUNK at a time."""
-    keys = sorted(key for key in keys if key)
-    for start in range(0, len(keys), CHUNK):
-        yield from column_query(keys[start:start + CHUNK])
+@dataclass
+class Candidate:
+    """A contact as matching found it: what the queue shows of it and what a default
+    decision needs (the item page reads the whole contact)."""
+    id: int
+    name: str
+    customer_number: int
+    version: int
+    kind: str
+    email: str
 
 
-def _look_up(all_keys):
+def _by_key(column, key_of, *where):
+    """A prepared query of (key, contact id) rows whose `column` is one of CHUNK keys: its
+    SQL is made once (peewee spends milliseconds writing a long IN list)."""
+    def build(*keys):
+        return key_of.select(column, Contact.id if key_of is Contact else key_of.contact
+                             ).where(column.in_(list(keys)), *where)
+    return Prepared(build, arity=CHUNK)
+
+
+# (kind of key, its column, the field it names) for every indexed look-up
+_LOOK_UPS = (
+    ("name", _by_key(Contact.name_norm, Contact), "name"),
+    ("org_number", _by_key(Contact.org_key, Contact), "org_number"),
+    ("org_number", _by_key(Contact.vat_key, Contact), "org_number"),
+    ("email", _by_key(Contact.email, Contact), "email"),
+    ("phone", _by_key(Contact.phone_key, Contact), "phone"),
+    ("phone", _by_key(Contact.mobile_key, Contact), "phone"),
+    ("address", _by_key(Contact.address_key, Contact), "address"),
+    ("person_norm", _by_key(Contact.name_norm, Contact, Contact.kind == "person"),
+     "contact_person"),
+    ("email", _by_key(ContactPerson.email, ContactPerson), "email"),
+    ("phone", _by_key(ContactPerson.phone_key, ContactPerson), "phone"),
+    ("phone", _by_key(ContactPerson.mobile_key, ContactPerson), "phone"),
+    ("person", _by_key(ContactPerson.name_key, ContactPerson), "contact_person"),
+)
+_CANDIDATES = Prepared(lambda *ids: Contact.select(
+    Contact.id, Contact.name, Contact.customer_number, Contact.version, Contact.kind,
+    Contact.email).where(Contact.id.in_(list(ids))), arity=CHUNK)
+
+
+def _chunks(values):
+    values = sorted(value for value in values if value)
+    for start in range(0, len(values), CHUNK):
+        some = values[start:start + CHUNK]
+        yield [*some, *[None] * (CHUNK - len(some))]
+
+
+def _look_up(all_keys, linked):
     """{(kind, key): {contact id: field}} for every key of `all_keys` ({kind: set of keys}),
-    and {contact id: Contact}: one indexed IN query per column (CHUNK keys at a time)."""
+    and {contact id: Candidate} of the contacts found and of `linked` (ids): one indexed IN
+    query per column and CHUNK keys, and one per CHUNK contacts found."""
     hits = {}
+    for kind, query, name in _LOOK_UPS:
+        for chunk in _chunks(all_keys[kind]):
+            for key, contact_id in query.rows(*chunk):
+                hits.setdefault((kind, key), {})[contact_id] = name
+    ids = {contact_id for hit in hits.values() for contact_id in hit} | set(linked)
     found = {}
-
-    def note(kind, key, contact_id, name):
-        hits.setdefault((kind, key), {})[contact_id] = name
-
-    contact_columns = (("name", Contact.name_norm, "name"),
-                       ("org_number", Contact.org_key, "org_number"),
-                       ("org_number", Contact.vat_key, "org_number"),
-                       ("email", Contact.email, "email"),
-                       ("phone", Contact.phone_key, "phone"),
-                       ("phone", Contact.mobile_key, "phone"),
-                       ("address", Contact.address_key, "address"),
-                       ("person_norm", Contact.name_norm, "contact_person"))
-    for kind, column, name in contact_columns:
-        def query(chunk, column=column, persons_only=(kind == "person_norm")):
-            found_by = Contact.select().where(column.in_(chunk))
-            return found_by.where(Contact.kind == "person") if persons_only else found_by
-        for contact in _in_chunks(query, all_keys[kind]):
-            found[contact.id] = contact
-            note(kind, getattr(contact, column.name), contact.id, name)
-    person_columns = (("email", ContactPerson.email, "email"),
-                      ("phone", ContactPerson.phone_key, "phone"),
-                      ("phone", ContactPerson.mobile_key, "phone"),
-                      ("person", ContactPerson.name_key, "contact_person"))
-    for kind, column, name in person_columns:
-        for contact_id, key in _in_chunks(
-                lambda chunk, column=column: ContactPerson.select(
-                    ContactPerson.contact, column).where(column.in_(chunk)).tuples(),
-                all_keys[kind]):
-            note(kind, key, contact_id, name)
+    for chunk in _chunks(ids):
+        for row in _CANDIDATES.rows(*chunk):
+            found[row[0]] = Candidate(*row)
     return hits, found
 
 
@@ -242,17 +266,7 @@ def classify(items, home=None):
                 all_keys[kind].add(key)
         if account is not None and account.contact_id:
             linked.add(account.contact_id)
-    hits, found = _look_up(all_keys)
-    missing = linked - set(found)
-    for start in range(0, len(missing), CHUNK):
-        for contact in Contact.select().where(Contact.id.in_(sorted(missing)[start:start
-                                                                             + CHUNK])):
-            found[contact.id] = contact
-    person_ids = {cid for hit in hits.values() for cid in hit} - set(found)
-    person_ids = sorted(person_ids)
-    for start in range(0, len(person_ids), CHUNK):
-        for contact in Contact.select().where(Contact.id.in_(person_ids[start:start + CHUNK])):
-            found[contact.id] = contact
+    hits, found = _look_up(all_keys, linked)
     matches = {}
     for item_id, (keys, linked_id) in keyed.items():
         matched = {}

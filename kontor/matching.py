@@ -8,6 +8,7 @@ the keys up in indexed columns (`contact.org_key`, `contact.phone_key`...; migra
 that `contact_keys` and `person_keys` keep in step on every save. Plain functions over the
 models: no Flask, no knowledge of the register's saving rules.
 """
+import functools
 import re
 
 import phonenumbers
@@ -51,6 +52,21 @@ def number_key(text: str) -> str:
     return key if len(key) >= MIN_NUMBER_DIGITS else ""
 
 
+_PHONE_NOISE = re.compile(r"\(0\)|[\s\-./()]")
+_INTERNATIONAL = re.compile(r"\+[1-9]\d{6,14}")
+_DIALLED_ABROAD = re.compile(r"00[1-9]\d{6,14}")
+
+
+@functools.lru_cache(maxsize=300)
+def _dials_00(country):
+    """Whether "00" is how one dials abroad from `country` (most of Europe: yes; the United
+    States: no, "011")."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(country) if country else None
+    prefix = getattr(metadata, "international_prefix", None)
+    return bool(prefix) and re.fullmatch(prefix, "00") is not None
+
+
+@functools.lru_cache(maxsize=4096)
 def phone_key(number: str, country: str = "") -> str:
     """A phone number as matching compares it: E.164 ("+4722334455"), a national number read
     as one of `country` (ISO 3166 alpha-2; the record's country, else the company's). "+47 22
@@ -60,6 +76,12 @@ def phone_key(number: str, country: str = "") -> str:
     number = (number or "").strip()
     if len(digits(number)) < 5:
         return ""
+    # the common international forms need no parsing (the library takes 0.1-0.5 ms a number)
+    compact = _PHONE_NOISE.sub("", number)
+    if _INTERNATIONAL.fullmatch(compact):
+        return compact
+    if _DIALLED_ABROAD.fullmatch(compact) and _dials_00((country or "").upper()):
+        return "+" + compact[2:]
     try:
         parsed = phonenumbers.parse(number, (country or "").upper() or None)
     except phonenumbers.NumberParseException:
