@@ -17,6 +17,7 @@ from blueprints.filters import per_request
 from blueprints.forms import ActionForm, Form
 from kontor import contacts, incoming
 from kontor.access import signed_in_staff
+from kontor.mail import InvalidAddress, normalise_address
 from kontor.paging import paginate
 from kontor.text import whole_number
 from kontor.web import local_time
@@ -257,6 +258,12 @@ def process(item_id):
     item = get_item(item_id)
     form = ItemForm()
     values = incoming.values_of(item)
+    if form.is_submitted() and (form.value_email.data or "").strip():
+        try:
+            normalise_address(form.value_email.data.strip())
+        except InvalidAddress:
+            form.value_email.errors = [_("Enter a valid e-mail address.")]
+            return render_item(item, form, 400)
     if not form.validate_on_submit():
         return render_item(item, form, 400)
     decision = decision_from(form, values)

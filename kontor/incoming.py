@@ -93,11 +93,7 @@ def _text(value, limit):
 
 def received(item):
     """The item's values as received (a dict; {} when they are no JSON object)."""
-    try:
-        values = json.loads(item.values or "{}")
-    except ValueError:
-        return {}
-    return values if isinstance(values, dict) else {}
+    return _parsed(item.values)
 
 
 def _first(values, *names):
@@ -113,16 +109,29 @@ def values_of(item, account=None):
     account update carry kontor.web_accounts.DETAIL_FIELDS; their e-mail is the web
     account's (`account`, the item's). An order or an inquiry may carry the same names
     (also "company", "email", "contact_name", "name")."""
-    raw = received(item)
     account = account if account is not None else (
         item.web_account if item.web_account_id else None)
+    return _values(item.kind, received(item), account.email if account is not None else "")
+
+
+def _parsed(text):
+    try:
+        values = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return values if isinstance(values, dict) else {}
+
+
+def _values(kind, raw, account_email):
+    """`values_of` from the item's kind, its received values (a dict) and its web account's
+    e-mail ("" for none)."""
     company = _first(raw, "company_name", "company")
     person = _first(raw, "contact_person", "contact_name") or (
         _first(raw, "name") if company else "")
     name = company or person or _first(raw, "name")
-    email = _first(raw, "email") if item.kind in ("order", "activity") else ""
+    email = _first(raw, "email") if kind in ("order", "activity") else ""
     values = {"name": name, "org_number": _first(raw, "org_number"),
-              "email": email or (account.email if account is not None else ""),
+              "email": email or account_email or "",
               "phone": _first(raw, "phone", "mobile"), "street": _first(raw, "street"),
               "postcode": _first(raw, "postcode"), "city": _first(raw, "city"),
               "country": _first(raw, "country"), "contact_person": person}
@@ -249,23 +258,56 @@ def classify(items, home=None):
     None): {item id: Match}. A fixed number of indexed queries for any number of items
     (rules: SPEC section 10, issue 15 item 2). `home`: the company's country (read when
     None), for phone numbers without a country code."""
-    items = list(items)
-    if not items:
+    rows = []
+    for item in items:
+        account = item.web_account if item.web_account_id else None
+        rows.append((item.id, item.kind, item.values,
+                     account.email if account is not None else "",
+                     account.contact_id if account is not None else None))
+    return classify_rows(rows, home)
+
+
+_QUEUE_ROWS = Prepared(lambda kind_a, kind_b, after, limit: (
+    IncomingItem.select(IncomingItem.id, IncomingItem.kind, IncomingItem.values,
+                        WebAccount.email, WebAccount.contact)
+    .join(WebAccount, JOIN.LEFT_OUTER, on=(IncomingItem.web_account == WebAccount.id))
+    .where(IncomingItem.status == "unprocessed", IncomingItem.kind.in_([kind_a, kind_b]),
+           IncomingItem.id > after)
+    .order_by(IncomingItem.id).limit(limit)))
+
+
+def classify_queue(tab, home=None, chunk=2000):
+    """The match status of every unprocessed item of `tab`: {item id: Match}, reading the
+    items as plain rows, `chunk` at a time (the benchmark's "whole queue")."""
+    home = home if home is not None else home_country()
+    kinds = (*TABS[tab], *TABS[tab])[:2]
+    matches, after = {}, 0
+    while True:
+        rows = _QUEUE_ROWS.rows(*kinds, after, chunk)
+        if not rows:
+            return matches
+        matches.update(classify_rows(rows, home))
+        after = rows[-1][0]
+
+
+def classify_rows(rows, home=None):
+    """`classify` of plain rows: (item id, kind, values as received (JSON text), the web
+    account's e-mail or ""/None, its contact id or None)."""
+    if not rows:
         return {}
     home = home if home is not None else home_country()
     keyed = {}
     all_keys = {kind: set() for kind in ("name", "org_number", "email", "phone", "address",
                                          "person", "person_norm")}
     linked = set()
-    for item in items:
-        account = item.web_account if item.web_account_id else None
-        keys = _keys(values_of(item, account), home)
-        keyed[item.id] = (keys, account.contact_id if account is not None else None)
-        for kind, key in keys.items():
+    for item_id, kind, text, account_email, contact_id in rows:
+        keys = _keys(_values(kind, _parsed(text), account_email), home)
+        keyed[item_id] = (keys, contact_id)
+        for name, key in keys.items():
             if key:
-                all_keys[kind].add(key)
-        if account is not None and account.contact_id:
-            linked.add(account.contact_id)
+                all_keys[name].add(key)
+        if contact_id:
+            linked.add(contact_id)
     hits, found = _look_up(all_keys, linked)
     matches = {}
     for item_id, (keys, linked_id) in keyed.items():

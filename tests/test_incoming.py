@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from helpers import make_company, signed_in, text
-from portal_helpers import make_account, open_website
+from portal_helpers import make_account, open_website, signed_in_customer
 from test_support_scale import queries
 
 from kontor import contacts, incoming
@@ -315,10 +315,14 @@ def test_odd_page_numbers_show_a_page(shop, staff_client, query):
 def test_odd_item_form_values_are_refused_without_a_500(shop, staff_client):
     for changes in ({"target": "x\x00"}, {"target": "99999999999999"},
                     {"value_name": "x" * 5000}, {"value_name": "a\x00b"},
-                    {"take_name": "nonsense"}, {"version": "abc"}):
+                    {"take_name": "nonsense"}, {"version": "abc"},
+                    {"value_email": "not an address"}, {"value_country": "NOR"}):
         item = item_of(shop)
         response = open_and_send(staff_client, item, changes)
         assert response.status_code in (302, 400, 404), (changes, response.status_code)
+        if "value_email" in changes or "value_country" in changes:
+            assert response.status_code == 400
+            assert IncomingItem.get_by_id(item.id).status == "unprocessed"
 
 
 # --- access -------------------------------------------------------------------------------
@@ -334,7 +338,6 @@ def test_only_staff_open_the_queue(app, shop, client, superuser, staff):
 
 
 def test_a_customer_signed_in_on_the_portal_cannot_open_it(app, shop):
-    from portal_helpers import signed_in_customer
     browser, _account = signed_in_customer(app, shop)
     assert browser.get("/website-data/").status_code in (302, 403, 404)
 

@@ -160,6 +160,9 @@ PAGES = {
         submit(p, "Save product"))),
     "products": ("admin", DESKTOP, lambda p, x: x.product(p)),
     "product-import": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/products/import")),
+    "website-data": ("staff", DESKTOP, lambda p, x: p.goto(x.site.url + "/website-data/")),
+    "website-data-processed": ("staff", DESKTOP,
+                               lambda p, x: p.goto(x.site.url + "/website-data/processed")),
     "users": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users")),
     "invite": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users/invite")),
     "invite-errors": ("admin", DESKTOP, lambda p, x: (
@@ -183,6 +186,7 @@ PAGES = {
     "signed-in-now-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/sessions")),
     "outbox-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/outbox")),
     "audit-log-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/audit")),
+    "website-data-mobile": ("staff", MOBILE, lambda p, x: p.goto(x.site.url + "/website-data/")),
 }
 
 EXPECTED_HEADING = {
@@ -194,7 +198,8 @@ EXPECTED_HEADING = {
     "contact-new": "New contact", "users": "User management", "invite": "Invite user",
     "invitation-accept": "Create your account", "signed-in-now": "Signed in now",
     "outbox": "Outbox", "products": "Products", "products-empty": "Products",
-    "product-new": "Add product",
+    "product-new": "Add product", "website-data": "Fetch website data",
+    "website-data-processed": "Processed website data",
     "audit-log": "Audit log", "not-found": "Page not found",
     "not-found-anonymous": "Page not found", "not-allowed": "Not allowed",
 }
