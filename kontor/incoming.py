@@ -28,7 +28,7 @@ Callers need an application context (the approval e-mail).
 import json
 from dataclasses import dataclass, field
 
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, fn
 
 from kontor import audit, contacts, notes, web_accounts
 from kontor.errors import Refused
@@ -184,16 +184,21 @@ class Candidate:
     email: str
 
 
+ARITIES = (8, 32, 128, CHUNK)   # IN lists are padded to one of these lengths
+
+
 def _by_key(column, key_of, *where):
-    """A prepared query of (key, contact id) rows whose `column` is one of CHUNK keys: its
-    SQL is made once (peewee spends milliseconds writing a long IN list)."""
+    """Prepared queries of (key, contact id) rows whose `column` is one of n keys, one per n
+    of ARITIES (its SQL is made once: peewee spends milliseconds writing a long IN list; and
+    the planner estimates a look-up by the list's length, so a short list is not padded to
+    CHUNK). `column <> ''` lets the database use the column's partial index."""
     def build(*keys):
         return key_of.select(column, Contact.id if key_of is Contact else key_of.contact
-                             ).where(column.in_(list(keys)), *where)
-    return Prepared(build, arity=CHUNK)
+                             ).where(column.in_(list(keys)), column != SQL("''"), *where)
+    return {arity: Prepared(build, arity=arity) for arity in ARITIES}
 
 
-# (kind of key, its column, the field it names) for every indexed look-up
+# (kind of key, its queries, the field it names) for every indexed look-up
 _LOOK_UPS = (
     ("name", _by_key(Contact.name_norm, Contact), "name"),
     ("org_number", _by_key(Contact.org_key, Contact), "org_number"),
@@ -209,16 +214,19 @@ _LOOK_UPS = (
     ("phone", _by_key(ContactPerson.mobile_key, ContactPerson), "phone"),
     ("person", _by_key(ContactPerson.name_key, ContactPerson), "contact_person"),
 )
-_CANDIDATES = Prepared(lambda *ids: Contact.select(
+_CANDIDATES = {arity: Prepared(lambda *ids: Contact.select(
     Contact.id, Contact.name, Contact.customer_number, Contact.version, Contact.kind,
-    Contact.email).where(Contact.id.in_(list(ids))), arity=CHUNK)
+    Contact.email).where(Contact.id.in_(list(ids))), arity=arity) for arity in ARITIES}
 
 
 def _chunks(values):
+    """`values` without empties, sorted, in lists of at most CHUNK, each padded with None to
+    the next of ARITIES: (arity, list) pairs."""
     values = sorted(value for value in values if value)
     for start in range(0, len(values), CHUNK):
         some = values[start:start + CHUNK]
-        yield [*some, *[None] * (CHUNK - len(some))]
+        arity = next(n for n in ARITIES if n >= len(some))
+        yield arity, [*some, *[None] * (arity - len(some))]
 
 
 def _look_up(all_keys, linked):
@@ -226,14 +234,14 @@ def _look_up(all_keys, linked):
     and {contact id: Candidate} of the contacts found and of `linked` (ids): one indexed IN
     query per column and CHUNK keys, and one per CHUNK contacts found."""
     hits = {}
-    for kind, query, name in _LOOK_UPS:
-        for chunk in _chunks(all_keys[kind]):
-            for key, contact_id in query.rows(*chunk):
+    for kind, queries, name in _LOOK_UPS:
+        for arity, chunk in _chunks(all_keys[kind]):
+            for key, contact_id in queries[arity].rows(*chunk):
                 hits.setdefault((kind, key), {})[contact_id] = name
     ids = {contact_id for hit in hits.values() for contact_id in hit} | set(linked)
     found = {}
-    for chunk in _chunks(ids):
-        for row in _CANDIDATES.rows(*chunk):
+    for arity, chunk in _chunks(ids):
+        for row in _CANDIDATES[arity].rows(*chunk):
             found[row[0]] = Candidate(*row)
     return hits, found
 
