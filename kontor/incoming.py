@@ -492,7 +492,8 @@ def _link_order(item, contact, user):
     except ImportError:
         raise ImportFailed("orders_unavailable") from None
     order_id = received(item).get("order_id")
-    order = Order.get_or_none(Order.id == order_id) if isinstance(order_id, int) else None
+    order = Order.get_or_none(id=order_id) if isinstance(order_id, int) \
+        and not isinstance(order_id, bool) else None
     if order is None:
         raise ImportFailed("order_missing")
     orders.link_to_contact(order, contact, user)

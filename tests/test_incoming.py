@@ -5,6 +5,7 @@ Processed view, access, double submits and two people importing at once, the aud
 the contact's timeline."""
 import json
 import re
+import sys
 import threading
 
 import pytest
@@ -583,6 +584,60 @@ def test_an_order_is_linked_to_the_contact_when_orders_exist(shop, staff_client,
     assert IncomingItem.get_by_id(item.id).status == "imported"
     assert order_models.Order.get_by_id(order.id).contact_id == known.id
     assert orders is not None
+
+
+class FakeOrder:
+    """An order as the orders' area will make one (models.orders.Order)."""
+    made = {}
+
+    def __init__(self, order_id, number):
+        self.id, self.number, self.contact_id = order_id, number, None
+        FakeOrder.made[order_id] = self
+
+    @classmethod
+    def get_or_none(cls, id):          # noqa: A002 (peewee's keyword)
+        return cls.made.get(id)
+
+
+@pytest.fixture
+def fake_orders(monkeypatch):
+    """kontor.orders and models.orders as the contract says (the orders' branch is merged
+    later): `link_to_contact(order, contact, user)` records its calls."""
+    calls = []
+    orders = type(sys)("kontor.orders")
+    orders.link_to_contact = lambda order, contact, user: (
+        calls.append((order.id, contact.id, user)), setattr(order, "contact_id", contact.id))
+    order_models = type(sys)("models.orders")
+    order_models.Order = FakeOrder
+    FakeOrder.made = {}
+    monkeypatch.setitem(sys.modules, "kontor.orders", orders)
+    monkeypatch.setitem(sys.modules, "models.orders", order_models)
+    return calls
+
+
+def test_the_order_import_path_links_the_existing_order_once(shop, staff_client, staff,
+                                                             fake_orders):
+    known = contacts.create({"name": "Order Firma AS", "email": "buyer@example.com"})
+    order = FakeOrder(7, "2026-0007")
+    item = item_of(shop, "order", order_id=7, number="2026-0007", company_name="Order Firma AS",
+                   email="buyer@example.com")
+    assert match_of(item).status == "existing"
+    page = staff_client.get(f"/website-data/{item.id}")
+    assert "Order 2026-0007" in text(page)
+    data = dict(form_of(page), import_item="x")
+    assert staff_client.post(f"/website-data/{item.id}", data=data).status_code == 302
+    staff_client.post(f"/website-data/{item.id}", data=data)        # a double submit
+    assert fake_orders == [(7, known.id, staff.id)] and order.contact_id == known.id
+    assert json.loads(IncomingItem.get_by_id(item.id).result)["order"] == "2026-0007"
+    assert Contact.select().count() == 1                              # nothing made twice
+
+
+def test_an_order_that_is_gone_is_not_imported(shop, staff_client, fake_orders):
+    item = item_of(shop, "order", order_id=99, company_name="Order Firma AS")
+    response = open_and_send(staff_client, item)
+    assert response.status_code == 302 and fake_orders == []
+    assert IncomingItem.get_by_id(item.id).status == "unprocessed"
+    assert Contact.select().count() == 0
 
 
 def test_an_order_import_without_orders_fails_and_stays(shop, staff_client):
