@@ -22,17 +22,23 @@ _LEGAL_FORMS = re.compile(
     r"limited|llc|inc|plc|co|company|and|og|en|und)\b\.?")
 
 
+_NOT_WORD = re.compile(r"[^\w]+")
+_NOT_DIGIT = re.compile(r"\D")
+_COUNTRY_PREFIX = re.compile(r"^[A-Z]{2}(?=\d)")
+_NUMBER_SUFFIX = re.compile(r"(MVA|B\d{2})$")
+
+
 def normalise_name(name: str) -> str:
     """The name as a duplicate check sees it: folded, legal forms and punctuation dropped.
 
     "Jansen B.V." and "jansen bv" both give "jansen"; "" for a name of legal forms only."""
     text = _LEGAL_FORMS.sub(" ", fold(name))
-    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+    return " ".join(_NOT_WORD.sub(" ", text).split())
 
 
 def digits(text: str) -> str:
     """Only the digits of `text` ("" for None): how a phone number is compared and found."""
-    return re.sub(r"\D", "", text or "")
+    return _NOT_DIGIT.sub("", text or "")
 
 
 MIN_NUMBER_DIGITS = 5   # an organisation number shorter than this is no key (too many alike)
@@ -46,8 +52,8 @@ def number_key(text: str) -> str:
     "NL8123.45.678.B01" gives "812345678". "" for fewer than MIN_NUMBER_DIGITS digits.
     Rule: issue 15 item 2."""
     text = _NUMBER_NOISE.sub("", fold(text or "")).upper()
-    text = re.sub(r"^[A-Z]{2}(?=\d)", "", text)
-    text = re.sub(r"(MVA|B\d{2})$", "", text)
+    text = _COUNTRY_PREFIX.sub("", text)
+    text = _NUMBER_SUFFIX.sub("", text)
     key = digits(text)
     return key if len(key) >= MIN_NUMBER_DIGITS else ""
 
@@ -94,14 +100,14 @@ def phone_key(number: str, country: str = "") -> str:
 def words_key(text: str) -> str:
     """Text folded (case, accents), punctuation dropped, whitespace collapsed: how a person's
     name and a street are compared ("Søren  Ødegård" and "soren odegard" are alike)."""
-    return " ".join(re.sub(r"[^\w]+", " ", fold(text or "")).replace("_", " ").split())
+    return " ".join(_NOT_WORD.sub(" ", fold(text or "")).replace("_", " ").split())
 
 
 def address_key(street: str, postcode: str) -> str:
     """A postal address as matching compares it: the street (`words_key`) and the postcode
     without spaces, upper-case, joined by "|"; "" unless both are given."""
     street = words_key(street)
-    postcode = re.sub(r"\s+", "", fold(postcode or "")).upper()
+    postcode = "".join(fold(postcode or "").split()).upper()
     return f"{street}|{postcode}"[:250] if street and postcode else ""
 
 
