@@ -229,9 +229,12 @@ def render_item(item, form, status=200, contact=None, match=None):
         fields=[(name, FIELD_LABELS[name]) for name in incoming.FIELDS]), status
 
 
-@bp.route("/<int:item_id>")
+@bp.route("/<int:item_id>", methods=["GET", "POST"])
 def show(item_id):
-    """One item: its values beside the compared contact's, with keep / take per field."""
+    """One item: its values beside the compared contact's, with keep / take per field; a
+    POST imports it or saves the choices for Import all (`process`)."""
+    if request.method == "POST":
+        return process(item_id)
     item = get_item(item_id)
     form = ItemForm(formdata=None)
     if item.status == "unprocessed":
@@ -252,7 +255,6 @@ def show(item_id):
     return render_item(item, form)
 
 
-@bp.route("/<int:item_id>", methods=["POST"])
 def process(item_id):
     """Import the item with the choices made on its page, or save them for Import all."""
     item = get_item(item_id)

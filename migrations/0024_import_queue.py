@@ -1,7 +1,9 @@
 """Fetch website data (issue 15): the matching keys of the import queue, indexed, on contacts
 (`org_key`, `vat_key`, `phone_key`, `mobile_key`, `address_key`) and contact persons
-(`name_key`, `phone_key`, `mobile_key`, and an index on their e-mail), each indexed where it
-is not "" (a partial index: kontor/incoming.py looks them up with "<> ''"), computed for every
+(`name_key`, `phone_key`, `mobile_key`, and an index on their e-mail), indexed (a person's
+keys and e-mail where they are not "": a partial index, as most persons have no phone; the
+contact's keys in full, as a partial index of the contact table misled SQLite's plan of the
+contact search), computed for every
 existing row by the functions that keep them in step on every save (kontor/matching.py); and
 on `incoming_item` the contact an item was imported into (`contact_id`, for its timeline), a
 person's choices saved for "Import all" (`decision`, `confirmed_by_id`, `confirmed_at`), with
@@ -38,10 +40,10 @@ def up(migrator, db):
         for column, length in keys:
             db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR({length}) "
                            "NOT NULL DEFAULT ''")
-            # partial: most contacts have no mobile, most persons no phone; an index of the
-            # keys alone keeps the planner's estimate of a look-up honest
-            db.execute_sql(f"CREATE INDEX {table}_{column} ON {table} ({column}) "
-                           f"WHERE {column} <> ''")
+            # partial for persons: most have no phone; the keys alone keep the planner's
+            # estimate of a look-up honest
+            db.execute_sql(f"CREATE INDEX {table}_{column} ON {table} ({column})"
+                           + (f" WHERE {column} <> ''" if table == "contact_person" else ""))
     db.execute_sql("CREATE INDEX contact_person_email ON contact_person (email) "
                    "WHERE email <> ''")
 

@@ -65,13 +65,12 @@ class Contact(BaseModel):
     updated_at = DateTimeField(default=utcnow)
     updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     contact_import = ForeignKeyField(ContactImport, null=True, backref="+", on_delete="SET NULL")
-    # the import queue's matching keys (kontor/matching.py contact_keys), each with a partial
-    # index of the rows where it is not "" (migration 0024)
-    org_key = CharField(max_length=30, default="")
-    vat_key = CharField(max_length=30, default="")
-    phone_key = CharField(max_length=20, default="")
-    mobile_key = CharField(max_length=20, default="")
-    address_key = CharField(max_length=250, default="")
+    # the import queue's matching keys (kontor/matching.py contact_keys; migration 0024)
+    org_key = CharField(max_length=30, default="", index=True)
+    vat_key = CharField(max_length=30, default="", index=True)
+    phone_key = CharField(max_length=20, default="", index=True)
+    mobile_key = CharField(max_length=20, default="", index=True)
+    address_key = CharField(max_length=250, default="", index=True)
 
 
 class ContactPerson(BaseModel):
