@@ -65,6 +65,12 @@ class Contact(BaseModel):
     updated_at = DateTimeField(default=utcnow)
     updated_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     contact_import = ForeignKeyField(ContactImport, null=True, backref="+", on_delete="SET NULL")
+    # the import queue's matching keys (kontor/matching.py contact_keys; migration 0024)
+    org_key = CharField(max_length=30, default="", index=True)
+    vat_key = CharField(max_length=30, default="", index=True)
+    phone_key = CharField(max_length=20, default="", index=True)
+    mobile_key = CharField(max_length=20, default="", index=True)
+    address_key = CharField(max_length=250, default="", index=True)
 
 
 class ContactPerson(BaseModel):
@@ -79,6 +85,11 @@ class ContactPerson(BaseModel):
     version = IntegerField(default=1)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # the import queue's matching keys (kontor/matching.py person_keys), each with a partial
+    # index of the rows where it is not "", as the e-mail has (migration 0024)
+    name_key = CharField(max_length=200, default="")
+    phone_key = CharField(max_length=20, default="")
+    mobile_key = CharField(max_length=20, default="")
 
 
 class NoteEntry(BaseModel):

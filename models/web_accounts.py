@@ -83,9 +83,16 @@ class IncomingItem(BaseModel):
     processed_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     processed_at = DateTimeField(null=True)
     result = TextField(default="")
+    # the contact it was imported into (its timeline shows the import; migration 0024)
+    contact = ForeignKeyField(Contact, null=True, backref="+", on_delete="SET NULL")
+    # a person's choices on the item page saved for "Import all" (JSON; kontor/incoming.py)
+    decision = TextField(default="")
+    confirmed_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    confirmed_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("status", "kind", "received_at"), False),)
+        indexes = ((("status", "kind", "received_at"), False),
+                   (("contact", "processed_at"), False), (("processed_at",), False))
 
 
 class WebAccountEvent(BaseModel):

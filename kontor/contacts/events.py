@@ -1,6 +1,7 @@
 """A contact's timeline: the events on it, newest first, for its page and its timeline page.
 The events are note entries (the contact's and its persons'), saved changes, the support
-cases the reader may see, and what happened to the contact's web accounts (issue 13)."""
+cases the reader may see, what happened to the contact's web accounts (issue 13) and the
+website data imported into it (issue 15)."""
 import json
 from collections import namedtuple
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from kontor import paging, support
 from models import (
     ContactChange,
     ContactPerson,
+    IncomingItem,
     NoteEntry,
     Prepared,
     SupportCase,
@@ -28,13 +30,14 @@ class Event:
     """One line of a contact's timeline: when (naive UTC), what kind, by whom, and the text,
     the changed fields {field: [old, new]}, the person's name or the case it shows."""
     at: object
-    kind: str          # "note", "person_note", "change", "case", "web_account"
+    kind: str          # "note", "person_note", "change", "case", "web_account", "incoming"
     who: str
     text: str = ""
     changes: dict = None
     person: str = ""
     case: object = None
     web_account: object = None   # a WebAccountEvent, with `.web_account.website` joined
+    incoming: object = None      # an IncomingItem imported into the contact, website joined
 
 
 TIMELINE_ON_PAGE = 10      # the contact page shows the newest; the timeline page the rest
@@ -69,6 +72,12 @@ def _timeline_web_accounts(of_account):
     return Prepared(build)
 
 
+_TIMELINE_INCOMING = Prepared(lambda contact_id, limit: (
+    with_employee(IncomingItem.select(IncomingItem, Website, User)
+                  .join(Website, on=(IncomingItem.website == Website.id)).switch(IncomingItem)
+                  .join(User, JOIN.LEFT_OUTER, on=(IncomingItem.processed_by == User.id)))
+    .where(IncomingItem.contact == contact_id)
+    .order_by(IncomingItem.processed_at.desc(), IncomingItem.id.desc()).limit(limit)))
 _TIMELINE_WEB_ACCOUNTS = [_timeline_web_accounts(of_account) for of_account in (False, True)]
 _Reader = namedtuple("_Reader", "id is_superuser")
 # support.visible_to decides which cases a reader sees: all of them, or the own ones
@@ -125,6 +134,10 @@ def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
     events += [Event(event.at, "web_account",
                      event.user.display_name if event.user_id else "", web_account=event)
                for event in account_events.values()]
+    events += [Event(item.processed_at, "incoming",
+                     item.processed_by.display_name if item.processed_by_id else "",
+                     incoming=item)
+               for item in _TIMELINE_INCOMING(contact.id, need)]
     events.sort(key=lambda e: e.at, reverse=True)
     start = (page - 1) * per_page
     return events[start:start + per_page], len(events) > start + per_page

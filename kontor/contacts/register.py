@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from peewee import fn
 
-from kontor.matching import digits, normalise_name
+from kontor.matching import contact_keys, digits, normalise_name
 from kontor.text import fold
 from models import Contact, ContactPerson, Prepared
 
@@ -36,13 +36,16 @@ def city_sort_key(city):
     return "0" + folded[:99] if folded else "1"
 
 
-def derived_fields(values):
+def derived_fields(values, home=None):
     """The columns kept in step with a contact's fields (a dict with at least `name`): the
-    normalised name of the duplicate check, the sort keys and the search text."""
+    normalised name of the duplicate check, the sort keys, the search text and the import
+    queue's matching keys (kontor.matching.contact_keys; `home`: the company's country, looked
+    up when None and needed)."""
     return {"name_norm": normalise_name(values["name"])[:200],
             "sort_name": fold(values["name"]).strip()[:200],
             "sort_city": city_sort_key(values.get("city")),
-            "search_text": search_text_for(values)}
+            "search_text": search_text_for(values),
+            **contact_keys(values, home)}
 
 
 def next_customer_number():

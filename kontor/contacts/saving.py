@@ -11,6 +11,7 @@ from kontor import form_keys
 from kontor.contacts.register import FIELDS, PERSON_FIELDS, derived_fields, next_customer_number
 from kontor.errors import Refused
 from kontor.mail import normalise_email
+from kontor.matching import home_country, person_keys
 from kontor.versions import update_if_unchanged
 from models import Contact, ContactChange, ContactPerson, User, db, with_employee
 from models.clock import utcnow
@@ -105,11 +106,12 @@ def insert_statements(rows, user=None, contact_import=None):
     if not rows:
         return []
     now = utcnow()
+    home = home_country()
     defaults = {name: Contact._meta.fields[name].default for name in FIELDS}
     data = []
     for number, values in rows:
         merged = dict(defaults, **_clean(values), customer_number=number)
-        data.append(dict(merged, **derived_fields(merged), updated_by=user,
+        data.append(dict(merged, **derived_fields(merged, home), updated_by=user,
                          contact_import=contact_import, version=1, created_at=now,
                          updated_at=now))
     fields = [Contact._meta.fields[name] for name in data[0]]
@@ -196,10 +198,13 @@ def save_person(contact, person, values, opened_version=None, form_key=None):
               if k in PERSON_FIELDS}
     if "email" in values:
         values["email"] = normalise_email(values["email"])
+    merged = {k: getattr(person, k) for k in PERSON_FIELDS} if person is not None else {}
+    merged.update(values)
+    keys = person_keys(merged, getattr(contact, "country", "") or "")
     with db.atomic():
         if person is None:
             form_keys.claim(form_key)
-            return ContactPerson.create(contact=contact, **values)
-        update_if_unchanged(ContactPerson, person.id, opened_version, **values,
+            return ContactPerson.create(contact=contact, **values, **keys)
+        update_if_unchanged(ContactPerson, person.id, opened_version, **values, **keys,
                             updated_at=utcnow())
     return ContactPerson.get_by_id(person.id)

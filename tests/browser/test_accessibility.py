@@ -220,6 +220,9 @@ PAGES = {
         submit(p, "Save product"))),
     "products": ("admin", DESKTOP, lambda p, x: x.product(p)),
     "product-import": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/products/import")),
+    "website-data": ("staff", DESKTOP, lambda p, x: p.goto(x.site.url + "/website-data/")),
+    "website-data-processed": ("staff", DESKTOP,
+                               lambda p, x: p.goto(x.site.url + "/website-data/processed")),
     "users": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users")),
     "invite": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users/invite")),
     "invite-errors": ("admin", DESKTOP, lambda p, x: (
@@ -263,6 +266,7 @@ PAGES = {
         p.goto(portal(x, "/cases")), p.get_by_role("row").filter(
             has_text="Oven does not heat").get_by_role("link").click())),
     "portal-cases-unlinked": ("unlinked", DESKTOP, lambda p, x: p.goto(portal(x, "/cases"))),
+    "website-data-mobile": ("staff", MOBILE, lambda p, x: p.goto(x.site.url + "/website-data/")),
 }
 
 EXPECTED_HEADING = {
@@ -274,7 +278,8 @@ EXPECTED_HEADING = {
     "contact-new": "New contact", "users": "User management", "invite": "Invite user",
     "invitation-accept": "Create your account", "signed-in-now": "Signed in now",
     "outbox": "Outbox", "products": "Products", "products-empty": "Products",
-    "product-new": "Add product",
+    "product-new": "Add product", "website-data": "Fetch website data",
+    "website-data-processed": "Processed website data",
     "audit-log": "Audit log", "not-found": "Page not found",
     "portal-inquiries": "My inquiries", "portal-inquiry-new": "Send an inquiry",
     "portal-inquiry": "Opening hours", "portal-cases": "Support cases",
