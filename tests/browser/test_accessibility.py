@@ -102,6 +102,31 @@ class Pages:
         page.goto(site.url + "/products")
 
 
+    def portal_products(self, page):
+        """A website with a product on its portal (made by the superuser on first use); its
+        products page as a visitor sees it (no protection: list prices shown)."""
+        site = self.site
+        if not getattr(site, "has_portal", False):
+            state = self.request.getfixturevalue("admin_state")
+            context = self.browser.new_context(storage_state=state)
+            admin = context.new_page()
+            admin.goto(site.url + "/admin/websites/new")
+            admin.get_by_label("Name", exact=True).fill("Jansen Shop")
+            admin.get_by_label("Address part").fill("a11y-shop")
+            admin.get_by_label("Public address").fill(site.url + "/w/a11y-shop")
+            admin.get_by_role("button", name="Save website").click()
+            admin.goto(site.url + "/products/new")
+            admin.get_by_label("Product number").fill("WP-7")
+            admin.get_by_label("Name", exact=True).fill("Wärmepumpe 7 kW")
+            admin.get_by_label("Price excluding VAT").fill("6.499,00")
+            admin.get_by_label("VAT rate (%)").fill("9")
+            admin.get_by_label("Jansen Shop").check()
+            admin.get_by_role("button", name="Save product").click()
+            context.close()
+            site.has_portal = True
+        page.goto(site.url + "/w/a11y-shop/products")
+
+
 def submit(page, name):
     page.get_by_role("button", name=name).click()
 
@@ -160,6 +185,11 @@ PAGES = {
         submit(p, "Save product"))),
     "products": ("admin", DESKTOP, lambda p, x: x.product(p)),
     "product-import": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/products/import")),
+    "orders-empty": ("staff", DESKTOP, lambda p, x: p.goto(x.site.url + "/orders")),
+    "orders-search": ("staff", DESKTOP, lambda p, x: p.goto(
+        x.site.url + "/orders?status=shipped&q=nothing")),
+    "portal-products": ("anonymous", DESKTOP, lambda p, x: x.portal_products(p)),
+    "portal-products-mobile": ("anonymous", MOBILE, lambda p, x: x.portal_products(p)),
     "users": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users")),
     "invite": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users/invite")),
     "invite-errors": ("admin", DESKTOP, lambda p, x: (
@@ -180,6 +210,7 @@ PAGES = {
     "employees-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/employees")),
     "users-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/users")),
     "products-mobile": ("admin", MOBILE, lambda p, x: x.product(p)),
+    "orders-empty-mobile": ("staff", MOBILE, lambda p, x: p.goto(x.site.url + "/orders")),
     "signed-in-now-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/sessions")),
     "outbox-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/outbox")),
     "audit-log-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/audit")),
@@ -194,7 +225,8 @@ EXPECTED_HEADING = {
     "contact-new": "New contact", "users": "User management", "invite": "Invite user",
     "invitation-accept": "Create your account", "signed-in-now": "Signed in now",
     "outbox": "Outbox", "products": "Products", "products-empty": "Products",
-    "product-new": "Add product",
+    "product-new": "Add product", "orders-empty": "Orders", "orders-search": "Orders",
+    "portal-products": "Products",
     "audit-log": "Audit log", "not-found": "Page not found",
     "not-found-anonymous": "Page not found", "not-allowed": "Not allowed",
 }
