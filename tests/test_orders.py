@@ -749,3 +749,23 @@ def test_products_not_offered_stay_out_of_the_page_even_with_their_id(app, clien
     hidden = offer("H-1", "Hidden", "1.00", websites=[shop], active=False)
     assert hidden.id and "Hidden" not in text_of(client.get("/w/shop/products?q=H-1"))
     assert Product.get_by_id(hidden.id).active is False
+
+
+ODD_VALUES = ["\x00", "-1", "99999999999999999999", "1e9", "x" * 5000, "١", "<script>", " "]
+
+
+@pytest.mark.parametrize("odd", ODD_VALUES)
+def test_odd_values_posted_to_every_portal_form_answer_without_error(app, shop, fridge, maria,
+                                                                     odd):
+    add(maria, fridge, "1")
+    token = csrf_of(maria.get("/w/shop/basket"))
+    fields = {name: odd for name in (*orders.FORM_FIELDS, "product_id", "quantity", "basket",
+                                     "form_key", "remove", "q", "page",
+                                     f"quantity-{fridge.id}")}
+    for path in ("/w/shop/basket/add", "/w/shop/basket", "/w/shop/checkout"):
+        response = maria.post(path, data={**fields, "csrf_token": token})
+        assert response.status_code < 500, (path, repr(odd[:10]))
+        if path != "/w/shop/basket":   # Remove with an odd id removes nothing
+            assert basket_rows() == {fridge.id: 1}
+    assert not Order.select().exists()
+    assert "<script>" not in maria.get("/w/shop/basket").get_data(as_text=True)
