@@ -62,6 +62,7 @@ from models import (
     locked,
 )
 from models.clock import utcnow
+from models.db import stream
 from models.orders import ORDER_STATUSES
 
 # received → confirmed → shipped, or cancelled before it is shipped; shipped and cancelled end
@@ -677,7 +678,8 @@ def export_csv(query, language=languages.DEFAULT, time_format=None):
     per order line, the order's columns on each; headings and the decimal comma in
     `language`; amounts as plain decimals; formula-like cells quoted as the contacts' export
     does (contact_io.safe_cell). `time_format`: a function from a naive UTC datetime to its
-    text (default ISO). Lines are read per 200 orders, never one query per order."""
+    text (default ISO). The orders are streamed (models.db.stream: a large export never sits
+    in memory) and their lines read per 200 orders, never one query per order."""
     index = languages.CODES.index(language) if language in languages.CODES else 0
     comma = language != "en"
     buffer = io.StringIO()
@@ -714,7 +716,7 @@ def export_csv(query, language=languages.DEFAULT, time_format=None):
                     number(line.net), number(line.vat), number(line.gross)]])
                 yield buffer.getvalue()
 
-    for order in query.iterator():
+    for order in stream(query):
         batch.append(order)
         if len(batch) == 200:
             yield from rows_of(batch)
