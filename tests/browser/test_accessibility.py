@@ -120,7 +120,7 @@ class Pages:
             admin.get_by_label("Name", exact=True).fill("Wärmepumpe 7 kW")
             admin.get_by_label("Price excluding VAT").fill("6.499,00")
             admin.get_by_label("VAT rate (%)").fill("9")
-            admin.get_by_label("Jansen Shop").check()
+            admin.get_by_label("Jansen Shop", exact=True).check()
             admin.get_by_role("button", name="Save product").click()
             context.close()
             site.has_portal = True

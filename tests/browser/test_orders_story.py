@@ -32,7 +32,7 @@ def add_product(page, site, number, name, price, vat, website):
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Price excluding VAT").fill(price)
     page.get_by_label("VAT rate (%)").fill(vat)
-    page.get_by_label(website).check()
+    page.get_by_label(website, exact=True).check()
     page.get_by_role("button", name="Save product").click()
     expect(flash(page, f"Product {number} saved.")).to_be_visible()
 
