@@ -8,6 +8,7 @@ from blueprints import (
     invitations,
     main,
     notes,
+    orders,
     products,
     profile,
     setup,
@@ -19,4 +20,4 @@ from blueprints import (
 
 BLUEPRINTS = (main.bp, auth.bp, setup.bp, profile.bp, admin.bp, employees.bp, invitations.bp,
               users.bp, websites.bp, web_accounts.bp, contacts.bp, notes.bp, support.bp,
-              products.bp, incoming.bp)
+              products.bp, incoming.bp, orders.bp)

@@ -16,6 +16,8 @@ from flask_babel import format_currency, format_percent, get_locale
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
 
+from kontor.countries import country_name
+from kontor.order_mail import STATUS_LABELS as ORDER_STATUS_LABELS
 from kontor.web import browser_name, local_time
 
 CASE_STATUS_LABELS = {"open": _l("Open"), "answered": _l("Answered"), "closed": _l("Closed")}
@@ -48,6 +50,10 @@ AUDIT_ACTION_LABELS = {
     "product.updated": _l("Product changed"),
     "products.exported": _l("Products exported"),
     "products.imported": _l("Products imported"),
+    "order.placed": _l("Order placed on a portal"),
+    "order.status_changed": _l("Order's status changed"),
+    "order.linked": _l("Order linked to a contact"),
+    "orders.exported": _l("Orders exported"),
     "employee.created": _l("Employee added"),
     "incoming.confirmed": _l("Website data checked for Import all"),
     "incoming.imported": _l("Website data imported"),
@@ -120,6 +126,11 @@ def case_event(action, old="", new=""):
                     "new": CASE_STATUS_LABELS.get(new, new) if new else "—"}
 
 
+def order_status(status):
+    """An order's status ("shipped", ...) in the reader's language; an unknown one as it is."""
+    return ORDER_STATUS_LABELS.get(status, status)
+
+
 def percent(value):
     """A share (0.75) as a percentage in the reader's locale ("75 %" in German)."""
     return format_percent(value)
@@ -160,6 +171,8 @@ FILTERS = {
     "case_event": case_event,
     "audit_action": audit_action,
     "translated": translated,
+    "country_name": country_name,
+    "order_status": order_status,
 }
 
 

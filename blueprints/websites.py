@@ -43,7 +43,9 @@ APPROVAL_LABELS = {"automatic": _l("Automatic: new customers are approved at onc
 TEXT_KIND_LABELS = {"registration_received": _l("Registration received"),
                     "approved": _l("Account approved"),
                     "rejected": _l("Account not approved"),
-                    "password_reset": _l("Password reset")}
+                    "password_reset": _l("Password reset"),
+                    "order_confirmation": _l("Order confirmation"),
+                    "order_status": _l("Order status changed")}
 DUPLICATE_MESSAGES = {"slug": _l("Another website already has this address part."),
                       "host": _l("Another website already has this host name.")}
 

@@ -21,7 +21,9 @@ from flask_babel import force_locale
 from kontor import config, languages, mail, website_texts, websites
 from models import Company
 
-COPIED = ("registration_received", "approved", "rejected")   # Bcc'd to the copy address
+# Bcc'd to the copy address (seed 001: "receive a copy of this e-mail")
+COPIED = ("registration_received", "approved", "rejected", "order_confirmation",
+          "order_status")
 
 
 def language_of(website, account=None):
@@ -41,17 +43,21 @@ def company_name(website):
     return company.name if company and company.name else website.name
 
 
-def send_text(website, account, kind, reset_url=None):
+def send_text(website, account, kind, reset_url=None, values=None):
     """Queue the website's text of `kind` (kontor.website_texts.KINDS) to `account` in its
-    language; `reset_url` fills `{reset_url}` (the password reset text). Returns the
-    OutboxMessage. Raises mail.InvalidAddress for an unusable sender or recipient."""
+    language; `reset_url` fills `{reset_url}` (the password reset text), `values` (a dict, or
+    a function of the language returning one) the kind's other placeholders (an order's).
+    Returns the OutboxMessage. Raises mail.InvalidAddress for an unusable sender or
+    recipient."""
     language = language_of(website, account)
+    extra = values(language) if callable(values) else (values or {})
     text = website_texts.text_for(website, kind, language)
     values = {"customer_name": account.name or account.email, "website_name": website.name,
               "company_name": company_name(website),
               "login_url": websites.portal_link(website, "/login")}
     if reset_url is not None:
         values["reset_url"] = reset_url
+    values.update(extra)
     subject = website_texts.fill(text.subject, values)
     body = website_texts.fill(text.body, values)
     return mail.enqueue(account.email, subject, body, kind=f"portal_{kind}",

@@ -1,5 +1,6 @@
 """The e-mail texts a website sends its customers (issue 13 item 1): registration received,
-approved, rejected and password reset, each in every language Kontor speaks.
+approved, rejected and password reset, and (issue 14 item 3) the order confirmation and the
+order's new status, each in every language Kontor speaks.
 
 Kontor ships a default for each kind and language (`DEFAULTS`); a superuser may write the
 website's own (a WebsiteText row), with placeholders in braces such as `{customer_name}`.
@@ -18,9 +19,14 @@ from kontor.versions import ChangedMeanwhile, update_if_unchanged
 from models import WebsiteText, db, locked
 from models.clock import utcnow
 
-KINDS = ("registration_received", "approved", "rejected", "password_reset")
+KINDS = ("registration_received", "approved", "rejected", "password_reset",
+         "order_confirmation", "order_status")
 COMMON = ("customer_name", "website_name", "login_url", "company_name")
-PLACEHOLDERS = {kind: COMMON for kind in KINDS} | {"password_reset": (*COMMON, "reset_url")}
+ORDER = ("order_number", "order_url")
+PLACEHOLDERS = {kind: COMMON for kind in KINDS} | {
+    "password_reset": (*COMMON, "reset_url"),
+    "order_confirmation": (*COMMON, *ORDER, "order_lines", "order_total", "reference"),
+    "order_status": (*COMMON, *ORDER, "order_status")}
 SUBJECT_MAX = 300
 BODY_MAX = 10000
 
@@ -163,7 +169,11 @@ def sample_values(website, company_name):
     base = website.public_url.rstrip("/")
     return {"customer_name": "Maria Jensen", "website_name": website.name,
             "company_name": company_name or website.name, "login_url": f"{base}/login",
-            "reset_url": f"{base}/reset/EXAMPLE-LINK"}
+            "reset_url": f"{base}/reset/EXAMPLE-LINK", "order_number": "2026-0042",
+            "order_url": f"{base}/orders/42", "reference": "PO 4711",
+            "order_lines": "2 × KS-300 Kühlschrank Eco 300: 899.82\n"
+                           "1 × SV-10 Service visit: 85.00",
+            "order_total": "1,191.43", "order_status": "shipped"}
 
 
 # --- the shipped texts --------------------------------------------------------------------
@@ -289,6 +299,71 @@ DEFAULTS = {
                "Der Link funktioniert einmal und ist 30 Minuten gültig. Falls Sie das nicht "
                "angefordert haben, können Sie diese E-Mail ignorieren: Ihr Passwort bleibt "
                "unverändert.\n\n"
+               "Mit freundlichen Grüßen\n{company_name}\n"),
+    },
+    "order_confirmation": {
+        "en": ("Your order {order_number} at {website_name}",
+               "Dear {customer_name},\n\n"
+               "Thank you for your order. We have received it as follows:\n\n"
+               "Order number: {order_number}\n"
+               "Your reference: {reference}\n\n"
+               "{order_lines}\n\n"
+               "Total including VAT: {order_total}\n\n"
+               "You can follow your order under My orders:\n{order_url}\n\n"
+               "Kind regards,\n{company_name}\n"),
+        "nl": ("Uw bestelling {order_number} bij {website_name}",
+               "Beste {customer_name},\n\n"
+               "Hartelijk dank voor uw bestelling. We hebben deze als volgt ontvangen:\n\n"
+               "Bestelnummer: {order_number}\n"
+               "Uw referentie: {reference}\n\n"
+               "{order_lines}\n\n"
+               "Totaal inclusief btw: {order_total}\n\n"
+               "U kunt uw bestelling volgen onder Mijn bestellingen:\n{order_url}\n\n"
+               "Met vriendelijke groet,\n{company_name}\n"),
+        "nb": ("Bestillingen din {order_number} hos {website_name}",
+               "Hei {customer_name},\n\n"
+               "Takk for bestillingen. Vi har mottatt den slik:\n\n"
+               "Ordrenummer: {order_number}\n"
+               "Din referanse: {reference}\n\n"
+               "{order_lines}\n\n"
+               "Totalt inkludert mva.: {order_total}\n\n"
+               "Du kan følge bestillingen under Mine ordrer:\n{order_url}\n\n"
+               "Med vennlig hilsen\n{company_name}\n"),
+        "de": ("Ihre Bestellung {order_number} bei {website_name}",
+               "Guten Tag {customer_name},\n\n"
+               "vielen Dank für Ihre Bestellung. Wir haben sie wie folgt erhalten:\n\n"
+               "Bestellnummer: {order_number}\n"
+               "Ihre Referenz: {reference}\n\n"
+               "{order_lines}\n\n"
+               "Gesamt inkl. USt.: {order_total}\n\n"
+               "Unter „Meine Bestellungen“ können Sie Ihre Bestellung verfolgen:\n"
+               "{order_url}\n\n"
+               "Mit freundlichen Grüßen\n{company_name}\n"),
+    },
+    "order_status": {
+        "en": ("Your order {order_number}: {order_status}",
+               "Dear {customer_name},\n\n"
+               "The status of your order {order_number} at {website_name} is now: "
+               "{order_status}.\n\n"
+               "You can see your order here:\n{order_url}\n\n"
+               "Kind regards,\n{company_name}\n"),
+        "nl": ("Uw bestelling {order_number}: {order_status}",
+               "Beste {customer_name},\n\n"
+               "De status van uw bestelling {order_number} bij {website_name} is nu: "
+               "{order_status}.\n\n"
+               "U kunt uw bestelling hier bekijken:\n{order_url}\n\n"
+               "Met vriendelijke groet,\n{company_name}\n"),
+        "nb": ("Bestillingen din {order_number}: {order_status}",
+               "Hei {customer_name},\n\n"
+               "Statusen for bestillingen din {order_number} hos {website_name} er nå: "
+               "{order_status}.\n\n"
+               "Du kan se bestillingen her:\n{order_url}\n\n"
+               "Med vennlig hilsen\n{company_name}\n"),
+        "de": ("Ihre Bestellung {order_number}: {order_status}",
+               "Guten Tag {customer_name},\n\n"
+               "der Status Ihrer Bestellung {order_number} bei {website_name} ist jetzt: "
+               "{order_status}.\n\n"
+               "Hier können Sie Ihre Bestellung ansehen:\n{order_url}\n\n"
                "Mit freundlichen Grüßen\n{company_name}\n"),
     },
 }

@@ -12,6 +12,7 @@ module (`from models import User, db`):
 - `models.support`: case categories and types, support cases, their messages, files, events;
 - `models.portal`: the websites and their e-mail texts;
 - `models.catalog`: the products the portal offers and the websites that offer them;
+- `models.orders`: the customers' baskets and their orders with lines and events;
 - `models.system`: the e-mail outbox, the audit log, the scheduled jobs' leases, the used
   one-time form keys.
 
@@ -42,6 +43,7 @@ from models.db import (
     locked,
     open_database,
 )
+from models.orders import BasketLine, Order, OrderEvent, OrderLine
 from models.portal import Website, WebsiteText
 from models.support import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase
 from models.system import AuditEvent, FormKey, JobLease, KeptForm, OutboxMessage
@@ -52,12 +54,17 @@ ALL_MODELS = [Company, Employee, User, Website, WebsiteText, UserSession, Token,
               ContactImport, Contact, ContactPerson, NoteEntry, ContactChange, CaseCategory,
               CaseType, SupportCase, CaseMessage, CaseFile, CaseEvent, WebAccount,
               IncomingItem, WebAccountEvent, OutboxMessage,
-              AuditEvent, JobLease, FormKey, KeptForm, Product, ProductWebsite]
+              AuditEvent, JobLease, FormKey, KeptForm, Product, ProductWebsite,
+              BasketLine, Order, OrderLine, OrderEvent]
 
 __all__ = [
     "ALL_MODELS",
     "Product",
     "ProductWebsite",
+    "BasketLine",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
     "SQLITE_PRAGMAS",
     "AuditEvent",
     "BaseModel",

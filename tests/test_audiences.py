@@ -24,7 +24,7 @@ PORTAL_PUBLIC_ENDPOINTS = {"static", "portal.home", "portal.login", "portal.logo
                            "portal.register", "portal.registered",
                            "portal.confirm_with_token", "portal.confirm",
                            "portal.forgot", "portal.reset_with_token", "portal.reset",
-                           "portal.set_language"}
+                           "portal.set_language", "portal.products"}
 
 
 # --- helpers ---------------------------------------------------------------------------------

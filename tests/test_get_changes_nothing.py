@@ -73,6 +73,7 @@ def test_no_get_route_changes_the_database_or_the_wizards_draft(app, admin_clien
             assert sorted(uploads.iterdir()) == files, url + query
     assert database_state() == before
     assert {e.action for e in AuditEvent.select().offset(audited)} <= {"contacts.exported",
-                                                                       "products.exported"}
+                                                                       "products.exported",
+                                                                       "orders.exported"}
     assert_walked(walked, 30, {"/support/new", f"/support/{number}",
                                f"/contacts/{desk.customer.id}/edit"})

@@ -1,7 +1,7 @@
 """A contact's timeline: the events on it, newest first, for its page and its timeline page.
 The events are note entries (the contact's and its persons'), saved changes, the support
-cases the reader may see, what happened to the contact's web accounts (issue 13) and the
-website data imported into it (issue 15)."""
+cases the reader may see, what happened to the contact's web accounts (issue 13), to its
+orders from the portals (issue 14 item 4) and the website data imported into it (issue 15)."""
 import json
 from collections import namedtuple
 from dataclasses import dataclass
@@ -14,6 +14,8 @@ from models import (
     ContactPerson,
     IncomingItem,
     NoteEntry,
+    Order,
+    OrderEvent,
     Prepared,
     SupportCase,
     User,
@@ -30,7 +32,8 @@ class Event:
     """One line of a contact's timeline: when (naive UTC), what kind, by whom, and the text,
     the changed fields {field: [old, new]}, the person's name or the case it shows."""
     at: object
-    kind: str          # "note", "person_note", "change", "case", "web_account", "incoming"
+    kind: str          # "note", "person_note", "change", "case", "web_account", "incoming",
+    #                    "order"
     who: str
     text: str = ""
     changes: dict = None
@@ -38,6 +41,7 @@ class Event:
     case: object = None
     web_account: object = None   # a WebAccountEvent, with `.web_account.website` joined
     incoming: object = None      # an IncomingItem imported into the contact, website joined
+    order: object = None         # an OrderEvent, with `.order` joined
 
 
 TIMELINE_ON_PAGE = 10      # the contact page shows the newest; the timeline page the rest
@@ -78,6 +82,11 @@ _TIMELINE_INCOMING = Prepared(lambda contact_id, limit: (
                   .join(User, JOIN.LEFT_OUTER, on=(IncomingItem.processed_by == User.id)))
     .where(IncomingItem.contact == contact_id)
     .order_by(IncomingItem.processed_at.desc(), IncomingItem.id.desc()).limit(limit)))
+_TIMELINE_ORDERS = Prepared(lambda contact_id, limit: (
+    with_employee(OrderEvent.select(OrderEvent, Order, User).join(Order).switch(OrderEvent)
+                  .join(User, JOIN.LEFT_OUTER, on=(OrderEvent.user == User.id)))
+    .where(OrderEvent.contact == contact_id)
+    .order_by(OrderEvent.at.desc(), OrderEvent.id.desc()).limit(limit)))
 _TIMELINE_WEB_ACCOUNTS = [_timeline_web_accounts(of_account) for of_account in (False, True)]
 _Reader = namedtuple("_Reader", "id is_superuser")
 # support.visible_to decides which cases a reader sees: all of them, or the own ones
@@ -117,8 +126,9 @@ def _with_email_then(events):
 
 
 def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
-    """Notes (the contact's and its persons'), changes and the support cases `user` may see,
-    newest first: one page of events (a list of Event), and whether older ones follow."""
+    """Notes (the contact's and its persons'), changes, the support cases `user` may see,
+    web-account and order events, newest first: one page of events (a list of Event), and
+    whether older ones follow."""
     need = page * per_page + 1           # enough of each kind to fill this page and peek past
     events = [Event(as_datetime(at), "person_note" if person_id else "note", author, text,
                     person=person or "")
@@ -138,6 +148,8 @@ def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
                      item.processed_by.display_name if item.processed_by_id else "",
                      incoming=item)
                for item in _TIMELINE_INCOMING(contact.id, need)]
+    events += [Event(event.at, "order", event.user.display_name if event.user_id else "",
+                     order=event) for event in _TIMELINE_ORDERS(contact.id, need)]
     events.sort(key=lambda e: e.at, reverse=True)
     start = (page - 1) * per_page
     return events[start:start + per_page], len(events) > start + per_page

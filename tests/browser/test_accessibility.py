@@ -160,6 +160,29 @@ def portal_states(site, browser):
 
 def portal(x, path=""):
     return f"{x.site.url}/w/{PORTAL_SLUG}{path}"
+    def portal_products(self, page):
+        """A website with a product on its portal (made by the superuser on first use); its
+        products page as a visitor sees it (no protection: list prices shown)."""
+        site = self.site
+        if not getattr(site, "has_portal", False):
+            state = self.request.getfixturevalue("admin_state")
+            context = self.browser.new_context(storage_state=state)
+            admin = context.new_page()
+            admin.goto(site.url + "/admin/websites/new")
+            admin.get_by_label("Name", exact=True).fill("Jansen Shop")
+            admin.get_by_label("Address part").fill("a11y-shop")
+            admin.get_by_label("Public address").fill(site.url + "/w/a11y-shop")
+            admin.get_by_role("button", name="Save website").click()
+            admin.goto(site.url + "/products/new")
+            admin.get_by_label("Product number").fill("WP-7")
+            admin.get_by_label("Name", exact=True).fill("Wärmepumpe 7 kW")
+            admin.get_by_label("Price excluding VAT").fill("6.499,00")
+            admin.get_by_label("VAT rate (%)").fill("9")
+            admin.get_by_label("Jansen Shop", exact=True).check()
+            admin.get_by_role("button", name="Save product").click()
+            context.close()
+            site.has_portal = True
+        page.goto(site.url + "/w/a11y-shop/products")
 
 
 def submit(page, name):
@@ -223,6 +246,11 @@ PAGES = {
     "website-data": ("staff", DESKTOP, lambda p, x: p.goto(x.site.url + "/website-data/")),
     "website-data-processed": ("staff", DESKTOP,
                                lambda p, x: p.goto(x.site.url + "/website-data/processed")),
+    "orders-empty": ("staff", DESKTOP, lambda p, x: p.goto(x.site.url + "/orders")),
+    "orders-search": ("staff", DESKTOP, lambda p, x: p.goto(
+        x.site.url + "/orders?status=shipped&q=nothing")),
+    "portal-products": ("anonymous", DESKTOP, lambda p, x: x.portal_products(p)),
+    "portal-products-mobile": ("anonymous", MOBILE, lambda p, x: x.portal_products(p)),
     "users": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users")),
     "invite": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users/invite")),
     "invite-errors": ("admin", DESKTOP, lambda p, x: (
@@ -243,6 +271,7 @@ PAGES = {
     "employees-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/employees")),
     "users-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/users")),
     "products-mobile": ("admin", MOBILE, lambda p, x: x.product(p)),
+    "orders-empty-mobile": ("staff", MOBILE, lambda p, x: p.goto(x.site.url + "/orders")),
     "signed-in-now-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/sessions")),
     "outbox-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/outbox")),
     "audit-log-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/audit")),
@@ -280,6 +309,8 @@ EXPECTED_HEADING = {
     "outbox": "Outbox", "products": "Products", "products-empty": "Products",
     "product-new": "Add product", "website-data": "Fetch website data",
     "website-data-processed": "Processed website data",
+    "orders-empty": "Orders", "orders-search": "Orders",
+    "portal-products": "Products",
     "audit-log": "Audit log", "not-found": "Page not found",
     "portal-inquiries": "My inquiries", "portal-inquiry-new": "Send an inquiry",
     "portal-inquiry": "Opening hours", "portal-cases": "Support cases",
