@@ -5,11 +5,11 @@ Processed view, access, double submits and two people importing at once, the aud
 the contact's timeline."""
 import json
 import re
-import sys
 import threading
 
 import pytest
 from helpers import make_company, signed_in, text
+from order_helpers import add, customer_of, offer, place
 from portal_helpers import make_account, open_website, signed_in_customer
 from test_support_scale import queries
 
@@ -21,6 +21,7 @@ from models import (
     ContactPerson,
     IncomingItem,
     NoteEntry,
+    Order,
     OutboxMessage,
     WebAccount,
     db,
@@ -571,82 +572,38 @@ def test_an_order_item_shows_in_its_tab(shop, staff_client):
     assert "Order Firma AS" in page and "buyer@example.com" in page
 
 
-def test_an_order_is_linked_to_the_contact_when_orders_exist(shop, staff_client, staff):
-    orders = pytest.importorskip("kontor.orders")
-    order_models = pytest.importorskip("models.orders")
-    known = contacts.create({"name": "Order Firma AS"})
-    order = order_models.Order.select().first()
-    if order is None:
-        pytest.skip("no order fixture in this Kontor yet")
-    item = item_of(shop, "order", order_id=order.id, number=str(order.number),
-                   company_name="Order Firma AS")
-    open_and_send(staff_client, item)
-    assert IncomingItem.get_by_id(item.id).status == "imported"
-    assert order_models.Order.get_by_id(order.id).contact_id == known.id
-    assert orders is not None
+def ordered_unlinked(app, shop, company_name="Order Firma AS"):
+    """An approved customer whose account is linked to no contact orders a product on the
+    portal (as a browser does): the order and the queue's "order" item it made."""
+    product = offer("OF-1", "Flisekutter", "120.00", websites=[shop])
+    browser, _account = customer_of(app, shop, None, email="buyer@example.com")
+    assert add(browser, product, "2").status_code in (200, 302)
+    address = {"delivery_street": "Nyveien 3", "delivery_postcode": "0300",
+               "delivery_city": "Oslo"}
+    assert place(browser, company_name=company_name, **address).status_code == 302
+    order = Order.select().order_by(Order.id.desc()).get()
+    item = IncomingItem.get(IncomingItem.kind == "order")
+    return order, item
 
 
-class FakeOrder:
-    """An order as the orders' area will make one (models.orders.Order)."""
-    made = {}
-
-    def __init__(self, order_id, number):
-        self.id, self.number, self.contact_id = order_id, number, None
-        FakeOrder.made[order_id] = self
-
-    @classmethod
-    def get_or_none(cls, id):          # noqa: A002 (peewee's keyword)
-        return cls.made.get(id)
-
-
-@pytest.fixture
-def fake_orders(monkeypatch):
-    """kontor.orders and models.orders as the contract says (the orders' branch is merged
-    later): `link_to_contact(order, contact, user)` records its calls."""
-    calls = []
-    orders = type(sys)("kontor.orders")
-    orders.link_to_contact = lambda order, contact, user: (
-        calls.append((order.id, contact.id, user)), setattr(order, "contact_id", contact.id))
-    order_models = type(sys)("models.orders")
-    order_models.Order = FakeOrder
-    FakeOrder.made = {}
-    monkeypatch.setitem(sys.modules, "kontor.orders", orders)
-    monkeypatch.setitem(sys.modules, "models.orders", order_models)
-    return calls
-
-
-def test_the_order_import_path_links_the_existing_order_once(shop, staff_client, staff,
-                                                             fake_orders):
+def test_the_order_import_path_links_the_existing_order_once(app, shop, staff_client, staff):
     known = contacts.create({"name": "Order Firma AS", "email": "buyer@example.com"})
-    order = FakeOrder(7, "2026-0007")
-    item = item_of(shop, "order", order_id=7, number="2026-0007", company_name="Order Firma AS",
-                   email="buyer@example.com")
-    assert match_of(item).status == "existing"
+    order, item = ordered_unlinked(app, shop)
+    assert order.contact_id is None and match_of(item).status == "existing"
     page = staff_client.get(f"/website-data/{item.id}")
-    assert "Order 2026-0007" in text(page)
+    assert f"Order {order.number}" in text(page)
     data = dict(form_of(page), import_item="x")
     assert staff_client.post(f"/website-data/{item.id}", data=data).status_code == 302
     staff_client.post(f"/website-data/{item.id}", data=data)        # a double submit
-    assert fake_orders == [(7, known.id, staff.id)] and order.contact_id == known.id
-    assert json.loads(IncomingItem.get_by_id(item.id).result)["order"] == "2026-0007"
-    assert Contact.select().count() == 1                              # nothing made twice
+    assert Order.get_by_id(order.id).contact_id == known.id
+    assert Order.select().count() == 1                                # never made twice
+    assert json.loads(IncomingItem.get_by_id(item.id).result)["order"] == order.number
+    assert Contact.select().count() == 1
+    assert order.number in text(staff_client.get(f"/contacts/{known.id}"))
 
 
-def test_an_order_that_is_gone_is_not_imported(shop, staff_client, fake_orders):
+def test_an_order_that_is_gone_is_not_imported(shop, staff_client):
     item = item_of(shop, "order", order_id=99, company_name="Order Firma AS")
-    response = open_and_send(staff_client, item)
-    assert response.status_code == 302 and fake_orders == []
-    assert IncomingItem.get_by_id(item.id).status == "unprocessed"
-    assert Contact.select().count() == 0
-
-
-def test_an_order_import_without_orders_fails_and_stays(shop, staff_client):
-    try:
-        import kontor.orders  # noqa: F401, PLC0415
-        pytest.skip("orders exist: the linking test covers them")
-    except ImportError:
-        pass
-    item = item_of(shop, "order", order_id=1, company_name="Order Firma AS")
     response = open_and_send(staff_client, item)
     assert response.status_code == 302
     assert IncomingItem.get_by_id(item.id).status == "unprocessed"
