@@ -12,6 +12,8 @@ module (`from models import User, db`):
 - `models.support`: case categories and types, support cases, their messages, files, events;
 - `models.portal`: the websites and their e-mail texts;
 - `models.catalog`: the products the portal offers and the websites that offer them;
+- `models.sync`: the sync with the business database: settings, identity map, agreed
+  states, sync log, sync history, sync computers;
 - `models.system`: the e-mail outbox, the audit log, the scheduled jobs' leases, the used
   one-time form keys.
 
@@ -44,6 +46,14 @@ from models.db import (
 )
 from models.portal import Website, WebsiteText
 from models.support import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase
+from models.sync import (
+    SyncBase,
+    SyncBinding,
+    SyncConflict,
+    SyncNode,
+    SyncRun,
+    SyncState,
+)
 from models.system import AuditEvent, FormKey, JobLease, KeptForm, OutboxMessage
 from models.web_accounts import IncomingItem, WebAccount, WebAccountEvent
 
@@ -52,13 +62,20 @@ ALL_MODELS = [Company, Employee, User, Website, WebsiteText, UserSession, Token,
               ContactImport, Contact, ContactPerson, NoteEntry, ContactChange, CaseCategory,
               CaseType, SupportCase, CaseMessage, CaseFile, CaseEvent, WebAccount,
               IncomingItem, WebAccountEvent, OutboxMessage,
-              AuditEvent, JobLease, FormKey, KeptForm, Product, ProductWebsite]
+              AuditEvent, JobLease, FormKey, KeptForm, Product, ProductWebsite,
+              SyncState, SyncBinding, SyncBase, SyncRun, SyncConflict, SyncNode]
 
 __all__ = [
     "ALL_MODELS",
     "Product",
     "ProductWebsite",
     "SQLITE_PRAGMAS",
+    "SyncBase",
+    "SyncBinding",
+    "SyncConflict",
+    "SyncNode",
+    "SyncRun",
+    "SyncState",
     "AuditEvent",
     "BaseModel",
     "CaseCategory",
