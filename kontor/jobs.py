@@ -29,9 +29,11 @@ JOB_THREADS = 4
 NODE_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def take_lease(name, holder, ttl: timedelta) -> bool:
-    """Take or renew the lease `name` for `holder`; False while another holder's is valid."""
-    now = utcnow()
+def take_lease(name, holder, ttl: timedelta, now=None) -> bool:
+    """Take or renew the lease `name` for `holder` until `now` (naive UTC; default the
+    clock's) + `ttl`; False while another holder's is valid. A takeover moves the epoch on,
+    so a former holder's fenced writes fail (kontor/sync/engine.py)."""
+    now = now or utcnow()
     with db.atomic():
         renewed = (JobLease.update(
             holder=holder, expires_at=now + ttl,

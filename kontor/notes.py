@@ -35,6 +35,17 @@ def add_entry(contact, text, author=None, person=None, form_key=None):
                                 created_at=utcnow(), uid=uuid.uuid4().hex)
 
 
+def add_synced_entry(contact, text, author_name, created_at, uid, person=None):
+    """Append an entry that came from the business database (the sync, issue 16): its text,
+    author's name, time (naive UTC) and `uid` as the business database has them, so that the
+    entry is the same on both sides. Returns the NoteEntry; text past
+    config.NOTE_ENTRY_MAX_LENGTH is cut as a typed entry's would be."""
+    return NoteEntry.create(contact=contact, person=person,
+                            text=unix_lines(text or "")[:config.NOTE_ENTRY_MAX_LENGTH],
+                            author=None, author_name=(author_name or "")[:200],
+                            created_at=created_at, uid=uid)
+
+
 OLDEST_FIRST = (NoteEntry.created_at, NoteEntry.id)
 NEWEST_FIRST = (NoteEntry.created_at.desc(), NoteEntry.id.desc())
 

@@ -8,22 +8,20 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ON_POSTGRES, PG_URL
+from conftest import BUSINESS_DATABASES, ON_POSTGRES, PG_URL
 
 from kontor.sync import business, demo, secret
 from kontor.sync.business import BusinessDatabaseError, try_connection
 from kontor.sync.layout import MappingError, default_layout, parse_mapping
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BUSINESS_DATABASES)
 def business_url(request, tmp_path, pg_server):
     """An empty business database: a new SQLite file, or (PostgreSQL run) a new database on
     the test server, dropped afterwards. Its URL has no password."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'business.db'}"
         return
-    if not ON_POSTGRES:
-        pytest.skip("the business database on PostgreSQL is tested in the PostgreSQL run")
     name = f"kontor_b_{uuid.uuid4().hex[:10]}"
     url = pg_server.create(name)
     yield url

@@ -46,6 +46,7 @@ class Field:
     kind: str
     max_length: int = 0
     required: bool = False
+    default: str = ""        # the canonical value of NULL (Kontor's column default)
 
 
 @dataclass(frozen=True)
@@ -70,19 +71,19 @@ ENTITIES = (
     Entity("employees", "employees", (
         _text("email", 254, required=True), _text("name", 200, required=True),
         _text("phone", 50), _text("mobile", 50), _text("title", 100), _text("department", 100),
-        Field("active", BOOLEAN))),
+        Field("active", BOOLEAN, default="1"))),
     Entity("contacts", "contacts", (
         Field("customer_number", INTEGER, required=True), _text("kind", 10),
         _text("name", 200, required=True), _text("org_number", 30), _text("vat_number", 30),
         _text("email", 254), _text("phone", 50), _text("mobile", 50), _text("fax", 50),
         _text("website", 200), _text("street", 200), _text("postcode", 20), _text("city", 100),
         _text("country", 2), _text("visit_street", 200), _text("visit_postcode", 20),
-        _text("visit_city", 100), _text("visit_country", 2), Field("discount", DECIMAL),
-        Field("active", BOOLEAN))),
+        _text("visit_city", 100), _text("visit_country", 2),
+        Field("discount", DECIMAL, default="0.00"), Field("active", BOOLEAN, default="1"))),
     Entity("contact_persons", "contact_persons", (
         Field("contact_id", INTEGER, required=True), _text("name", 200, required=True),
         _text("title", 100), _text("email", 254), _text("phone", 50), _text("mobile", 50),
-        Field("active", BOOLEAN)), parents={"contact_id": "contacts"}),
+        Field("active", BOOLEAN, default="1")), parents={"contact_id": "contacts"}),
     Entity("note_entries", "note_entries", (
         _text("uid", 40, required=True), Field("contact_id", INTEGER, required=True),
         Field("person_id", INTEGER), Field("text", TEXT, required=True),
@@ -182,6 +183,10 @@ def parse_mapping(text: str) -> Layout:
     return Layout(tuple(tables))
 
 
+def _as_stored(value):
+    return value
+
+
 def business_models(layout: Layout, database) -> dict:
     """Peewee models for `layout`'s tables bound to `database` (a Peewee Database):
     {entity name: Model}. Each model's attributes are Kontor's field names plus `key`, the
@@ -190,15 +195,20 @@ def business_models(layout: Layout, database) -> dict:
     def column(spec, name):
         options = {"column_name": name, "null": not spec.required}
         if spec.kind == TEXT:
-            return CharField(max_length=spec.max_length, **options) if spec.max_length \
+            made = CharField(max_length=spec.max_length, **options) if spec.max_length \
                 else TextField(**options)
-        if spec.kind == INTEGER:
-            return IntegerField(**options)
-        if spec.kind == DECIMAL:
-            return DecimalField(max_digits=12, decimal_places=2, auto_round=False, **options)
-        if spec.kind == BOOLEAN:
-            return BooleanField(**options)
-        return DateTimeField(**options)
+        elif spec.kind == INTEGER:
+            made = IntegerField(**options)
+        elif spec.kind == DECIMAL:
+            made = DecimalField(max_digits=12, decimal_places=2, auto_round=False, **options)
+        elif spec.kind == BOOLEAN:
+            made = BooleanField(**options)
+        else:
+            made = DateTimeField(**options)
+        # read values as the database gives them: kontor.sync.values.canon interprets them,
+        # so a value that does not fit is an error naming its field, not a crash of the read
+        made.python_value = _as_stored
+        return made
 
     models = {}
     for table in layout.tables:
