@@ -16,7 +16,7 @@ from kontor import company as company_rules
 from kontor import jobs, languages, passwords, storage, tokens
 from kontor import migrate as migrations
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
-from kontor.sync import business, demo
+from kontor.sync import business, demo, service
 from models import db
 
 
@@ -130,6 +130,24 @@ def register(app):
         click.echo(f"Business database created at {path}: " + ", ".join(
             f"{count} {entity.replace('_', ' ')}" for entity, count in counts.items()) + ".")
         click.echo(f"Its URL for Sync settings: {url}")
+
+    @app.cli.command("sync-now")
+    @with_schema
+    def sync_now_command():
+        """Run one sync cycle with the business database now and print its counts (the sync
+        must be active: Administration → Sync)."""
+        with db.connection_context():
+            if not service.state().active:
+                raise click.ClickException("The sync is not active (Administration → Sync).")
+            run = service.run_sync(current_app.config)
+            if run is None:
+                raise click.ClickException("Another Kontor process is syncing now; "
+                                           "its next cycle does the work.")
+            click.echo(f"Sync run {run.id}: {run.status.upper()}; read {run.read}, written to "
+                       f"the business database {run.to_business}, written to Kontor "
+                       f"{run.to_kontor}, conflicts {run.conflicts}.")
+            if run.status == "error":
+                raise click.ClickException(f"The run ended with an error: {run.error[:500]}")
 
     @app.cli.command("run-jobs")
     @with_schema

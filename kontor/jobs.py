@@ -18,6 +18,7 @@ from peewee import Case, IntegrityError
 
 from kontor import contact_import, kept_forms, mail, maintenance, sessions, uploads
 from kontor.storage import DataFolder
+from kontor.sync import service as sync_service
 from models import CaseFile, JobLease, db
 from models.clock import utcnow
 
@@ -119,6 +120,9 @@ JOBS = {
     "purge_orphan_uploads": (purge_orphan_uploads, 3600),
     "undo_abandoned_imports": (undo_abandoned_imports, 60),
     "refresh_statistics": (refresh_statistics, 3600),
+    # the sync with the business database (SPEC section 8): a cycle while it is active; the
+    # sync's own lease (15 minutes) decides which process syncs (kontor/sync/engine.py)
+    "sync": (sync_service.sync_job, "SYNC_SECONDS"),
 }
 
 

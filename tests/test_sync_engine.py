@@ -286,5 +286,7 @@ def test_a_value_that_does_not_fit_is_an_error_naming_record_and_field(firm):
     assert Contact.select().where(Contact.customer_number == 20001).exists()
     if "sqlite" in firm.url:
         assert run.status == "error"
-        assert "contacts" in run.error and "discount" in run.error
+        [problem] = json.loads(run.error)["records"]
+        assert (problem["entity"], problem["field"], problem["reason"], problem["value"]) == \
+            ("contacts", "discount", "unfit", "lots")
         assert not Contact.select().where(Contact.customer_number == 20002).exists()

@@ -21,6 +21,7 @@ work safely: a business write whose Kontor half was lost is found again, bound b
 natural key, and merged against the old agreed state.
 """
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -34,6 +35,7 @@ from kontor.sync.values import UnfitValue, canon, merge, python_value, record_ha
 from models import JobLease, SyncBase, SyncBinding, SyncConflict, SyncRun, db
 from models.clock import utcnow
 
+log = logging.getLogger("kontor.sync")
 LEASE_NAME = "sync"
 LEASE_TTL = timedelta(minutes=15)     # SPEC section 8: another computer takes over after this
 BATCH = 200                           # records per write transaction
@@ -504,8 +506,10 @@ class Cycle:
                 item.kontor_id = kid
         except (SkipRecord, Refused) as error:
             item.skip = getattr(error, "reason", "refused")
-            self.counts.errors.append(f"{entity} {item.business_key or item.kontor_id}: "
-                                      f"{item.skip}")
+            self.counts.errors.append(dict(
+                entity=entity, record=str(item.business_key or item.kontor_id),
+                label=adapter.label(item.merged or {}), field="", reason=item.skip,
+                value=getattr(error, "detail", "")[:80]))
 
     def bind(self, entity, kid, bkey, natural, merged, bhash, version):
         SyncBinding.delete().where(SyncBinding.entity == entity,
@@ -532,17 +536,21 @@ class Cycle:
             self.counts.conflicts += 1
 
     def error(self, entity, key, error):
-        self.counts.errors.append(f"{entity} {key}: {error.field} does not fit "
-                                  f"({str(error.value)[:40]!r})")
+        """A business row with a value that does not fit its field: left out, and named in
+        the run's Error line (entity, record key, field, the value's start)."""
+        self.counts.errors.append(dict(entity=entity, record=str(key), label="",
+                                       field=error.field, reason="unfit",
+                                       value=str(error.value)[:80]))
 
 
-def run_cycle(business_database, layout, node=jobs.NODE_ID, first=False, interrupt=None,
+def run_cycle(business_database, layout, node=None, first=False, interrupt=None,
               clock=utcnow, ttl=LEASE_TTL, batch=BATCH):
     """Run one cycle if `node` holds (or can take) the sync lease. Returns the SyncRun line
     it wrote (or the earlier quiet line it was folded into), or None when another process
     holds the lease. `business_database` is a connected Peewee database; `layout` its
-    Layout. Exceptions other than LeaseLost are logged as an Error line and re-raised only
-    when they are Interrupted (the tests' hook)."""
+    Layout. What goes wrong is written as an Error line (see `_finish`), never raised, except
+    Interrupted (the tests' hook)."""
+    node = node or jobs.NODE_ID
     if not jobs.take_lease(LEASE_NAME, node, ttl, now=clock()):
         return None
     epoch = JobLease.get_by_id(LEASE_NAME).epoch
@@ -550,23 +558,37 @@ def run_cycle(business_database, layout, node=jobs.NODE_ID, first=False, interru
                   interrupt=interrupt, clock=clock, ttl=ttl, batch=batch)
     with db.atomic():
         cycle.run = SyncRun.create(node=node, epoch=epoch, started_at=clock(), first=first)
-    error = ""
+    error = None
     try:
         for entity in ORDER:
             cycle.sync_entity(entity)
     except Interrupted:
-        _finish(cycle, "interrupted")
+        _finish(cycle, {"code": "interrupted"})
         raise
     except LeaseLost:
-        error = "lease_lost"
+        error = {"code": "lease_lost"}
     except Exception as exc:   # noqa: BLE001 - the log line says what went wrong
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-    if not error and cycle.counts.errors:
-        error = "\n".join(cycle.counts.errors[:50])
+        log.exception("sync cycle failed")
+        error = {"code": "failed", "detail": f"{type(exc).__name__}: {exc}"[:1000]}
+    if error is None and cycle.counts.errors:
+        error = {"code": "records", "records": cycle.counts.errors[:50],
+                 "more": max(0, len(cycle.counts.errors) - 50)}
     return _finish(cycle, error)
 
 
+def error_line(node, error, clock=utcnow, epoch=0):
+    """Write an Error line to the sync log for a cycle that could not start (the business
+    database unreachable, the login refused …): `error` is {"code": …, params}. Returns it."""
+    with db.atomic():
+        now = clock()
+        return SyncRun.create(node=node, epoch=epoch, started_at=now, finished_at=now,
+                              status="error", error=json.dumps(error, ensure_ascii=False))
+
+
 def _finish(cycle, error):
+    """Close the cycle's log line: OK with its counts, or Error with `error` (a dict, stored
+    as JSON: {"code": "records"|"lease_lost"|"failed"|"interrupted", …}). A quiet cycle
+    (nothing written, no conflict) after a quiet OK line is folded into that line."""
     counts, run = cycle.counts, cycle.run
     quiet = not error and not (counts.to_business or counts.to_kontor or counts.conflicts)
     with db.atomic():
@@ -580,7 +602,9 @@ def _finish(cycle, error):
                 SyncConflict.update(run=previous.id).where(SyncConflict.run == run.id).execute()
                 SyncRun.delete().where(SyncRun.id == run.id).execute()
                 return SyncRun.get_by_id(previous.id)
-        SyncRun.update(status="error" if error else "ok", error=error, read=counts.read,
+        SyncRun.update(status="error" if error else "ok",
+                       error=json.dumps(error, ensure_ascii=False) if error else "",
+                       read=counts.read,
                        to_business=counts.to_business, to_kontor=counts.to_kontor,
                        conflicts=counts.conflicts, finished_at=cycle.clock(),
                        quiet_runs=1 if quiet else 0).where(SyncRun.id == run.id).execute()
