@@ -128,15 +128,40 @@ class BusinessSide:
         if values:
             model.update(**values).where(model.key == self.key_value(entity, key)).execute()
 
+    def children(self, entity):
+        """[(child entity, its field that links to `entity`)]: contact persons and note
+        entries of a contact, note entries of a person."""
+        return [(table.entity.name, name) for table in self.layout.tables
+                for name, parent in table.entity.parents.items()
+                if parent == entity and name in table.columns]
+
     def delete(self, entity, key):
+        """Delete the row `key` and the rows that belong to it (a contact's persons and note
+        entries), as Kontor deletes a contact with them."""
+        value = self.key_value(entity, key)
+        for child, link in self.children(entity):
+            model = self.models[child]
+            for grandchild, grand_link in self.children(child):
+                inner = self.models[grandchild]
+                inner.delete().where(getattr(inner, grand_link).in_(
+                    model.select(model.key).where(getattr(model, link) == value))).execute()
+            model.delete().where(getattr(model, link) == value).execute()
         model = self.models[entity]
-        model.delete().where(model.key == self.key_value(entity, key)).execute()
+        model.delete().where(model.key == value).execute()
+
+    def plain(self, entity, row) -> dict:
+        return {spec.name: canon(spec, getattr(row, spec.name))
+                for spec in self.fields(entity)} | {"key": str(row.key)}
 
     def whole(self, entity, row) -> str:
-        """The business row as JSON text (every synced column), for the sync history."""
-        return json.dumps({spec.name: canon(spec, getattr(row, spec.name))
-                           for spec in self.fields(entity)} | {"key": str(row.key)},
-                          ensure_ascii=False)
+        """The business row and the rows that belong to it (a contact's persons and note
+        entries) as JSON text, for the sync history: nothing deleted is unrecoverable."""
+        data = self.plain(entity, row)
+        for child, link in self.children(entity):
+            model = self.models[child]
+            data[child] = [self.plain(child, found) for found in model.select().where(
+                getattr(model, link) == row.key).order_by(model.key)]
+        return json.dumps(data, ensure_ascii=False)
 
 
 @dataclass
