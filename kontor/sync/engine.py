@@ -25,7 +25,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from peewee import PostgresqlDatabase
+from peewee import PostgresqlDatabase, SqliteDatabase
 
 from kontor import jobs
 from kontor.errors import Refused
@@ -60,6 +60,14 @@ class BusinessSide:
         self.layout = layout
         self.models = business_models(layout, database)
         self.for_update = isinstance(database, PostgresqlDatabase)
+
+    def transaction(self):
+        """A write transaction on the business database: on SQLite BEGIN IMMEDIATE, so that
+        it waits for the desktop program's writes (busy timeout) instead of failing with
+        "database is locked" when it upgrades from reading to writing."""
+        if isinstance(self.database, SqliteDatabase):
+            return self.database.atomic(lock_type="IMMEDIATE")
+        return self.database.atomic()
 
     def fields(self, entity):
         table = self.layout[entity]
@@ -462,7 +470,7 @@ class Cycle:
                 if item.kontor_id and item.k_version is not None \
                         and now_at.get(item.kontor_id) != item.k_version:
                     item.skip = "changed_meanwhile"
-            with business.database.atomic():
+            with business.transaction():
                 for item in work:
                     if item.skip or not item.to_business:
                         continue
