@@ -139,7 +139,10 @@ def register(app):
         with db.connection_context():
             if not service.state().active:
                 raise click.ClickException("The sync is not active (Administration → Sync).")
-            run = service.run_sync(current_app.config)
+            try:
+                run = service.run_sync(current_app.config)
+            finally:
+                jobs.release_leases()    # a serving process takes the next cycle at once
             if run is None:
                 raise click.ClickException("Another Kontor process is syncing now; "
                                            "its next cycle does the work.")

@@ -8,7 +8,7 @@ from peewee import fn
 from kontor import config, form_keys
 from kontor.errors import Refused
 from kontor.text import unix_lines
-from models import NoteEntry, Prepared, as_datetime, db
+from models import NoteEntry, Prepared, as_datetime, db, insert_rows
 from models.clock import utcnow
 
 
@@ -44,6 +44,19 @@ def add_synced_entry(contact, text, author_name, created_at, uid, person=None):
                             text=unix_lines(text or "")[:config.NOTE_ENTRY_MAX_LENGTH],
                             author=None, author_name=(author_name or "")[:200],
                             created_at=created_at, uid=uid)
+
+
+def add_synced_entries(rows):
+    """Append many entries from the business database at once (the sync's first run): `rows`
+    are dicts with `contact`, `person`, `text`, `author_name`, `created_at` and `uid`, as
+    `add_synced_entry` takes them. Call it inside a transaction. Returns the new ids in the
+    order of `rows`."""
+    clean = [dict(contact=row["contact"], person=row.get("person"),
+                  text=unix_lines(row.get("text") or "")[:config.NOTE_ENTRY_MAX_LENGTH],
+                  author=None, author_name=(row.get("author_name") or "")[:200],
+                  created_at=row.get("created_at") or utcnow(), uid=row["uid"])
+             for row in rows]
+    return insert_rows(NoteEntry, clean, returning=True)
 
 
 OLDEST_FIRST = (NoteEntry.created_at, NoteEntry.id)

@@ -8,11 +8,17 @@ from decimal import Decimal
 from peewee import JOIN, IntegrityError
 
 from kontor import form_keys
-from kontor.contacts.register import FIELDS, PERSON_FIELDS, derived_fields, next_customer_number
+from kontor.contacts.register import (
+    FIELDS,
+    PERSON_FIELDS,
+    derived_fields,
+    get,
+    next_customer_number,
+)
 from kontor.errors import Refused
 from kontor.mail import normalise_email
 from kontor.versions import update_if_unchanged
-from models import Contact, ContactChange, ContactPerson, User, db, with_employee
+from models import Contact, ContactChange, ContactPerson, User, db, insert_rows, with_employee
 from models.clock import utcnow
 
 
@@ -157,7 +163,7 @@ def update(contact_id, values, opened_version, user=None, contact_import=None):
     """
     values = _clean(values)
     with db.atomic():
-        current = Contact.get_by_id(contact_id)
+        current = _existing(contact_id)
         if current.version != opened_version:
             theirs = list(with_employee(
                 ContactChange.select(ContactChange, User)
@@ -183,7 +189,35 @@ def update(contact_id, values, opened_version, user=None, contact_import=None):
         ContactChange.create(contact=contact_id, version=opened_version + 1, user=user,
                              changes=json.dumps(changes, default=str),
                              contact_import=contact_import)
-    return Contact.get_by_id(contact_id)
+    return _existing(contact_id)
+
+
+def _existing(contact_id):
+    """The contact, read by a prepared query (the sync updates hundreds in a row); raises
+    Contact.DoesNotExist."""
+    found = get(contact_id)
+    if found is None:
+        raise Contact.DoesNotExist(f"no contact {contact_id}")
+    return found
+
+
+def add_persons(rows):
+    """Add many contact persons at once (the sync's first run, issue 16): `rows` is a list of
+    dicts with `contact` (an id) and PERSON_FIELDS, cleaned as `save_person` cleans them.
+    Call it inside a transaction. Returns the new persons' ids in the order of `rows`."""
+    clean = []
+    for values in rows:
+        row = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()
+               if k in PERSON_FIELDS}
+        if "email" in row:
+            row["email"] = normalise_email(row["email"])
+        if row.get("active") is None:
+            row["active"] = True
+        clean.append(dict(row, contact=values["contact"]))
+    now = utcnow()
+    blank = {name: ContactPerson._meta.fields[name].default for name in PERSON_FIELDS}
+    return insert_rows(ContactPerson, [dict(blank, **row, version=1, created_at=now,
+                                            updated_at=now) for row in clean], returning=True)
 
 
 def save_person(contact, person, values, opened_version=None, form_key=None):

@@ -25,14 +25,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from peewee import PostgresqlDatabase, SqliteDatabase
+from peewee import IntegrityError, PostgresqlDatabase, SqliteDatabase
 
 from kontor import jobs
 from kontor.errors import Refused
 from kontor.sync.kontor_side import ADAPTERS, SkipRecord
 from kontor.sync.layout import Layout, business_models
 from kontor.sync.values import UnfitValue, canon, merge, python_value, record_hash
-from models import JobLease, SyncBase, SyncBinding, SyncConflict, SyncRun, db
+from models import JobLease, SyncBase, SyncBinding, SyncConflict, SyncRun, db, insert_rows
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.sync")
@@ -60,6 +60,7 @@ class BusinessSide:
         self.layout = layout
         self.models = business_models(layout, database)
         self.for_update = isinstance(database, PostgresqlDatabase)
+        self._fields, self._select = {}, {}
 
     def transaction(self):
         """A write transaction on the business database: on SQLite BEGIN IMMEDIATE, so that
@@ -70,48 +71,68 @@ class BusinessSide:
         return self.database.atomic()
 
     def fields(self, entity):
-        table = self.layout[entity]
-        return [f for f in table.entity.fields if f.name in table.columns]
+        found = self._fields.get(entity)
+        if found is None:
+            table = self.layout[entity]
+            found = self._fields[entity] = [f for f in table.entity.fields
+                                            if f.name in table.columns]
+        return found
+
+    def _sql(self, entity):
+        """The SELECT of the key and the synced columns (tuples in that order), written
+        once per entity: {"scan", "first", "by_key", "in"} (a page after a key, the first
+        page, one row, and the start of a look-up of several)."""
+        found = self._select.get(entity)
+        if found is None:
+            model = self.models[entity]
+            columns = [model.key] + [getattr(model, f.name) for f in self.fields(entity)]
+            base, _params = model.select(*columns).sql()
+            key = f'"t1"."{model.key.column_name}"'
+            param = self.database.param
+            order = f" ORDER BY {key} LIMIT {PAGE}"
+            lock = " FOR UPDATE" if self.for_update else ""
+            found = self._select[entity] = {
+                "first": base + order, "scan": f"{base} WHERE {key} > {param}{order}",
+                "by_key": f"{base} WHERE {key} = {param}{lock}", "in": f"{base} WHERE {key} IN "}
+        return found
 
     def record(self, entity, row) -> dict:
-        """The canonical record of a business row. Raises UnfitValue."""
-        return {spec.name: canon(spec, getattr(row, spec.name)) for spec in self.fields(entity)}
+        """The canonical record of a business row (a tuple: key, then the synced columns in
+        the layout's order). Raises UnfitValue."""
+        return {spec.name: canon(spec, value)
+                for spec, value in zip(self.fields(entity), row[1:], strict=True)}
 
     def key_value(self, entity, text):
         return int(text) if self.layout[entity].key_type == "integer" else text
 
-    def scan(self, entity, page=PAGE):
-        """Yield (business key as text, row) for every row, in key order, `page` at a time."""
-        model = self.models[entity]
-        last = None
-        while True:
-            query = model.select().order_by(model.key).limit(page)
-            if last is not None:
-                query = query.where(model.key > last)
-            rows = list(query)
+    def scan(self, entity):
+        """Yield (business key as text, row tuple) for every row, in key order, a page
+        (PAGE rows) per query, so that memory stays flat."""
+        sql = self._sql(entity)
+        rows = self.database.execute_sql(sql["first"]).fetchall()
+        while rows:
             for row in rows:
-                yield str(row.key), row
-            if len(rows) < page:
+                yield str(row[0]), row
+            if len(rows) < PAGE:
                 return
-            last = rows[-1].key
+            rows = self.database.execute_sql(sql["scan"], (rows[-1][0],)).fetchall()
 
     def fetch(self, entity, keys) -> dict:
-        """{key text: row} of the rows with `keys` (texts) that exist."""
-        model = self.models[entity]
+        """{key text: row tuple} of the rows with `keys` (texts) that exist."""
+        sql = self._sql(entity)["in"]
         found = {}
         values = [self.key_value(entity, key) for key in keys]
         for start in range(0, len(values), 500):
-            for row in model.select().where(model.key.in_(values[start:start + 500])):
-                found[str(row.key)] = row
+            part = values[start:start + 500]
+            marks = ", ".join([self.database.param] * len(part))
+            for row in self.database.execute_sql(f"{sql}({marks})", part).fetchall():
+                found[str(row[0])] = row
         return found
 
     def current(self, entity, key):
-        """The row `key` read for a compare-and-set (locked on PostgreSQL), or None."""
-        model = self.models[entity]
-        query = model.select().where(model.key == self.key_value(entity, key))
-        if self.for_update:
-            query = query.for_update()
-        return query.first()
+        """The row tuple `key` read for a compare-and-set (locked on PostgreSQL), or None."""
+        return self.database.execute_sql(self._sql(entity)["by_key"],
+                                         (self.key_value(entity, key),)).fetchone()
 
     def _values(self, entity, record):
         values = {}
@@ -161,9 +182,14 @@ class BusinessSide:
         return {spec.name: canon(spec, getattr(row, spec.name))
                 for spec in self.fields(entity)} | {"key": str(row.key)}
 
-    def whole(self, entity, row) -> str:
-        """The business row and the rows that belong to it (a contact's persons and note
-        entries) as JSON text, for the sync history: nothing deleted is unrecoverable."""
+    def whole(self, entity, key) -> str:
+        """The business row `key` (text) and the rows that belong to it (a contact's persons
+        and note entries) as JSON text, for the sync history: nothing deleted is
+        unrecoverable."""
+        model = self.models[entity]
+        row = model.get_or_none(model.key == self.key_value(entity, key))
+        if row is None:
+            return "{}"
         data = self.plain(entity, row)
         for child, link in self.children(entity):
             model = self.models[child]
@@ -180,7 +206,6 @@ class Item:
     bound: bool = False
     b_rec: dict | None = None
     b_hash: str = ""
-    b_row: object = None
     k_rec: dict | None = None
     k_version: int | None = None
     business_gone: bool = False
@@ -264,7 +289,7 @@ class Cycle:
             if kid is not None and bases.get(kid, ("",))[0] == bhash:
                 continue
             batch.append(Item(kontor_id=kid, business_key=key, bound=kid is not None,
-                              b_rec=record, b_hash=bhash, b_row=row))
+                              b_rec=record, b_hash=bhash))
             if len(batch) >= self.batch:
                 flush()
         flush()
@@ -321,8 +346,7 @@ class Cycle:
         for item in items:
             if item.business_key in rows and item.b_rec is None:
                 try:
-                    item.b_row = rows[item.business_key]
-                    item.b_rec = self.business.record(entity, item.b_row)
+                    item.b_rec = self.business.record(entity, rows[item.business_key])
                     item.b_hash = record_hash(item.b_rec)
                 except UnfitValue as error:
                     self.error(entity, item.business_key, error)
@@ -427,12 +451,12 @@ class Cycle:
             if item.bound and item.kontor_gone and item.b_hash == item.base_hash:
                 item.to_business = "delete"     # deleted in Kontor, untouched here: delete
                 item.history.append(dict(field="", resolution="deleted", label=label,
-                                         row=self.business.whole(entity, item.b_row)))
+                                         row=self.business.whole(entity, item.business_key)))
             else:
                 item.to_kontor = "create"       # new, or deleted in Kontor but changed here
                 if item.bound:
                     item.history.append(dict(field="", resolution="restored", label=label,
-                                             row=self.business.whole(entity, item.b_row)))
+                                             row=self.business.whole(entity, item.business_key)))
         elif k is not None:                     # only in Kontor
             item.merged = k
             if item.bound and entity == "note_entries":
@@ -477,11 +501,7 @@ class Cycle:
                     self.write_business(entity, item)
                     self.interrupt("business")
             self.interrupt("business-commit")
-            for item in work:
-                if item.skip:
-                    continue
-                self.write_kontor(adapter, item)
-                self.interrupt("kontor")
+            self.write_kontor(adapter, [i for i in work if not i.skip])
             self.interrupt("kontor-commit")
 
     def write_business(self, entity, item):
@@ -504,69 +524,111 @@ class Cycle:
             item.b_hash = record_hash(item.merged)
         self.counts.to_business += 1
 
-    def write_kontor(self, adapter, item):
-        """Write one record on Kontor's side, its binding, agreed state and history rows, in
-        a savepoint: a record that cannot be written is left out whole."""
+    def write_kontor(self, adapter, items):
+        """Write a batch on Kontor's side, inside the batch's transaction: new records in one
+        go (adapter.create_many; if that fails, one by one to find the record that cannot be
+        written), the others one by one through the domain functions, each in a savepoint,
+        so that a record that cannot be written is left out whole; then the batch's bindings,
+        agreed states and history rows in a few statements."""
         entity = adapter.entity
+        creates = [i for i in items if i.to_kontor == "create"]
+        restored = [i for i in creates if i.bound]
+        if restored:
+            self.forget_many(entity, [(i.kontor_id, i.business_key) for i in restored])
+        if creates:
+            try:
+                with db.atomic():
+                    ids = adapter.create_many([i.merged for i in creates], self.b2k)
+                for item, kid in zip(creates, ids, strict=True):
+                    item.kontor_id = kid
+                    self.counts.to_kontor += 1
+                    self.interrupt("kontor")
+            except (IntegrityError, SkipRecord, Refused):
+                for item in creates:
+                    self.one_record(adapter, item, lambda item=item: setattr(
+                        item, "kontor_id", adapter.create(item.merged, self.b2k)))
+        for item in items:
+            if item.to_kontor == "create":
+                continue
+            if item.to_kontor == "update":
+                self.one_record(adapter, item, lambda item=item: adapter.update(
+                    item.kontor_id, item.k_version, item.merged, self.b2k))
+            elif item.to_kontor == "delete":
+                self.one_record(adapter, item, lambda item=item: adapter.delete(item.kontor_id))
+            else:
+                self.interrupt("kontor")
+        done = [i for i in items if not i.skip]
+        gone = [i for i in done if i.to_kontor in ("delete", "forget")
+                or i.to_business == "delete"]
+        kept = [i for i in done if i not in gone]
+        self.forget_many(entity, [(i.kontor_id, i.business_key) for i in gone])
+        versions = adapter.versions_of([i.kontor_id for i in kept])
+        self.bind_many(entity, [(i.kontor_id, i.business_key, adapter.natural_key(i.merged),
+                                 i.merged, i.b_hash, versions.get(i.kontor_id, 1))
+                                for i in kept])
+        self.history_many(entity, done)
+
+    def one_record(self, adapter, item, write):
+        """Run `write()` for one record in a savepoint; a record that cannot be written is
+        left out (`item.skip`) and named in the run's Error line."""
         try:
             with db.atomic():
-                kid = item.kontor_id
-                if item.to_kontor == "forget":
-                    self.forget(entity, kid, item.business_key)
-                    return
-                if item.to_kontor == "delete":
-                    adapter.delete(kid)
-                    self.forget(entity, kid, item.business_key)
-                    self.history(entity, kid, item)
-                    self.counts.to_kontor += 1
-                    return
-                if item.to_business == "delete":
-                    self.forget(entity, kid, item.business_key)
-                    self.history(entity, kid, item)
-                    return
-                if item.to_kontor == "create":
-                    if item.bound:           # restored: the old binding goes
-                        self.forget(entity, kid, item.business_key)
-                    kid = adapter.create(item.merged, self.b2k)
-                    self.counts.to_kontor += 1
-                elif item.to_kontor == "update":
-                    adapter.update(kid, item.k_version, item.merged, self.b2k)
-                    self.counts.to_kontor += 1
-                version = dict(adapter.versions_of([kid])).get(kid, 1)
-                self.bind(entity, kid, item.business_key, adapter.natural_key(item.merged),
-                          item.merged, item.b_hash, version)
-                self.history(entity, kid, item)
-                item.kontor_id = kid
-        except (SkipRecord, Refused) as error:
+                write()
+            if item.to_kontor in ("create", "update", "delete"):
+                self.counts.to_kontor += 1
+        except (SkipRecord, Refused, IntegrityError) as error:
             item.skip = getattr(error, "reason", "refused")
             self.counts.errors.append(dict(
-                entity=entity, record=str(item.business_key or item.kontor_id),
+                entity=adapter.entity, record=str(item.business_key or item.kontor_id),
                 label=adapter.label(item.merged or {}), field="", reason=item.skip,
                 value=getattr(error, "detail", "")[:80]))
+        self.interrupt("kontor")
 
-    def bind(self, entity, kid, bkey, natural, merged, bhash, version):
-        SyncBinding.delete().where(SyncBinding.entity == entity,
-                                   (SyncBinding.kontor_id == kid)
-                                   | (SyncBinding.business_key == bkey)).execute()
-        SyncBinding.create(entity=entity, kontor_id=kid, business_key=bkey,
-                           natural_key=natural[:300])
-        SyncBase.delete().where(SyncBase.entity == entity, SyncBase.kontor_id == kid).execute()
-        SyncBase.create(entity=entity, kontor_id=kid, agreed=json.dumps(merged, sort_keys=True),
-                        business_hash=bhash, kontor_version=version)
-        self.b2k[entity][bkey], self.k2b[entity][kid] = kid, bkey
+    def bind_many(self, entity, rows):
+        """Bind each (Kontor id, business key, natural key, agreed record, business hash,
+        Kontor change counter) of `rows`, replacing what either id was bound to."""
+        if not rows:
+            return
+        kids = [row[0] for row in rows]
+        bkeys = [row[1] for row in rows]
+        for start in range(0, len(rows), 400):
+            part_k, part_b = kids[start:start + 400], bkeys[start:start + 400]
+            SyncBinding.delete().where(SyncBinding.entity == entity,
+                                       SyncBinding.kontor_id.in_(part_k)
+                                       | SyncBinding.business_key.in_(part_b)).execute()
+            SyncBase.delete().where(SyncBase.entity == entity,
+                                    SyncBase.kontor_id.in_(part_k)).execute()
+        insert_rows(SyncBinding, [dict(entity=entity, kontor_id=kid, business_key=bkey,
+                                       natural_key=natural[:300])
+                                  for kid, bkey, natural, _m, _h, _v in rows])
+        insert_rows(SyncBase, [dict(entity=entity, kontor_id=kid, deleted=False,
+                                    agreed=json.dumps(merged, sort_keys=True),
+                                    business_hash=bhash, kontor_version=version)
+                               for kid, _b, _n, merged, bhash, version in rows])
+        for kid, bkey, *_rest in rows:
+            self.b2k[entity][bkey], self.k2b[entity][kid] = kid, bkey
 
-    def forget(self, entity, kid, bkey):
-        SyncBinding.delete().where(SyncBinding.entity == entity,
-                                   SyncBinding.kontor_id == kid).execute()
-        SyncBase.delete().where(SyncBase.entity == entity, SyncBase.kontor_id == kid).execute()
-        self.b2k[entity].pop(bkey, None)
-        self.k2b[entity].pop(kid, None)
+    def forget_many(self, entity, pairs):
+        """Drop the bindings and agreed states of (Kontor id, business key) `pairs`."""
+        kids = [kid for kid, _bkey in pairs if kid is not None]
+        for start in range(0, len(kids), 400):
+            part = kids[start:start + 400]
+            SyncBinding.delete().where(SyncBinding.entity == entity,
+                                       SyncBinding.kontor_id.in_(part)).execute()
+            SyncBase.delete().where(SyncBase.entity == entity,
+                                    SyncBase.kontor_id.in_(part)).execute()
+        for kid, bkey in pairs:
+            self.b2k[entity].pop(bkey, None)
+            self.k2b[entity].pop(kid, None)
 
-    def history(self, entity, kid, item):
-        for entry in item.history:
-            SyncConflict.create(run=self.run, at=self.clock(), entity=entity, kontor_id=kid,
-                                business_key=item.business_key or "", **entry)
-            self.counts.conflicts += 1
+    def history_many(self, entity, items):
+        blank = dict(field="", base_value=None, kontor_value=None, business_value=None,
+                     resolution="business", row="", label="")
+        rows = [dict(blank, run=self.run, at=self.clock(), entity=entity,
+                     kontor_id=item.kontor_id, business_key=item.business_key or "", **entry)
+                for item in items for entry in item.history]
+        insert_rows(SyncConflict, rows)
+        self.counts.conflicts += len(rows)
 
     def error(self, entity, key, error):
         """A business row with a value that does not fit its field: left out, and named in

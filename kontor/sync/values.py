@@ -10,7 +10,6 @@ A parent link (a contact person's contact) is the parent's business key as text.
 """
 import datetime
 import hashlib
-import json
 from decimal import Decimal, InvalidOperation
 
 from kontor.mail import normalise_email
@@ -92,9 +91,11 @@ def python_value(spec, text: str):
 
 
 def record_hash(record: dict) -> str:
-    """SHA-256 (hex) of a record's canonical values: equal records, equal hashes."""
-    return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False)
-                          .encode("utf-8")).hexdigest()
+    """SHA-256 (hex) of a record's canonical values: equal records, equal hashes. Fields
+    in name order, each "name\x1fvalue", joined by \x1e (control characters a value of a
+    synced field never holds: kontor.text strips them from what people type)."""
+    text = "\x1e".join(map("\x1f".join, sorted(record.items())))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def merge(fields, base, kontor, business):
