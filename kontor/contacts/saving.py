@@ -179,17 +179,31 @@ def update(contact_id, values, opened_version, user=None, contact_import=None):
             return current
         merged = {k: getattr(current, k) for k in FIELDS}
         merged.update(values, customer_number=current.customer_number)
-        updated = (Contact.update(**values, **derived_fields(merged),
-                                  version=Contact.version + 1, updated_at=utcnow(),
-                                  updated_by=user)
-                   .where(Contact.id == contact_id, Contact.version == opened_version)
-                   .execute())
+        updated = _update_row(contact_id, opened_version,
+                              dict(values, **derived_fields(merged), updated_at=utcnow(),
+                                   updated_by=user))
         if not updated:   # cannot happen inside the write transaction, but never overwrite
             raise EditConflict(current, [])
-        ContactChange.create(contact=contact_id, version=opened_version + 1, user=user,
-                             changes=json.dumps(changes, default=str),
-                             contact_import=contact_import)
+        insert_rows(ContactChange, [dict(contact=contact_id, version=opened_version + 1,
+                                         user=user, at=utcnow(),
+                                         changes=json.dumps(changes, default=str),
+                                         contact_import=contact_import)])
     return _existing(contact_id)
+
+
+def _update_row(contact_id, opened_version, values):
+    """UPDATE the contact's columns `values` (field names) and move its version on, if it is
+    still at `opened_version`; the number of rows changed (0 or 1). The SQL is written here:
+    Peewee spends about 0.1 ms a column generating it, and the sync saves contacts by the
+    hundred (issue 16)."""
+    fields = [Contact._meta.fields[name] for name in values]
+    assignments = ", ".join(f'"{field.column_name}" = {db.param}' for field in fields)
+    params = [field.db_value(values[field.name]) for field in fields]
+    cursor = db.execute_sql(
+        f'UPDATE "contact" SET {assignments}, "version" = "version" + 1 '
+        f'WHERE "id" = {db.param} AND "version" = {db.param}',
+        [*params, contact_id, opened_version])
+    return cursor.rowcount
 
 
 def _existing(contact_id):
