@@ -72,6 +72,7 @@ AUDIT_ACTION_LABELS = {
     "sync.activate": _l("Sync activated"),
     "sync.activate.refused": _l("Sync activation refused"),
     "sync.restart": _l("Sync service restarted"),
+    "sync.run": _l("Sync run by hand"),
     "sync.settings": _l("Sync settings saved"),
     "sync.test": _l("Sync connection tested"),
     "user.deactivated": _l("User account deactivated"),

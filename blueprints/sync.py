@@ -292,7 +292,7 @@ def log():
     return render_template("sync/log.html", page=page,
                            lines=[RunLine(run) for run in page.items],
                            state=service.state(), stopped=service.stopped_since(),
-                           restart_form=ActionForm())
+                           restart_form=ActionForm(), run_form=ActionForm())
 
 
 @bp.route("/restart", methods=["POST"])
@@ -302,10 +302,23 @@ def restart():
     if not ActionForm().validate_on_submit():
         abort(400)
     started = jobs.ensure_scheduler(current_app.extensions, current_app.config)
+    return ran_now("sync.restart", "scheduler started; " if started else "")
+
+
+@bp.route("/run", methods=["POST"])
+@superuser_required
+def run_now():
+    """Run one cycle now, without waiting for the next scheduled one."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return ran_now("sync.run")
+
+
+def ran_now(action, detail=""):
+    """Run one cycle now; audit it as `action` and say how it went on the sync log."""
     run = service.run_now(current_app.config)
-    audit.record("sync.restart", current_user, ip=request.remote_addr,
-                 detail=("scheduler started; " if started else "")
-                 + (f"run {run.id} {run.status}" if run is not None else "no run"))
+    audit.record(action, current_user, ip=request.remote_addr,
+                 detail=detail + (f"run {run.id} {run.status}" if run is not None else "no run"))
     if run is None:
         flash(_("No sync ran now: the sync is not active, or another Kontor process is "
                 "syncing."), "info")

@@ -22,7 +22,8 @@ from models.clock import utcnow
 
 SECRET = "Fjord-Secret-2026!"
 PAGES = ["/admin/sync", "/admin/sync/log", "/admin/sync/history"]
-POSTS = ["/admin/sync", "/admin/sync/test", "/admin/sync/activate", "/admin/sync/restart"]
+POSTS = ["/admin/sync", "/admin/sync/test", "/admin/sync/activate", "/admin/sync/restart",
+         "/admin/sync/run"]
 
 
 def audits(action):
@@ -301,6 +302,21 @@ def test_a_stopped_service_shows_with_restart_which_runs_a_cycle(admin_client, f
     # a minute later without a run, it shows again
     JobLease.update(last_run_at=utcnow() - timedelta(minutes=2)).execute()
     assert "Sync service stopped since" in text_of(admin_client.get("/admin/sync/log"))
+
+
+def test_sync_now_runs_a_cycle_and_is_audited(admin_client, firm):
+    assert "Sync now" not in text_of(admin_client.get("/admin/sync/log"))
+    response = admin_client.form("/admin/sync/run")
+    assert "No sync ran now" in text_of(admin_client.get(response.location))
+    activated(admin_client, firm)
+    admin_client.form("/admin/sync/restart")        # the service runs again: no notice
+    firm.add("contacts", customer_number=10001, name="Bakker Techniek B.V.")
+    assert "Sync now" in text_of(admin_client.get("/admin/sync/log"))
+    response = admin_client.form("/admin/sync/run")
+    assert response.status_code == 302 and "The sync ran now." in text_of(
+        admin_client.get(response.location))
+    assert Contact.select().where(Contact.name == "Bakker Techniek B.V.").exists()
+    assert [e.detail.split()[-1] for e in audits("sync.run")] == ["run", "ok"]
 
 
 def test_restart_starts_a_stopped_scheduler(app):
