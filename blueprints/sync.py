@@ -41,8 +41,11 @@ SYNC_FIELD_LABELS = {
     **FIELD_LABELS, "customer_number": _l("Customer number"), "title": _l("Job title"),
     "department": _l("Department"), "contact_id": _l("Contact"),
     "person_id": _l("Contact person"), "text": _l("Text"), "author": _l("Author"),
-    "created_at": _l("Written"), "uid": _l("Note number"),
+    "created_at": _l("Created"), "uid": _l("Note number"),
 }
+# Kontor's own bookkeeping columns, left out where a deleted record is shown
+INTERNAL_COLUMNS = {"name_norm", "sort_name", "sort_city", "search_text", "version",
+                    "updated_at", "updated_by", "contact_import", "email_norm"}
 RESOLUTIONS = {
     "business": _l("Business database"), "kontor": _l("Kontor"),
     "deleted": _l("Deleted (record kept here)"), "restored": _l("Restored"),
@@ -361,10 +364,11 @@ def record_shown(text):
     fields, groups = [], []
     for name, value in data.items():
         if isinstance(value, list):
-            rows = [[(_field_label(k), _shown(v)) for k, v in item.items()]
+            rows = [[(_field_label(k), _shown(v)) for k, v in item.items()
+                     if k not in INTERNAL_COLUMNS]
                     for item in value if isinstance(item, dict)]
             groups.append((GROUP_LABELS.get(name, name), rows))
-        else:
+        elif name not in INTERNAL_COLUMNS:
             fields.append((_field_label(name), _shown(value)))
     return fields, groups
 
@@ -376,6 +380,8 @@ def _field_label(name):
 def _shown(value):
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
     return str(value)

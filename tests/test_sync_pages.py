@@ -383,7 +383,8 @@ def test_the_history_shows_both_values_and_which_won(admin_client, firm):
 
 
 def test_a_deleted_record_is_shown_whole_and_escaped(admin_client):
-    row = {"name": "<script>alert(1)</script> GmbH", "phone": "040 1", "notes": [
+    row = {"name": "<script>alert(1)</script> GmbH", "phone": "040 1", "active": True,
+           "search_text": "internal words", "notes": [
         {"text": "Called <b>twice</b>", "author_name": "Anna"}], "persons": []}
     entry = SyncConflict.create(entity="contacts", kontor_id=5, label="<i>Evil</i> GmbH",
                                 resolution="deleted", row=json.dumps(row))
@@ -396,5 +397,6 @@ def test_a_deleted_record_is_shown_whole_and_escaped(admin_client):
     assert "Called &lt;b&gt;twice&lt;/b&gt;" in html
     said = text_of(page)
     assert "Deleted (record kept here)" in said and "Phone 040 1" in said
+    assert "Active Yes" in said and "internal words" not in said
     broken = SyncConflict.create(entity="contacts", resolution="deleted", row="{not json")
     assert admin_client.get(f"/admin/sync/history/{broken.id}").status_code == 200
