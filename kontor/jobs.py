@@ -123,6 +123,8 @@ JOBS = {
     # the sync with the business database (SPEC section 8): a cycle while it is active; the
     # sync's own lease (15 minutes) decides which process syncs (kontor/sync/engine.py)
     "sync": (sync_service.sync_job, "SYNC_SECONDS"),
+    # sync log lines older than KONTOR_SYNC_LOG_DAYS go (issue 16 item 4)
+    "prune_sync_log": (sync_service.prune_job, 3600),
 }
 
 
@@ -141,6 +143,19 @@ def start_scheduler(config):
                           next_run_time=utcnow().replace(tzinfo=UTC))
     scheduler.start()
     return scheduler
+
+
+def ensure_scheduler(extensions, config, key="kontor_scheduler"):
+    """Start the scheduler again when the one in `extensions` (the app's, set by `app.main`)
+    has stopped: the Restart button of the sync log page (issue 16 item 4). A process that
+    never had one (the tests, `flask run`) gets none: only the serving entry point runs jobs.
+    Returns True when it started one."""
+    scheduler = extensions.get(key)
+    if scheduler is None or scheduler.running:
+        return False
+    extensions[key] = start_scheduler(config)
+    log.warning("the scheduler had stopped and is started again")
+    return True
 
 
 def status():

@@ -1,6 +1,7 @@
 """A contact's timeline: the events on it, newest first, for its page and its timeline page.
 The events are note entries (the contact's and its persons'), saved changes, the support
-cases the reader may see, and what happened to the contact's web accounts (issue 13)."""
+cases the reader may see, what happened to the contact's web accounts (issue 13), and the
+sync's conflicts, deletes and restores of the contact (the sync history; issue 16 item 5)."""
 import json
 from collections import namedtuple
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from models import (
     NoteEntry,
     Prepared,
     SupportCase,
+    SyncConflict,
     User,
     WebAccount,
     WebAccountEvent,
@@ -28,13 +30,14 @@ class Event:
     """One line of a contact's timeline: when (naive UTC), what kind, by whom, and the text,
     the changed fields {field: [old, new]}, the person's name or the case it shows."""
     at: object
-    kind: str          # "note", "person_note", "change", "case", "web_account"
+    kind: str          # "note", "person_note", "change", "case", "web_account", "sync"
     who: str
     text: str = ""
     changes: dict = None
     person: str = ""
     case: object = None
     web_account: object = None   # a WebAccountEvent, with `.web_account.website` joined
+    sync: object = None          # a SyncConflict (the sync history) of the contact
 
 
 TIMELINE_ON_PAGE = 10      # the contact page shows the newest; the timeline page the rest
@@ -52,6 +55,14 @@ _TIMELINE_CHANGES = Prepared(lambda contact_id, limit: (
                   .join(User, JOIN.LEFT_OUTER, on=(ContactChange.user == User.id)))
     .where(ContactChange.contact == contact_id)
     .order_by(ContactChange.version.desc()).limit(limit)))
+_TIMELINE_SYNC = Prepared(lambda contact_id, limit: (
+    SyncConflict.select(SyncConflict.id, SyncConflict.at, SyncConflict.field,
+                        SyncConflict.kontor_value, SyncConflict.business_value,
+                        SyncConflict.resolution)
+    .where(SyncConflict.entity == "contacts", SyncConflict.kontor_id == contact_id)
+    .order_by(SyncConflict.at.desc()).limit(limit)))
+
+
 def _timeline_web_accounts(of_account):
     """The prepared query of the web-account events on a contact's timeline: those recorded
     on the contact (`of_account` False), or those of the web accounts linked to it now
@@ -108,8 +119,9 @@ def _with_email_then(events):
 
 
 def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
-    """Notes (the contact's and its persons'), changes and the support cases `user` may see,
-    newest first: one page of events (a list of Event), and whether older ones follow."""
+    """Notes (the contact's and its persons'), changes, the support cases `user` may see, the
+    web accounts' events and the sync history's entries of the contact, newest first: one
+    page of events (a list of Event), and whether older ones follow."""
     need = page * per_page + 1           # enough of each kind to fill this page and peek past
     events = [Event(as_datetime(at), "person_note" if person_id else "note", author, text,
                     person=person or "")
@@ -125,6 +137,8 @@ def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
     events += [Event(event.at, "web_account",
                      event.user.display_name if event.user_id else "", web_account=event)
                for event in account_events.values()]
+    events += [Event(entry.at, "sync", "", sync=entry)
+               for entry in _TIMELINE_SYNC(contact.id, need)]
     events.sort(key=lambda e: e.at, reverse=True)
     start = (page - 1) * per_page
     return events[start:start + per_page], len(events) > start + per_page

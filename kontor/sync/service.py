@@ -5,7 +5,9 @@ Flask; the pages (blueprints/sync.py) and `flask sync-now` call these functions.
 """
 import json
 import logging
+import threading
 from dataclasses import dataclass
+from datetime import timedelta
 
 from kontor import audit, jobs, passwords
 from kontor import company as company_rules
@@ -19,10 +21,14 @@ from kontor.sync.business import (
 )
 from kontor.sync.layout import MappingError, parse_mapping
 from kontor.versions import update_if_unchanged
-from models import Company, SyncRun, SyncState, User, db
+from models import Company, JobLease, SyncConflict, SyncRun, SyncState, User, db
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.sync")
+# One cycle at a time in this process: the scheduler's job and a superuser's Restart (the
+# sync log page) hold the same lease as the same node, so the lease cannot keep them apart.
+_ONE_CYCLE = threading.Lock()
+STOPPED_AFTER = timedelta(minutes=1)     # issue 16 item 4: a job not run for over a minute
 
 
 class SyncRefused(Refused):
@@ -135,7 +141,17 @@ def run_sync(config, clock=utcnow, interrupt=None, node=None):
     lease. Opens the business database with the stored settings, runs the cycle (the first
     sync while none has finished) and closes it. A business database that cannot be opened
     is an Error line in the sync log saying why. Returns the SyncRun line, or None when the
-    sync is inactive or another process holds the lease."""
+    sync is inactive, another process holds the lease or a cycle of this process is
+    running now."""
+    if not _ONE_CYCLE.acquire(blocking=False):
+        return None          # a cycle of this process is running now
+    try:
+        return _run_sync(config, clock, interrupt, node)
+    finally:
+        _ONE_CYCLE.release()
+
+
+def _run_sync(config, clock, interrupt, node):
     current = state()
     if not current.active:
         return None
@@ -181,3 +197,59 @@ def error_of(run) -> dict:
 def last_runs(limit=50):
     """The newest sync log lines first."""
     return list(SyncRun.select().order_by(SyncRun.id.desc()).limit(limit))
+
+
+def run_now(config, clock=utcnow):
+    """One cycle now for a superuser's Restart (the sync log page), as the scheduled job
+    would run it: the job's lease row records the run (`last_run_at`), so the page stops
+    saying the service has stopped. Returns the SyncRun line or None (see run_sync)."""
+    run = run_sync(config, clock=clock)
+    with db.atomic():
+        JobLease.update(last_run_at=clock()).where(JobLease.name == engine.LEASE_NAME,
+                                                   JobLease.holder == jobs.NODE_ID).execute()
+    return run
+
+
+def stopped_since(clock=utcnow):
+    """When the sync service stopped, or None while it runs (issue 16 item 4): the sync is
+    active, but the "sync" job has not finished a run for over a minute (its lease's
+    `last_run_at`; the activation time when it never ran), and no cycle is under way (a
+    "running" log line started less than the lease's time ago: a long first sync is not a
+    stopped service). A naive UTC datetime."""
+    current = state()
+    if not current.active:
+        return None
+    now = clock()
+    lease = JobLease.get_or_none(JobLease.name == engine.LEASE_NAME)
+    last = lease.last_run_at if lease is not None else None
+    if last is not None and last >= now - STOPPED_AFTER:
+        return None
+    running = SyncRun.select().where(SyncRun.status == "running",
+                                     SyncRun.started_at >= now - engine.LEASE_TTL).exists()
+    if running:
+        return None
+    since = max(filter(None, (last, current.activated_at)), default=None)
+    return since or now
+
+
+def prune_log(days, clock=utcnow):
+    """Delete the sync log lines that ended more than `days` days ago (KONTOR_SYNC_LOG_DAYS,
+    30 by default; issue 16 item 4). The sync history keeps its entries (their `run` is
+    cleared). Returns how many lines went."""
+    cutoff = clock() - timedelta(days=max(1, days))
+    old = SyncRun.select(SyncRun.id).where(       # started_at's index bounds the search
+        SyncRun.started_at < cutoff,
+        SyncRun.finished_at.is_null() | (SyncRun.finished_at < cutoff))
+    with db.atomic():
+        SyncConflict.update(run=None).where(SyncConflict.run.in_(old)).execute()
+        return SyncRun.delete().where(SyncRun.id.in_(old)).execute()
+
+
+def prune_job(config):
+    """The hourly job's body: prune the sync log (prune_log with SYNC_LOG_DAYS)."""
+    pruned = prune_log(config.get("SYNC_LOG_DAYS", DEFAULT_LOG_DAYS))
+    if pruned:
+        log.info("pruned %d old sync log lines", pruned)
+
+
+DEFAULT_LOG_DAYS = 30
