@@ -13,6 +13,7 @@ from blueprints import (
     profile,
     setup,
     support,
+    sync,
     users,
     web_accounts,
     websites,
@@ -20,4 +21,4 @@ from blueprints import (
 
 BLUEPRINTS = (main.bp, auth.bp, setup.bp, profile.bp, admin.bp, employees.bp, invitations.bp,
               users.bp, websites.bp, web_accounts.bp, contacts.bp, notes.bp, support.bp,
-              products.bp, incoming.bp, orders.bp)
+              products.bp, incoming.bp, orders.bp, sync.bp)

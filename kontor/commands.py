@@ -1,10 +1,12 @@
-"""CLI commands: `flask --app app <command>` (migrate, setup, setup-url, serve, run-jobs).
+"""CLI commands: `flask --app app <command>` (migrate, setup, setup-url, serve, run-jobs,
+business-demo).
 
 Every command that needs the tables applies the pending migrations first (`with_schema`), as
 `python app.py` does, so that a command on a new data folder works instead of failing with a
 missing table; a database that cannot be opened is said in one line, not a traceback.
 """
 import functools
+import os
 
 import click
 from flask import current_app
@@ -14,6 +16,7 @@ from kontor import company as company_rules
 from kontor import jobs, languages, passwords, storage, tokens
 from kontor import migrate as migrations
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
+from kontor.sync import business, demo, service
 from models import db
 
 
@@ -101,6 +104,53 @@ def register(app):
                 raise click.ClickException("Setup is already done.") from None
             tokens.revoke_open("setup")
         click.echo(f"Company {company_name!r} created; {email} is its first superuser.")
+
+    @app.cli.command("business-demo")
+    @click.argument("path")
+    @click.option("--contacts", default=200, show_default=True,
+                  type=click.IntRange(1, 1_000_000), help="How many firms to create.")
+    def business_demo_command(path, contacts):
+        """Create a sample business database in the default layout at PATH (a new SQLite
+        file, or a postgresql:// URL of an empty database) with Dutch, Norwegian and German
+        firms, their contact persons and notes, to try the sync with."""
+        url = path if "://" in path else f"sqlite:///{os.path.abspath(path)}"
+        if url.startswith("sqlite:///") and os.path.exists(url[len("sqlite:///"):]):
+            raise click.ClickException(f"{path} exists already; the demo makes a new file.")
+        try:
+            url, password = business.split_password(url)
+            database = business.open_business(url, password, create=True)
+        except business.BusinessDatabaseError as error:
+            raise click.ClickException(f"Cannot open {path}: {error.code}.") from None
+        try:
+            counts = demo.create_demo(database, contacts)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+        finally:
+            database.close()
+        click.echo(f"Business database created at {path}: " + ", ".join(
+            f"{count} {entity.replace('_', ' ')}" for entity, count in counts.items()) + ".")
+        click.echo(f"Its URL for Sync settings: {url}")
+
+    @app.cli.command("sync-now")
+    @with_schema
+    def sync_now_command():
+        """Run one sync cycle with the business database now and print its counts (the sync
+        must be active: Administration → Sync)."""
+        with db.connection_context():
+            if not service.state().active:
+                raise click.ClickException("The sync is not active (Administration → Sync).")
+            try:
+                run = service.run_sync(current_app.config)
+            finally:
+                jobs.release_leases()    # a serving process takes the next cycle at once
+            if run is None:
+                raise click.ClickException("Another Kontor process is syncing now; "
+                                           "its next cycle does the work.")
+            click.echo(f"Sync run {run.id}: {run.status.upper()}; read {run.read}, written to "
+                       f"the business database {run.to_business}, written to Kontor "
+                       f"{run.to_kontor}, conflicts {run.conflicts}.")
+            if run.status == "error":
+                raise click.ClickException(f"The run ended with an error: {run.error[:500]}")
 
     @app.cli.command("run-jobs")
     @with_schema

@@ -57,6 +57,8 @@ DEFAULT_SMTP_TIMEOUT_SECONDS = 20
 DEFAULT_IDLE_MINUTES = 20
 DEFAULT_ABSOLUTE_HOURS = 12
 DEFAULT_MAIL_INTERVAL_SECONDS = 5
+DEFAULT_SYNC_SECONDS = 15          # SPEC section 8: the sync runs every 15 seconds
+DEFAULT_SYNC_LOG_DAYS = 30         # issue 16 item 4: sync log lines are kept this many days
 DEFAULT_THREADS = 8
 DEFAULT_UPLOAD_MAX_MB = 20
 DEFAULT_REQUEST_MAX_MB = 60
@@ -210,6 +212,8 @@ def from_environment(environ=None) -> dict:
         "TRUSTED_PROXIES": proxies,
         "MAIL_INTERVAL_SECONDS": _int(env.get("KONTOR_MAIL_INTERVAL"),
                                       DEFAULT_MAIL_INTERVAL_SECONDS),
+        "SYNC_SECONDS": _int(env.get("KONTOR_SYNC_SECONDS"), DEFAULT_SYNC_SECONDS),
+        "SYNC_LOG_DAYS": _int(env.get("KONTOR_SYNC_LOG_DAYS"), DEFAULT_SYNC_LOG_DAYS),
         "THREADS": _int(env.get("KONTOR_THREADS"), DEFAULT_THREADS),
         "UPLOAD_MAX_MB": _int(env.get("KONTOR_UPLOAD_MAX_MB"), DEFAULT_UPLOAD_MAX_MB),
         "MAX_CONTENT_LENGTH": _int(env.get("KONTOR_REQUEST_MAX_MB"),

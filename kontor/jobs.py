@@ -18,6 +18,7 @@ from peewee import Case, IntegrityError
 
 from kontor import contact_import, kept_forms, mail, maintenance, sessions, uploads
 from kontor.storage import DataFolder
+from kontor.sync import service as sync_service
 from models import CaseFile, JobLease, db
 from models.clock import utcnow
 
@@ -29,9 +30,11 @@ JOB_THREADS = 4
 NODE_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def take_lease(name, holder, ttl: timedelta) -> bool:
-    """Take or renew the lease `name` for `holder`; False while another holder's is valid."""
-    now = utcnow()
+def take_lease(name, holder, ttl: timedelta, now=None) -> bool:
+    """Take or renew the lease `name` for `holder` until `now` (naive UTC; default the
+    clock's) + `ttl`; False while another holder's is valid. A takeover moves the epoch on,
+    so a former holder's fenced writes fail (kontor/sync/engine.py)."""
+    now = now or utcnow()
     with db.atomic():
         renewed = (JobLease.update(
             holder=holder, expires_at=now + ttl,
@@ -117,6 +120,11 @@ JOBS = {
     "purge_orphan_uploads": (purge_orphan_uploads, 3600),
     "undo_abandoned_imports": (undo_abandoned_imports, 60),
     "refresh_statistics": (refresh_statistics, 3600),
+    # the sync with the business database (SPEC section 8): a cycle while it is active; the
+    # sync's own lease (15 minutes) decides which process syncs (kontor/sync/engine.py)
+    "sync": (sync_service.sync_job, "SYNC_SECONDS"),
+    # sync log lines older than KONTOR_SYNC_LOG_DAYS go (issue 16 item 4)
+    "prune_sync_log": (sync_service.prune_job, 3600),
 }
 
 
@@ -135,6 +143,19 @@ def start_scheduler(config):
                           next_run_time=utcnow().replace(tzinfo=UTC))
     scheduler.start()
     return scheduler
+
+
+def ensure_scheduler(extensions, config, key="kontor_scheduler"):
+    """Start the scheduler again when the one in `extensions` (the app's, set by `app.main`)
+    has stopped: the Restart button of the sync log page (issue 16 item 4). A process that
+    never had one (the tests, `flask run`) gets none: only the serving entry point runs jobs.
+    Returns True when it started one."""
+    scheduler = extensions.get(key)
+    if scheduler is None or scheduler.running:
+        return False
+    extensions[key] = start_scheduler(config)
+    log.warning("the scheduler had stopped and is started again")
+    return True
 
 
 def status():

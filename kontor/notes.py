@@ -8,7 +8,7 @@ from peewee import fn
 from kontor import config, form_keys
 from kontor.errors import Refused
 from kontor.text import unix_lines
-from models import NoteEntry, Prepared, as_datetime, db
+from models import NoteEntry, Prepared, as_datetime, db, insert_rows
 from models.clock import utcnow
 
 
@@ -33,6 +33,30 @@ def add_entry(contact, text, author=None, person=None, form_key=None):
                                 text=text[:config.NOTE_ENTRY_MAX_LENGTH], author=author,
                                 author_name=author.display_name if author is not None else "",
                                 created_at=utcnow(), uid=uuid.uuid4().hex)
+
+
+def add_synced_entry(contact, text, author_name, created_at, uid, person=None):
+    """Append an entry that came from the business database (the sync, issue 16): its text,
+    author's name, time (naive UTC) and `uid` as the business database has them, so that the
+    entry is the same on both sides. Returns the NoteEntry; text past
+    config.NOTE_ENTRY_MAX_LENGTH is cut as a typed entry's would be."""
+    return NoteEntry.create(contact=contact, person=person,
+                            text=unix_lines(text or "")[:config.NOTE_ENTRY_MAX_LENGTH],
+                            author=None, author_name=(author_name or "")[:200],
+                            created_at=created_at, uid=uid)
+
+
+def add_synced_entries(rows):
+    """Append many entries from the business database at once (the sync's first run): `rows`
+    are dicts with `contact`, `person`, `text`, `author_name`, `created_at` and `uid`, as
+    `add_synced_entry` takes them. Call it inside a transaction. Returns the new ids in the
+    order of `rows`."""
+    clean = [dict(contact=row["contact"], person=row.get("person"),
+                  text=unix_lines(row.get("text") or "")[:config.NOTE_ENTRY_MAX_LENGTH],
+                  author=None, author_name=(row.get("author_name") or "")[:200],
+                  created_at=row.get("created_at") or utcnow(), uid=row["uid"])
+             for row in rows]
+    return insert_rows(NoteEntry, clean, returning=True)
 
 
 OLDEST_FIRST = (NoteEntry.created_at, NoteEntry.id)

@@ -13,6 +13,8 @@ module (`from models import User, db`):
 - `models.portal`: the websites and their e-mail texts;
 - `models.catalog`: the products the portal offers and the websites that offer them;
 - `models.orders`: the customers' baskets and their orders with lines and events;
+- `models.sync`: the sync with the business database: settings, identity map, agreed
+  states, sync log, sync history, sync computers;
 - `models.system`: the e-mail outbox, the audit log, the scheduled jobs' leases, the used
   one-time form keys.
 
@@ -39,6 +41,7 @@ from models.db import (
     Prepared,
     as_datetime,
     db,
+    insert_rows,
     is_sqlite,
     locked,
     open_database,
@@ -46,6 +49,14 @@ from models.db import (
 from models.orders import BasketLine, Order, OrderEvent, OrderLine
 from models.portal import Website, WebsiteText
 from models.support import CaseCategory, CaseEvent, CaseFile, CaseMessage, CaseType, SupportCase
+from models.sync import (
+    SyncBase,
+    SyncBinding,
+    SyncConflict,
+    SyncNode,
+    SyncRun,
+    SyncState,
+)
 from models.system import AuditEvent, FormKey, JobLease, KeptForm, OutboxMessage
 from models.web_accounts import IncomingItem, WebAccount, WebAccountEvent
 
@@ -55,7 +66,8 @@ ALL_MODELS = [Company, Employee, User, Website, WebsiteText, UserSession, Token,
               CaseType, SupportCase, CaseMessage, CaseFile, CaseEvent, WebAccount,
               IncomingItem, WebAccountEvent, OutboxMessage,
               AuditEvent, JobLease, FormKey, KeptForm, Product, ProductWebsite,
-              BasketLine, Order, OrderLine, OrderEvent]
+              BasketLine, Order, OrderLine, OrderEvent,
+              SyncState, SyncBinding, SyncBase, SyncRun, SyncConflict, SyncNode]
 
 __all__ = [
     "ALL_MODELS",
@@ -66,6 +78,12 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "SQLITE_PRAGMAS",
+    "SyncBase",
+    "SyncBinding",
+    "SyncConflict",
+    "SyncNode",
+    "SyncRun",
+    "SyncState",
     "AuditEvent",
     "BaseModel",
     "CaseCategory",
@@ -92,6 +110,7 @@ __all__ = [
     "UserSession",
     "as_datetime",
     "db",
+    "insert_rows",
     "is_sqlite",
     "locked",
     "open_database",

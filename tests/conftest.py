@@ -31,6 +31,7 @@ from helpers import (  # noqa: E402
     signed_in,
 )
 from support_helpers import category, customer, type_of_request  # noqa: E402
+from sync_helpers import Business  # noqa: E402
 
 from app import create_app  # noqa: E402
 from kontor import mail, migrate, support  # noqa: E402
@@ -325,3 +326,25 @@ def mila(app, desk):
 @pytest.fixture
 def mila_client(app, mila):
     return signed_in(app, mila)
+
+
+# --- the sync's business database --------------------------------------------------------
+
+# the business side on PostgreSQL too in the PostgreSQL run (CI runs both)
+BUSINESS_DATABASES = ["sqlite", "postgresql"] if ON_POSTGRES else ["sqlite"]
+
+
+@pytest.fixture(params=BUSINESS_DATABASES)
+def firm(request, app, tmp_path, pg_server):
+    """The business database (empty tables of the default layout): a SQLite file, and in the
+    PostgreSQL run a PostgreSQL database as well."""
+    if request.param == "sqlite":
+        side = Business(f"sqlite:///{tmp_path / 'business.db'}")
+        yield side
+        side.database.close()
+        return
+    name = f"kontor_b_{uuid.uuid4().hex[:10]}"
+    side = Business(pg_server.create(name))
+    yield side
+    side.database.close()
+    pg_server.drop(name)

@@ -1,7 +1,8 @@
 """A contact's timeline: the events on it, newest first, for its page and its timeline page.
 The events are note entries (the contact's and its persons'), saved changes, the support
 cases the reader may see, what happened to the contact's web accounts (issue 13), to its
-orders from the portals (issue 14 item 4) and the website data imported into it (issue 15)."""
+orders from the portals (issue 14 item 4), the website data imported into it (issue 15) and
+the sync's conflicts, deletes and restores of the contact (the sync history; issue 16 item 5)."""
 import json
 from collections import namedtuple
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from models import (
     OrderEvent,
     Prepared,
     SupportCase,
+    SyncConflict,
     User,
     WebAccount,
     WebAccountEvent,
@@ -33,7 +35,7 @@ class Event:
     the changed fields {field: [old, new]}, the person's name or the case it shows."""
     at: object
     kind: str          # "note", "person_note", "change", "case", "web_account", "incoming",
-    #                    "order"
+    #                    "order", "sync"
     who: str
     text: str = ""
     changes: dict = None
@@ -42,6 +44,7 @@ class Event:
     web_account: object = None   # a WebAccountEvent, with `.web_account.website` joined
     incoming: object = None      # an IncomingItem imported into the contact, website joined
     order: object = None         # an OrderEvent, with `.order` joined
+    sync: object = None          # a SyncConflict (the sync history) of the contact
 
 
 TIMELINE_ON_PAGE = 10      # the contact page shows the newest; the timeline page the rest
@@ -59,6 +62,14 @@ _TIMELINE_CHANGES = Prepared(lambda contact_id, limit: (
                   .join(User, JOIN.LEFT_OUTER, on=(ContactChange.user == User.id)))
     .where(ContactChange.contact == contact_id)
     .order_by(ContactChange.version.desc()).limit(limit)))
+_TIMELINE_SYNC = Prepared(lambda contact_id, limit: (
+    SyncConflict.select(SyncConflict.id, SyncConflict.at, SyncConflict.field,
+                        SyncConflict.kontor_value, SyncConflict.business_value,
+                        SyncConflict.resolution)
+    .where(SyncConflict.entity == "contacts", SyncConflict.kontor_id == contact_id)
+    .order_by(SyncConflict.at.desc()).limit(limit)))
+
+
 def _timeline_web_accounts(of_account):
     """The prepared query of the web-account events on a contact's timeline: those recorded
     on the contact (`of_account` False), or those of the web accounts linked to it now
@@ -127,8 +138,9 @@ def _with_email_then(events):
 
 def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
     """Notes (the contact's and its persons'), changes, the support cases `user` may see,
-    web-account and order events, newest first: one page of events (a list of Event), and
-    whether older ones follow."""
+    web-account and order events, imported website data and the sync history's entries of the
+    contact, newest first: one page of events (a list of Event), and whether older ones
+    follow."""
     need = page * per_page + 1           # enough of each kind to fill this page and peek past
     events = [Event(as_datetime(at), "person_note" if person_id else "note", author, text,
                     person=person or "")
@@ -150,6 +162,8 @@ def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
                for item in _TIMELINE_INCOMING(contact.id, need)]
     events += [Event(event.at, "order", event.user.display_name if event.user_id else "",
                      order=event) for event in _TIMELINE_ORDERS(contact.id, need)]
+    events += [Event(entry.at, "sync", "", sync=entry)
+               for entry in _TIMELINE_SYNC(contact.id, need)]
     events.sort(key=lambda e: e.at, reverse=True)
     start = (page - 1) * per_page
     return events[start:start + per_page], len(events) > start + per_page

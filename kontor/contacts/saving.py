@@ -8,12 +8,18 @@ from decimal import Decimal
 from peewee import JOIN, IntegrityError
 
 from kontor import form_keys
-from kontor.contacts.register import FIELDS, PERSON_FIELDS, derived_fields, next_customer_number
+from kontor.contacts.register import (
+    FIELDS,
+    PERSON_FIELDS,
+    derived_fields,
+    get,
+    next_customer_number,
+)
 from kontor.errors import Refused
 from kontor.mail import normalise_email
 from kontor.matching import home_country, person_keys
 from kontor.versions import update_if_unchanged
-from models import Contact, ContactChange, ContactPerson, User, db, with_employee
+from models import Contact, ContactChange, ContactPerson, User, db, insert_rows, with_employee
 from models.clock import utcnow
 
 
@@ -159,7 +165,7 @@ def update(contact_id, values, opened_version, user=None, contact_import=None):
     """
     values = _clean(values)
     with db.atomic():
-        current = Contact.get_by_id(contact_id)
+        current = _existing(contact_id)
         if current.version != opened_version:
             theirs = list(with_employee(
                 ContactChange.select(ContactChange, User)
@@ -175,17 +181,59 @@ def update(contact_id, values, opened_version, user=None, contact_import=None):
             return current
         merged = {k: getattr(current, k) for k in FIELDS}
         merged.update(values, customer_number=current.customer_number)
-        updated = (Contact.update(**values, **derived_fields(merged),
-                                  version=Contact.version + 1, updated_at=utcnow(),
-                                  updated_by=user)
-                   .where(Contact.id == contact_id, Contact.version == opened_version)
-                   .execute())
+        updated = _update_row(contact_id, opened_version,
+                              dict(values, **derived_fields(merged), updated_at=utcnow(),
+                                   updated_by=user))
         if not updated:   # cannot happen inside the write transaction, but never overwrite
             raise EditConflict(current, [])
-        ContactChange.create(contact=contact_id, version=opened_version + 1, user=user,
-                             changes=json.dumps(changes, default=str),
-                             contact_import=contact_import)
-    return Contact.get_by_id(contact_id)
+        insert_rows(ContactChange, [dict(contact=contact_id, version=opened_version + 1,
+                                         user=user, at=utcnow(),
+                                         changes=json.dumps(changes, default=str),
+                                         contact_import=contact_import)])
+    return _existing(contact_id)
+
+
+def _update_row(contact_id, opened_version, values):
+    """UPDATE the contact's columns `values` (field names) and move its version on, if it is
+    still at `opened_version`; the number of rows changed (0 or 1). The SQL is written here:
+    Peewee spends about 0.1 ms a column generating it, and the sync saves contacts by the
+    hundred (issue 16)."""
+    fields = [Contact._meta.fields[name] for name in values]
+    assignments = ", ".join(f'"{field.column_name}" = {db.param}' for field in fields)
+    params = [field.db_value(values[field.name]) for field in fields]
+    cursor = db.execute_sql(
+        f'UPDATE "contact" SET {assignments}, "version" = "version" + 1 '
+        f'WHERE "id" = {db.param} AND "version" = {db.param}',
+        [*params, contact_id, opened_version])
+    return cursor.rowcount
+
+
+def _existing(contact_id):
+    """The contact, read by a prepared query (the sync updates hundreds in a row); raises
+    Contact.DoesNotExist."""
+    found = get(contact_id)
+    if found is None:
+        raise Contact.DoesNotExist(f"no contact {contact_id}")
+    return found
+
+
+def add_persons(rows):
+    """Add many contact persons at once (the sync's first run, issue 16): `rows` is a list of
+    dicts with `contact` (an id) and PERSON_FIELDS, cleaned as `save_person` cleans them.
+    Call it inside a transaction. Returns the new persons' ids in the order of `rows`."""
+    clean = []
+    for values in rows:
+        row = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()
+               if k in PERSON_FIELDS}
+        if "email" in row:
+            row["email"] = normalise_email(row["email"])
+        if row.get("active") is None:
+            row["active"] = True
+        clean.append(dict(row, contact=values["contact"]))
+    now = utcnow()
+    blank = {name: ContactPerson._meta.fields[name].default for name in PERSON_FIELDS}
+    return insert_rows(ContactPerson, [dict(blank, **row, version=1, created_at=now,
+                                            updated_at=now) for row in clean], returning=True)
 
 
 def save_person(contact, person, values, opened_version=None, form_key=None):

@@ -92,7 +92,8 @@ def compile_translations():
 class LiveServer:
     """`python app.py` in a subprocess, on its own port, data folder and database."""
 
-    def __init__(self, data_dir, smtp_port):
+    def __init__(self, data_dir, smtp_port, env=None):
+        self.extra_env = dict(env or {})
         self.data_dir = Path(data_dir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -110,6 +111,7 @@ class LiveServer:
                    KONTOR_PORT=str(self.port), KONTOR_BASE_URL=self.url,
                    SMTP_HOST="127.0.0.1", SMTP_PORT=str(self.smtp_port),
                    KONTOR_MAIL_INTERVAL="1", PYTHONUNBUFFERED="1")
+        env.update(self.extra_env)
         env.pop("KONTOR_TESTING", None)
         if ON_POSTGRES:
             self.database_url = self._create_pg_database()
@@ -235,12 +237,13 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def server_factory(tmp_path_factory, smtp):
-    """Start a new Kontor on an empty database: `server_factory()`."""
+    """Start a new Kontor on an empty database: `server_factory()`, or with settings of its
+    own: `server_factory(KONTOR_SYNC_SECONDS="3600")`."""
     compile_translations()
     started = []
 
-    def start():
-        server = LiveServer(tmp_path_factory.mktemp("kontor"), smtp.port)
+    def start(**env):
+        server = LiveServer(tmp_path_factory.mktemp("kontor"), smtp.port, env)
         started.append(server)
         return server.start()
     yield start

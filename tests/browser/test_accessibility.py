@@ -259,6 +259,16 @@ PAGES = {
     "signed-in-now": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/sessions")),
     "outbox": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/outbox")),
     "audit-log": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/audit")),
+    # the sync pages (issue 16); tests/browser/test_sync_story.py checks them filled in
+    "sync-settings": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/sync")),
+    "sync-settings-errors": ("admin", DESKTOP, lambda p, x: (
+        p.goto(x.site.url + "/admin/sync"),
+        p.get_by_label("Business database address").fill("http://not-a-database"),
+        p.get_by_label("Mapping (TOML)").fill("[contacts\n"),
+        submit(p, "Save sync settings"))),
+    "sync-log": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/sync/log")),
+    "sync-history": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/sync/history")),
+    "sync-settings-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/sync")),
     "not-found": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/no-such-page")),
     "not-found-anonymous": ("anonymous", DESKTOP,
                             lambda p, x: p.goto(x.site.url + "/setup/no-such-token")),
@@ -315,6 +325,8 @@ EXPECTED_HEADING = {
     "portal-inquiries": "My inquiries", "portal-inquiry-new": "Send an inquiry",
     "portal-inquiry": "Opening hours", "portal-cases": "Support cases",
     "portal-case-new": "New support case", "portal-cases-unlinked": "Support cases",
+    "sync-settings": "Sync with the business database", "sync-log": "Sync log",
+    "sync-history": "Sync history",
     "not-found-anonymous": "Page not found", "not-allowed": "Not allowed",
 }
 

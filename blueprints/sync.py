@@ -1,0 +1,397 @@
+"""The sync pages (SPEC section 8; issue 16 items 2, 4 and 5), for superusers under
+Administration → Sync: the settings with Test connection and Activate, the sync log with its
+Restart button, and the sync history with the records a delete took away. The rules live in
+kontor/sync/service.py; these views only word what it answers."""
+import json
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from playhouse.flask_utils import get_object_or_404
+from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from blueprints.contacts import FIELD_LABELS
+from blueprints.filters import per_request
+from blueprints.forms import ActionForm, Form
+from kontor import audit, jobs, versions
+from kontor import company as company_rules
+from kontor.access import superuser_required
+from kontor.paging import paginate
+from kontor.sync import secret, service
+from kontor.sync.business import BusinessDatabaseError
+from kontor.sync.layout import MappingError
+from kontor.web import current_company
+from models import SyncConflict, SyncRun, User
+
+bp = Blueprint("sync", __name__, url_prefix="/admin/sync")
+
+MAX_MAPPING = 20_000   # characters of a mapping file: a few hundred lines are plenty
+
+ENTITY_LABELS = {
+    "employees": _l("Employees"), "contacts": _l("Contacts"),
+    "contact_persons": _l("Contact persons"), "note_entries": _l("Notes"),
+}
+ENTITY_ONE = {
+    "employees": _l("Employee"), "contacts": _l("Contact"),
+    "contact_persons": _l("Contact person"), "note_entries": _l("Note"),
+}
+SYNC_FIELD_LABELS = {
+    **FIELD_LABELS, "customer_number": _l("Customer number"), "title": _l("Job title"),
+    "department": _l("Department"), "contact_id": _l("Contact"),
+    "person_id": _l("Contact person"), "text": _l("Text"), "author": _l("Author"),
+    "created_at": _l("Created"), "uid": _l("Note number"),
+}
+# Kontor's own bookkeeping columns, left out where a deleted record is shown
+INTERNAL_COLUMNS = {"name_norm", "sort_name", "sort_city", "search_text", "version",
+                    "updated_at", "updated_by", "contact_import", "email_norm"}
+RESOLUTIONS = {
+    "business": _l("Business database"), "kontor": _l("Kontor"),
+    "deleted": _l("Deleted (record kept here)"), "restored": _l("Restored"),
+    "unbound": _l("Not bound: same number, other name"),
+}
+# What is wrong with the business database or the mapping, one message per code (kontor/sync
+# business.py and layout.py; the sync log's Error lines carry the same codes).
+PROBLEMS = {
+    "bad_url": _l("This is not a database address Kontor can use. Write sqlite:////path/to/"
+                  "file.db for a SQLite file or postgresql://user@host:5432/name for "
+                  "PostgreSQL."),
+    "no_file": _l("There is no database file at %(path)s."),
+    "network_share": _l("%(path)s is on a network share. A SQLite file must be on this "
+                        "computer's own disk: its locks do not hold over a network."),
+    "unreachable": _l("No database server answers at this address. Check the host name and "
+                      "port, and that the server runs."),
+    "login_refused": _l("The database server refused the login: check the user name and the "
+                        "password."),
+    "no_database": _l("The database server has no database of this name."),
+    "table_missing": _l("The table %(table)s is missing (for %(entity)s)."),
+    "column_missing": _l("The table %(table)s has no column %(column)s."),
+    "wrong_type": _l("The column %(column)s of the table %(table)s has the type %(found)s; "
+                     "Kontor needs %(expected)s there."),
+    "failed": _l("The database answered with an error: %(detail)s"),
+    "password_unreadable": _l("The stored password cannot be read any more (the data "
+                              "folder's key changed). Enter the password again."),
+    "lease_lost": _l("Another Kontor process took over the sync during this run; it goes on "
+                     "from where this one stopped."),
+    "interrupted": _l("The run was interrupted; the next run repeats it."),
+    "records": _l("Some records could not be synced:"),
+}
+MAPPING_PROBLEMS = {
+    "syntax": _l("The mapping is not valid TOML: %(detail)s"),
+    "section": _l("The mapping has a section Kontor does not know: [%(section)s]. Use "
+                  "[employees], [contacts], [contact_persons] or [note_entries]."),
+    "unknown_field": _l("The section [%(section)s] maps a field Kontor does not have: "
+                        "%(field)s."),
+    "required": _l("The section [%(section)s] must map the field %(field)s."),
+    "name": _l("The table or column name at %(where)s cannot be used: it must be 1 to 128 "
+               "printable characters without quotes."),
+    "key_type": _l("The key_type of [%(section)s] must be integer or text."),
+}
+RECORD_REASONS = {
+    "unfit": _l("the value does not fit the field"),
+    "duplicate_email": _l("another record has this e-mail address"),
+    "number_taken": _l("another contact has this customer number"),
+    "parent_missing": _l("the record it belongs to is not synced"),
+    "in_use": _l("it is still in use and cannot be deleted"),
+}
+TYPES = {"text": _l("text"), "integer": _l("a whole number"), "decimal": _l("a number"),
+         "boolean": _l("yes/no"), "timestamp": _l("a date and time")}
+REFUSALS = {
+    "not_superuser": _l("Only a superuser can activate the sync."),
+    "not_ready": _l("Complete the checklist first."),
+    "no_settings": _l("Save the business database's address first."),
+    "active": _l("The sync is active: its settings cannot change while it runs."),
+}
+
+
+def problem_message(code, params=None):
+    """The reader's words for a problem `code` with `params` (the names involved)."""
+    params = dict(params or {})
+    if code == "mapping":
+        code = params.pop("problem", "")
+        template = MAPPING_PROBLEMS.get(code)
+    else:
+        template = PROBLEMS.get(code)
+    if template is None:
+        return _("The sync stopped with an unexpected problem (%(code)s).", code=code)
+    if code == "table_missing":
+        params["entity"] = ENTITY_LABELS.get(params.get("entity"), params.get("entity", ""))
+    if code == "wrong_type":
+        params["expected"] = TYPES.get(params.get("expected"), params.get("expected", ""))
+    values = {name: params.get(name, "") for name in
+              ("path", "table", "entity", "column", "found", "expected", "detail", "section",
+               "field", "where")}
+    return str(template) % values
+
+
+def record_lines(problem):
+    """The lines of a "records" Error: each record, its field and what is wrong."""
+    lines = []
+    for entry in problem.get("records", []):
+        what = ENTITY_ONE.get(entry.get("entity"), entry.get("entity", ""))
+        name = entry.get("label") or entry.get("record", "")
+        reason = RECORD_REASONS.get(entry.get("reason"), entry.get("reason", ""))
+        field = entry.get("field")
+        if field:
+            lines.append(_("%(what)s %(name)s, field %(field)s: %(reason)s (“%(value)s”).",
+                           what=what, name=name, field=SYNC_FIELD_LABELS.get(field, field),
+                           reason=reason, value=entry.get("value", "")))
+        else:
+            lines.append(_("%(what)s %(name)s: %(reason)s.", what=what, name=name,
+                           reason=reason))
+    if problem.get("more"):
+        lines.append(_("… and %(count)s more.", count=problem["more"]))
+    return lines
+
+
+def described(exception):
+    """The message for a BusinessDatabaseError, MappingError or SecretUnreadable."""
+    if isinstance(exception, MappingError):
+        return problem_message("mapping", {"problem": exception.code, **exception.params})
+    if isinstance(exception, secret.SecretUnreadable):
+        return problem_message("password_unreadable")
+    return problem_message(exception.code, exception.params)
+
+
+@bp.app_template_filter("sync_field")
+@per_request
+def sync_field(name):
+    """A synced field's name in the reader's words (the column name when there are none)."""
+    return SYNC_FIELD_LABELS.get(name, name)
+
+
+class SettingsForm(Form):
+    url = StringField(_l("Business database address"),
+                      validators=[DataRequired(), Length(max=500)],
+                      description=_l("sqlite:////path/to/file.db (a file on this computer's "
+                                     "own disk) or postgresql://user@host:5432/name"))
+    password = PasswordField(_l("Database password"), validators=[Length(max=200)],
+                             description=_l("Leave empty to keep the stored password. It is "
+                                            "stored encrypted and never shown again."),
+                             render_kw={"autocomplete": "new-password"})
+    mapping = TextAreaField(_l("Mapping (TOML)"), validators=[Length(max=MAX_MAPPING)],
+                            description=_l("Empty for the default table layout; see the README "
+                                           "for mapping other table and column names."),
+                            render_kw={"rows": 8, "spellcheck": "false"})
+    version = HiddenField()
+    submit = SubmitField(_l("Save sync settings"))
+
+
+class ActivateForm(Form):
+    password = PasswordField(_l("Your password"), validators=[DataRequired(), Length(max=200)],
+                             render_kw={"autocomplete": "current-password"})
+    submit = SubmitField(_l("Activate the sync"))
+
+
+def settings_page(form=None, activate_form=None, status=200, **extra):
+    current = service.state()
+    if form is None:
+        form = SettingsForm(obj=current, formdata=None)
+        form.url.data = current.business_url
+        form.version.data = current.version
+    owner = User.get_or_none(User.id == current.owner_id) if current.owner_id else None
+    return render_template(
+        "sync/settings.html", state=current, form=form, owner=owner,
+        activate_form=activate_form or ActivateForm(formdata=None, prefix="activate"),
+        test_form=ActionForm(),
+        missing=company_rules.missing_for_readiness(current_company(), current_user),
+        stopped=service.stopped_since(), restart_form=ActionForm(), **extra), status
+
+
+@bp.route("", methods=["GET", "POST"])
+@superuser_required
+def settings():
+    """Sync settings: the business database's address, its password and the mapping."""
+    if request.method == "GET":
+        return settings_page()
+    form = SettingsForm()
+    if form.validate_on_submit():
+        try:
+            service.save_settings(current_app.config["DATA_DIR"], form.url.data,
+                                  form.password.data, form.mapping.data,
+                                  versions.opened_version(form.version.data), current_user,
+                                  ip=request.remote_addr)
+        except BusinessDatabaseError as problem:
+            form.url.errors.append(described(problem))
+        except MappingError as problem:
+            form.mapping.errors.append(described(problem))
+        except service.SyncRefused as refused:
+            flash(str(REFUSALS.get(refused.reason, refused.reason)), "error")
+            return redirect(url_for("sync.settings"))
+        except versions.ChangedMeanwhile as clash:
+            form.version.data = clash.current.version   # saving again overwrites knowingly
+            return settings_page(form, status=409, changed=True)
+        else:
+            flash(_("Sync settings saved. Test the connection next."), "success")
+            return redirect(url_for("sync.settings"))
+    return settings_page(form, status=400)
+
+
+@bp.route("/test", methods=["POST"])
+@superuser_required
+def test_connection():
+    """Test connection with the stored settings: what is wrong, or the rows per table."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        report = service.check_stored(current_app.config["DATA_DIR"])
+    except service.SyncRefused as refused:
+        return settings_page(test_problem=str(REFUSALS[refused.reason]), status=400)
+    except (BusinessDatabaseError, MappingError, secret.SecretUnreadable) as problem:
+        code = getattr(problem, "code", "password_unreadable")
+        audit.record("sync.test", current_user, target=service.state().business_url,
+                     detail=f"failed: {code}", ip=request.remote_addr)
+        return settings_page(test_problem=described(problem))
+    audit.record("sync.test", current_user, target=service.state().business_url,
+                 detail="ok", ip=request.remote_addr)
+    counts = [(ENTITY_LABELS.get(name, name), count) for name, count in report.counts.items()]
+    return settings_page(test_counts=counts)
+
+
+@bp.route("/activate", methods=["POST"])
+@superuser_required
+def activate():
+    """Activate the sync: the superuser confirms with their own password."""
+    form = ActivateForm(prefix="activate")
+    if not form.validate_on_submit():
+        return settings_page(activate_form=form, status=400)
+    try:
+        service.activate(current_app.config["DATA_DIR"], current_user, form.password.data,
+                         ip=request.remote_addr)
+    except service.SyncRefused as refused:
+        if refused.reason == "wrong_password":
+            form.password.errors.append(_("This is not your password."))
+        elif refused.reason == "connection":
+            form.password.errors.append(
+                _("The connection test failed: %(problem)s", problem=described(refused.problem)))
+        else:
+            form.password.errors.append(str(REFUSALS.get(refused.reason, refused.reason)))
+        form.password.data = ""
+        return settings_page(activate_form=form, status=400)
+    flash(_("The sync is active. The first sync runs in the background now."), "success")
+    return redirect(url_for("sync.settings"))
+
+
+class RunLine:
+    """One sync log line as the page shows it: the SyncRun and its worded message."""
+
+    def __init__(self, run):
+        self.run = run
+        self.message = ""
+        self.details = []
+        if run.status == "error":
+            problem = service.error_of(run)
+            self.message = problem_message(problem.get("code", ""), problem)
+            if problem.get("code") == "records":
+                self.details = record_lines(problem)
+
+
+@bp.route("/log")
+@superuser_required
+def log():
+    """The sync log: one line per run (quiet runs folded), newest first, 50 to a page."""
+    page = paginate(SyncRun.select().order_by(SyncRun.id.desc()), request.args.get("page"))
+    return render_template("sync/log.html", page=page,
+                           lines=[RunLine(run) for run in page.items],
+                           state=service.state(), stopped=service.stopped_since(),
+                           restart_form=ActionForm(), run_form=ActionForm())
+
+
+@bp.route("/restart", methods=["POST"])
+@superuser_required
+def restart():
+    """Restart the sync service: the scheduler if it stopped, and one cycle now."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    started = jobs.ensure_scheduler(current_app.extensions, current_app.config)
+    return ran_now("sync.restart", "scheduler started; " if started else "")
+
+
+@bp.route("/run", methods=["POST"])
+@superuser_required
+def run_now():
+    """Run one cycle now, without waiting for the next scheduled one."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return ran_now("sync.run")
+
+
+def ran_now(action, detail=""):
+    """Run one cycle now; audit it as `action` and say how it went on the sync log."""
+    run = service.run_now(current_app.config)
+    audit.record(action, current_user, ip=request.remote_addr,
+                 detail=detail + (f"run {run.id} {run.status}" if run is not None else "no run"))
+    if run is None:
+        flash(_("No sync ran now: the sync is not active, or another Kontor process is "
+                "syncing."), "info")
+    elif run.status == "ok":
+        flash(_("The sync ran now."), "success")
+    else:
+        flash(_("The sync ran now and ended with an error: see the newest line."), "error")
+    return redirect(url_for("sync.log"))
+
+
+@bp.route("/history")
+@superuser_required
+def history():
+    """The sync history (conflicts, deletes, restores), newest first; filter by entity."""
+    entity = request.args.get("entity", "")
+    query = SyncConflict.select().order_by(SyncConflict.at.desc(), SyncConflict.id.desc())
+    if entity in ENTITY_LABELS:
+        query = query.where(SyncConflict.entity == entity)
+    else:
+        entity = ""
+    page = paginate(query, request.args.get("page"))
+    return render_template("sync/history.html", page=page, entity=entity,
+                           entities=ENTITY_LABELS, entity_one=ENTITY_ONE,
+                           resolutions=RESOLUTIONS)
+
+
+GROUP_LABELS = {"persons": _l("Contact persons"), "notes": _l("Notes")}
+
+
+def record_shown(text):
+    """A deleted or restored record's JSON (kontor/sync engine's `row`) for a table: its own
+    fields as (label, value) pairs, and what belonged to it (persons, notes) as (group label,
+    [pairs per row]). Text that is no JSON object shows nothing."""
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    fields, groups = [], []
+    for name, value in data.items():
+        if isinstance(value, list):
+            rows = [[(_field_label(k), _shown(v)) for k, v in item.items()
+                     if k not in INTERNAL_COLUMNS]
+                    for item in value if isinstance(item, dict)]
+            groups.append((GROUP_LABELS.get(name, name), rows))
+        elif name not in INTERNAL_COLUMNS:
+            fields.append((_field_label(name), _shown(value)))
+    return fields, groups
+
+
+def _field_label(name):
+    return SYNC_FIELD_LABELS.get(name, name)
+
+
+def _shown(value):
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+@bp.route("/history/<int:entry_id>")
+@superuser_required
+def history_entry(entry_id):
+    """One entry of the sync history with the whole record a delete took away."""
+    entry = get_object_or_404(SyncConflict, SyncConflict.id == entry_id)
+    fields, groups = record_shown(entry.row)
+    return render_template("sync/entry.html", entry=entry, fields=fields, groups=groups,
+                           entity_one=ENTITY_ONE, resolutions=RESOLUTIONS)

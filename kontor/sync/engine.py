@@ -1,0 +1,706 @@
+"""One sync cycle between Kontor and the business database (SPEC section 8; SYNC.md, "One
+cycle"; issue 16 item 3). Nothing here imports Flask.
+
+A cycle takes the sync lease, then for each entity (employees, contacts, contact persons,
+note entries, parents first):
+
+A. reads the business table page by page (keyset order, so memory stays flat) and hashes each
+   row: a bound row whose hash equals the agreed state's is unchanged; the rest are candidates;
+B. reads Kontor's (id, change counter) pairs: a bound record whose counter moved, or an unbound
+   one, is a candidate;
+C. bindings whose business row or Kontor record is gone are deletes.
+
+Candidates are merged field by field against the agreed state (kontor.sync.values.merge) and
+written in batches: per batch one Kontor write transaction (SQLite: BEGIN IMMEDIATE) that
+first checks the lease epoch (fencing) and that Kontor's records are still at the counters
+read; inside it the **business side is written first**, each row compare-and-set against
+the hash read (a row changed meanwhile is left for the next cycle), and committed; then
+Kontor's records are written through the domain functions, with their bindings, agreed
+states and history rows, and committed. Interrupted anywhere, the next cycle repeats the
+work safely: a business write whose Kontor half was lost is found again, bound by its
+natural key, and merged against the old agreed state.
+"""
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from peewee import IntegrityError, PostgresqlDatabase, SqliteDatabase
+
+from kontor import jobs
+from kontor.errors import Refused
+from kontor.sync.kontor_side import ADAPTERS, SkipRecord
+from kontor.sync.layout import Layout, business_models
+from kontor.sync.values import UnfitValue, canon, merge, python_value, record_hash
+from models import JobLease, SyncBase, SyncBinding, SyncConflict, SyncRun, db, insert_rows
+from models.clock import utcnow
+
+log = logging.getLogger("kontor.sync")
+LEASE_NAME = "sync"
+LEASE_TTL = timedelta(minutes=15)     # SPEC section 8: another computer takes over after this
+BATCH = 200                           # records per write transaction
+PAGE = 1000                           # business rows read per query
+ORDER = ("employees", "contacts", "contact_persons", "note_entries")
+
+
+class LeaseLost(Exception):
+    """Another process holds the sync lease now (a newer epoch): this cycle stops writing."""
+
+
+class Interrupted(Exception):
+    """Raised by a test's `interrupt` hook to stop a cycle at one write position."""
+
+
+class BusinessSide:
+    """The business database seen through a layout: canonical records, keyset scans and the
+    compare-and-set writes of one cycle. `database` is a connected Peewee database."""
+
+    def __init__(self, database, layout: Layout):
+        self.database = database
+        self.layout = layout
+        self.models = business_models(layout, database)
+        self.for_update = isinstance(database, PostgresqlDatabase)
+        self._fields, self._select = {}, {}
+
+    def transaction(self):
+        """A write transaction on the business database: on SQLite BEGIN IMMEDIATE, so that
+        it waits for the desktop program's writes (busy timeout) instead of failing with
+        "database is locked" when it upgrades from reading to writing."""
+        if isinstance(self.database, SqliteDatabase):
+            return self.database.atomic(lock_type="IMMEDIATE")
+        return self.database.atomic()
+
+    def fields(self, entity):
+        found = self._fields.get(entity)
+        if found is None:
+            table = self.layout[entity]
+            found = self._fields[entity] = [f for f in table.entity.fields
+                                            if f.name in table.columns]
+        return found
+
+    def _sql(self, entity):
+        """The SELECT of the key and the synced columns (tuples in that order), written
+        once per entity: {"scan", "first", "by_key", "in"} (a page after a key, the first
+        page, one row, and the start of a look-up of several)."""
+        found = self._select.get(entity)
+        if found is None:
+            model = self.models[entity]
+            columns = [model.key] + [getattr(model, f.name) for f in self.fields(entity)]
+            base, _params = model.select(*columns).sql()
+            key = f'"t1"."{model.key.column_name}"'
+            param = self.database.param
+            order = f" ORDER BY {key} LIMIT {PAGE}"
+            lock = " FOR UPDATE" if self.for_update else ""
+            found = self._select[entity] = {
+                "first": base + order, "scan": f"{base} WHERE {key} > {param}{order}",
+                "by_key": f"{base} WHERE {key} = {param}{lock}", "in": f"{base} WHERE {key} IN "}
+        return found
+
+    def record(self, entity, row) -> dict:
+        """The canonical record of a business row (a tuple: key, then the synced columns in
+        the layout's order). Raises UnfitValue."""
+        return {spec.name: canon(spec, value)
+                for spec, value in zip(self.fields(entity), row[1:], strict=True)}
+
+    def key_value(self, entity, text):
+        return int(text) if self.layout[entity].key_type == "integer" else text
+
+    def scan(self, entity):
+        """Yield (business key as text, row tuple) for every row, in key order, a page
+        (PAGE rows) per query, so that memory stays flat."""
+        sql = self._sql(entity)
+        rows = self.database.execute_sql(sql["first"]).fetchall()
+        while rows:
+            for row in rows:
+                yield str(row[0]), row
+            if len(rows) < PAGE:
+                return
+            rows = self.database.execute_sql(sql["scan"], (rows[-1][0],)).fetchall()
+
+    def fetch(self, entity, keys) -> dict:
+        """{key text: row tuple} of the rows with `keys` (texts) that exist."""
+        sql = self._sql(entity)["in"]
+        found = {}
+        values = [self.key_value(entity, key) for key in keys]
+        for start in range(0, len(values), 500):
+            part = values[start:start + 500]
+            marks = ", ".join([self.database.param] * len(part))
+            for row in self.database.execute_sql(f"{sql}({marks})", part).fetchall():
+                found[str(row[0])] = row
+        return found
+
+    def current(self, entity, key):
+        """The row tuple `key` read for a compare-and-set (locked on PostgreSQL), or None."""
+        return self.database.execute_sql(self._sql(entity)["by_key"],
+                                         (self.key_value(entity, key),)).fetchone()
+
+    def _values(self, entity, record):
+        values = {}
+        for spec in self.fields(entity):
+            parent = self.layout[entity].entity.parents.get(spec.name)
+            text = record.get(spec.name, "")
+            if parent:
+                values[spec.name] = self.key_value(parent, text) if text else None
+            else:
+                values[spec.name] = python_value(spec, text)
+        return values
+
+    def insert(self, entity, record) -> str:
+        """Insert `record`; its new key as text."""
+        return str(self.models[entity].insert(**self._values(entity, record)).execute())
+
+    def update(self, entity, key, record, changed):
+        """Write the `changed` fields of `record` to the row `key`."""
+        model = self.models[entity]
+        values = {name: value for name, value in self._values(entity, record).items()
+                  if name in changed}
+        if values:
+            model.update(**values).where(model.key == self.key_value(entity, key)).execute()
+
+    def children(self, entity):
+        """[(child entity, its field that links to `entity`)]: contact persons and note
+        entries of a contact, note entries of a person."""
+        return [(table.entity.name, name) for table in self.layout.tables
+                for name, parent in table.entity.parents.items()
+                if parent == entity and name in table.columns]
+
+    def delete(self, entity, key):
+        """Delete the row `key` and the rows that belong to it (a contact's persons and note
+        entries), as Kontor deletes a contact with them."""
+        value = self.key_value(entity, key)
+        for child, link in self.children(entity):
+            model = self.models[child]
+            for grandchild, grand_link in self.children(child):
+                inner = self.models[grandchild]
+                inner.delete().where(getattr(inner, grand_link).in_(
+                    model.select(model.key).where(getattr(model, link) == value))).execute()
+            model.delete().where(getattr(model, link) == value).execute()
+        model = self.models[entity]
+        model.delete().where(model.key == value).execute()
+
+    def plain(self, entity, row) -> dict:
+        return {spec.name: canon(spec, getattr(row, spec.name))
+                for spec in self.fields(entity)} | {"key": str(row.key)}
+
+    def whole(self, entity, key) -> str:
+        """The business row `key` (text) and the rows that belong to it (a contact's persons
+        and note entries) as JSON text, for the sync history: nothing deleted is
+        unrecoverable."""
+        model = self.models[entity]
+        row = model.get_or_none(model.key == self.key_value(entity, key))
+        if row is None:
+            return "{}"
+        data = self.plain(entity, row)
+        for child, link in self.children(entity):
+            model = self.models[child]
+            data[child] = [self.plain(child, found) for found in model.select().where(
+                getattr(model, link) == row.key).order_by(model.key)]
+        return json.dumps(data, ensure_ascii=False)
+
+
+@dataclass
+class Item:
+    """One record's way through a cycle."""
+    kontor_id: int | None = None
+    business_key: str | None = None
+    bound: bool = False
+    b_rec: dict | None = None
+    b_hash: str = ""
+    k_rec: dict | None = None
+    k_version: int | None = None
+    business_gone: bool = False
+    kontor_gone: bool = False
+    base: dict | None = None
+    merged: dict | None = None
+    to_business: str = ""          # "insert", "update", "delete" or ""
+    to_kontor: str = ""            # "create", "update", "delete" or ""
+    history: list = field(default_factory=list)   # SyncConflict field dicts
+    changed: list = field(default_factory=list)   # fields to write to the business row
+    base_hash: str = ""
+    skip: str = ""
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    to_business: int = 0
+    to_kontor: int = 0
+    conflicts: int = 0
+    errors: list = field(default_factory=list)
+
+
+class Cycle:
+    """One cycle for `node` holding the lease at `epoch`. `interrupt(position)` is a test's
+    hook, called at every write position ("business", "business-commit", "kontor",
+    "kontor-commit"); `clock` gives naive UTC now."""
+
+    def __init__(self, business: BusinessSide, node, epoch, first=False, interrupt=None,
+                 clock=utcnow, ttl=LEASE_TTL, batch=BATCH):
+        self.business = business
+        self.node, self.epoch, self.first = node, epoch, first
+        self.interrupt = interrupt or (lambda position: None)
+        self.clock, self.ttl, self.batch = clock, ttl, batch
+        self.counts = Counts()
+        self.run = None
+        self.b2k = {entity: {} for entity in ORDER}     # business key → Kontor id
+        self.k2b = {entity: {} for entity in ORDER}     # Kontor id → business key
+
+    # --- the lease ------------------------------------------------------------------------
+    def fence(self):
+        """Renew the lease if it is still this cycle's (holder and epoch); inside the Kontor
+        write transaction, so a stale epoch's writes never commit. Raises LeaseLost."""
+        renewed = (JobLease.update(expires_at=self.clock() + self.ttl)
+                   .where(JobLease.name == LEASE_NAME, JobLease.holder == self.node,
+                          JobLease.epoch == self.epoch).execute())
+        if not renewed:
+            raise LeaseLost()
+
+    # --- one entity -----------------------------------------------------------------------
+    def sync_entity(self, entity):
+        table = self.business.layout[entity]
+        adapter = ADAPTERS[entity](table)
+        b2k, k2b = self.b2k[entity], self.k2b[entity]
+        for bkey, kid in (SyncBinding.select(SyncBinding.business_key, SyncBinding.kontor_id)
+                          .where(SyncBinding.entity == entity).tuples().iterator()):
+            b2k[bkey], k2b[kid] = kid, bkey
+        bases = {kid: (bhash, version) for kid, bhash, version in
+                 SyncBase.select(SyncBase.kontor_id, SyncBase.business_hash,
+                                 SyncBase.kontor_version)
+                 .where(SyncBase.entity == entity).tuples().iterator()}
+        seen, handled, batch = set(), set(), []
+
+        def flush():
+            if batch:
+                self.process(adapter, batch)
+                handled.update(item.kontor_id for item in batch if item.kontor_id)
+                batch.clear()
+
+        # A: the business table
+        for key, row in self.business.scan(entity):
+            seen.add(key)
+            self.counts.read += 1
+            try:
+                record = self.business.record(entity, row)
+            except UnfitValue as error:
+                self.error(entity, key, error)
+                continue
+            bhash = record_hash(record)
+            kid = b2k.get(key)
+            if kid is not None and bases.get(kid, ("",))[0] == bhash:
+                continue
+            batch.append(Item(kontor_id=kid, business_key=key, bound=kid is not None,
+                              b_rec=record, b_hash=bhash))
+            if len(batch) >= self.batch:
+                flush()
+        flush()
+        # B: Kontor's records
+        versions = list(adapter.versions())
+        present = set()
+        for pair in versions:
+            kid, version = pair[0], (pair[1] if len(pair) > 1 else 1)
+            present.add(kid)
+            if kid in handled:
+                continue
+            bkey = k2b.get(kid)
+            if bkey is None:
+                batch.append(Item(kontor_id=kid))
+            elif bkey in seen and bases.get(kid, ("", None))[1] != version:
+                batch.append(Item(kontor_id=kid, business_key=bkey, bound=True))
+            if len(batch) >= self.batch:
+                flush()
+        flush()
+        # C: deletes
+        for bkey, kid in list(b2k.items()):
+            if kid in handled:
+                continue
+            if bkey not in seen and kid in present:
+                batch.append(Item(kontor_id=kid, business_key=bkey, bound=True,
+                                  business_gone=True))
+            elif bkey in seen and kid not in present:
+                batch.append(Item(kontor_id=kid, business_key=bkey, bound=True,
+                                  kontor_gone=True))
+            elif bkey not in seen and kid not in present:
+                batch.append(Item(kontor_id=kid, business_key=bkey, bound=True,
+                                  business_gone=True, kontor_gone=True))
+            if len(batch) >= self.batch:
+                flush()
+        flush()
+
+    # --- a batch --------------------------------------------------------------------------
+    def process(self, adapter, items):
+        entity = adapter.entity
+        fields = [f.name for f in adapter.fields]
+        k2b = self.k2b[entity]
+        # what is still to be read of each side
+        wanted = [i.kontor_id for i in items if i.kontor_id and i.k_rec is None
+                  and not i.kontor_gone]
+        kontor = adapter.records(wanted, self.k2b)
+        for item in items:
+            if item.kontor_id in kontor:
+                item.k_version, item.k_rec = kontor[item.kontor_id]
+            elif item.kontor_id and not item.kontor_gone and item.bound:
+                item.kontor_gone = True     # deleted since phase B
+        keys = [i.business_key for i in items if i.business_key and i.b_rec is None
+                and not i.business_gone]
+        rows = self.business.fetch(entity, keys)
+        for item in items:
+            if item.business_key in rows and item.b_rec is None:
+                try:
+                    item.b_rec = self.business.record(entity, rows[item.business_key])
+                    item.b_hash = record_hash(item.b_rec)
+                except UnfitValue as error:
+                    self.error(entity, item.business_key, error)
+                    item.skip = "unfit"
+        # a new business row bound to a Kontor record with the same natural key
+        unbound = {adapter.natural_key(i.b_rec): i for i in items
+                   if not i.bound and i.b_rec is not None and not i.skip}
+        unbound.pop("", None)
+        claimed = set()
+        matches = adapter.natural_matches(
+            list(unbound), lambda kid: kid not in k2b and kid not in claimed, self.b2k)
+        for key, kid in matches.items():
+            claimed.add(kid)
+            unbound[key].kontor_id = kid
+        fresh = [i.kontor_id for i in unbound.values() if i.kontor_id]
+        for kid, (version, record) in adapter.records(fresh, self.k2b).items():
+            item = next(i for i in unbound.values() if i.kontor_id == kid)
+            item.k_version, item.k_rec = version, record
+        bound = [i.kontor_id for i in items if i.bound]
+        agreed = {}
+        for start in range(0, len(bound), 500):
+            agreed.update({kid: (json.loads(text), bhash) for kid, text, bhash in SyncBase.select(
+                SyncBase.kontor_id, SyncBase.agreed, SyncBase.business_hash).where(
+                SyncBase.entity == entity,
+                SyncBase.kontor_id.in_(bound[start:start + 500])).tuples()})
+        for item in items:
+            if item.bound:
+                item.base, item.base_hash = agreed.get(item.kontor_id, (None, ""))
+        if entity == "contacts":
+            self.number_clashes(adapter, items)
+        for item in items:
+            if not item.skip:
+                self.decide(adapter, item, fields)
+        self.write(adapter, items)
+
+    def number_clashes(self, adapter, items):
+        """A business contact and a Kontor contact with the same customer number but names that
+        do not agree are not bound (issue 16 item 3): both are left out and listed once in the
+        sync history for a person to resolve."""
+        new_business = [i for i in items if i.b_rec is not None and i.k_rec is None
+                        and not i.bound and not i.skip]
+        numbers = [int(i.b_rec["customer_number"]) for i in new_business
+                   if i.b_rec.get("customer_number", "").isdigit()]
+        taken = adapter.number_taken(numbers)
+        for item in new_business:
+            if item.b_rec.get("customer_number", "").isdigit() \
+                    and int(item.b_rec["customer_number"]) in taken:
+                item.skip = "number_taken"
+                self.unbound_once(adapter, item.business_key, item.b_rec)
+        new_kontor = [i for i in items if i.k_rec is not None and i.b_rec is None
+                      and not i.bound and not i.skip]
+        if new_kontor and "customer_number" in self.business.layout["contacts"].columns:
+            model = self.business.models["contacts"]
+            wanted = [int(i.k_rec["customer_number"]) for i in new_kontor]
+            in_business = set()
+            for start in range(0, len(wanted), 500):
+                in_business.update(number for (number,) in model.select(model.customer_number)
+                                   .where(model.customer_number.in_(wanted[start:start + 500]))
+                                   .tuples())
+            for item in new_kontor:
+                if int(item.k_rec["customer_number"]) in in_business:
+                    item.skip = "number_taken"
+
+    def unbound_once(self, adapter, business_key, record):
+        exists = SyncConflict.select().where(
+            SyncConflict.entity == adapter.entity, SyncConflict.business_key == business_key,
+            SyncConflict.resolution == "unbound").exists()
+        if not exists:
+            with db.atomic():
+                SyncConflict.create(run=self.run, at=self.clock(), entity=adapter.entity,
+                                    business_key=business_key, label=adapter.label(record),
+                                    field="customer_number",
+                                    business_value=record.get("customer_number"),
+                                    resolution="unbound",
+                                    row=json.dumps(record, ensure_ascii=False))
+            self.counts.conflicts += 1
+
+    def decide(self, adapter, item, fields):
+        """Set what to write on each side and what to log, from the two records and the
+        agreed state (SYNC.md steps 4-5)."""
+        entity = adapter.entity
+        label = adapter.label(item.k_rec or item.b_rec or {})
+        b, k = item.b_rec, item.k_rec
+        if item.business_gone and item.kontor_gone:
+            item.to_kontor = "forget"
+            return
+        if b is not None and k is not None:
+            if entity == "note_entries":        # append-only: never rewritten
+                item.merged = b
+                return
+            item.merged, conflicts = merge(fields, item.base if item.bound else None, k, b)
+            for name, base, kontor, business in conflicts:
+                item.history.append(dict(field=name, base_value=base, kontor_value=kontor,
+                                         business_value=business, resolution="business",
+                                         label=label))
+            changed = [name for name in fields if item.merged[name] != b.get(name)]
+            item.to_business = "update" if changed else ""
+            item.changed = changed
+            item.to_kontor = "update" if item.merged != k else ""
+        elif b is not None:                     # only in the business database
+            item.merged = b
+            if item.bound and item.kontor_gone and item.b_hash == item.base_hash:
+                item.to_business = "delete"     # deleted in Kontor, untouched here: delete
+                item.history.append(dict(field="", resolution="deleted", label=label,
+                                         row=self.business.whole(entity, item.business_key)))
+            else:
+                item.to_kontor = "create"       # new, or deleted in Kontor but changed here
+                if item.bound:
+                    item.history.append(dict(field="", resolution="restored", label=label,
+                                             row=self.business.whole(entity, item.business_key)))
+        elif k is not None:                     # only in Kontor
+            item.merged = k
+            if item.bound and entity == "note_entries":
+                item.to_business = "insert"     # entries are never lost: put it back
+            elif item.bound:
+                item.to_kontor = "delete"       # deleted in the business database: delete
+                item.history.append(dict(field="", resolution="deleted", label=label,
+                                         row=adapter.whole(item.kontor_id)))
+            else:
+                item.to_business = "insert"
+        try:
+            if item.to_kontor in ("create", "update"):
+                adapter.values(item.merged, self.b2k)     # a parent not bound yet: later
+            if item.to_business == "insert":
+                for name in adapter.table.entity.parents:
+                    if adapter.table.entity.field(name).required and not item.merged.get(name):
+                        raise SkipRecord("parent_missing", name)
+        except SkipRecord as skipped:
+            item.skip = skipped.reason
+
+    # --- writing --------------------------------------------------------------------------
+    def write(self, adapter, items):
+        entity = adapter.entity
+        work = [i for i in items if not i.skip and (i.to_business or i.to_kontor
+                                                    or i.merged is not None)]
+        if not work:
+            return
+        business = self.business
+        with db.atomic():
+            self.fence()
+            # Kontor's records still at the counters read? (under the write lock)
+            ids = [i.kontor_id for i in work if i.kontor_id and i.k_version is not None]
+            now_at = dict(adapter.versions_of(ids)) if ids else {}
+            for item in work:
+                if item.kontor_id and item.k_version is not None \
+                        and now_at.get(item.kontor_id) != item.k_version:
+                    item.skip = "changed_meanwhile"
+            with business.transaction():
+                for item in work:
+                    if item.skip or not item.to_business:
+                        continue
+                    self.write_business(entity, item)
+                    self.interrupt("business")
+            self.interrupt("business-commit")
+            self.write_kontor(adapter, [i for i in work if not i.skip])
+            self.interrupt("kontor-commit")
+
+    def write_business(self, entity, item):
+        """Compare-and-set one business row (SYNC.md step 6); a row changed since it was read
+        is left for the next cycle (`item.skip`)."""
+        business = self.business
+        if item.to_business == "insert":
+            item.business_key = business.insert(entity, item.merged)
+            item.b_hash = record_hash(item.merged)
+            self.counts.to_business += 1
+            return
+        row = business.current(entity, item.business_key)
+        if row is None or record_hash(business.record(entity, row)) != item.b_hash:
+            item.skip = "changed_meanwhile"
+            return
+        if item.to_business == "delete":
+            business.delete(entity, item.business_key)
+        else:
+            business.update(entity, item.business_key, item.merged, item.changed)
+            item.b_hash = record_hash(item.merged)
+        self.counts.to_business += 1
+
+    def write_kontor(self, adapter, items):
+        """Write a batch on Kontor's side, inside the batch's transaction: new records in one
+        go (adapter.create_many; if that fails, one by one to find the record that cannot be
+        written), the others one by one through the domain functions, each in a savepoint,
+        so that a record that cannot be written is left out whole; then the batch's bindings,
+        agreed states and history rows in a few statements."""
+        entity = adapter.entity
+        creates = [i for i in items if i.to_kontor == "create"]
+        restored = [i for i in creates if i.bound]
+        if restored:
+            self.forget_many(entity, [(i.kontor_id, i.business_key) for i in restored])
+        if creates:
+            try:
+                with db.atomic():
+                    ids = adapter.create_many([i.merged for i in creates], self.b2k)
+                for item, kid in zip(creates, ids, strict=True):
+                    item.kontor_id = kid
+                    self.counts.to_kontor += 1
+                    self.interrupt("kontor")
+            except (IntegrityError, SkipRecord, Refused):
+                for item in creates:
+                    self.one_record(adapter, item, lambda item=item: setattr(
+                        item, "kontor_id", adapter.create(item.merged, self.b2k)))
+        for item in items:
+            if item.to_kontor == "create":
+                continue
+            if item.to_kontor == "update":
+                self.one_record(adapter, item, lambda item=item: adapter.update(
+                    item.kontor_id, item.k_version, item.merged, self.b2k))
+            elif item.to_kontor == "delete":
+                self.one_record(adapter, item, lambda item=item: adapter.delete(item.kontor_id))
+            else:
+                self.interrupt("kontor")
+        done = [i for i in items if not i.skip]
+        gone = [i for i in done if i.to_kontor in ("delete", "forget")
+                or i.to_business == "delete"]
+        kept = [i for i in done if i not in gone]
+        self.forget_many(entity, [(i.kontor_id, i.business_key) for i in gone])
+        versions = adapter.versions_of([i.kontor_id for i in kept])
+        self.bind_many(entity, [(i.kontor_id, i.business_key, adapter.natural_key(i.merged),
+                                 i.merged, i.b_hash, versions.get(i.kontor_id, 1))
+                                for i in kept])
+        self.history_many(entity, done)
+
+    def one_record(self, adapter, item, write):
+        """Run `write()` for one record in a savepoint; a record that cannot be written is
+        left out (`item.skip`) and named in the run's Error line."""
+        try:
+            with db.atomic():
+                write()
+            if item.to_kontor in ("create", "update", "delete"):
+                self.counts.to_kontor += 1
+        except (SkipRecord, Refused, IntegrityError) as error:
+            item.skip = getattr(error, "reason", "refused")
+            self.counts.errors.append(dict(
+                entity=adapter.entity, record=str(item.business_key or item.kontor_id),
+                label=adapter.label(item.merged or {}), field="", reason=item.skip,
+                value=getattr(error, "detail", "")[:80]))
+        self.interrupt("kontor")
+
+    def bind_many(self, entity, rows):
+        """Bind each (Kontor id, business key, natural key, agreed record, business hash,
+        Kontor change counter) of `rows`, replacing what either id was bound to."""
+        if not rows:
+            return
+        kids = [row[0] for row in rows]
+        bkeys = [row[1] for row in rows]
+        for start in range(0, len(rows), 400):
+            part_k, part_b = kids[start:start + 400], bkeys[start:start + 400]
+            SyncBinding.delete().where(SyncBinding.entity == entity,
+                                       SyncBinding.kontor_id.in_(part_k)
+                                       | SyncBinding.business_key.in_(part_b)).execute()
+            SyncBase.delete().where(SyncBase.entity == entity,
+                                    SyncBase.kontor_id.in_(part_k)).execute()
+        insert_rows(SyncBinding, [dict(entity=entity, kontor_id=kid, business_key=bkey,
+                                       natural_key=natural[:300])
+                                  for kid, bkey, natural, _m, _h, _v in rows])
+        insert_rows(SyncBase, [dict(entity=entity, kontor_id=kid, deleted=False,
+                                    agreed=json.dumps(merged, sort_keys=True),
+                                    business_hash=bhash, kontor_version=version)
+                               for kid, _b, _n, merged, bhash, version in rows])
+        for kid, bkey, *_rest in rows:
+            self.b2k[entity][bkey], self.k2b[entity][kid] = kid, bkey
+
+    def forget_many(self, entity, pairs):
+        """Drop the bindings and agreed states of (Kontor id, business key) `pairs`."""
+        kids = [kid for kid, _bkey in pairs if kid is not None]
+        for start in range(0, len(kids), 400):
+            part = kids[start:start + 400]
+            SyncBinding.delete().where(SyncBinding.entity == entity,
+                                       SyncBinding.kontor_id.in_(part)).execute()
+            SyncBase.delete().where(SyncBase.entity == entity,
+                                    SyncBase.kontor_id.in_(part)).execute()
+        for kid, bkey in pairs:
+            self.b2k[entity].pop(bkey, None)
+            self.k2b[entity].pop(kid, None)
+
+    def history_many(self, entity, items):
+        blank = dict(field="", base_value=None, kontor_value=None, business_value=None,
+                     resolution="business", row="", label="")
+        rows = [dict(blank, run=self.run, at=self.clock(), entity=entity,
+                     kontor_id=item.kontor_id, business_key=item.business_key or "", **entry)
+                for item in items for entry in item.history]
+        insert_rows(SyncConflict, rows)
+        self.counts.conflicts += len(rows)
+
+    def error(self, entity, key, error):
+        """A business row with a value that does not fit its field: left out, and named in
+        the run's Error line (entity, record key, field, the value's start)."""
+        self.counts.errors.append(dict(entity=entity, record=str(key), label="",
+                                       field=error.field, reason="unfit",
+                                       value=str(error.value)[:80]))
+
+
+def run_cycle(business_database, layout, node=None, first=False, interrupt=None,
+              clock=utcnow, ttl=LEASE_TTL, batch=BATCH):
+    """Run one cycle if `node` holds (or can take) the sync lease. Returns the SyncRun line
+    it wrote (or the earlier quiet line it was folded into), or None when another process
+    holds the lease. `business_database` is a connected Peewee database; `layout` its
+    Layout. What goes wrong is written as an Error line (see `_finish`), never raised, except
+    Interrupted (the tests' hook)."""
+    node = node or jobs.NODE_ID
+    if not jobs.take_lease(LEASE_NAME, node, ttl, now=clock()):
+        return None
+    epoch = JobLease.get_by_id(LEASE_NAME).epoch
+    cycle = Cycle(BusinessSide(business_database, layout), node, epoch, first=first,
+                  interrupt=interrupt, clock=clock, ttl=ttl, batch=batch)
+    with db.atomic():
+        cycle.run = SyncRun.create(node=node, epoch=epoch, started_at=clock(), first=first)
+    error = None
+    try:
+        for entity in ORDER:
+            cycle.sync_entity(entity)
+    except Interrupted:
+        _finish(cycle, {"code": "interrupted"})
+        raise
+    except LeaseLost:
+        error = {"code": "lease_lost"}
+    except Exception as exc:   # noqa: BLE001 - the log line says what went wrong
+        log.exception("sync cycle failed")
+        error = {"code": "failed", "detail": f"{type(exc).__name__}: {exc}"[:1000]}
+    if error is None and cycle.counts.errors:
+        error = {"code": "records", "records": cycle.counts.errors[:50],
+                 "more": max(0, len(cycle.counts.errors) - 50)}
+    return _finish(cycle, error)
+
+
+def error_line(node, error, clock=utcnow, epoch=0):
+    """Write an Error line to the sync log for a cycle that could not start (the business
+    database unreachable, the login refused …): `error` is {"code": …, params}. Returns it."""
+    with db.atomic():
+        now = clock()
+        return SyncRun.create(node=node, epoch=epoch, started_at=now, finished_at=now,
+                              status="error", error=json.dumps(error, ensure_ascii=False))
+
+
+def _finish(cycle, error):
+    """Close the cycle's log line: OK with its counts, or Error with `error` (a dict, stored
+    as JSON: {"code": "records"|"lease_lost"|"failed"|"interrupted", …}). A quiet cycle
+    (nothing written, no conflict) after a quiet OK line is folded into that line."""
+    counts, run = cycle.counts, cycle.run
+    quiet = not error and not (counts.to_business or counts.to_kontor or counts.conflicts)
+    with db.atomic():
+        if quiet and not cycle.first:
+            previous = (SyncRun.select().where(SyncRun.id < run.id)
+                        .order_by(SyncRun.id.desc()).first())
+            if previous is not None and previous.status == "ok" and not previous.first \
+                    and not (previous.to_business or previous.to_kontor or previous.conflicts):
+                SyncRun.update(quiet_runs=SyncRun.quiet_runs + 1, finished_at=cycle.clock(),
+                               read=counts.read).where(SyncRun.id == previous.id).execute()
+                SyncConflict.update(run=previous.id).where(SyncConflict.run == run.id).execute()
+                SyncRun.delete().where(SyncRun.id == run.id).execute()
+                return SyncRun.get_by_id(previous.id)
+        SyncRun.update(status="error" if error else "ok",
+                       error=json.dumps(error, ensure_ascii=False) if error else "",
+                       read=counts.read,
+                       to_business=counts.to_business, to_kontor=counts.to_kontor,
+                       conflicts=counts.conflicts, finished_at=cycle.clock(),
+                       quiet_runs=1 if quiet else 0).where(SyncRun.id == run.id).execute()
+    return SyncRun.get_by_id(run.id)

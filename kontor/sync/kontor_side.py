@@ -1,0 +1,387 @@
+"""Kontor's side of the sync: reading Kontor's records as canonical records and writing them
+through the same domain functions as the web forms (issue 16: "the sync writes Kontor's
+records through the same domain functions as the web forms", so the search index, list
+generations, duplicate keys, change history and timeline stay current, and the edit-conflict
+check treats a sync change like anyone else's).
+
+One adapter per entity; each works with canonical records ({field: text}, kontor.sync.values)
+restricted to the fields the layout syncs. Parent links are translated between Kontor ids and
+business keys by the caller's binding maps (`parents`: {entity: {kontor id: business key}}
+to read, {entity: {business key: kontor id}} to write). Call the writers inside the sync's
+Kontor transaction.
+"""
+import json
+
+from peewee import IntegrityError
+
+from kontor import employees, notes
+from kontor.contacts import saving
+from kontor.matching import normalise_name
+from kontor.sync.values import canon, python_value
+from models import Contact, ContactPerson, Employee, NoteEntry, SupportCase, db, locked
+from models.clock import utcnow
+
+
+class SkipRecord(Exception):
+    """This record cannot be written now (`reason`: "duplicate_email", "number_taken",
+    "parent_missing", "in_use"); the cycle leaves it out and says so in the sync log."""
+
+    def __init__(self, reason, detail=""):
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def _row_dict(row):
+    """Every column of a Kontor row as JSON-friendly values (for the sync history)."""
+    return {name: (None if value is None else str(value) if not isinstance(
+        value, (int, bool, str)) else value)
+        for name, value in row.__data__.items()}
+
+
+class Adapter:
+    """Reading and writing one entity's Kontor records. Subclasses set `entity`, `model`,
+    `attributes` ({layout field: model attribute}, default the same name) and `parents`
+    ({layout field: parent entity})."""
+    entity = ""
+    model = None
+    attributes = {}
+    parents = {}
+
+    def __init__(self, table):
+        self.table = table          # the layout's Table of this entity
+        self.fields = [f for f in table.entity.fields if f.name in table.columns]
+
+    def attribute(self, name):
+        return self.attributes.get(name, name)
+
+    # --- reading -------------------------------------------------------------------------
+    def versions(self):
+        """[(kontor id, change counter)] of every row, as tuples (cheap: two columns)."""
+        return self.model.select(self.model.id, self.model.version).tuples().iterator()
+
+    def versions_of(self, ids):
+        """{kontor id: change counter} of the rows `ids` that exist, locked for the write
+        transaction (FOR UPDATE on PostgreSQL)."""
+        out = {}
+        for start in range(0, len(ids), 500):
+            query = self.model.select(self.model.id, self.model.version).where(
+                self.model.id.in_(ids[start:start + 500]))
+            out.update(locked(query).tuples())
+        return out
+
+    def records(self, ids, parents):
+        """{kontor id: (version, record)} for the rows `ids` that exist."""
+        out = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            for row in self.model.select().where(self.model.id.in_(part)):
+                out[row.id] = (row.version, self.record(row, parents))
+        return out
+
+    def record(self, row, parents):
+        record = {}
+        for spec in self.fields:
+            value = getattr(row, self.attribute(spec.name) + ("_id" if spec.name in self.parents
+                                                             else ""))
+            if spec.name in self.parents:
+                value = parents[self.parents[spec.name]].get(value, "") if value else ""
+                record[spec.name] = str(value)
+            else:
+                record[spec.name] = canon(spec, value)
+        return record
+
+    def label(self, record):
+        """How a person names the record in the sync history."""
+        return record.get("name") or record.get("email") or ""
+
+    def natural_key(self, record):
+        """The natural key binding the record to the other side's ("" for none)."""
+        return ""
+
+    def natural_matches(self, keys, unbound, parents):
+        """{natural key: kontor id} among Kontor rows not bound yet (`unbound`: a callable
+        telling whether a Kontor id is unbound) for the natural `keys`; `parents` as for
+        writing ({entity: {business key: kontor id}})."""
+        return {}
+
+    # --- writing -------------------------------------------------------------------------
+    def values(self, record, parents):
+        """Model values from a canonical record (parents by business key → Kontor id)."""
+        values = {}
+        for spec in self.fields:
+            text = record.get(spec.name, "")
+            if spec.name in self.parents:
+                kontor_id = parents[self.parents[spec.name]].get(text) if text else None
+                if text and kontor_id is None:
+                    raise SkipRecord("parent_missing", f"{spec.name}={text}")
+                values[self.attribute(spec.name)] = kontor_id
+            else:
+                values[self.attribute(spec.name)] = python_value(spec, text)
+        return values
+
+    def create_many(self, records, parents):
+        """Create the records (canonical, in order); their new Kontor ids in the same order.
+        Raises SkipRecord or IntegrityError when one cannot be created (the caller then
+        creates them one by one to find it)."""
+        return [self.create(record, parents) for record in records]
+
+    def whole(self, kontor_id):
+        """The whole row (and what belongs to it) as JSON text, for the sync history."""
+        row = self.model.get_or_none(self.model.id == kontor_id)
+        return json.dumps(_row_dict(row) if row else {}, ensure_ascii=False)
+
+    def delete(self, kontor_id):
+        """Delete the record. Raises SkipRecord("in_use") when something keeps it."""
+        try:
+            with db.atomic():
+                self.model.delete().where(self.model.id == kontor_id).execute()
+        except IntegrityError:
+            raise SkipRecord("in_use") from None
+
+
+class Employees(Adapter):
+    entity = "employees"
+    model = Employee
+
+    def natural_key(self, record):
+        return record.get("email", "")
+
+    def natural_matches(self, keys, unbound, parents):
+        keys = [key for key in keys if key]
+        found = {}
+        for start in range(0, len(keys), 500):
+            for kontor_id, email in (Employee.select(Employee.id, Employee.email)
+                                     .where(Employee.email.in_(keys[start:start + 500]))
+                                     .tuples()):
+                if unbound(kontor_id):
+                    found.setdefault(email, kontor_id)
+        return found
+
+    def create(self, record, parents):
+        values = self.values(record, parents)
+        try:
+            return employees.save(None, values).id
+        except employees.DuplicateEmail:
+            raise SkipRecord("duplicate_email", values.get("email", "")) from None
+
+    def update(self, kontor_id, version, record, parents):
+        values = self.values(record, parents)
+        try:
+            employees.save(Employee.get_by_id(kontor_id), values, opened_version=version,
+                           keep_account=True)
+        except employees.DuplicateEmail:
+            raise SkipRecord("duplicate_email", values.get("email", "")) from None
+
+
+class Contacts(Adapter):
+    entity = "contacts"
+    model = Contact
+
+    def natural_key(self, record):
+        return f"{record.get('customer_number', '')}|{normalise_name(record.get('name', ''))}"
+
+    def natural_matches(self, keys, unbound, parents):
+        numbers = {}
+        for key in keys:
+            number = key.split("|", 1)[0]
+            if number.isdigit():
+                numbers[int(number)] = key
+        found = {}
+        wanted = list(numbers)
+        for start in range(0, len(wanted), 500):
+            for kontor_id, number, norm in (
+                    Contact.select(Contact.id, Contact.customer_number, Contact.name_norm)
+                    .where(Contact.customer_number.in_(wanted[start:start + 500])).tuples()):
+                key = numbers[number]
+                if unbound(kontor_id) and key.split("|", 1)[1] == norm:
+                    found[key] = kontor_id
+        return found
+
+    def number_taken(self, numbers):
+        """The customer numbers among `numbers` (ints) that a Kontor contact has."""
+        taken = set()
+        for start in range(0, len(numbers), 500):
+            taken.update(number for (number,) in Contact.select(Contact.customer_number)
+                         .where(Contact.customer_number.in_(numbers[start:start + 500]))
+                         .tuples())
+        return taken
+
+    def create(self, record, parents):
+        values = self.values(record, parents)
+        number = values.pop("customer_number", None)
+        try:
+            with db.atomic():
+                return saving.create(values, customer_number=number).id
+        except IntegrityError:
+            raise SkipRecord("number_taken", str(number)) from None
+
+    def create_many(self, records, parents):
+        """All at once through saving.create_many (the contact import's domain function:
+        derived fields, change history), with the business database's customer numbers (the
+        next free ones where it has none)."""
+        rows, numbers = [], []
+        next_free = None
+        for record in records:
+            values = self.values(record, parents)
+            number = values.pop("customer_number", None)
+            if number is None:
+                next_free = next_free or saving.next_customer_number()
+                number, next_free = next_free, next_free + 1
+            rows.append((number, values))
+            numbers.append(number)
+        saving.create_many(rows)
+        ids = {}
+        for start in range(0, len(numbers), 500):
+            ids.update(Contact.select(Contact.customer_number, Contact.id).where(
+                Contact.customer_number.in_(numbers[start:start + 500])).tuples())
+        return [ids[number] for number in numbers]
+
+    def update(self, kontor_id, version, record, parents):
+        values = self.values(record, parents)
+        number = values.pop("customer_number", None)
+        saved = saving.update(kontor_id, values, version)
+        if number is not None and number != saved.customer_number:
+            try:
+                with db.atomic():
+                    Contact.update(customer_number=number, version=Contact.version + 1,
+                                   updated_at=utcnow()).where(Contact.id == kontor_id).execute()
+            except IntegrityError:
+                raise SkipRecord("number_taken", str(number)) from None
+
+    def whole(self, kontor_id):
+        contact = Contact.get_or_none(Contact.id == kontor_id)
+        if contact is None:
+            return "{}"
+        data = _row_dict(contact)
+        data["persons"] = [_row_dict(p) for p in ContactPerson.select()
+                           .where(ContactPerson.contact == kontor_id)]
+        data["notes"] = [_row_dict(n) for n in NoteEntry.select()
+                         .where(NoteEntry.contact == kontor_id).order_by(NoteEntry.id)]
+        return json.dumps(data, ensure_ascii=False)
+
+    def delete(self, kontor_id):
+        if SupportCase.select().where(SupportCase.contact == kontor_id).exists():
+            raise SkipRecord("in_use", "support cases")
+        super().delete(kontor_id)
+
+
+class Persons(Adapter):
+    entity = "contact_persons"
+    model = ContactPerson
+    attributes = {"contact_id": "contact"}
+    parents = {"contact_id": "contacts"}
+
+    def natural_key(self, record):
+        return f"{record.get('contact_id', '')}|{normalise_name(record.get('name', ''))}"
+
+    def natural_matches(self, keys, unbound, parents):
+        by_contact = {}
+        for key in keys:
+            contact_key, norm = key.split("|", 1)
+            kontor_contact = parents["contacts"].get(contact_key)
+            if kontor_contact:
+                by_contact.setdefault(kontor_contact, {})[norm] = key
+        found = {}
+        wanted = list(by_contact)
+        for start in range(0, len(wanted), 500):
+            for kontor_id, contact_id, name in (
+                    ContactPerson.select(ContactPerson.id, ContactPerson.contact,
+                                         ContactPerson.name)
+                    .where(ContactPerson.contact.in_(wanted[start:start + 500])).tuples()):
+                key = by_contact[contact_id].get(normalise_name(name))
+                if key and unbound(kontor_id) and key not in found:
+                    found[key] = kontor_id
+        return found
+
+    def create(self, record, parents):
+        values = self.values(record, parents)
+        contact = values.pop("contact")
+        if contact is None:
+            raise SkipRecord("parent_missing", "contact_id")
+        return saving.save_person(contact, None, values).id
+
+    def create_many(self, records, parents):
+        rows = [self.values(record, parents) for record in records]
+        if any(row.get("contact") is None for row in rows):
+            raise SkipRecord("parent_missing", "contact_id")
+        return saving.add_persons(rows)
+
+    def update(self, kontor_id, version, record, parents):
+        values = self.values(record, parents)
+        values.pop("contact", None)      # a person does not move to another contact
+        saving.save_person(None, ContactPerson.get_by_id(kontor_id), values,
+                           opened_version=version)
+
+    def whole(self, kontor_id):
+        person = ContactPerson.get_or_none(ContactPerson.id == kontor_id)
+        if person is None:
+            return "{}"
+        data = _row_dict(person)
+        data["notes"] = [_row_dict(n) for n in NoteEntry.select()
+                         .where(NoteEntry.person == kontor_id).order_by(NoteEntry.id)]
+        return json.dumps(data, ensure_ascii=False)
+
+
+class Notes(Adapter):
+    """Note entries are append-only (SPEC section 8): never updated, merged as a union by
+    their `uid`; the change counter of an entry is always 1."""
+    entity = "note_entries"
+    model = NoteEntry
+    attributes = {"contact_id": "contact", "person_id": "person", "author": "author_name"}
+    parents = {"contact_id": "contacts", "person_id": "contact_persons"}
+
+    def versions(self):
+        return NoteEntry.select(NoteEntry.id).tuples().iterator()
+
+    def versions_of(self, ids):
+        out = {}
+        for start in range(0, len(ids), 500):
+            out.update((kid, 1) for (kid,) in NoteEntry.select(NoteEntry.id).where(
+                NoteEntry.id.in_(ids[start:start + 500])).tuples())
+        return out
+
+    def records(self, ids, parents):
+        out = {}
+        for start in range(0, len(ids), 500):
+            for row in NoteEntry.select().where(NoteEntry.id.in_(ids[start:start + 500])):
+                out[row.id] = (1, self.record(row, parents))
+        return out
+
+    def label(self, record):
+        return record.get("uid", "")
+
+    def natural_key(self, record):
+        return record.get("uid", "")
+
+    def natural_matches(self, keys, unbound, parents):
+        keys = [key for key in keys if key]
+        found = {}
+        for start in range(0, len(keys), 500):
+            for kontor_id, uid in (NoteEntry.select(NoteEntry.id, NoteEntry.uid)
+                                   .where(NoteEntry.uid.in_(keys[start:start + 500])).tuples()):
+                if unbound(kontor_id):
+                    found[uid] = kontor_id
+        return found
+
+    def create(self, record, parents):
+        values = self.values(record, parents)
+        if values.get("contact") is None:
+            raise SkipRecord("parent_missing", "contact_id")
+        return notes.add_synced_entry(
+            values["contact"], values.get("text") or "", author_name=values.get("author_name")
+            or "", created_at=values.get("created_at") or utcnow(), uid=values.get("uid"),
+            person=values.get("person")).id
+
+    def create_many(self, records, parents):
+        rows = [self.values(record, parents) for record in records]
+        if any(row.get("contact") is None for row in rows):
+            raise SkipRecord("parent_missing", "contact_id")
+        return notes.add_synced_entries(rows)
+
+    def update(self, kontor_id, version, record, parents):
+        """Entries are never changed: a different text on the other side is not synced."""
+
+
+ADAPTERS = {"employees": Employees, "contacts": Contacts, "contact_persons": Persons,
+            "note_entries": Notes}

@@ -1,0 +1,255 @@
+"""The sync as Kontor runs it (SPEC section 8; issue 16 items 2-4): its settings, Test
+connection, activation by a superuser who becomes the sync owner, and the job that runs a
+cycle every KONTOR_SYNC_SECONDS (15 by default) while the sync is active. Nothing here imports
+Flask; the pages (blueprints/sync.py) and `flask sync-now` call these functions.
+"""
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from kontor import audit, jobs, passwords
+from kontor import company as company_rules
+from kontor.errors import Refused
+from kontor.sync import engine, secret
+from kontor.sync.business import (
+    BusinessDatabaseError,
+    open_business,
+    split_password,
+    try_connection,
+)
+from kontor.sync.layout import MappingError, parse_mapping
+from kontor.versions import update_if_unchanged
+from models import Company, JobLease, SyncConflict, SyncRun, SyncState, User, db
+from models.clock import utcnow
+
+log = logging.getLogger("kontor.sync")
+# One cycle at a time in this process: the scheduler's job and a superuser's Restart (the
+# sync log page) hold the same lease as the same node, so the lease cannot keep them apart.
+_ONE_CYCLE = threading.Lock()
+STOPPED_AFTER = timedelta(minutes=1)     # issue 16 item 4: a job not run for over a minute
+
+
+class SyncRefused(Refused):
+    """A sync action that may not happen now. `reason`: "not_superuser", "wrong_password",
+    "not_ready" (`missing`: the readiness checklist's codes), "no_settings", "active"
+    (settings cannot change while the sync runs: deactivate first), "inactive",
+    "connection" (`problem`: the BusinessDatabaseError or MappingError)."""
+
+    def __init__(self, reason, **details):
+        super().__init__(reason)
+        for name, value in details.items():
+            setattr(self, name, value)
+
+
+@dataclass
+class Connection:
+    """What Sync settings stores, ready to open: URL (no password), password, layout."""
+    url: str
+    password: str
+    layout: object
+
+
+def state() -> SyncState:
+    """The one SyncState row (id 1), created empty the first time."""
+    found = SyncState.get_or_none(SyncState.id == 1)
+    if found is None:
+        with db.atomic():
+            SyncState.insert(id=1).on_conflict_ignore().execute()
+        found = SyncState.get_by_id(1)
+    return found
+
+
+def save_settings(data_dir, url, password, mapping, opened_version, user, ip=""):
+    """Store the business database's URL (a password typed into it is taken out), the
+    password (sealed with the data folder's key; "" keeps the stored one) and the mapping
+    file (TOML; "" for the default layout), if nobody saved since `opened_version`.
+    Returns the SyncState. Raises BusinessDatabaseError("bad_url"), MappingError,
+    SyncRefused("active") while the sync runs, versions.ChangedMeanwhile. Audited without
+    the password."""
+    url, in_url = split_password(url)
+    parse_mapping(mapping or "")
+    password = password or in_url
+    current = state()
+    if current.active:
+        raise SyncRefused("active")
+    values = dict(business_url=url, mapping=(mapping or "").strip(), updated_at=utcnow(),
+                  tested_at=None)
+    if password:
+        values["business_password"] = secret.seal(data_dir, password)
+    with db.atomic():
+        update_if_unchanged(SyncState, 1, opened_version, **values)
+        audit.record("sync.settings", user, target=url, ip=ip,
+                     detail="password changed" if password else "")
+    return state()
+
+
+def connection(data_dir, current=None) -> Connection:
+    """The stored settings, unsealed and parsed. Raises SyncRefused("no_settings"),
+    secret.SecretUnreadable, MappingError."""
+    current = current or state()
+    if not current.business_url:
+        raise SyncRefused("no_settings")
+    return Connection(current.business_url, secret.unseal(data_dir, current.business_password),
+                      parse_mapping(current.mapping))
+
+
+def check_stored(data_dir):
+    """Test connection with the stored settings. Returns the business.Report (rows per
+    table) and notes when it passed; raises SyncRefused("no_settings"),
+    BusinessDatabaseError, MappingError, secret.SecretUnreadable."""
+    found = connection(data_dir)
+    report = try_connection(found.url, found.password, found.layout)
+    with db.atomic():
+        SyncState.update(tested_at=utcnow()).where(SyncState.id == 1).execute()
+    return report
+
+
+def activate(data_dir, user, password, ip=""):
+    """Activate the sync (SPEC section 8): `user` (a superuser) confirms with their own
+    `password`; the readiness checklist must be passed and Test connection must pass. They
+    become the sync owner; the first sync then runs as the sync job's next cycle. Returns
+    the SyncState. Raises SyncRefused ("not_superuser", "wrong_password", "not_ready",
+    "no_settings", "active", "connection"). Every refusal and the activation are audited."""
+    if not user.is_superuser:
+        audit.record("sync.activate.refused", user, detail="not_superuser", ip=ip)
+        raise SyncRefused("not_superuser")
+    if not passwords.verify_password(User.get_by_id(user.id).password_hash, password or ""):
+        audit.record("sync.activate.refused", user, detail="wrong_password", ip=ip)
+        raise SyncRefused("wrong_password")
+    missing = company_rules.missing_for_readiness(Company.select().first(), user)
+    if missing:
+        raise SyncRefused("not_ready", missing=missing)
+    if state().active:
+        raise SyncRefused("active")
+    try:
+        check_stored(data_dir)
+    except (BusinessDatabaseError, MappingError, secret.SecretUnreadable) as problem:
+        audit.record("sync.activate.refused", user, detail="connection", ip=ip)
+        raise SyncRefused("connection", problem=problem) from None
+    with db.atomic():
+        SyncState.update(active=True, owner=user.id, activated_at=utcnow(),
+                         first_sync_done_at=None, version=SyncState.version + 1,
+                         updated_at=utcnow()).where(SyncState.id == 1).execute()
+        audit.record("sync.activate", user, ip=ip)
+    return state()
+
+
+def run_sync(config, clock=utcnow, interrupt=None, node=None):
+    """One cycle now, if the sync is active and this process holds (or can take) the sync
+    lease. Opens the business database with the stored settings, runs the cycle (the first
+    sync while none has finished) and closes it. A business database that cannot be opened
+    is an Error line in the sync log saying why. Returns the SyncRun line, or None when the
+    sync is inactive, another process holds the lease or a cycle of this process is
+    running now."""
+    if not _ONE_CYCLE.acquire(blocking=False):
+        return None          # a cycle of this process is running now
+    try:
+        return _run_sync(config, clock, interrupt, node)
+    finally:
+        _ONE_CYCLE.release()
+
+
+def _run_sync(config, clock, interrupt, node):
+    current = state()
+    if not current.active:
+        return None
+    node = node or jobs.NODE_ID
+    try:
+        found = connection(config["DATA_DIR"], current)
+    except secret.SecretUnreadable:
+        return engine.error_line(node, {"code": "password_unreadable"}, clock)
+    except MappingError as problem:
+        return engine.error_line(node, {"code": "mapping", "problem": problem.code,
+                                        **problem.params}, clock)
+    except SyncRefused:
+        return None
+    try:
+        database = open_business(found.url, found.password)
+    except BusinessDatabaseError as problem:
+        log.warning("sync: the business database cannot be used: %s", problem.code)
+        return engine.error_line(node, {"code": problem.code, **problem.params}, clock)
+    try:
+        first = current.first_sync_done_at is None
+        run = engine.run_cycle(database, found.layout, node=node, first=first, clock=clock,
+                               interrupt=interrupt)
+    finally:
+        database.close()
+    if run is not None and first and run.status == "ok":
+        with db.atomic():
+            SyncState.update(first_sync_done_at=clock()).where(SyncState.id == 1).execute()
+    return run
+
+
+def sync_job(config):
+    """The scheduled job's body (kontor/jobs.py, every SYNC_SECONDS)."""
+    run = run_sync(config)
+    if run is not None and run.status == "error":
+        log.warning("sync run %s ended with an error: %s", run.id, run.error[:200])
+
+
+def error_of(run) -> dict:
+    """The Error line's problem as a dict ({} for an OK line)."""
+    return json.loads(run.error) if run.error else {}
+
+
+def last_runs(limit=50):
+    """The newest sync log lines first."""
+    return list(SyncRun.select().order_by(SyncRun.id.desc()).limit(limit))
+
+
+def run_now(config, clock=utcnow):
+    """One cycle now for a superuser's Restart (the sync log page), as the scheduled job
+    would run it: the job's lease row records the run (`last_run_at`), so the page stops
+    saying the service has stopped. Returns the SyncRun line or None (see run_sync)."""
+    run = run_sync(config, clock=clock)
+    with db.atomic():
+        JobLease.update(last_run_at=clock()).where(JobLease.name == engine.LEASE_NAME,
+                                                   JobLease.holder == jobs.NODE_ID).execute()
+    return run
+
+
+def stopped_since(clock=utcnow):
+    """When the sync service stopped, or None while it runs (issue 16 item 4): the sync is
+    active, but the "sync" job has not finished a run for over a minute (its lease's
+    `last_run_at`; the activation time when it never ran), and no cycle is under way (a
+    "running" log line started less than the lease's time ago: a long first sync is not a
+    stopped service). A naive UTC datetime."""
+    current = state()
+    if not current.active:
+        return None
+    now = clock()
+    lease = JobLease.get_or_none(JobLease.name == engine.LEASE_NAME)
+    last = lease.last_run_at if lease is not None else None
+    if last is not None and last >= now - STOPPED_AFTER:
+        return None
+    running = SyncRun.select().where(SyncRun.status == "running",
+                                     SyncRun.started_at >= now - engine.LEASE_TTL).exists()
+    if running:
+        return None
+    since = max(filter(None, (last, current.activated_at)), default=None)
+    return since or now
+
+
+def prune_log(days, clock=utcnow):
+    """Delete the sync log lines that ended more than `days` days ago (KONTOR_SYNC_LOG_DAYS,
+    30 by default; issue 16 item 4). The sync history keeps its entries (their `run` is
+    cleared). Returns how many lines went."""
+    cutoff = clock() - timedelta(days=max(1, days))
+    old = SyncRun.select(SyncRun.id).where(       # started_at's index bounds the search
+        SyncRun.started_at < cutoff,
+        SyncRun.finished_at.is_null() | (SyncRun.finished_at < cutoff))
+    with db.atomic():
+        SyncConflict.update(run=None).where(SyncConflict.run.in_(old)).execute()
+        return SyncRun.delete().where(SyncRun.id.in_(old)).execute()
+
+
+def prune_job(config):
+    """The hourly job's body: prune the sync log (prune_log with SYNC_LOG_DAYS)."""
+    pruned = prune_log(config.get("SYNC_LOG_DAYS", DEFAULT_LOG_DAYS))
+    if pruned:
+        log.info("pruned %d old sync log lines", pruned)
+
+
+DEFAULT_LOG_DAYS = 30

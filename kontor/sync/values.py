@@ -1,0 +1,122 @@
+"""One spelling of every synced value, so that the two sides can be compared field by field
+(SYNC.md, "One cycle" step 4): a record is {field: text}, the same text for the same value
+whichever side it came from and however that side stores it.
+
+- text: stripped, "" for none; an e-mail field folded as Kontor stores addresses
+  (kontor.mail.normalise_email), a country upper-case;
+- integer: decimal digits ("" for none); decimal: two places ("12.50");
+- yes/no: "1" or "0" ("" for none); time: "YYYY-MM-DD HH:MM:SS" in UTC.
+A parent link (a contact person's contact) is the parent's business key as text.
+"""
+import datetime
+import hashlib
+from decimal import Decimal, InvalidOperation
+
+from kontor.mail import normalise_email
+from kontor.sync.layout import BOOLEAN, DECIMAL, INTEGER, TEXT, TIMESTAMP
+
+EMAIL_FIELDS = {"email"}
+UPPER_FIELDS = {"country", "visit_country"}
+
+
+class UnfitValue(ValueError):
+    """A value that does not fit the field (a name that is not text, "abc" for a number):
+    `field` names it. The record is left out of the cycle and the sync log says why."""
+
+    def __init__(self, field, value):
+        super().__init__(f"{field}: {value!r}")
+        self.field = field
+        self.value = value
+
+
+def canon(spec, value) -> str:
+    """The comparable text of `value` for the field `spec` (a layout.Field). Raises
+    UnfitValue when the value cannot be that kind."""
+    if value is None:
+        return spec.default
+    kind = spec.kind
+    try:
+        if kind == TEXT:
+            text = str(value).strip()
+            if spec.name in EMAIL_FIELDS:
+                text = normalise_email(text)
+            elif spec.name in UPPER_FIELDS:
+                text = text.upper()
+            return text
+        if kind == INTEGER:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise UnfitValue(spec.name, value)
+            return str(int(str(value).strip())) if str(value).strip() else ""
+        if kind == DECIMAL:
+            text = str(value).strip()
+            return f"{Decimal(text):.2f}" if text else spec.default
+        if kind == BOOLEAN:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered in ("", "null"):
+                    return spec.default
+                if lowered in ("1", "true", "t", "yes", "y", "j", "ja"):
+                    return "1"
+                if lowered in ("0", "false", "f", "no", "n", "nei", "nein", "nee"):
+                    return "0"
+                raise UnfitValue(spec.name, value)
+            return "1" if value else "0"
+        if kind == TIMESTAMP:
+            if isinstance(value, str):
+                value = datetime.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+                value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+            if not isinstance(value, datetime.datetime):
+                raise UnfitValue(spec.name, value)
+            return value.replace(microsecond=0).isoformat(sep=" ")
+    except (ValueError, InvalidOperation, TypeError):
+        raise UnfitValue(spec.name, value) from None
+    raise UnfitValue(spec.name, value)
+
+
+def python_value(spec, text: str):
+    """The Python value of a canonical text for field `spec`, as a model field takes it:
+    str, int, Decimal, bool or naive UTC datetime; None for "" in non-text fields."""
+    if spec.kind == TEXT:
+        return text
+    if text == "":
+        return None
+    if spec.kind == INTEGER:
+        return int(text)
+    if spec.kind == DECIMAL:
+        return Decimal(text)
+    if spec.kind == BOOLEAN:
+        return text == "1"
+    return datetime.datetime.fromisoformat(text)
+
+
+def record_hash(record: dict) -> str:
+    """SHA-256 (hex) of a record's canonical values: equal records, equal hashes. Fields
+    in name order, each "name\x1fvalue", joined by \x1e (control characters a value of a
+    synced field never holds: kontor.text strips them from what people type)."""
+    text = "\x1e".join(map("\x1f".join, sorted(record.items())))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def merge(fields, base, kontor, business):
+    """The three-way merge of one record, field by field (SYNC.md step 4; SPEC section 8):
+    `base` is the agreed record ({field: text}, None for a record never agreed on), `kontor`
+    and `business` the two sides now. Per field: equal → that; Kontor equals base → the
+    business value; business equals base → Kontor's; otherwise the business value wins and
+    the field is a conflict. Without a base (the first sync, or a record created on both
+    sides) every difference is a conflict the business value wins.
+    Returns (merged record, [(field, base value, Kontor value, business value)])."""
+    merged, conflicts = {}, []
+    for name in fields:
+        k, b = kontor.get(name, ""), business.get(name, "")
+        agreed = None if base is None else base.get(name)
+        if k == b:
+            merged[name] = b
+        elif agreed is not None and k == agreed:
+            merged[name] = b
+        elif agreed is not None and b == agreed:
+            merged[name] = k
+        else:
+            merged[name] = b
+            conflicts.append((name, agreed, k, b))
+    return merged, conflicts
