@@ -106,6 +106,30 @@ class Pages:
             site.has_product = True
         page.goto(site.url + "/products")
 
+    def portal_products(self, page):
+        """A website with a product on its portal (made by the superuser on first use); its
+        products page as a visitor sees it (no protection: list prices shown)."""
+        site = self.site
+        if not getattr(site, "has_portal", False):
+            state = self.request.getfixturevalue("admin_state")
+            context = self.browser.new_context(storage_state=state)
+            admin = context.new_page()
+            admin.goto(site.url + "/admin/websites/new")
+            admin.get_by_label("Name", exact=True).fill("Jansen Shop")
+            admin.get_by_label("Address part").fill("a11y-shop")
+            admin.get_by_label("Public address").fill(site.url + "/w/a11y-shop")
+            admin.get_by_role("button", name="Save website").click()
+            admin.goto(site.url + "/products/new")
+            admin.get_by_label("Product number").fill("WP-7")
+            admin.get_by_label("Name", exact=True).fill("Wärmepumpe 7 kW")
+            admin.get_by_label("Price excluding VAT").fill("6.499,00")
+            admin.get_by_label("VAT rate (%)").fill("9")
+            admin.get_by_label("Jansen Shop", exact=True).check()
+            admin.get_by_role("button", name="Save product").click()
+            context.close()
+            site.has_portal = True
+        page.goto(site.url + "/w/a11y-shop/products")
+
 
 # The portal's inquiries and support cases (issue 14 items 5 and 6): a website whose customers
 # may open cases, a contact with a linked customer who has a case and an inquiry, and a
@@ -160,29 +184,6 @@ def portal_states(site, browser):
 
 def portal(x, path=""):
     return f"{x.site.url}/w/{PORTAL_SLUG}{path}"
-    def portal_products(self, page):
-        """A website with a product on its portal (made by the superuser on first use); its
-        products page as a visitor sees it (no protection: list prices shown)."""
-        site = self.site
-        if not getattr(site, "has_portal", False):
-            state = self.request.getfixturevalue("admin_state")
-            context = self.browser.new_context(storage_state=state)
-            admin = context.new_page()
-            admin.goto(site.url + "/admin/websites/new")
-            admin.get_by_label("Name", exact=True).fill("Jansen Shop")
-            admin.get_by_label("Address part").fill("a11y-shop")
-            admin.get_by_label("Public address").fill(site.url + "/w/a11y-shop")
-            admin.get_by_role("button", name="Save website").click()
-            admin.goto(site.url + "/products/new")
-            admin.get_by_label("Product number").fill("WP-7")
-            admin.get_by_label("Name", exact=True).fill("Wärmepumpe 7 kW")
-            admin.get_by_label("Price excluding VAT").fill("6.499,00")
-            admin.get_by_label("VAT rate (%)").fill("9")
-            admin.get_by_label("Jansen Shop", exact=True).check()
-            admin.get_by_role("button", name="Save product").click()
-            context.close()
-            site.has_portal = True
-        page.goto(site.url + "/w/a11y-shop/products")
 
 
 def submit(page, name):
