@@ -9,6 +9,7 @@ from sync_helpers import bound_contact, history, sync_rows
 
 from kontor import notes
 from kontor.contacts import saving
+from kontor.matching import person_keys
 from kontor.sync import engine
 from models import Contact, ContactPerson, Employee, NoteEntry, SyncRun
 
@@ -261,6 +262,16 @@ def test_notes_merge_as_a_union_and_are_never_lost(firm):
     firm.delete("note_entries", firm.rows("note_entries")[0]["key"])
     firm.cycle()
     assert {row["text"] for row in firm.rows("note_entries")} == texts
+
+
+def test_synced_persons_get_the_matching_keys_the_import_queue_finds_them_by(firm):
+    key = firm.add("contacts", **FIRM)
+    firm.add("contact_persons", contact_id=key, name="Kari Nordmann", phone="22 33 44 99",
+             active=True)
+    firm.cycle(first=True)
+    person = ContactPerson.get(ContactPerson.name == "Kari Nordmann")
+    expected = person_keys({"name": "Kari Nordmann", "phone": "22 33 44 99"}, "NO")
+    assert expected and all(getattr(person, name) == value for name, value in expected.items())
 
 
 def test_a_person_follows_its_contact_and_binds_by_name(firm):

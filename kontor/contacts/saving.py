@@ -219,7 +219,8 @@ def _existing(contact_id):
 
 def add_persons(rows):
     """Add many contact persons at once (the sync's first run, issue 16): `rows` is a list of
-    dicts with `contact` (an id) and PERSON_FIELDS, cleaned as `save_person` cleans them.
+    dicts with `contact` (an id) and PERSON_FIELDS, cleaned as `save_person` cleans them and
+    with the same matching keys.
     Call it inside a transaction. Returns the new persons' ids in the order of `rows`."""
     clean = []
     for values in rows:
@@ -230,6 +231,13 @@ def add_persons(rows):
         if row.get("active") is None:
             row["active"] = True
         clean.append(dict(row, contact=values["contact"]))
+    countries = {}
+    wanted = sorted({row["contact"] for row in clean})
+    for start in range(0, len(wanted), 500):
+        countries.update(Contact.select(Contact.id, Contact.country).where(
+            Contact.id.in_(wanted[start:start + 500])).tuples())
+    # the matching keys, as save_person writes them (the import queue finds persons by them)
+    clean = [dict(row, **person_keys(row, countries.get(row["contact"]) or "")) for row in clean]
     now = utcnow()
     blank = {name: ContactPerson._meta.fields[name].default for name in PERSON_FIELDS}
     return insert_rows(ContactPerson, [dict(blank, **row, version=1, created_at=now,
