@@ -91,7 +91,8 @@ class BadQuantity(Refused):
 
 
 class CannotOrder(Refused):
-    """The basket cannot be ordered as it is: "empty", "changed" (it is not what the checkout
+    """The basket cannot be ordered as it is: "empty", "prices_changed" (a price or the
+    discount changed since the checkout page showed it), "changed" (it is not what the checkout
     page showed), "unavailable" (`names`: products no longer offered) or "too_many_lines"."""
 
     def __init__(self, reason, names=()):
@@ -217,10 +218,14 @@ class Basket:
 
     @property
     def fingerprint(self) -> str:
-        """What the basket holds ("12x3,15x1"): the checkout page carries it, and an order is
-        placed only from the basket it showed."""
-        return ",".join(f"{item.product.id}x{item.quantity}" for item in
-                        sorted(self.items, key=lambda item: item.product.id))
+        """What the basket holds and what it costs ("12x3,15x1|12=2.18/21,15=85.00/9|d12.5"):
+        the checkout page carries it, and an order is placed only from the basket, at the
+        prices, the page showed (a price changed meanwhile is never charged unseen)."""
+        items = sorted(self.items, key=lambda item: item.product.id)
+        held = ",".join(f"{item.product.id}x{item.quantity}" for item in items)
+        prices = ",".join(f"{item.product.id}={item.line.unit_price}/{item.line.vat_rate}"
+                          for item in items if item.line is not None)
+        return f"{held}|{prices}|d{self.discount}"
 
     @property
     def count(self):
@@ -404,7 +409,8 @@ def place_order(account, website, values, fingerprint, form_key=None, language="
     mailed (the website's text "order_confirmation", Bcc'd to its copy address).
 
     Raises form_keys.AlreadySaved when `form_key` placed an order before (`order_for_key`
-    finds it), CannotOrder("empty" / "changed" / "unavailable" / "too_many_lines")."""
+    finds it), CannotOrder("empty" / "changed" / "prices_changed" / "unavailable" /
+    "too_many_lines")."""
     form = cleaned_form(values)
     company = Company.current()
     currency = company.currency if company is not None else "EUR"
@@ -421,7 +427,9 @@ def place_order(account, website, values, fingerprint, form_key=None, language="
                 if not basket.items:
                     raise CannotOrder("empty")
                 if basket.fingerprint != fingerprint:
-                    raise CannotOrder("changed")
+                    held = str(fingerprint or "").split("|", 1)[0]
+                    raise CannotOrder("changed" if basket.fingerprint.split("|", 1)[0] != held
+                                      else "prices_changed")
                 if basket.unavailable:
                     raise CannotOrder("unavailable",
                                       [item.product.name for item in basket.unavailable])

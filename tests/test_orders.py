@@ -488,6 +488,22 @@ def test_an_order_is_made_only_from_the_basket_the_checkout_showed(app, shop, fr
     assert OrderLine.select().count() == 2
 
 
+def test_a_price_changed_after_the_checkout_page_opened_is_not_charged_unseen(app, shop, fridge,
+                                                                              maria):
+    add(maria, fridge, "2")
+    _page, values = checkout_form(maria)
+    products.save(fridge, {"number": "KS-300", "name": "Kühlschrank Eco 300",
+                           "price": D("999.00"), "vat_rate": D("21"), "active": True,
+                           "unit": "piece", "description": ""}, [shop.id],
+                  opened_version=fridge.version)
+    response = maria.post("/w/shop/checkout", data=values)
+    assert response.status_code == 409
+    assert "Prices changed since you opened the checkout" in text_of(response)
+    assert not Order.select().exists()
+    assert place(maria).status_code == 302
+    assert newest_order().net_cents == 2 * 89910          # the new price, seen and confirmed
+
+
 def test_checkout_needs_a_delivery_address_and_a_valid_email(app, shop, fridge, maria):
     add(maria, fridge, "1")
     response = place(maria, delivery_street="", email="not an address")

@@ -30,6 +30,8 @@ CANNOT_ORDER = {
     "empty": _l("Your basket is empty."),
     "changed": _l("Your basket changed meanwhile (in another window?). Check it below and "
                   "confirm again."),
+    "prices_changed": _l("Prices changed since you opened the checkout. Check the new prices "
+                         "below and confirm again."),
     "unavailable": _l("These products are no longer offered: %(names)s. Remove them from "
                       "your basket, then order."),
     "too_many_lines": _l("Your basket is full: order what is in it first."),
@@ -230,8 +232,8 @@ def checkout():
                 return redirect(url_for("portal.order_placed", order_id=order.id))
             return redirect(url_for("portal.my_orders"))
         except orders.CannotOrder as refused:
-            if refused.reason == "changed":
-                flash(CANNOT_ORDER["changed"], "warning")
+            if refused.reason in ("changed", "prices_changed"):
+                flash(CANNOT_ORDER[refused.reason], "warning")
                 form.basket.data = current.fingerprint
                 form.form_key.data = form_keys.new_key()
                 return render_template("portal/checkout.html", form=form, basket=current), 409
