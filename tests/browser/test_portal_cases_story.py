@@ -173,7 +173,7 @@ def test_a_customer_opens_a_case_staff_reply_and_a_no_reopens_it(admin_page, bro
     reopened = wait_for_mail(smtp, OWNER, count=owner_mails + 2)[owner_mails + 1]
     assert reopened["Subject"] == f"Case {number} was reopened"
     page.goto(f"{site.url}/support/{number}")
-    expect(page.locator(".badge").first).to_have_text("Open")
+    expect(page.locator("main .badge").first).to_have_text("Open")
     expect(page.locator("#thread")).to_contain_text("invoice 1043 too")
     expect(page.locator(".timeline")).to_contain_text("was not answered")
     assert_accessible(page, "15-staff-case-reopened")
