@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))   # the project, for the imports below (bench/ may
 from app import create_app
 from kontor import migrate
 from kontor.memory import resident_mb
-from kontor.sync import business, demo, engine, service
+from kontor.sync import business, demo, engine
 from kontor.sync.layout import business_models, default_layout
 from models import Contact, ContactPerson, Employee, NoteEntry, SyncState, User, db
 
@@ -120,8 +120,8 @@ def main():
         migrate.upgrade(db.obj)
         user = User.create(email="bench@kontor.example", password_hash="x", is_superuser=True)
         with db.atomic():
-            service.state()
-            SyncState.update(business_url=business_url, active=True, owner=user.id).execute()
+            SyncState.insert(id=1, business_url=business_url, active=True,
+                             owner=user.id).execute()
     db.close()
     seconds, peak, last, output = first_sync_in_a_process(data_dir, database_url)
     rows = args.contacts * (1 + PERSONS_PER_CONTACT + NOTES_PER_CONTACT) + 8

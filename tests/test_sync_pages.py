@@ -338,7 +338,7 @@ def test_restart_starts_a_stopped_scheduler(app):
 
 def test_an_inactive_sync_is_never_stopped_and_a_running_cycle_is_not(app):
     assert service.stopped_since() is None
-    SyncState.update(active=True, activated_at=utcnow()).execute()
+    SyncState.insert(id=1, active=True, activated_at=utcnow()).execute()
     assert service.stopped_since() is not None
     run = SyncRun.create(node="n", status="running")
     assert service.stopped_since() is None

@@ -52,13 +52,9 @@ class Connection:
 
 
 def state() -> SyncState:
-    """The one SyncState row (id 1), created empty the first time."""
-    found = SyncState.get_or_none(SyncState.id == 1)
-    if found is None:
-        with db.atomic():
-            SyncState.insert(id=1).on_conflict_ignore().execute()
-        found = SyncState.get_by_id(1)
-    return found
+    """The one SyncState row (id 1); before the settings were first saved, an unsaved one
+    with the defaults (reading never writes: a GET changes nothing)."""
+    return SyncState.get_or_none(SyncState.id == 1) or SyncState(id=1)
 
 
 def save_settings(data_dir, url, password, mapping, opened_version, user, ip=""):
@@ -79,6 +75,7 @@ def save_settings(data_dir, url, password, mapping, opened_version, user, ip="")
     if password:
         values["business_password"] = secret.seal(data_dir, password)
     with db.atomic():
+        SyncState.insert(id=1).on_conflict_ignore().execute()   # the first save makes it
         update_if_unchanged(SyncState, 1, opened_version, **values)
         audit.record("sync.settings", user, target=url, ip=ip,
                      detail="password changed" if password else "")
