@@ -5,6 +5,7 @@ silently putting back the old values. Contacts do the same with their change his
 (kontor/contacts/saving.py)."""
 from kontor.errors import Refused
 from kontor.text import whole_number
+from models.db import update_row
 
 
 class ChangedMeanwhile(Refused):
@@ -34,8 +35,5 @@ def update_if_unchanged(model, row_id, opened, **values):
     at version `opened` (any version when `opened` is None). Call it inside the save's
     transaction. Raises ChangedMeanwhile with the row as saved now when someone saved since,
     and model.DoesNotExist when the row is gone."""
-    query = model.update(**values, version=model.version + 1).where(model.id == row_id)
-    if opened is not None:
-        query = query.where(model.version == opened)
-    if not query.execute():
+    if not update_row(model, row_id, values, opened):
         raise ChangedMeanwhile(model.get_by_id(row_id))

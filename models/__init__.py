@@ -42,9 +42,11 @@ from models.db import (
     as_datetime,
     db,
     insert_rows,
+    insert_statements,
     is_sqlite,
     locked,
     open_database,
+    update_row,
 )
 from models.orders import BasketLine, Order, OrderEvent, OrderLine
 from models.portal import Website, WebsiteText
@@ -111,9 +113,11 @@ __all__ = [
     "as_datetime",
     "db",
     "insert_rows",
+    "insert_statements",
     "is_sqlite",
     "locked",
     "open_database",
+    "update_row",
     "Website",
     "WebsiteText",
     "WebAccount",

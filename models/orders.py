@@ -25,6 +25,23 @@ def _amount(cents):
     return (Decimal(cents) / 100).quantize(Decimal("0.01"))
 
 
+class _Amounts:
+    """`net`, `vat` and `gross` as Decimals from the row's `*_cents` columns (an order and
+    each of its lines carry all three)."""
+
+    @property
+    def net(self) -> Decimal:
+        return _amount(self.net_cents)
+
+    @property
+    def vat(self) -> Decimal:
+        return _amount(self.vat_cents)
+
+    @property
+    def gross(self) -> Decimal:
+        return _amount(self.gross_cents)
+
+
 class BasketLine(BaseModel):
     """One product in a web account's basket (kept on the server: the basket works without
     JavaScript and follows the customer from one browser to another). Prices are never kept
@@ -38,7 +55,7 @@ class BasketLine(BaseModel):
         indexes = ((("web_account", "product"), True),)
 
 
-class Order(BaseModel):
+class Order(_Amounts, BaseModel):
     """An order placed on a website's portal. `contact` is the web account's contact when it
     was linked at the moment of ordering, else NULL until the "Fetch website data" queue links
     it (kontor.orders.link_to_contact). The number is `year`-`seq` (unique). The delivery and
@@ -90,20 +107,8 @@ class Order(BaseModel):
     def discount(self) -> Decimal:
         return (Decimal(self.discount_bp) / 100).quantize(Decimal("0.01"))
 
-    @property
-    def net(self) -> Decimal:
-        return _amount(self.net_cents)
 
-    @property
-    def vat(self) -> Decimal:
-        return _amount(self.vat_cents)
-
-    @property
-    def gross(self) -> Decimal:
-        return _amount(self.gross_cents)
-
-
-class OrderLine(BaseModel):
+class OrderLine(_Amounts, BaseModel):
     """One line of an order as priced when it was placed (kontor.pricing.price_line)."""
     order = ForeignKeyField(Order, backref="lines", on_delete="CASCADE")
     position = IntegerField(default=1)
@@ -134,18 +139,6 @@ class OrderLine(BaseModel):
     @property
     def vat_rate(self) -> Decimal:
         return (Decimal(self.vat_rate_bp) / 100).quantize(Decimal("0.01"))
-
-    @property
-    def net(self) -> Decimal:
-        return _amount(self.net_cents)
-
-    @property
-    def vat(self) -> Decimal:
-        return _amount(self.vat_cents)
-
-    @property
-    def gross(self) -> Decimal:
-        return _amount(self.gross_cents)
 
 
 class OrderEvent(BaseModel):

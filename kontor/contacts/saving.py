@@ -21,6 +21,8 @@ from kontor.matching import home_country, person_keys
 from kontor.versions import update_if_unchanged
 from models import Contact, ContactChange, ContactPerson, User, db, insert_rows, with_employee
 from models.clock import utcnow
+from models.db import MAX_PARAMETERS, update_row
+from models.db import insert_statements as db_insert_statements
 
 
 class EditConflict(Refused):
@@ -78,13 +80,6 @@ def create(values, user=None, customer_number=None, form_key=None):
     raise RuntimeError("unreachable")
 
 
-# Values one statement carries: under SQLite's limit of 32,766 parameters (PostgreSQL's is
-# 65,535). About 1,000 contacts of 31 columns: a batch of an import is one INSERT, so the
-# importing thread goes back to Python (and waits for the GIL) as seldom as possible while it
-# holds the write lock.
-MAX_PARAMETERS = 32_000
-
-
 def create_many(rows, user=None, contact_import=None):
     """Create many contacts at once, as `create` creates one: `rows` is a list of
     (customer number, values) with `values` a dict of FIELDS (others are ignored) and every
@@ -105,10 +100,9 @@ def insert_statements(rows, user=None, contact_import=None):
     transaction, so that the transaction only runs them (issue 10 item 1: the write lock is
     held for the database's work, not for Python's).
 
-    The SQL is written here rather than by Peewee's `insert_many`, which spends about 0.1 ms
-    a value generating it; values go through each field's `db_value`, as Peewee passes them.
-    Multi-row INSERTs of as many rows as MAX_PARAMETERS allows, then one INSERT ... SELECT of
-    the change history (the new contacts' ids are the database's)."""
+    The contacts' multi-row INSERTs of models.db.insert_statements, then one INSERT ... SELECT
+    of the change history per MAX_PARAMETERS numbers (the new contacts' ids are the
+    database's)."""
     if not rows:
         return []
     now = utcnow()
@@ -120,17 +114,7 @@ def insert_statements(rows, user=None, contact_import=None):
         data.append(dict(merged, **derived_fields(merged, home), updated_by=user,
                          contact_import=contact_import, version=1, created_at=now,
                          updated_at=now))
-    fields = [Contact._meta.fields[name] for name in data[0]]
-    columns = ", ".join(f'"{field.column_name}"' for field in fields)
-    one_row = "(" + ", ".join([db.param] * len(fields)) + ")"
-    statements = []
-    per_statement = MAX_PARAMETERS // len(fields)
-    for start in range(0, len(data), per_statement):
-        chunk = data[start:start + per_statement]
-        statements.append((f'INSERT INTO "contact" ({columns}) VALUES '
-                           + ", ".join([one_row] * len(chunk)),
-                           [field.db_value(row[field.name]) for row in chunk
-                            for field in fields]))
+    statements = db_insert_statements(Contact, data)
     numbers = [number for number, _values in rows]
     for start in range(0, len(numbers), MAX_PARAMETERS):
         part = numbers[start:start + MAX_PARAMETERS]
@@ -181,9 +165,9 @@ def update(contact_id, values, opened_version, user=None, contact_import=None):
             return current
         merged = {k: getattr(current, k) for k in FIELDS}
         merged.update(values, customer_number=current.customer_number)
-        updated = _update_row(contact_id, opened_version,
-                              dict(values, **derived_fields(merged), updated_at=utcnow(),
-                                   updated_by=user))
+        updated = update_row(Contact, contact_id,
+                             dict(values, **derived_fields(merged), updated_at=utcnow(),
+                                  updated_by=user), opened_version)
         if not updated:   # cannot happen inside the write transaction, but never overwrite
             raise EditConflict(current, [])
         insert_rows(ContactChange, [dict(contact=contact_id, version=opened_version + 1,
@@ -191,21 +175,6 @@ def update(contact_id, values, opened_version, user=None, contact_import=None):
                                          changes=json.dumps(changes, default=str),
                                          contact_import=contact_import)])
     return _existing(contact_id)
-
-
-def _update_row(contact_id, opened_version, values):
-    """UPDATE the contact's columns `values` (field names) and move its version on, if it is
-    still at `opened_version`; the number of rows changed (0 or 1). The SQL is written here:
-    Peewee spends about 0.1 ms a column generating it, and the sync saves contacts by the
-    hundred (issue 16)."""
-    fields = [Contact._meta.fields[name] for name in values]
-    assignments = ", ".join(f'"{field.column_name}" = {db.param}' for field in fields)
-    params = [field.db_value(values[field.name]) for field in fields]
-    cursor = db.execute_sql(
-        f'UPDATE "contact" SET {assignments}, "version" = "version" + 1 '
-        f'WHERE "id" = {db.param} AND "version" = {db.param}',
-        [*params, contact_id, opened_version])
-    return cursor.rowcount
 
 
 def _existing(contact_id):

@@ -29,7 +29,7 @@ from peewee import IntegrityError, PostgresqlDatabase, SqliteDatabase
 
 from kontor import jobs
 from kontor.errors import Refused
-from kontor.sync.kontor_side import ADAPTERS, SkipRecord
+from kontor.sync.kontor_side import ADAPTERS, SkipRecord, chunks
 from kontor.sync.layout import Layout, business_models
 from kontor.sync.values import UnfitValue, canon, merge, python_value, record_hash
 from models import JobLease, SyncBase, SyncBinding, SyncConflict, SyncRun, db, insert_rows
@@ -122,8 +122,7 @@ class BusinessSide:
         sql = self._sql(entity)["in"]
         found = {}
         values = [self.key_value(entity, key) for key in keys]
-        for start in range(0, len(values), 500):
-            part = values[start:start + 500]
+        for part in chunks(values):
             marks = ", ".join([self.database.param] * len(part))
             for row in self.database.execute_sql(f"{sql}({marks})", part).fetchall():
                 found[str(row[0])] = row
@@ -294,10 +293,8 @@ class Cycle:
                 flush()
         flush()
         # B: Kontor's records
-        versions = list(adapter.versions())
         present = set()
-        for pair in versions:
-            kid, version = pair[0], (pair[1] if len(pair) > 1 else 1)
+        for kid, version in list(adapter.versions()):
             present.add(kid)
             if kid in handled:
                 continue
@@ -311,17 +308,10 @@ class Cycle:
         flush()
         # C: deletes
         for bkey, kid in list(b2k.items()):
-            if kid in handled:
+            if kid in handled or (bkey in seen and kid in present):
                 continue
-            if bkey not in seen and kid in present:
-                batch.append(Item(kontor_id=kid, business_key=bkey, bound=True,
-                                  business_gone=True))
-            elif bkey in seen and kid not in present:
-                batch.append(Item(kontor_id=kid, business_key=bkey, bound=True,
-                                  kontor_gone=True))
-            elif bkey not in seen and kid not in present:
-                batch.append(Item(kontor_id=kid, business_key=bkey, bound=True,
-                                  business_gone=True, kontor_gone=True))
+            batch.append(Item(kontor_id=kid, business_key=bkey, bound=True,
+                              business_gone=bkey not in seen, kontor_gone=kid not in present))
             if len(batch) >= self.batch:
                 flush()
         flush()
@@ -361,17 +351,15 @@ class Cycle:
         for key, kid in matches.items():
             claimed.add(kid)
             unbound[key].kontor_id = kid
-        fresh = [i.kontor_id for i in unbound.values() if i.kontor_id]
-        for kid, (version, record) in adapter.records(fresh, self.k2b).items():
-            item = next(i for i in unbound.values() if i.kontor_id == kid)
-            item.k_version, item.k_rec = version, record
+        fresh = {i.kontor_id: i for i in unbound.values() if i.kontor_id}
+        for kid, (version, record) in adapter.records(list(fresh), self.k2b).items():
+            fresh[kid].k_version, fresh[kid].k_rec = version, record
         bound = [i.kontor_id for i in items if i.bound]
         agreed = {}
-        for start in range(0, len(bound), 500):
+        for part in chunks(bound):
             agreed.update({kid: (json.loads(text), bhash) for kid, text, bhash in SyncBase.select(
                 SyncBase.kontor_id, SyncBase.agreed, SyncBase.business_hash).where(
-                SyncBase.entity == entity,
-                SyncBase.kontor_id.in_(bound[start:start + 500])).tuples()})
+                SyncBase.entity == entity, SyncBase.kontor_id.in_(part)).tuples()})
         for item in items:
             if item.bound:
                 item.base, item.base_hash = agreed.get(item.kontor_id, (None, ""))
@@ -401,11 +389,9 @@ class Cycle:
         if new_kontor and "customer_number" in self.business.layout["contacts"].columns:
             model = self.business.models["contacts"]
             wanted = [int(i.k_rec["customer_number"]) for i in new_kontor]
-            in_business = set()
-            for start in range(0, len(wanted), 500):
-                in_business.update(number for (number,) in model.select(model.customer_number)
-                                   .where(model.customer_number.in_(wanted[start:start + 500]))
-                                   .tuples())
+            in_business = {number for part in chunks(wanted) for (number,) in
+                           model.select(model.customer_number)
+                           .where(model.customer_number.in_(part)).tuples()}
             for item in new_kontor:
                 if int(item.k_rec["customer_number"]) in in_business:
                     item.skip = "number_taken"
@@ -591,8 +577,7 @@ class Cycle:
             return
         kids = [row[0] for row in rows]
         bkeys = [row[1] for row in rows]
-        for start in range(0, len(rows), 400):
-            part_k, part_b = kids[start:start + 400], bkeys[start:start + 400]
+        for part_k, part_b in zip(chunks(kids, 400), chunks(bkeys, 400), strict=True):
             SyncBinding.delete().where(SyncBinding.entity == entity,
                                        SyncBinding.kontor_id.in_(part_k)
                                        | SyncBinding.business_key.in_(part_b)).execute()
@@ -611,8 +596,7 @@ class Cycle:
     def forget_many(self, entity, pairs):
         """Drop the bindings and agreed states of (Kontor id, business key) `pairs`."""
         kids = [kid for kid, _bkey in pairs if kid is not None]
-        for start in range(0, len(kids), 400):
-            part = kids[start:start + 400]
+        for part in chunks(kids, 400):
             SyncBinding.delete().where(SyncBinding.entity == entity,
                                        SyncBinding.kontor_id.in_(part)).execute()
             SyncBase.delete().where(SyncBase.entity == entity,

@@ -21,6 +21,14 @@ from kontor.sync.values import canon, python_value
 from models import Contact, ContactPerson, Employee, NoteEntry, SupportCase, db, locked
 from models.clock import utcnow
 
+CHUNK = 500      # ids or keys in one IN list
+
+
+def chunks(values, size=CHUNK):
+    """`values` (a list) in slices of at most `size`, for IN lists of bounded length."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
 
 class SkipRecord(Exception):
     """This record cannot be written now (`reason`: "duplicate_email", "number_taken",
@@ -64,20 +72,16 @@ class Adapter:
         """{kontor id: change counter} of the rows `ids` that exist, locked for the write
         transaction (FOR UPDATE on PostgreSQL)."""
         out = {}
-        for start in range(0, len(ids), 500):
-            query = self.model.select(self.model.id, self.model.version).where(
-                self.model.id.in_(ids[start:start + 500]))
-            out.update(locked(query).tuples())
+        for part in chunks(ids):
+            out.update(locked(self.model.select(self.model.id, self.model.version).where(
+                self.model.id.in_(part))).tuples())
         return out
 
     def records(self, ids, parents):
         """{kontor id: (version, record)} for the rows `ids` that exist."""
-        out = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            for row in self.model.select().where(self.model.id.in_(part)):
-                out[row.id] = (row.version, self.record(row, parents))
-        return out
+        return {row.id: (row.version, self.record(row, parents))
+                for part in chunks(ids) for row in self.model.select().where(
+                    self.model.id.in_(part))}
 
     def record(self, row, parents):
         record = {}
@@ -95,15 +99,27 @@ class Adapter:
         """How a person names the record in the sync history."""
         return record.get("name") or record.get("email") or ""
 
+    natural_field = ""      # the field that is the natural key by itself, if one is
+
     def natural_key(self, record):
         """The natural key binding the record to the other side's ("" for none)."""
-        return ""
+        return record.get(self.natural_field, "") if self.natural_field else ""
 
     def natural_matches(self, keys, unbound, parents):
         """{natural key: kontor id} among Kontor rows not bound yet (`unbound`: a callable
         telling whether a Kontor id is unbound) for the natural `keys`; `parents` as for
-        writing ({entity: {business key: kontor id}})."""
-        return {}
+        writing ({entity: {business key: kontor id}}). This one: rows whose `natural_field`
+        column equals a key."""
+        if not self.natural_field:
+            return {}
+        column = getattr(self.model, self.natural_field)
+        found = {}
+        for part in chunks([key for key in keys if key]):
+            for kontor_id, key in (self.model.select(self.model.id, column)
+                                   .where(column.in_(part)).tuples()):
+                if unbound(kontor_id):
+                    found.setdefault(key, kontor_id)
+        return found
 
     # --- writing -------------------------------------------------------------------------
     def values(self, record, parents):
@@ -144,19 +160,7 @@ class Employees(Adapter):
     entity = "employees"
     model = Employee
 
-    def natural_key(self, record):
-        return record.get("email", "")
-
-    def natural_matches(self, keys, unbound, parents):
-        keys = [key for key in keys if key]
-        found = {}
-        for start in range(0, len(keys), 500):
-            for kontor_id, email in (Employee.select(Employee.id, Employee.email)
-                                     .where(Employee.email.in_(keys[start:start + 500]))
-                                     .tuples()):
-                if unbound(kontor_id):
-                    found.setdefault(email, kontor_id)
-        return found
+    natural_field = "email"
 
     def create(self, record, parents):
         values = self.values(record, parents)
@@ -188,11 +192,10 @@ class Contacts(Adapter):
             if number.isdigit():
                 numbers[int(number)] = key
         found = {}
-        wanted = list(numbers)
-        for start in range(0, len(wanted), 500):
+        for part in chunks(list(numbers)):
             for kontor_id, number, norm in (
                     Contact.select(Contact.id, Contact.customer_number, Contact.name_norm)
-                    .where(Contact.customer_number.in_(wanted[start:start + 500])).tuples()):
+                    .where(Contact.customer_number.in_(part)).tuples()):
                 key = numbers[number]
                 if unbound(kontor_id) and key.split("|", 1)[1] == norm:
                     found[key] = kontor_id
@@ -200,12 +203,9 @@ class Contacts(Adapter):
 
     def number_taken(self, numbers):
         """The customer numbers among `numbers` (ints) that a Kontor contact has."""
-        taken = set()
-        for start in range(0, len(numbers), 500):
-            taken.update(number for (number,) in Contact.select(Contact.customer_number)
-                         .where(Contact.customer_number.in_(numbers[start:start + 500]))
-                         .tuples())
-        return taken
+        return {number for part in chunks(numbers) for (number,) in
+                Contact.select(Contact.customer_number)
+                .where(Contact.customer_number.in_(part)).tuples()}
 
     def create(self, record, parents):
         values = self.values(record, parents)
@@ -232,9 +232,9 @@ class Contacts(Adapter):
             numbers.append(number)
         saving.create_many(rows)
         ids = {}
-        for start in range(0, len(numbers), 500):
+        for part in chunks(numbers):
             ids.update(Contact.select(Contact.customer_number, Contact.id).where(
-                Contact.customer_number.in_(numbers[start:start + 500])).tuples())
+                Contact.customer_number.in_(part)).tuples())
         return [ids[number] for number in numbers]
 
     def update(self, kontor_id, version, record, parents):
@@ -283,12 +283,11 @@ class Persons(Adapter):
             if kontor_contact:
                 by_contact.setdefault(kontor_contact, {})[norm] = key
         found = {}
-        wanted = list(by_contact)
-        for start in range(0, len(wanted), 500):
+        for part in chunks(list(by_contact)):
             for kontor_id, contact_id, name in (
                     ContactPerson.select(ContactPerson.id, ContactPerson.contact,
                                          ContactPerson.name)
-                    .where(ContactPerson.contact.in_(wanted[start:start + 500])).tuples()):
+                    .where(ContactPerson.contact.in_(part)).tuples()):
                 key = by_contact[contact_id].get(normalise_name(name))
                 if key and unbound(kontor_id) and key not in found:
                     found[key] = kontor_id
@@ -332,37 +331,21 @@ class Notes(Adapter):
     parents = {"contact_id": "contacts", "person_id": "contact_persons"}
 
     def versions(self):
-        return NoteEntry.select(NoteEntry.id).tuples().iterator()
+        """(id, 1) of every entry: an entry never changes, its counter is always 1."""
+        return ((kid, 1) for (kid,) in NoteEntry.select(NoteEntry.id).tuples().iterator())
 
     def versions_of(self, ids):
-        out = {}
-        for start in range(0, len(ids), 500):
-            out.update((kid, 1) for (kid,) in NoteEntry.select(NoteEntry.id).where(
-                NoteEntry.id.in_(ids[start:start + 500])).tuples())
-        return out
+        return {kid: 1 for part in chunks(ids) for (kid,) in
+                NoteEntry.select(NoteEntry.id).where(NoteEntry.id.in_(part)).tuples()}
 
     def records(self, ids, parents):
-        out = {}
-        for start in range(0, len(ids), 500):
-            for row in NoteEntry.select().where(NoteEntry.id.in_(ids[start:start + 500])):
-                out[row.id] = (1, self.record(row, parents))
-        return out
+        return {row.id: (1, self.record(row, parents)) for part in chunks(ids)
+                for row in NoteEntry.select().where(NoteEntry.id.in_(part))}
 
     def label(self, record):
         return record.get("uid", "")
 
-    def natural_key(self, record):
-        return record.get("uid", "")
-
-    def natural_matches(self, keys, unbound, parents):
-        keys = [key for key in keys if key]
-        found = {}
-        for start in range(0, len(keys), 500):
-            for kontor_id, uid in (NoteEntry.select(NoteEntry.id, NoteEntry.uid)
-                                   .where(NoteEntry.uid.in_(keys[start:start + 500])).tuples()):
-                if unbound(kontor_id):
-                    found[uid] = kontor_id
-        return found
+    natural_field = "uid"
 
     def create(self, record, parents):
         values = self.values(record, parents)
