@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
 from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAreaField
@@ -113,7 +114,6 @@ UNFIT_LINES = {
 }
 UNFIT_PROBLEMS = {
     "wrong_type": _l("it is not %(expected)s"),
-    "too_long": _l("it has more than %(limit)s characters"),
     "control": _l("it contains a control character"),
     "bad_email": _l("it is not an e-mail address"),
     "bad_country": _l("it is not a two-letter country code"),
@@ -178,11 +178,15 @@ def record_lines(problem):
         if entry.get("reason") == "unfit_value":
             limit = entry.get("limit")
             low, high = limit if isinstance(limit, list) and len(limit) == 2 else ("", "")
-            template = UNFIT_PROBLEMS.get(entry.get("problem"), UNFIT_PROBLEMS["wrong_type"])
-            said = str(template) % {
-                "expected": TYPES.get(entry.get("kind"), entry.get("kind", "")),
-                "limit": limit if not isinstance(limit, list) else "", "low": low,
-                "high": high}
+            if entry.get("problem") == "too_long" and isinstance(limit, int):
+                said = ngettext("it has more than %(num)s character",
+                                "it has more than %(num)s characters", limit)
+            else:
+                template = UNFIT_PROBLEMS.get(entry.get("problem"),
+                                              UNFIT_PROBLEMS["wrong_type"])
+                said = str(template) % {
+                    "expected": TYPES.get(entry.get("kind"), entry.get("kind", "")),
+                    "low": low, "high": high}
             lines.append(str(UNFIT_LINES.get(entry.get("side"), UNFIT_LINES["kontor"])) % {
                 "record": record, "field": field_name, "problem": said,
                 "value": shown_value(entry.get("value"))})

@@ -48,8 +48,11 @@ def test_another_failure_is_still_a_failure_with_its_text(firm, monkeypatch):
      "Contact 20001 Fjord Rør AS, field City: the value cannot be stored in Kontor: it "
      "contains a control character (“Os␁lo”)."),
     ("nl", "De tabel contact_persons ontbreekt (voor Contactpersonen).",
-     "Contact 20001 Fjord Rør AS, veld Plaats: de waarde kan niet in Kontor worden "
+     "Relatie 20001 Fjord Rør AS, veld Plaats: de waarde kan niet in Kontor worden "
      "opgeslagen: er staat een stuurteken in (“Os␁lo”)."),
+    ("de", "Die Tabelle contact_persons fehlt (für Kontaktpersonen).",
+     "Kontakt 20001 Fjord Rør AS, Feld Ort: Der Wert kann nicht in Kontor gespeichert "
+     "werden: er enthält ein Steuerzeichen („Os␁lo“)."),
 ])
 def test_the_log_words_a_missing_table_and_an_unfit_value(admin_client, superuser, firm,
                                                           language, table, record):
