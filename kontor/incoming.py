@@ -32,6 +32,7 @@ from peewee import JOIN, fn
 
 from kontor import audit, contacts, notes, web_accounts
 from kontor.errors import Refused
+from kontor.generations import KeptWhileUnchanged
 from kontor.mail import normalise_email
 from kontor.matching import (
     address_key,
@@ -41,7 +42,8 @@ from kontor.matching import (
     phone_key,
     words_key,
 )
-from kontor.text import one_line, without_controls
+from kontor.paging import MAX_PAGE, Page, last_page
+from kontor.text import one_line, whole_number, without_controls
 from models import Contact, ContactPerson, Prepared, User, Website, db, with_employee
 from models.clock import utcnow
 from models.db import is_sqlite
@@ -388,6 +390,68 @@ def unprocessed(tab):
     return (_with_account().where(IncomingItem.status == "unprocessed",
                                   IncomingItem.kind.in_(TABS[tab]))
             .order_by(IncomingItem.received_at, IncomingItem.id))
+
+
+_PAGE_IDS = {}      # (database kind, number of kinds) -> SQL
+
+
+def _page_ids_sql(kinds):
+    """The ids of a page of the unprocessed items of `kinds` in the queue's order, as SQL
+    with the parameters (kind, limit) per kind, then limit and offset: each kind's range
+    of the index `incoming_item_queue` (migration 0030) read in order, at most offset +
+    limit rows each, merged; no sort of the whole queue."""
+    kind = (is_sqlite(), kinds)
+    sql = _PAGE_IDS.get(kind)
+    if sql is None:
+        parts = " UNION ALL ".join(
+            f"SELECT id, received_at FROM (SELECT id, received_at FROM incoming_item "
+            f"WHERE status = 'unprocessed' AND kind = {db.param} "
+            f"ORDER BY received_at, id LIMIT {db.param}) AS k{n}" for n in range(kinds))
+        sql = _PAGE_IDS[kind] = (f"SELECT id FROM ({parts}) AS q ORDER BY received_at, id "
+                                 f"LIMIT {db.param} OFFSET {db.param}")
+    return sql
+
+
+_PAGE_ROWS = Prepared(lambda *ids: _with_account().where(IncomingItem.id.in_(list(ids))),
+                      arity=PAGE_SIZE + 1)
+
+
+def _page_rows(kinds, number, per_page):
+    offset = (number - 1) * per_page
+    params = [value for kind in kinds for value in (kind, offset + per_page + 1)]
+    ids = [row[0] for row in db.execute_sql(_page_ids_sql(len(kinds)),
+                                            [*params, per_page + 1, offset]).fetchall()]
+    if not ids:
+        return []
+    by_id = {item.id: item for item in _PAGE_ROWS(*ids, *[None] * (PAGE_SIZE + 1 - len(ids)))}
+    return [by_id[item_id] for item_id in ids if item_id in by_id]
+
+
+def queue_page(tab, number):
+    """Page `number` (the query string's text, or None) of the unprocessed items of `tab`,
+    PAGE_SIZE items, as `unprocessed(tab)` paged by kontor.paging.paginate gives it (each
+    item with its website and web account; text that is no page number gives page 1, a
+    number past the end the last page): a kontor.paging.Page. Two queries, whatever the
+    queue's length: the page's ids (`_page_ids_sql`) and its rows (issue 15, "Speed")."""
+    kinds = TABS[tab]
+    number = whole_number(number, maximum=MAX_PAGE) or 1
+    rows = _page_rows(kinds, number, PAGE_SIZE)
+    if not rows and number > 1:
+        number = min(number, last_page(counts()[tab], PAGE_SIZE))
+        rows = _page_rows(kinds, number, PAGE_SIZE)
+    return Page(rows[:PAGE_SIZE], number, PAGE_SIZE, len(rows) > PAGE_SIZE)
+
+
+_page_matches = KeptWhileUnchanged(("matching",), max_entries=64)
+
+
+def page_matches(items):
+    """`classify(items)` for the queue page: kept in memory while the generation "matching"
+    stays (migration 0030: its triggers raise it whenever a contact, a contact person, a
+    web account or the company changes in a way that can change a match, whoever writes), so
+    that viewing the queue again does not classify its items again. Only for showing: an
+    import, Import all and the item page classify afresh."""
+    return _page_matches.get(tuple(item.id for item in items), lambda: classify(items))
 
 
 def counts():
