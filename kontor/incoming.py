@@ -11,6 +11,10 @@ The portals store registrations, account updates, orders and inquiries as Incomi
   address, a contact person's name or a phone number matches; or several contacts match
   equally: `Match.candidates`), "new" (no match). It looks the normalised keys up in indexed
   columns, a fixed handful of queries for any number of items, never all-against-all;
+- `queue_page` reads a page of a tab in the queue's order from an index, and `page_matches`
+  keeps the page's match statuses while the register's generation "matching" stays
+  (migration 0030: raised by triggers whoever writes a contact, a person, a web account or
+  the company), so that viewing the queue does not classify it again (issue 15, "Speed");
 - `import_item` imports one item in one transaction with a person's (or the default)
   `Decision`: it creates a customer or updates the chosen one only where "take" was chosen,
   adds a new contact person, links the web account, approves a pending account (the approval
