@@ -1,12 +1,16 @@
 """The import queue's matching at scale (issue 15, "Speed"): 100,000 contacts (with persons,
 e-mails, phones, addresses; nl/nb/de names) and 10,000 queued registrations (a mix of exact
 matches, probable ones and new customers, with typos in case and accents); in one run it
-classifies the whole queue (kontor.incoming.classify, a chunk of items at a time) and prints
-the time next to a naive scan of the same items over the same contacts (a sample of items,
-extrapolated) and next to a bare read of the contact table; then the queue page's server time.
+classifies the whole queue (kontor.incoming.classify_queue, a chunk of items at a time) and
+prints the time next to a naive scan of the same items over the same contacts (a sample of
+items, extrapolated) and next to a bare read of the contact table; then the queue page's server
+time (median and p95; and right after a colleague saved a contact, when the page classifies its
+items afresh). Wall and CPU time (process_time) side by side: the machine may be shared.
 
     .venv/bin/python bench/matching.py                 # SQLite in a temporary folder
     .venv/bin/python bench/matching.py --database-url postgresql://postgres@127.0.0.1:5432/kontor_bench
+    DATABASE_URL=postgresql://postgres@127.0.0.1/kontor_bench .venv/bin/python bench/matching.py
+    .venv/bin/python bench/matching.py --database-url sqlite:////tmp/m.db --reuse  # built before
     .venv/bin/python bench/matching.py --contacts 20000 --items 2000   # smaller
 
 Targets: the whole queue under 2 s; the queue page under 50 ms median. Prints a table; exits 1
@@ -14,6 +18,7 @@ if a target is missed.
 """
 import argparse
 import json
+import os
 import random
 import re
 import statistics
@@ -47,6 +52,7 @@ from models import (
     open_database,
 )
 from models.clock import utcnow
+from models.db import is_sqlite
 
 SURNAMES = ["Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Meijer",
             "de Boer", "Mulder", "Hansen", "Johansen", "Olsen", "Larsen", "Nilsen", "Søren",
@@ -134,12 +140,12 @@ def build(url, count, items):
 
 def naive(items, sample):
     """Each of `sample` items compared with every contact and person in Python (keys made on
-    the fly, as a scan without indexed keys must): seconds per item."""
+    the fly, as a scan without indexed keys must): (wall, CPU) seconds per item."""
     contacts_all = list(Contact.select(Contact.id, Contact.name, Contact.org_number,
                                        Contact.vat_number, Contact.email, Contact.phone,
                                        Contact.mobile, Contact.street, Contact.postcode,
                                        Contact.country).tuples())
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for item in items[:sample]:
         values = incoming.values_of(item, item.web_account)
         name, org = normalise_name(values["name"]), number_key(values["org_number"])
@@ -153,19 +159,72 @@ def naive(items, sample):
             _hit = (normalise_name(cname) == name or (org and keys["org_key"] == org)
                     or cemail == values["email"] or (phone and keys["phone_key"] == phone)
                     or (address and keys["address_key"] == address))
-    return (time.perf_counter() - started) / sample
+    return ((time.perf_counter() - started) / sample, (time.process_time() - cpu) / sample)
+
+
+def server_cpu():
+    """CPU seconds the PostgreSQL backends serving this database have used (read from /proc:
+    the server runs on this machine), or 0 (SQLite: its work is in this process's CPU time;
+    or no /proc)."""
+    if is_sqlite():
+        return 0.0
+    total = 0.0
+    with db.connection_context():
+        pids = [pid for (pid,) in db.execute_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()").fetchall()]
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def timed(work, server=True):
+    """(result, wall seconds, CPU seconds) of `work()`: this process's CPU time and, on
+    PostgreSQL, its backends' (`server_cpu`; `server=False`: this process's only). The CPU
+    time shows what the figure is made of on a machine shared with other work, where the
+    wall time waits for the CPU."""
+    before = server_cpu() if server else 0.0
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return result, wall, cpu + (server_cpu() - before if server else 0.0)
+
+
+def page_times(client, requests, before=None):
+    """Wall and CPU seconds of `requests` GETs of the queue page (`before()` untimed before
+    each). The CPU time is this process's, plus on PostgreSQL the mean of its backends'
+    per request (/proc counts in ticks of 10 ms: too coarse for one request)."""
+    walls, cpus, server = [], [], 0.0
+    for _ in range(requests):
+        if before is not None:
+            before()
+        started = server_cpu()
+        response, wall, cpu = timed(lambda: client.get("/website-data/"), server=False)
+        server += server_cpu() - started
+        assert response.status_code == 200
+        walls.append(wall)
+        cpus.append(cpu)
+    return walls, [cpu + server / requests for cpu in cpus]
+
+
+def p95(values):
+    return sorted(values)[max(0, int(round(0.95 * len(values))) - 1)]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default="")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""),
+                        help="default: $DATABASE_URL, else SQLite in a temporary folder")
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=10_000)
-    parser.add_argument("--naive-sample", type=int, default=3)
+    parser.add_argument("--naive-sample", type=int, default=3,
+                        help="items the naive scan times (then extrapolated)")
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--reuse", action="store_true",
-                        help="the PostgreSQL database is built already")
-    parser.add_argument("--profile", action="store_true")
+                        help="the database at --database-url is built already")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="kontor-bench-matching-"))
     url = args.database_url or f"sqlite:///{data_dir / 'kontor.db'}"
@@ -177,41 +236,56 @@ def main():
         work, _every = jobs.JOBS["refresh_statistics"]
         jobs.run_job("refresh_statistics", work, app.config, holder="bench")
         with db.connection_context():
-            started = time.perf_counter()
-            rows = list(Contact.select().tuples())
-            bare = time.perf_counter() - started
-            started = time.perf_counter()
-            matches = incoming.classify_queue("contacts")
-            classified = time.perf_counter() - started
+            incoming.classify_rows([])          # imports and first connections done
+            rows, bare, bare_cpu = timed(
+                lambda: db.execute_sql("SELECT * FROM contact").fetchall())
+            matches, classified, classified_cpu = timed(
+                lambda: incoming.classify_queue("contacts"))
             statuses = {}
             for match in matches.values():
                 statuses[match.status] = statuses.get(match.status, 0) + 1
             items = list(incoming.unprocessed("contacts").limit(args.naive_sample))
-            per_item = naive(items, args.naive_sample)
+            per_item, per_item_cpu = naive(items, args.naive_sample)
+            someone = Contact.select(Contact.id, Contact.version).order_by(Contact.id).get()
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     assert client.post("/login", data={"email": "bench@bench.example",
                                        "password": "bench password 2026",
                                        "csrf_token": token}).status_code == 302
-    times = []
-    for _ in range(args.requests):
-        started = time.perf_counter()
-        response = client.get("/website-data/")
-        times.append(time.perf_counter() - started)
-        assert response.status_code == 200
-    median = statistics.median(times) * 1000
-    print(f"\n{'what':<52} {'time':>12}")
-    print(f"{'bare read of the contact table (' + format(len(rows), ',') + ' rows)':<52} "
-          f"{bare:>10.2f} s")
-    print(f"{'classify the whole queue (' + format(len(matches), ',') + ' items)':<52} "
-          f"{classified:>10.2f} s")
-    print(f"{'naive scan, extrapolated (' + str(args.naive_sample) + ' items timed)':<52} "
-          f"{per_item * len(matches):>10.0f} s")
-    print(f"{'queue page, median of ' + str(args.requests):<52} {median:>9.1f} ms")
-    print(f"statuses: {statuses}")
+    client.get("/website-data/")
+    walls, cpus = page_times(client, args.requests)
+    edits = iter(range(10**6))
+
+    def edit_a_contact():
+        """A colleague saves a contact's phone meanwhile: the page classifies afresh."""
+        with app.app_context(), db.connection_context():
+            current = Contact.get_by_id(someone.id)
+            contacts.update(current.id, {"phone": f"+47 4{next(edits):07d}"}, current.version)
+    cold_walls, cold_cpus = page_times(client, max(5, args.requests // 3), edit_a_contact)
+    kind = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    count = len(matches)
+    print(f"\n{kind}: {args.contacts:,} contacts, {count:,} queued items "
+          f"({', '.join(f'{k} {v:,}' for k, v in sorted(statuses.items()))})")
+    line = "{:<58} {:>12} {:>12}"
+    print(line.format("what", "wall", "CPU" + (" (+server)" if kind == "PostgreSQL" else "")))
+    print(line.format(f"bare read of the contact table ({len(rows):,} rows)",
+                      f"{bare:.2f} s", f"{bare_cpu:.2f} s"))
+    print(line.format(f"classify the whole queue ({count:,} items)",
+                      f"{classified:.2f} s", f"{classified_cpu:.2f} s"))
+    print(line.format(f"naive scan, extrapolated ({args.naive_sample} items timed)",
+                      f"{per_item * count:,.0f} s", f"{per_item_cpu * count:,.0f} s"))
+    for label, w, c in ((f"queue page, median of {len(walls)}", walls, cpus),
+                        (f"queue page, p95 of {len(walls)}", walls, cpus),
+                        (f"queue page after a contact change, median of {len(cold_walls)}",
+                         cold_walls, cold_cpus)):
+        pick = p95 if "p95" in label else statistics.median
+        print(line.format(label, f"{pick(w) * 1000:.1f} ms", f"{pick(c) * 1000:.1f} ms"))
+    print(f"load average: {' '.join(f'{v:.1f}' for v in os.getloadavg())} "
+          f"({os.cpu_count()} CPUs)")
+    median = statistics.median(walls) * 1000
     missed = classified >= 2 or median >= 50
-    print("targets: queue < 2 s, page < 50 ms:", "MISSED" if missed else "met")
+    print("targets: queue < 2 s, page < 50 ms median (wall):", "MISSED" if missed else "met")
     return 1 if missed else 0
 
 

@@ -115,12 +115,14 @@ def index():
     """The unprocessed items of one tab, oldest first, 50 to a page, with their match
     status; the tabs with their counts."""
     tab = tab_of(request.args.get("tab"))
-    page = paginate(incoming.unprocessed(tab), request.args.get("page"), incoming.PAGE_SIZE)
-    matches = incoming.classify(page.items)
+    page = incoming.queue_page(tab, request.args.get("page"))
+    matches = incoming.page_matches(page.items)
     rows = [(item, incoming.values_of(item, item.web_account if item.web_account_id
                                       else None), matches[item.id]) for item in page.items]
+    counts = incoming.counts()
+    g.incoming_count = sum(counts.values())      # the navigation's count: the same items
     return render_template("incoming/list.html", tab=tab, page=page, rows=rows,
-                           counts=incoming.counts(), tabs=TAB_LABELS, form=ListForm())
+                           counts=counts, tabs=TAB_LABELS, form=ListForm())
 
 
 @bp.route("/", methods=["POST"])

@@ -11,6 +11,10 @@ The portals store registrations, account updates, orders and inquiries as Incomi
   address, a contact person's name or a phone number matches; or several contacts match
   equally: `Match.candidates`), "new" (no match). It looks the normalised keys up in indexed
   columns, a fixed handful of queries for any number of items, never all-against-all;
+- `queue_page` reads a page of a tab in the queue's order from an index, and `page_matches`
+  keeps the page's match statuses while the register's generation "matching" stays
+  (migration 0030: raised by triggers whoever writes a contact, a person, a web account or
+  the company), so that viewing the queue does not classify it again (issue 15, "Speed");
 - `import_item` imports one item in one transaction with a person's (or the default)
   `Decision`: it creates a customer or updates the chosen one only where "take" was chosen,
   adds a new contact person, links the web account, approves a pending account (the approval
@@ -28,10 +32,11 @@ Callers need an application context (the approval e-mail).
 import json
 from dataclasses import dataclass, field
 
-from peewee import JOIN, SQL, fn
+from peewee import JOIN, fn
 
 from kontor import audit, contacts, notes, web_accounts
 from kontor.errors import Refused
+from kontor.generations import KeptWhileUnchanged
 from kontor.mail import normalise_email
 from kontor.matching import (
     address_key,
@@ -41,9 +46,11 @@ from kontor.matching import (
     phone_key,
     words_key,
 )
-from kontor.text import one_line, without_controls
+from kontor.paging import MAX_PAGE, Page, last_page
+from kontor.text import one_line, whole_number, without_controls
 from models import Contact, ContactPerson, Prepared, User, Website, db, with_employee
 from models.clock import utcnow
+from models.db import is_sqlite
 from models.web_accounts import IncomingItem, WebAccount, WebAccountEvent
 
 # The tabs of the queue and the kinds each shows (issue 15 item 1).
@@ -184,60 +191,105 @@ class Candidate:
     email: str
 
 
-ARITIES = (8, 32, 128, CHUNK)   # IN lists are padded to one of these lengths
+ARITIES = (8, 32, 128, CHUNK)   # IN lists of ids are padded to one of these lengths
 
-
-def _by_key(column, key_of, *where):
-    """Prepared queries of (key, contact id) rows whose `column` is one of n keys, one per n
-    of ARITIES (its SQL is made once: peewee spends milliseconds writing a long IN list; and
-    the planner estimates a look-up by the list's length, so a short list is not padded to
-    CHUNK). `column <> ''` lets the database use the column's partial index."""
-    def build(*keys):
-        return key_of.select(column, Contact.id if key_of is Contact else key_of.contact
-                             ).where(column.in_(list(keys)), column != SQL("''"), *where)
-    return {arity: Prepared(build, arity=arity) for arity in ARITIES}
-
-
-# (kind of key, its queries, the field it names) for every indexed look-up
+# Every indexed look-up of a kind of key: (kind of key, table, key column, the contact's id
+# column, the index, a further condition, the field it names). Rule: SPEC section 10, issue
+# 15 item 2.
 _LOOK_UPS = (
-    ("name", _by_key(Contact.name_norm, Contact), "name"),
-    ("org_number", _by_key(Contact.org_key, Contact), "org_number"),
-    ("org_number", _by_key(Contact.vat_key, Contact), "org_number"),
-    ("email", _by_key(Contact.email, Contact), "email"),
-    ("phone", _by_key(Contact.phone_key, Contact), "phone"),
-    ("phone", _by_key(Contact.mobile_key, Contact), "phone"),
-    ("address", _by_key(Contact.address_key, Contact), "address"),
-    ("person_norm", _by_key(Contact.name_norm, Contact, Contact.kind == "person"),
+    ("name", "contact", "name_norm", "id", "contact_name_norm", "", "name"),
+    ("org_number", "contact", "org_key", "id", "contact_org_key", "", "org_number"),
+    ("org_number", "contact", "vat_key", "id", "contact_vat_key", "", "org_number"),
+    ("email", "contact", "email", "id", "contact_email", "", "email"),
+    ("phone", "contact", "phone_key", "id", "contact_phone_key", "", "phone"),
+    ("phone", "contact", "mobile_key", "id", "contact_mobile_key", "", "phone"),
+    ("address", "contact", "address_key", "id", "contact_address_key", "", "address"),
+    ("person_norm", "contact", "name_norm", "id", "contact_name_norm", " AND kind = 'person'",
      "contact_person"),
-    ("email", _by_key(ContactPerson.email, ContactPerson), "email"),
-    ("phone", _by_key(ContactPerson.phone_key, ContactPerson), "phone"),
-    ("phone", _by_key(ContactPerson.mobile_key, ContactPerson), "phone"),
-    ("person", _by_key(ContactPerson.name_key, ContactPerson), "contact_person"),
+    ("email", "contact_person", "email", "contact_id", "contact_person_email", "", "email"),
+    ("phone", "contact_person", "phone_key", "contact_id", "contact_person_phone_key", "",
+     "phone"),
+    ("phone", "contact_person", "mobile_key", "contact_id", "contact_person_mobile_key", "",
+     "phone"),
+    ("person", "contact_person", "name_key", "contact_id", "contact_person_name_key", "",
+     "contact_person"),
 )
+_SQL = {}       # (database kind, look-up, arity) -> SQL text
+
+
+def _look_up_sql(look_up, arity):
+    """The SQL of one look-up for `arity` keys (None: PostgreSQL's one array parameter),
+    written once. On SQLite the index is named (INDEXED BY): the planner estimates a long IN
+    list of a key with many rows alike (a common person's name: 167 rows a name in the
+    benchmark) as most of the table and scanned 100,000 persons for 500 names (0.4 s of the
+    queue's 0.8), where each key is one probe of the index. `column <> ''` lets the database
+    use a partial index (the persons')."""
+    kind = (is_sqlite(), look_up, arity)
+    sql = _SQL.get(kind)
+    if sql is None:
+        _kind, table, column, id_column, index, more, _field = look_up
+        if arity is None:
+            sql = (f"SELECT {column}, {id_column} FROM {table} "
+                   f"WHERE {column} = ANY(%s) AND {column} <> ''{more}")
+        else:
+            marks = ", ".join(["?"] * arity)
+            sql = (f"SELECT {column}, {id_column} FROM {table} INDEXED BY {index} "
+                   f"WHERE {column} IN ({marks}) AND {column} <> ''{more}")
+        sql = _SQL[kind] = sql
+    return sql
+
+
 _CANDIDATES = {arity: Prepared(lambda *ids: Contact.select(
     Contact.id, Contact.name, Contact.customer_number, Contact.version, Contact.kind,
     Contact.email).where(Contact.id.in_(list(ids))), arity=arity) for arity in ARITIES}
 
 
-def _chunks(values):
-    """`values` without empties, sorted, in lists of at most CHUNK, each padded with None to
-    the next of ARITIES: (arity, list) pairs."""
+def _chunks(values, chunk=CHUNK):
+    """`values` without empties, sorted, in lists of at most `chunk`, each padded with None
+    to the next of ARITIES: (arity, list) pairs."""
     values = sorted(value for value in values if value)
-    for start in range(0, len(values), CHUNK):
-        some = values[start:start + CHUNK]
+    for start in range(0, len(values), chunk):
+        some = values[start:start + chunk]
         arity = next(n for n in ARITIES if n >= len(some))
         yield arity, [*some, *[None] * (arity - len(some))]
 
 
+# Keys of one PostgreSQL look-up. Its planner estimates the rows of `column = ANY(array)` as
+# the array's length times the rows a key has on average, and scans the whole table past a
+# point: with 500 keys it scanned the 100,000 persons for their names (167 persons a name in
+# the benchmark; 1.3 s of server time for the queue), with 250 it probes the index (0.17 s
+# planning and execution for the 12 look-ups of 10,000 items).
+PG_CHUNK = 250
+
+
+def _key_rows(look_up, keys):
+    """(key, contact id) rows of the look-up `look_up` for `keys` (a set of str): on
+    PostgreSQL one query per PG_CHUNK keys, as one array; on SQLite one IN list per CHUNK
+    keys (padded to one of ARITIES, so that a handful of statements are prepared)."""
+    if not keys:
+        return []
+    rows = []
+    if not is_sqlite():
+        keys = sorted(keys)
+        sql = _look_up_sql(look_up, None)
+        for start in range(0, len(keys), PG_CHUNK):
+            rows += db.execute_sql(sql, [keys[start:start + PG_CHUNK]]).fetchall()
+        return rows
+    for arity, chunk in _chunks(keys):
+        rows += db.execute_sql(_look_up_sql(look_up, arity), chunk).fetchall()
+    return rows
+
+
 def _look_up(all_keys, linked):
     """{(kind, key): {contact id: field}} for every key of `all_keys` ({kind: set of keys}),
-    and {contact id: Candidate} of the contacts found and of `linked` (ids): one indexed IN
-    query per column and CHUNK keys, and one per CHUNK contacts found."""
+    and {contact id: Candidate} of the contacts found and of `linked` (ids): one indexed
+    query per look-up and CHUNK keys (PG_CHUNK on PostgreSQL), and one per CHUNK contacts
+    found."""
     hits = {}
-    for kind, queries, name in _LOOK_UPS:
-        for arity, chunk in _chunks(all_keys[kind]):
-            for key, contact_id in queries[arity].rows(*chunk):
-                hits.setdefault((kind, key), {})[contact_id] = name
+    for look_up in _LOOK_UPS:
+        kind, name = look_up[0], look_up[-1]
+        for key, contact_id in _key_rows(look_up, all_keys[kind]):
+            hits.setdefault((kind, key), {})[contact_id] = name
     ids = {contact_id for hit in hits.values() for contact_id in hit} | set(linked)
     found = {}
     for arity, chunk in _chunks(ids):
@@ -355,6 +407,68 @@ def unprocessed(tab):
     return (_with_account().where(IncomingItem.status == "unprocessed",
                                   IncomingItem.kind.in_(TABS[tab]))
             .order_by(IncomingItem.received_at, IncomingItem.id))
+
+
+_PAGE_IDS = {}      # (database kind, number of kinds) -> SQL
+
+
+def _page_ids_sql(kinds):
+    """The ids of a page of the unprocessed items of `kinds` in the queue's order, as SQL
+    with the parameters (kind, limit) per kind, then limit and offset: each kind's range
+    of the index `incoming_item_queue` (migration 0030) read in order, at most offset +
+    limit rows each, merged; no sort of the whole queue."""
+    kind = (is_sqlite(), kinds)
+    sql = _PAGE_IDS.get(kind)
+    if sql is None:
+        parts = " UNION ALL ".join(
+            f"SELECT id, received_at FROM (SELECT id, received_at FROM incoming_item "
+            f"WHERE status = 'unprocessed' AND kind = {db.param} "
+            f"ORDER BY received_at, id LIMIT {db.param}) AS k{n}" for n in range(kinds))
+        sql = _PAGE_IDS[kind] = (f"SELECT id FROM ({parts}) AS q ORDER BY received_at, id "
+                                 f"LIMIT {db.param} OFFSET {db.param}")
+    return sql
+
+
+_PAGE_ROWS = Prepared(lambda *ids: _with_account().where(IncomingItem.id.in_(list(ids))),
+                      arity=PAGE_SIZE + 1)
+
+
+def _page_rows(kinds, number, per_page):
+    offset = (number - 1) * per_page
+    params = [value for kind in kinds for value in (kind, offset + per_page + 1)]
+    ids = [row[0] for row in db.execute_sql(_page_ids_sql(len(kinds)),
+                                            [*params, per_page + 1, offset]).fetchall()]
+    if not ids:
+        return []
+    by_id = {item.id: item for item in _PAGE_ROWS(*ids, *[None] * (PAGE_SIZE + 1 - len(ids)))}
+    return [by_id[item_id] for item_id in ids if item_id in by_id]
+
+
+def queue_page(tab, number):
+    """Page `number` (the query string's text, or None) of the unprocessed items of `tab`,
+    PAGE_SIZE items, as `unprocessed(tab)` paged by kontor.paging.paginate gives it (each
+    item with its website and web account; text that is no page number gives page 1, a
+    number past the end the last page): a kontor.paging.Page. Two queries, whatever the
+    queue's length: the page's ids (`_page_ids_sql`) and its rows (issue 15, "Speed")."""
+    kinds = TABS[tab]
+    number = whole_number(number, maximum=MAX_PAGE) or 1
+    rows = _page_rows(kinds, number, PAGE_SIZE)
+    if not rows and number > 1:
+        number = min(number, last_page(counts()[tab], PAGE_SIZE))
+        rows = _page_rows(kinds, number, PAGE_SIZE)
+    return Page(rows[:PAGE_SIZE], number, PAGE_SIZE, len(rows) > PAGE_SIZE)
+
+
+_page_matches = KeptWhileUnchanged(("matching",), max_entries=64)
+
+
+def page_matches(items):
+    """`classify(items)` for the queue page: kept in memory while the generation "matching"
+    stays (migration 0030: its triggers raise it whenever a contact, a contact person, a
+    web account or the company changes in a way that can change a match, whoever writes), so
+    that viewing the queue again does not classify its items again. Only for showing: an
+    import, Import all and the item page classify afresh."""
+    return _page_matches.get(tuple(item.id for item in items), lambda: classify(items))
 
 
 def counts():
