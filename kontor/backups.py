@@ -714,9 +714,7 @@ def _restore_postgres(config, verified, note, clock):
         fail_point("uploads")
         aside = _swap_uploads(data, staged)
         if hasattr(db.obj, "close_idle"):
-            db.obj.close_idle()       # no idle connection of ours in the way of DROP SCHEMA
-        if not db.is_closed():
-            db.close()
+            db.obj.close_idle()   # pooled connections (autocommit: they hold no locks) go
         # one transaction (psql -1): the schema emptied, the dump loaded, the sync switched
         # off and every session ended; any error rolls all of it back
         arguments = [psql, "--no-psqlrc", "--quiet", "--single-transaction",
@@ -726,8 +724,6 @@ def _restore_postgres(config, verified, note, clock):
                      "--file", str(script),
                      "--command", _PG_SWITCH_OFF]
         fail_point("database")
-        if getattr(fail_point, "in_transaction", False):
-            arguments += ["--command", "SELECT 1 / 0"]
         _run(arguments, url, "failed")
     except BaseException as problem:
         if aside is not None:

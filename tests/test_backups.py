@@ -530,7 +530,7 @@ def test_flask_restore_onto_a_fresh_instance_folder(app, admin_client, superuser
         fresh.test_client_class = KontorClient
         with fresh.app_context():
             result = fresh.test_cli_runner().invoke(args=["restore", str(source), "--yes"])
-            assert result.exit_code == 0, result.output
+            assert result.exit_code == 0, (result.output, "".join(__import__("traceback").format_exception(*result.exc_info)) if result.exc_info else "")
             assert "Restored the backup made" in result.output
             with db.connection_context():
                 assert contact_names() == ["Bakkerij De Korenschoof"]
