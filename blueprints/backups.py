@@ -222,7 +222,7 @@ def restore_page(form=None, status=200, refusal=None):
         form = RestoreForm(formdata=None)
     form.backup.choices = [("", _("— choose a backup —"))] + [
         (backup.name, backup.name) for backup in listed]
-    refusal = refusal or backups.restore_refusal(session.row_id)
+    refusal = refusal or backups.restore_refusal(current_user.id)
     others = getattr(refusal, "sessions", [])
     users = {user.id: user for user in User.select().where(
         User.id.in_([row.user_id for row in others if row.user_id]))} if others else {}
@@ -274,8 +274,7 @@ def restore():
             return restore_page(form, status=400)
         try:
             restored = backups.restore(current_app.config, path, user=current_user,
-                                       session_row_id=session.row_id, ip=request.remote_addr,
-                                       source=source)
+                                       ip=request.remote_addr, source=source)
         except backups.BackupRefused as refused:
             form.password.data = ""
             status = 409 if refused.reason in ("sync_active", "signed_in") else 400

@@ -516,16 +516,16 @@ def _check_database(verified, kind, names):
 
 # --- restoring ----------------------------------------------------------------------------
 
-def others_signed_in(session_row_id=None):
-    """The live signed-in sessions a restore must wait for: every staff session but the
-    acting one (`session_row_id`; None from the command line: all of them) and every portal
-    customer's, the newest first."""
+def others_signed_in(user_id=None):
+    """The live signed-in sessions a restore must wait for: those of every staff user but
+    `user_id` (the acting superuser, whose own other browsers need not hold it up; None from
+    the command line: everyone's) and every portal customer's, the newest first."""
     query = (UserSession.select()
              .where(UserSession.ended_at.is_null(),
                     UserSession.user.is_null(False) | UserSession.web_account.is_null(False))
              .order_by(UserSession.created_at.desc(), UserSession.id.desc()))
-    if session_row_id is not None:
-        query = query.where(UserSession.id != session_row_id)
+    if user_id is not None:
+        query = query.where(UserSession.user.is_null() | (UserSession.user != user_id))
     return list(query)
 
 
@@ -535,27 +535,30 @@ def has_schema() -> bool:
     return db.table_exists("schema_migration")
 
 
-def restore_refusal(session_row_id=None):
-    """Why a restore may not start now, as a BackupRefused (not raised), or None: the sync
-    is active ("sync_active"), or others are signed in ("signed_in", with `sessions`)."""
+def restore_refusal(user_id=None):
+    """Why a restore by `user_id` (None: from the command line) may not start now, as a
+    BackupRefused (not raised), or None: the sync is active ("sync_active"), or others are
+    signed in ("signed_in", with `sessions`)."""
     if not has_schema():
         return None
     state = SyncState.get_or_none(SyncState.id == 1)
     if state is not None and state.active:
         return BackupRefused("sync_active")
-    others = others_signed_in(session_row_id)
+    others = others_signed_in(user_id)
     if others:
         return BackupRefused("signed_in", sessions=others)
     return None
 
 
 def end_other_sessions(session_row_id, user, ip="") -> int:
-    """End every signed-in session but `session_row_id` (staff and portal), so that a
-    restore can start; audited. Returns how many ended."""
-    ended = (UserSession.update(ended_at=utcnow(), end_reason="ended_by_admin")
-             .where(UserSession.ended_at.is_null(), UserSession.id != session_row_id,
-                    UserSession.user.is_null(False) | UserSession.web_account.is_null(False))
-             .execute())
+    """End every signed-in session but `session_row_id` (staff and portal; None: every one),
+    so that a restore can start; audited. Returns how many ended."""
+    query = (UserSession.update(ended_at=utcnow(), end_reason="ended_by_admin")
+             .where(UserSession.ended_at.is_null(),
+                    UserSession.user.is_null(False) | UserSession.web_account.is_null(False)))
+    if session_row_id is not None:
+        query = query.where(UserSession.id != session_row_id)
+    ended = query.execute()
     audit.record("backup.sessions_ended", user, detail=f"{ended} sessions", ip=ip)
     return ended
 
@@ -573,11 +576,10 @@ class Restored:
     migrated: list
 
 
-def restore(config, path, user=None, session_row_id=None, ip="", source="",
-            clock=utcnow) -> Restored:
-    """Restore the backup file `path` over this Kontor. `user` (the superuser, None from the
-    command line) and `session_row_id` (their session, which may stay signed in meanwhile);
-    `source`: the file's name for the audit log.
+def restore(config, path, user=None, ip="", source="", clock=utcnow) -> Restored:
+    """Restore the backup file `path` over this Kontor. `user`: the superuser (None from the
+    command line), whose own sessions may stay signed in meanwhile; `source`: the file's name
+    for the audit log.
 
     In order: refused while the sync is active or others are signed in (BackupRefused
     "sync_active", "signed_in"); the file verified (`verify`); the current database and
@@ -587,7 +589,7 @@ def restore(config, path, user=None, session_row_id=None, ip="", source="",
     restored, every session ended, the audit entry written) before it replaces the current
     one in one step, and the uploads folder is swapped back if that step fails. A failure
     raises BackupRefused("failed", detail=…) with the old state intact."""
-    refusal = restore_refusal(session_row_id)
+    refusal = restore_refusal(getattr(user, "id", user))
     if refusal is not None:
         if has_schema():
             audit.record("backup.restore.refused", user, target=source, detail=refusal.reason,
