@@ -11,6 +11,7 @@ import os
 import sqlite3
 import uuid
 import zipfile
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -554,3 +555,45 @@ def test_flask_restore_onto_a_fresh_instance_folder(app, admin_client, superuser
             db.obj.close_all()
         if ON_POSTGRES:
             pg_server.drop(database_name)
+
+
+def test_a_backup_of_an_older_version_is_migrated_when_restored(app, admin_client):
+    if ON_POSTGRES:
+        pytest.skip("the SQLite file in the backup is edited into an older version's")
+    new_contact("In the backup")
+    content, _name = make_backup(admin_client)
+
+    def older(members):
+        path = Path(app.config["DATA_DIR"]) / "older.db"
+        path.write_bytes(members["database/kontor.db"])
+        with closing(sqlite3.connect(path)) as conn:      # closing folds the log in
+            conn.execute("DROP TABLE backup_setting")
+            conn.execute("DROP TABLE alert_sent")
+            conn.execute("ALTER TABLE sync_state DROP COLUMN restored_at")
+            conn.execute("DELETE FROM schema_migration WHERE name = '0026_backups'")
+            conn.commit()
+        members["database/kontor.db"] = path.read_bytes()
+        manifest = json.loads(members["manifest.json"])
+        manifest["migrations"].remove("0026_backups")
+        manifest["files"]["database/kontor.db"] = {
+            "size": len(members["database/kontor.db"]),
+            "sha256": hashlib.sha256(members["database/kontor.db"]).hexdigest()}
+        manifest["checksum"] = backups.contents_checksum(manifest["files"])
+        members["manifest.json"] = json.dumps(manifest).encode()
+
+    new_contact("Made after the backup")
+    response = restore(admin_client, upload=tampered(content, older))
+    assert response.status_code == 302, error_beside(text(response), "upload")
+    assert contact_names() == ["In the backup"]
+    assert backups.applied_migrations(db) == backups.known_migrations()
+    assert backups.settings().folder == ""          # the table is back
+
+
+def test_a_backup_larger_than_other_requests_may_be_uploaded_for_a_restore(app, admin_client):
+    content, _name = make_backup(admin_client)
+    app.config["MAX_CONTENT_LENGTH"] = 4096            # every other request: at most 4 kB
+    assert len(content) > 4096
+    big_note = admin_client.form("/admin/backups/folder", {"folder": "x" * 5000, "version": "1"})
+    assert big_note.status_code == 413
+    response = restore(admin_client, upload=content)
+    assert response.status_code == 302, text_of(response)[:800]
