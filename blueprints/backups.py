@@ -3,6 +3,7 @@ backup folder of the nightly backups, the list of backups, and restoring one (an
 listed backup). The rules live in kontor/backups.py; these views only word what it answers."""
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from flask import (
@@ -17,9 +18,9 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import format_datetime, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user, logout_user
 from wtforms import FileField as PlainFileField
 from wtforms import HiddenField, PasswordField, SelectField, StringField, SubmitField
@@ -293,9 +294,16 @@ def restore():
     flash(_("Kontor was restored from the backup made %(when)s. Everyone signs in again. "
             "The sync with the business database is off: activate it again under "
             "Administration → Sync (enter the database's password again if asked); it "
-            "starts with a fresh first sync.", when=restored.manifest.get("created_at", "?")
-            .replace("T", " ") + " UTC"), "success")
+            "starts with a fresh first sync.", when=made_at(restored.manifest)), "success")
     return redirect(url_for("auth.login"))
+
+
+def made_at(manifest):
+    """When the backup of `manifest` was made, in the reader's time zone and words."""
+    try:
+        return format_datetime(datetime.fromisoformat(manifest.get("created_at", "")))
+    except (TypeError, ValueError):
+        return "?"
 
 
 @bp.route("/restore/end-sessions", methods=["POST"])

@@ -193,7 +193,8 @@ def register(app):
             click.echo(f"The state before is kept as {restored.kept.path}.")
         if restored.migrated:
             click.echo("Brought up to this version: " + ", ".join(restored.migrated))
-        click.echo(f"Restored the backup made {restored.manifest.get('created_at', '?')} UTC. "
+        made = str(restored.manifest.get("created_at", "?")).replace("T", " ")
+        click.echo(f"Restored the backup made {made} UTC. "
                    "Everyone signs in again. The sync is off: activate it again under "
                    "Administration → Sync (enter the business database's password again if "
                    "asked); it starts with a fresh first sync.")
