@@ -367,9 +367,12 @@ def nightly(config, clock=utcnow) -> BackupFile | None:
             BackupSetting.update(last_error=message, last_error_at=now).where(
                 BackupSetting.id == 1).execute()
         log.error("the nightly backup failed: %s", message)
-        alerts.send_alert("backup_failed", problem=message,
-                          folder=current.folder or str(storage.DataFolder(
-                              config["DATA_DIR"]).backups), clock=clock)
+        try:
+            alerts.send_alert("backup_failed", problem=message,
+                              folder=current.folder or str(storage.DataFolder(
+                                  config["DATA_DIR"]).backups), clock=clock)
+        except Exception:    # the alert must not hide the backup's own failure
+            log.exception("the alert about the failed nightly backup could not be sent")
         raise
     with db.atomic():
         BackupSetting.update(last_nightly_at=now, last_nightly_file=backup.name, last_error="",
