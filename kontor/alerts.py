@@ -8,20 +8,21 @@ every process serving the database: the `alert_sent` row of the kind is claimed 
 conditional UPDATE (or INSERT), as a job lease is; an alert within the hour is held back and
 counted, and the next one says how many were.
 
-Jobs run outside any request: the templates need an application and a request, so the app
-registers itself with `init_app` (blueprints/backups.py does, when the app is built) and a
-job's alert is written in a request context of its own (at KONTOR_BASE_URL).
+Jobs run outside any request: the templates need an application, so the app registers itself
+with `init_app` (blueprints/backups.py does, when the app is built) and a job's alert is
+written in an app context of its own.
 """
 import logging
 from contextlib import nullcontext
 from datetime import timedelta
 
-from flask import current_app, has_app_context, has_request_context
+from flask import current_app, has_app_context
+from flask_babel import force_locale
 from peewee import IntegrityError
 
-from kontor import emails
+from kontor import emails, languages, mail
 from kontor.mail import InvalidAddress
-from models import AlertSent, User, db
+from models import AlertSent, Company, User, db
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.alerts")
@@ -80,16 +81,29 @@ def send_alert(kind, template=None, clock=utcnow, **context) -> int:
         return 0
     queued = 0
     app = current_app._get_current_object() if has_app_context() else _app
-    # the templates' context processors read the request (its session, its language)
-    with nullcontext() if has_request_context() else \
-            app.test_request_context("/", base_url=app.config["BASE_URL"]):
+    with nullcontext() if has_app_context() else app.app_context():
         for user in superusers():
             try:
-                emails.queue(template or f"alert_{kind}", user.email,
-                             emails.language_for(user), kind=f"alert.{kind}",
-                             held_back=held_back, **context)
+                _queue(app, template or f"alert_{kind}", user, kind,
+                       dict(context, held_back=held_back))
                 queued += 1
             except InvalidAddress:
                 log.warning("alert %s not sent to user %s: unusable address", kind, user.id)
     log.warning("alert %s sent to %d superusers", kind, queued)
     return queued
+
+
+def _queue(app, template, user, kind, context):
+    """Render templates/email/<template>.txt (first line: the subject) in `user`'s language
+    and put it in the outbox. Rendered from the app's Jinja environment, not through
+    `render_template`: that runs the pages' context processors, which read the request a
+    job does not have (and a request context of its own would close the job's database
+    connection when it ends)."""
+    company = Company.current()
+    locale = languages.formatting_locale(emails.language_for(user),
+                                         company.country if company else "")
+    with force_locale(locale):
+        text = app.jinja_env.get_template(f"email/{template}.txt").render(
+            company=company, config=app.config, **context)
+    subject, _, body = text.strip().partition("\n")
+    return mail.enqueue(user.email, subject.strip(), body.strip() + "\n", kind=f"alert.{kind}")

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import sqlite3
+import threading
 import uuid
 import zipfile
 from contextlib import closing
@@ -597,3 +598,21 @@ def test_a_backup_larger_than_other_requests_may_be_uploaded_for_a_restore(app, 
     assert big_note.status_code == 413
     response = restore(admin_client, upload=content)
     assert response.status_code == 302, text_of(response)[:800]
+
+
+def test_the_alert_is_written_from_the_schedulers_thread_too(app, superuser):
+    """A job runs on a thread of its own, outside any app context (kontor/jobs.py)."""
+    gone = Path(app.config["DATA_DIR"]).parent / "usb-disk"
+    gone.mkdir()
+    backups.save_folder(str(gone), 1, superuser)
+    gone.rmdir()
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(
+        jobs.run_job("nightly_backup", backups.nightly_job, dict(app.config))))
+    worker.start()
+    worker.join()
+    assert outcome == [False]
+    lease = jobs.status()["nightly_backup"]
+    assert "folder_missing" in lease["last_error"]
+    message = OutboxMessage.get(OutboxMessage.kind == "alert.backup_failed")
+    assert message.to_addr == superuser.email and "Backup folder:" in message.body
