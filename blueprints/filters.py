@@ -84,6 +84,8 @@ AUDIT_ACTION_LABELS = {
     "backup.failed": _l("Backup failed"),
     "backup.folder": _l("Backup folder changed"),
     "backup.made": _l("Backup made"),
+    "backup.nightly": _l("Nightly backup made"),
+    "backup.nightly.failed": _l("Nightly backup failed"),
     "backup.restore.refused": _l("Restore refused"),
     "backup.restore.started": _l("Restore started"),
     "backup.restored": _l("Backup restored"),

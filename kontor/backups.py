@@ -366,6 +366,7 @@ def nightly(config, clock=utcnow) -> BackupFile | None:
         with db.atomic():
             BackupSetting.update(last_error=message, last_error_at=now).where(
                 BackupSetting.id == 1).execute()
+            audit.record("backup.nightly.failed", None, detail=message)
         log.error("the nightly backup failed: %s", message)
         try:
             alerts.send_alert("backup_failed", problem=message,
@@ -377,6 +378,7 @@ def nightly(config, clock=utcnow) -> BackupFile | None:
     with db.atomic():
         BackupSetting.update(last_nightly_at=now, last_nightly_file=backup.name, last_error="",
                              last_error_at=None).where(BackupSetting.id == 1).execute()
+        audit.record("backup.nightly", None, target=backup.name, detail=f"{backup.size} bytes")
     log.info("nightly backup written: %s (%d bytes)", backup.name, backup.size)
     return backup
 

@@ -256,6 +256,7 @@ def test_the_nightly_job_runs_once_with_several_processes_and_keeps_the_days(app
     assert len([n for n in names if n.endswith("-nightly.zip")]) == 2   # today's and 13 days
     assert "holiday-photos.zip" in names
     assert backups.settings().last_nightly_file in names
+    assert [e.target for e in audits("backup.nightly")] == [backups.settings().last_nightly_file]
     # the same night again: not due
     assert backups.nightly(config) is None
 
@@ -287,6 +288,7 @@ def test_a_failed_nightly_backup_mails_the_superusers_at_most_once_an_hour(app, 
     assert dutch.subject != english.subject
     # the job records it, and the page shows it
     assert "folder_missing" in backups.settings().last_error
+    assert "folder_missing" in audits("backup.nightly.failed")[0].detail
     assert "folder_missing" in text_of(admin_client.get("/admin/backups"))
     # the next failure within the hour: no mail
     with pytest.raises(backups.BackupRefused):
