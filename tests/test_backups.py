@@ -28,9 +28,11 @@ from helpers import (
     text_of,
 )
 from portal_helpers import open_website, signed_in_customer
+from sync_helpers import bound_contact
 
 from app import create_app
 from kontor import alerts, backups, contacts, jobs, storage
+from kontor.contacts import saving
 from kontor.sync import secret
 from models import (
     AlertSent,
@@ -38,6 +40,7 @@ from models import (
     BackupSetting,
     Contact,
     OutboxMessage,
+    SyncConflict,
     SyncState,
     UserSession,
     db,
@@ -618,3 +621,44 @@ def test_the_alert_is_written_from_the_schedulers_thread_too(app, superuser):
     assert "folder_missing" in lease["last_error"]
     message = OutboxMessage.get(OutboxMessage.kind == "alert.backup_failed")
     assert message.to_addr == superuser.email and "Backup folder:" in message.body
+
+
+def business_rows(firm):
+    return {entity: firm.rows(entity) for entity in firm.models}
+
+
+def test_the_business_database_is_unchanged_row_for_row_after_restore_and_reactivation(
+        app, admin_client, firm):
+    firm.fill_demo(12)
+    gone_there = firm.add("contacts", customer_number=20001, kind="company", name="Fjord Rør AS",
+                          city="Oslo", country="NO", active=True)
+    assert firm.cycle(first=True).status == "ok"
+    gone_here = saving.create({"name": "Alleen Hier B.V.", "city": "Delft", "country": "NL"})
+    assert firm.cycle().status == "ok"
+    assert not SyncConflict.select().exists()
+    _content, name = make_backup(admin_client)
+    # after the backup, the day goes on on both sides and is synced
+    keys = [row["key"] for row in firm.rows("contacts")]
+    firm.set("contacts", keys[0], phone="+47 11 22 33 44")           # changed in the business
+    firm.delete("contacts", gone_there)                               # deleted in the business
+    changed = bound_contact(firm, keys[2])
+    saving.update(changed.id, {"city": "Bergen"}, changed.version)    # changed in Kontor
+    saving.create({"name": "Nieuw na de back-up B.V.", "city": "Utrecht", "country": "NL"})
+    Contact.delete().where(Contact.id == gone_here.id).execute()      # deleted in Kontor
+    assert firm.cycle().status == "ok"
+    before = business_rows(firm)
+    # the restore (the sync is off for it, as after a deactivation) and the fresh first sync
+    response = restore(admin_client, backup=name)
+    assert response.status_code == 302
+    assert SyncState.get_or_none(SyncState.id == 1) is None or not SyncState.get_by_id(1).active
+    for first in (True, False):
+        run = firm.cycle(first=first)
+        assert run.status == "ok", run.error
+    assert business_rows(firm) == before
+    # and Kontor has caught up with what happened after the backup
+    assert bound_contact(firm, keys[0]).phone == "+47 11 22 33 44"
+    assert bound_contact(firm, keys[2]).city == "Bergen"
+    names = contact_names()
+    assert "Nieuw na de back-up B.V." in names
+    assert "Fjord Rør AS" not in names and "Alleen Hier B.V." not in names
+    assert len(names) == len(firm.rows("contacts"))
