@@ -630,9 +630,14 @@ def business_rows(firm):
 def test_the_business_database_is_unchanged_row_for_row_after_restore_and_reactivation(
         app, admin_client, firm):
     firm.fill_demo(12)
-    gone_there = firm.add("contacts", customer_number=20001, kind="company", name="Fjord Rør AS",
-                          city="Oslo", country="NO", active=True)
-    assert firm.cycle(first=True).status == "ok"
+    if firm.url.startswith("postgresql"):   # the demo's rows came with their keys
+        for table in firm.models:
+            firm.database.execute_sql(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100000)")
+    gone_there = firm.add("contacts", key=9001, customer_number=20001, kind="company",
+                          name="Fjord Rør AS", city="Oslo", country="NO", active=True)
+    run = firm.cycle(first=True)
+    assert run.status == "ok", run.error
     gone_here = saving.create({"name": "Alleen Hier B.V.", "city": "Delft", "country": "NL"})
     assert firm.cycle().status == "ok"
     assert not SyncConflict.select().exists()
