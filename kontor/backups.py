@@ -569,7 +569,8 @@ def end_other_sessions(session_row_id, user, ip="") -> int:
 
 
 def fail_point(stage):
-    """A test's hook: called at each step of a restore ("uploads", "database", "after");
+    """A test's hook: called at each step of a restore ("uploads"; "database": on SQLite
+    between the steps of copying the pages, on PostgreSQL before psql starts);
     raising here shows that a restore failing half-way leaves the old state intact."""
 
 
@@ -695,7 +696,6 @@ def _restore_sqlite(config, verified, note, clock):
             # rolled back when it stops half-way (SQLite's backup API)
             source.backup(target, pages=BACKUP_PAGES,
                           progress=lambda status, remaining, total: fail_point("database"))
-        fail_point("after")
     except BaseException as problem:
         if aside is not None:
             _swap_back(data, aside)
@@ -745,7 +745,6 @@ def _restore_postgres(config, verified, note, clock):
     migrations.upgrade(db.obj)
     with db.connection_context(), db.atomic():
         _after_restore(clock(), config["DATA_DIR"], note)
-    fail_point("after")
 
 
 # Inside the restore's transaction: nothing of the backup's state may sync or sign in before
