@@ -1,5 +1,5 @@
 """CLI commands: `flask --app app <command>` (migrate, setup, setup-url, serve, run-jobs,
-business-demo).
+business-demo, backup, restore).
 
 Every command that needs the tables applies the pending migrations first (`with_schema`), as
 `python app.py` does, so that a command on a new data folder works instead of failing with a
@@ -12,8 +12,8 @@ import click
 from flask import current_app
 from peewee import DatabaseError
 
+from kontor import backups, jobs, languages, passwords, storage, tokens
 from kontor import company as company_rules
-from kontor import jobs, languages, passwords, storage, tokens
 from kontor import migrate as migrations
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
 from kontor.sync import business, demo, service
@@ -152,6 +152,53 @@ def register(app):
             if run.status == "error":
                 raise click.ClickException(f"The run ended with an error: {run.error[:500]}")
 
+    @app.cli.command("backup")
+    @with_schema
+    def backup_command():
+        """Write a backup (database, uploaded files, manifest with checksum) into the backup
+        folder now and print its path."""
+        with db.connection_context():
+            try:
+                backup = backups.create_backup(current_app.config, "manual")
+            except backups.BackupRefused as refused:
+                raise click.ClickException(restore_refusal_en(refused)) from None
+        click.echo(f"Backup written: {backup.path} ({backup.size} bytes).")
+
+    @app.cli.command("restore")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--end-sessions", is_flag=True,
+                  help="End the sessions of everyone signed in instead of refusing.")
+    @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+    def restore_command(file, end_sessions, yes):
+        """Restore the backup FILE over this Kontor (also onto a new, empty data folder).
+        Refused while the sync is active or anyone is signed in; the file is checked
+        completely first and the present state is kept as a backup."""
+        storage.DataFolder(current_app.config["DATA_DIR"]).tighten()
+        with db.connection_context():
+            if end_sessions and backups.has_schema():
+                ended = backups.end_other_sessions(None, None)
+                click.echo(f"Ended {ended} sessions.")
+            refusal = backups.restore_refusal()
+            if refusal is not None:
+                raise click.ClickException(restore_refusal_en(refusal))
+            if not yes:
+                click.confirm(f"Replace Kontor's database and uploaded files with {file}?",
+                              abort=True)
+            try:
+                restored = backups.restore(current_app.config, file,
+                                           source=os.path.basename(file))
+            except backups.BackupRefused as refused:
+                raise click.ClickException(restore_refusal_en(refused)) from None
+        if restored.kept is not None:
+            click.echo(f"The state before is kept as {restored.kept.path}.")
+        if restored.migrated:
+            click.echo("Brought up to this version: " + ", ".join(restored.migrated))
+        made = str(restored.manifest.get("created_at", "?")).replace("T", " ")
+        click.echo(f"Restored the backup made {made} UTC. "
+                   "Everyone signs in again. The sync is off: activate it again under "
+                   "Administration → Sync (enter the business database's password again if "
+                   "asked); it starts with a fresh first sync.")
+
     @app.cli.command("run-jobs")
     @with_schema
     def run_jobs_command():
@@ -163,6 +210,42 @@ def register(app):
                 click.echo(f"{name}: {'done' if ran else 'skipped (another process holds it)'}")
         finally:
             jobs.release_leases()
+
+
+BACKUP_REFUSALS_EN = {
+    "folder_relative": "The backup folder must be a full path.",
+    "folder_missing": "The backup folder does not exist (is its disk or share connected?).",
+    "not_a_folder": "The backup folder is a file, not a folder.",
+    "folder_not_writable": "Kontor cannot write into the backup folder.",
+    "no_pg_dump": "The database is PostgreSQL and pg_dump is not installed: install "
+                  "PostgreSQL's client programs (Debian: postgresql-client).",
+    "no_psql": "The database is PostgreSQL and pg_restore or psql is not installed: install "
+               "PostgreSQL's client programs (Debian: postgresql-client).",
+    "dump_failed": "pg_dump failed: {detail}",
+    "sync_active": "The sync with the business database is active: deactivate it first "
+                   "(Administration → Sync).",
+    "signed_in": "People are signed in: {who}. Ask them to sign out, or run again with "
+                 "--end-sessions.",
+    "not_a_backup": "This file is not a Kontor backup.",
+    "format": "This backup was made by a newer version of Kontor: update Kontor first.",
+    "checksum": "This backup is damaged: its contents do not match their checksum. Nothing "
+                "was changed.",
+    "other_database": "This backup is of another kind of database ({kind}) than this "
+                      "Kontor uses.",
+    "integrity": "The database in this backup is damaged ({detail}). Nothing was changed.",
+    "newer_schema": "This backup was made by a newer version of Kontor (it has {names}): "
+                    "update Kontor first.",
+    "failed": "The restore failed and nothing was changed: {detail}",
+}
+
+
+def restore_refusal_en(refused):
+    """A BackupRefused in one English line for the terminal."""
+    values = {"detail": getattr(refused, "detail", ""), "kind": getattr(refused, "kind", ""),
+              "names": ", ".join(getattr(refused, "names", [])),
+              "who": ", ".join(sorted({row.user.email if row.user_id else "a portal customer"
+                                       for row in getattr(refused, "sessions", [])}))}
+    return BACKUP_REFUSALS_EN.get(refused.reason, refused.reason).format(**values)
 
 
 PASSWORD_PROBLEMS_EN = {

@@ -62,6 +62,9 @@ DEFAULT_SYNC_LOG_DAYS = 30         # issue 16 item 4: sync log lines are kept th
 DEFAULT_THREADS = 8
 DEFAULT_UPLOAD_MAX_MB = 20
 DEFAULT_REQUEST_MAX_MB = 60
+DEFAULT_BACKUP_DAYS = 14           # issue 17 item 5: backups are kept this many days
+DEFAULT_BACKUP_HOUR = 2            # the nightly backup runs after this hour (UTC)
+DEFAULT_RESTORE_UPLOAD_MAX_MB = 1024   # waitress's own limit for a request body is 1 GB
 
 
 def _bool(value, default=False):
@@ -214,6 +217,10 @@ def from_environment(environ=None) -> dict:
                                       DEFAULT_MAIL_INTERVAL_SECONDS),
         "SYNC_SECONDS": _int(env.get("KONTOR_SYNC_SECONDS"), DEFAULT_SYNC_SECONDS),
         "SYNC_LOG_DAYS": _int(env.get("KONTOR_SYNC_LOG_DAYS"), DEFAULT_SYNC_LOG_DAYS),
+        "BACKUP_DAYS": _int(env.get("KONTOR_BACKUP_DAYS"), DEFAULT_BACKUP_DAYS),
+        "BACKUP_HOUR": min(23, max(0, _int(env.get("KONTOR_BACKUP_HOUR"), DEFAULT_BACKUP_HOUR))),
+        "RESTORE_UPLOAD_MAX_MB": _int(env.get("KONTOR_RESTORE_UPLOAD_MAX_MB"),
+                                      DEFAULT_RESTORE_UPLOAD_MAX_MB),
         "THREADS": _int(env.get("KONTOR_THREADS"), DEFAULT_THREADS),
         "UPLOAD_MAX_MB": _int(env.get("KONTOR_UPLOAD_MAX_MB"), DEFAULT_UPLOAD_MAX_MB),
         "MAX_CONTENT_LENGTH": _int(env.get("KONTOR_REQUEST_MAX_MB"),

@@ -17,7 +17,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import Case, IntegrityError
 
-from kontor import contact_import, kept_forms, mail, maintenance, sessions, uploads
+from kontor import backups, contact_import, kept_forms, mail, maintenance, sessions, uploads
 from kontor.storage import DataFolder
 from kontor.sync import service as sync_service
 from models import CaseFile, JobLease, db
@@ -126,6 +126,10 @@ JOBS = {
     "sync": (sync_service.sync_job, "SYNC_SECONDS"),
     # sync log lines older than KONTOR_SYNC_LOG_DAYS go (issue 16 item 4)
     "prune_sync_log": (sync_service.prune_job, 3600),
+    # the nightly backup (issue 17 item 5): looks every 15 minutes whether it is due, so a
+    # Kontor that was off at night makes it when it runs again; its lease (45 minutes) lets
+    # one process make it
+    "nightly_backup": (backups.nightly_job, 900),
 }
 
 

@@ -15,6 +15,7 @@ module (`from models import User, db`):
 - `models.orders`: the customers' baskets and their orders with lines and events;
 - `models.sync`: the sync with the business database: settings, identity map, agreed
   states, sync log, sync history, sync computers;
+- `models.backups`: the backup settings and the alerts' throttle;
 - `models.system`: the e-mail outbox, the audit log, the scheduled jobs' leases, the used
   one-time form keys.
 
@@ -32,6 +33,7 @@ from models.accounts import (
     UserSession,
     with_employee,
 )
+from models.backups import AlertSent, BackupSetting
 from models.catalog import Product, ProductWebsite
 from models.clock import utcnow
 from models.contacts import Contact, ContactChange, ContactImport, ContactPerson, NoteEntry
@@ -69,10 +71,13 @@ ALL_MODELS = [Company, Employee, User, Website, WebsiteText, UserSession, Token,
               IncomingItem, WebAccountEvent, OutboxMessage,
               AuditEvent, JobLease, FormKey, KeptForm, Product, ProductWebsite,
               BasketLine, Order, OrderLine, OrderEvent,
-              SyncState, SyncBinding, SyncBase, SyncRun, SyncConflict, SyncNode]
+              SyncState, SyncBinding, SyncBase, SyncRun, SyncConflict, SyncNode,
+              BackupSetting, AlertSent]
 
 __all__ = [
     "ALL_MODELS",
+    "AlertSent",
+    "BackupSetting",
     "Product",
     "ProductWebsite",
     "BasketLine",

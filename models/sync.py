@@ -22,7 +22,8 @@ class SyncState(BaseModel):
     the default layout). `owner` is the sync owner (the superuser who activated it);
     `active` whether the sync runs; `first_sync_done_at` when the first sync finished.
     `node` is the chosen sync computer (SyncNode.node_id, "" for any). `version` guards the
-    settings page against lost updates."""
+    settings page against lost updates. `restored_at`: when a restore of a backup switched
+    the sync off (kontor/backups.py); it must be reactivated, with a fresh first sync."""
     business_url = CharField(max_length=500, default="")
     business_password = TextField(default="")
     mapping = TextField(default="")
@@ -34,6 +35,7 @@ class SyncState(BaseModel):
     tested_at = DateTimeField(null=True)
     version = IntegerField(default=1)
     updated_at = DateTimeField(default=utcnow)
+    restored_at = DateTimeField(null=True)
 
 
 class SyncBinding(BaseModel):

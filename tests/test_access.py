@@ -183,7 +183,8 @@ def test_a_staff_user_reaches_every_ordinary_route(app, staff_client):
 def test_a_superuser_reaches_the_superuser_pages(app, admin_client):
     checked = []
     for method, url, endpoint in routes(app, level="superuser"):
-        if method == "GET" and "<" not in url and str(DUMMY_INT) not in url:
+        if method == "GET" and "<" not in url and str(DUMMY_INT) not in url \
+                and DUMMY_TEXT not in url:     # a dummy name (a backup's file): 404 is right
             assert admin_client.get(url).status_code == 200, url
             checked.append(endpoint)
     assert_walked(checked, 6, {"admin.company", "admin.audit_log", "users.index"})

@@ -80,6 +80,16 @@ class Pages:
         return link_in_mail(wait_for_mail(self.smtp, email)[-1], site.url)
 
 
+    def backup(self, page):
+        """Make a backup through the page on first use (it downloads), then open the list."""
+        site = self.site
+        if not getattr(site, "has_backup", False):
+            page.goto(site.url + "/admin/backups")
+            with page.expect_download():
+                page.get_by_role("button", name="Make a backup and download it").click()
+            site.has_backup = True
+        page.goto(site.url + "/admin/backups")
+
     def contact(self, page):
         """Open the page of a contact, made through the form on first use."""
         site = self.site
@@ -270,6 +280,15 @@ PAGES = {
     "sync-log": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/sync/log")),
     "sync-history": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/sync/history")),
     "sync-settings-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/sync")),
+    # backups and restore (issue 17 item 5): the list with a backup made through the page
+    "backups": ("admin", DESKTOP, lambda p, x: x.backup(p)),
+    "backups-errors": ("admin", DESKTOP, lambda p, x: (
+        p.goto(x.site.url + "/admin/backups"),
+        p.get_by_label("Backup folder", exact=True).fill("/no/such/folder"),
+        submit(p, "Save backup folder"))),
+    "backups-mobile": ("admin", MOBILE, lambda p, x: x.backup(p)),
+    "backup-restore": ("admin", DESKTOP,
+                       lambda p, x: p.goto(x.site.url + "/admin/backups/restore")),
     "not-found": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/no-such-page")),
     "not-found-anonymous": ("anonymous", DESKTOP,
                             lambda p, x: p.goto(x.site.url + "/setup/no-such-token")),
@@ -328,6 +347,7 @@ EXPECTED_HEADING = {
     "portal-case-new": "New support case", "portal-cases-unlinked": "Support cases",
     "sync-settings": "Sync with the business database", "sync-log": "Sync log",
     "sync-history": "Sync history",
+    "backups": "Backups", "backup-restore": "Restore a backup",
     "not-found-anonymous": "Page not found", "not-allowed": "Not allowed",
 }
 
