@@ -747,17 +747,28 @@ class Cycle:
 
     def bind_many(self, entity, rows):
         """Bind each (Kontor id, business key, natural key, agreed record, business hash,
-        Kontor change counter) of `rows`, replacing what either id was bound to."""
+        Kontor change counter) of `rows`, replacing what either id was bound to (and the
+        agreed state of a Kontor id whose business key is bound anew). Only bindings that
+        exist are deleted (b2k/k2b hold them): the first sync inserts, it does not search."""
         if not rows:
             return
-        kids = [row[0] for row in rows]
-        bkeys = [row[1] for row in rows]
-        for part_k, part_b in zip(chunks(kids, 400), chunks(bkeys, 400), strict=True):
+        b2k, k2b = self.b2k[entity], self.k2b[entity]
+        old_kids, old_bkeys = set(), set()
+        for kid, bkey, *_rest in rows:
+            if kid in k2b:
+                old_kids.add(kid)
+                old_bkeys.add(k2b[kid])
+            if bkey in b2k:
+                old_bkeys.add(bkey)
+                old_kids.add(b2k[bkey])
+        for part in chunks(sorted(old_kids), 400):
             SyncBinding.delete().where(SyncBinding.entity == entity,
-                                       SyncBinding.kontor_id.in_(part_k)
-                                       | SyncBinding.business_key.in_(part_b)).execute()
+                                       SyncBinding.kontor_id.in_(part)).execute()
             SyncBase.delete().where(SyncBase.entity == entity,
-                                    SyncBase.kontor_id.in_(part_k)).execute()
+                                    SyncBase.kontor_id.in_(part)).execute()
+        for part in chunks(sorted(old_bkeys), 400):
+            SyncBinding.delete().where(SyncBinding.entity == entity,
+                                       SyncBinding.business_key.in_(part)).execute()
         insert_rows(SyncBinding, [dict(entity=entity, kontor_id=kid, business_key=bkey,
                                        natural_key=natural[:300])
                                   for kid, bkey, natural, _m, _h, _v in rows])
@@ -766,9 +777,11 @@ class Cycle:
                                     business_hash=bhash, kontor_version=version)
                                for kid, _b, _n, merged, bhash, version in rows])
         for kid, bkey, *_rest in rows:
-            if self.b2k[entity].get(bkey) != kid or self.k2b[entity].get(kid) != bkey:
+            if b2k.get(bkey) != kid or k2b.get(kid) != bkey:
                 self.rebound.add(entity)
-            self.b2k[entity][bkey], self.k2b[entity][kid] = kid, bkey
+                b2k.pop(k2b.pop(kid, None), None)
+                k2b.pop(b2k.pop(bkey, None), None)
+            b2k[bkey], k2b[kid] = kid, bkey
 
     def forget_many(self, entity, pairs):
         """Drop the bindings and agreed states of (Kontor id, business key) `pairs`."""
