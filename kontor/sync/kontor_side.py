@@ -20,6 +20,7 @@ from kontor.matching import normalise_name
 from kontor.sync.values import canon, python_value
 from models import Contact, ContactPerson, Employee, NoteEntry, SupportCase, db, locked
 from models.clock import utcnow
+from models.db import is_sqlite
 
 CHUNK = 500      # ids or keys in one IN list
 
@@ -78,9 +79,10 @@ class Adapter:
         moves the counter, a new row or a delete the count, the sum or both; equal probes
         mean that the pass over (id, counter) pairs (`versions`) would find what it found
         then."""
-        mixed = f'((CAST("id" AS BIGINT) * 1000003 + {self.version_sql}) % 2147483629)'
+        mod = "%" if is_sqlite() else "%%"     # psycopg2 reads % as a parameter's mark
+        mixed = f'((CAST("id" AS BIGINT) * 1000003 + {self.version_sql}) {mod} 2147483629)'
         return tuple(str(value) for value in db.execute_sql(
-            f"SELECT COUNT(*), SUM({mixed} * {mixed} % 2147483629), MAX(\"id\") "
+            f"SELECT COUNT(*), SUM({mixed} * {mixed} {mod} 2147483629), MAX(\"id\") "
             f'FROM "{self.model._meta.table_name}"').fetchone())
 
     def versions_of(self, ids):
