@@ -52,8 +52,9 @@ ORDER = ("employees", "contacts", "contact_persons", "note_entries")
 
 # SYNC.md step 2: per entity, the probes of both sides at the start of this process's last
 # pass over it that found nothing to write, no conflict, no error and nothing to leave for
-# later: {entity: ((databases, node, lease epoch), (business probe, Kontor probe))}. Kept in
-# memory only: a restarted process (or another node) begins with a full pass.
+# later: {entity: ((databases, node, lease epoch), (business probe, Kontor probe, agreed
+# states' probe))}. Kept in memory only: a restarted process (or another node) begins with
+# a full pass.
 _PROBES = {}
 
 
@@ -103,8 +104,8 @@ class BusinessSide:
 
     def _sql(self, entity):
         """The SELECT of the key and the synced columns (tuples in that order), written
-        once per entity: {"scan", "first", "by_key", "in"} (a page after a key, the first
-        page, one row, and the start of a look-up of several)."""
+        once per entity: {"scan", "first", "in"} (a page after a key, the first page, and
+        the start of a look-up of several)."""
         found = self._select.get(entity)
         if found is None:
             model = self.models[entity]
@@ -113,10 +114,9 @@ class BusinessSide:
             key = f'"t1"."{model.key.column_name}"'
             param = self.database.param
             order = f" ORDER BY {key} LIMIT {PAGE}"
-            lock = " FOR UPDATE" if self.for_update else ""
             found = self._select[entity] = {
                 "first": base + order, "scan": f"{base} WHERE {key} > {param}{order}",
-                "by_key": f"{base} WHERE {key} = {param}{lock}", "in": f"{base} WHERE {key} IN "}
+                "in": f"{base} WHERE {key} IN "}
         return found
 
     def record(self, entity, row) -> dict:
