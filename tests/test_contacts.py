@@ -16,7 +16,9 @@ from peewee import IntegrityError
 from support_helpers import category, type_of_request
 
 from kontor import contacts, support
+from kontor.contacts import saving
 from models import Contact, ContactChange, ContactPerson, NoteEntry, User
+from models import db as models_db
 
 FULL = {"kind": "company", "name": "Jansen Installatie BV", "org_number": "12345678",
         "vat_number": "NL001234567B01", "email": "info@jansen.example",
@@ -368,6 +370,30 @@ def test_saving_without_changes_records_nothing(admin_client):
     assert response.status_code == 302
     assert Contact.get_by_id(contact.id).version == 1
     assert ContactChange.select().where(ContactChange.contact == contact).count() == 1
+
+
+def test_saving_many_at_once_is_saving_each(app):
+    """saving.update_many (the sync's batches) saves as `update` does: the changed fields
+    and their derived columns, a history row each, the version moved on only when something
+    changed; a contact saved by someone else since is refused and nothing is saved."""
+    first = contacts.create({"name": "Eerste BV", "phone": "+31 30 111", "city": "Utrecht"})
+    second = contacts.create({"name": "Tweede BV", "city": "Zeist"})
+    versions = saving.update_many([(first.id, {"phone": "+31 30 222", "fax": "+31 30 9"}, 1),
+                                   (second.id, {"city": "Zeist"}, 1)])
+    assert versions == {first.id: 2, second.id: 1}
+    saved = Contact.get_by_id(first.id)
+    assert (saved.phone, saved.fax, saved.version) == ("+31 30 222", "+31 30 9", 2)
+    assert "31 30 222" in saved.search_text and "31 30 111" not in saved.search_text
+    change = ContactChange.get(contact=first, version=2)
+    assert json.loads(change.changes) == {"phone": ["+31 30 111", "+31 30 222"],
+                                          "fax": ["", "+31 30 9"]}
+    assert Contact.get_by_id(second.id).version == 1
+    with pytest.raises(saving.EditConflict):
+        with models_db.atomic():
+            saving.update_many([(second.id, {"city": "Bunnik"}, 1),
+                                (first.id, {"city": "Houten"}, 1)])
+    assert (Contact.get_by_id(second.id).city, Contact.get_by_id(first.id).city) == \
+        ("Zeist", "Utrecht")
 
 
 @pytest.mark.parametrize("field, value, message", [

@@ -198,6 +198,42 @@ def test_7_a_second_quiet_cycle_writes_nothing_and_folds_into_one_line(firm):
         ("ok", 3, 0, 0, 0)
 
 
+def test_7b_a_quiet_cycle_reads_only_the_probes_and_a_change_on_either_side_is_still_found(
+        firm, monkeypatch):
+    """SYNC.md step 2: after a pass that found nothing to do, a cycle over unchanged tables
+    reads no row; an edit on either side (same number of rows) makes the pass happen."""
+    key, contact = first_sync(firm)
+    firm.add("contact_persons", contact_id=key, name="Kari Nordmann", active=True)
+    assert firm.cycle().status == "ok"
+    assert firm.cycle().status == "ok"        # a pass that found nothing: probes kept
+    scanned = []
+    original = engine.BusinessSide.scan
+
+    def scan(self, entity):
+        scanned.append(entity)
+        return original(self, entity)
+
+    monkeypatch.setattr(engine.BusinessSide, "scan", scan)
+    run = firm.cycle()
+    assert (run.status, scanned) == ("ok", [])
+    edit(contact, phone="+47 11 11 11 11")
+    run = firm.cycle()
+    assert (run.status, run.to_business, scanned) == ("ok", 1, ["contacts"])
+    assert firm.contact(key).phone == "+47 11 11 11 11"
+    firm.cycle()                              # a pass that found nothing: probes kept
+    scanned.clear()
+    firm.set("contacts", key, fax="+47 33")
+    run = firm.cycle()
+    assert (run.status, run.to_kontor, scanned) == ("ok", 1, ["contacts"])
+    assert Contact.get_by_id(contact.id).fax == "+47 33"
+    firm.cycle()           # a pass that wrote keeps no probes: the next finds nothing, keeps
+    scanned.clear()
+    firm.set("contact_persons", 1, title="Daglig leder")
+    run = firm.cycle()
+    assert (run.status, run.to_kontor, scanned) == ("ok", 1, ["contact_persons"])
+    assert ContactPerson.get(ContactPerson.name == "Kari Nordmann").title == "Daglig leder"
+
+
 def test_8_a_business_row_changed_between_read_and_write_is_not_overwritten(firm):
     key, contact = first_sync(firm)
     edit(contact, phone="+47 11 11 11 11")

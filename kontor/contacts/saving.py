@@ -151,23 +151,12 @@ def update(contact_id, values, opened_version, user=None, contact_import=None):
     with db.atomic():
         current = _existing(contact_id)
         if current.version != opened_version:
-            theirs = list(with_employee(
-                ContactChange.select(ContactChange, User)
-                .join(User, on=(ContactChange.user == User.id), join_type=JOIN.LEFT_OUTER))
-                .where(ContactChange.contact == contact_id,
-                       ContactChange.version > opened_version)
-                .order_by(ContactChange.version))
-            raise EditConflict(current, [(c.version, c.user, c.at, json.loads(c.changes))
-                                         for c in theirs])
-        changes = {k: [_as_text(getattr(current, k)), _as_text(v)] for k, v in values.items()
-                   if _as_text(getattr(current, k)) != _as_text(v)}
+            raise _conflict(current, opened_version)
+        changes, columns = _changed(current, values)
         if not changes:
             return current
-        merged = {k: getattr(current, k) for k in FIELDS}
-        merged.update(values, customer_number=current.customer_number)
-        updated = update_row(Contact, contact_id,
-                             dict(values, **derived_fields(merged), updated_at=utcnow(),
-                                  updated_by=user), opened_version)
+        updated = update_row(Contact, contact_id, dict(columns, updated_at=utcnow(),
+                                                       updated_by=user), opened_version)
         if not updated:   # cannot happen inside the write transaction, but never overwrite
             raise EditConflict(current, [])
         insert_rows(ContactChange, [dict(contact=contact_id, version=opened_version + 1,
@@ -175,6 +164,72 @@ def update(contact_id, values, opened_version, user=None, contact_import=None):
                                          changes=json.dumps(changes, default=str),
                                          contact_import=contact_import)])
     return _existing(contact_id)
+
+
+def update_many(rows, user=None):
+    """Save many contacts at once, each as `update` saves one (the sync, issue 16 "Speed"):
+    `rows` is a list of (contact id, values, opened version). One query reads them, each
+    changed contact is one UPDATE of only the columns that differ (derived ones included:
+    an unchanged search text leaves the search index alone), and their change-history rows
+    are one multi-row INSERT. Call it inside a transaction: when one contact was saved by
+    someone else since its `opened version` it raises EditConflict, or Contact.DoesNotExist
+    for one that is gone, and the caller's transaction rolls back (it may then save them
+    one by one). Returns {contact id: its version now}."""
+    if not rows:
+        return {}
+    found = {}
+    ids = [contact_id for contact_id, _values, _version in rows]
+    for start in range(0, len(ids), 500):
+        found.update((c.id, c) for c in Contact.select().where(
+            Contact.id.in_(ids[start:start + 500])))
+    home = home_country()
+    now = utcnow()
+    history, versions = [], {}
+    for contact_id, values, opened_version in rows:
+        current = found.get(contact_id)
+        if current is None:
+            raise Contact.DoesNotExist(f"no contact {contact_id}")
+        if current.version != opened_version:
+            raise _conflict(current, opened_version)
+        changes, columns = _changed(current, _clean(values), home)
+        versions[contact_id] = current.version
+        if not changes:
+            continue
+        if not update_row(Contact, contact_id, dict(columns, updated_at=now, updated_by=user),
+                          opened_version):
+            raise EditConflict(current, [])
+        versions[contact_id] = opened_version + 1
+        history.append(dict(contact=contact_id, version=opened_version + 1, user=user, at=now,
+                            changes=json.dumps(changes, default=str), contact_import=None))
+    insert_rows(ContactChange, history)
+    return versions
+
+
+def _conflict(current, opened_version):
+    """The EditConflict for a save over `current` opened at `opened_version`: with the
+    changes saved since."""
+    theirs = list(with_employee(
+        ContactChange.select(ContactChange, User)
+        .join(User, on=(ContactChange.user == User.id), join_type=JOIN.LEFT_OUTER))
+        .where(ContactChange.contact == current.id, ContactChange.version > opened_version)
+        .order_by(ContactChange.version))
+    return EditConflict(current, [(c.version, c.user, c.at, json.loads(c.changes))
+                                  for c in theirs])
+
+
+def _changed(current, values, home=None):
+    """What saving the cleaned `values` over the Contact `current` changes:
+    ({field: [old, new]} for the history, {column: new value} of the fields and derived
+    columns that differ, the only ones to write)."""
+    changes = {k: [_as_text(getattr(current, k)), _as_text(v)] for k, v in values.items()
+               if _as_text(getattr(current, k)) != _as_text(v)}
+    if not changes:
+        return changes, {}
+    merged = {k: getattr(current, k) for k in FIELDS}
+    merged.update(values, customer_number=current.customer_number)
+    columns = {k: v for k, v in dict(values, **derived_fields(merged, home)).items()
+               if getattr(current, k) != v}
+    return changes, columns
 
 
 def _existing(contact_id):

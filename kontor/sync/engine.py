@@ -2,10 +2,14 @@
 cycle"; issue 16 item 3). Nothing here imports Flask.
 
 A cycle takes the sync lease, then for each entity (employees, contacts, contact persons,
-note entries, parents first):
+note entries, parents first) first asks the cheap probe (SYNC.md step 2): a fingerprint of each
+side's table computed in its database, and of the agreed states; when all three are as they
+were at the start of this process's last pass over the entity that found nothing to do, and
+no entity it links to was bound anew in this cycle, the entity is done. Otherwise it
 
-A. reads the business table page by page (keyset order, so memory stays flat) and hashes each
-   row: a bound row whose hash equals the agreed state's is unchanged; the rest are candidates;
+A. reads the business table page by page (keyset order, so memory stays flat) and takes a
+   fingerprint of each row's stored values: a bound row whose fingerprint is the agreed
+   state's is unchanged; the rest are candidates;
 B. reads Kontor's (id, change counter) pairs: a bound record whose counter moved, or an unbound
    one, is a candidate;
 C. bindings whose business row or Kontor record is gone are deletes.
@@ -14,12 +18,15 @@ Candidates are merged field by field against the agreed state (kontor.sync.value
 written in batches: per batch one Kontor write transaction (SQLite: BEGIN IMMEDIATE) that
 first checks the lease epoch (fencing) and that Kontor's records are still at the counters
 read; inside it the **business side is written first**, each row compare-and-set against
-the hash read (a row changed meanwhile is left for the next cycle), and committed; then
+the fingerprint read (the batch's rows read again in one locked query; a row changed
+meanwhile is left for the next cycle; the rest written in one statement per set of changed
+fields), and committed; then
 Kontor's records are written through the domain functions, with their bindings, agreed
 states and history rows, and committed. Interrupted anywhere, the next cycle repeats the
 work safely: a business write whose Kontor half was lost is found again, bound by its
 natural key, and merged against the old agreed state.
 """
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -32,7 +39,7 @@ from kontor.errors import Refused
 from kontor.sync.business import BusinessDatabaseError, check_layout, declared_lengths
 from kontor.sync.kontor_side import ADAPTERS, SkipRecord, chunks
 from kontor.sync.layout import Layout, business_models
-from kontor.sync.values import UnfitValue, canon, check_fit, merge, python_value, record_hash
+from kontor.sync.values import UnfitValue, canon, check_fit, merge, python_value
 from models import (
     Contact,
     JobLease,
@@ -51,6 +58,23 @@ LEASE_TTL = timedelta(minutes=15)     # SPEC section 8: another computer takes o
 BATCH = 200                           # records per write transaction
 PAGE = 1000                           # business rows read per query
 ORDER = ("employees", "contacts", "contact_persons", "note_entries")
+
+
+# SYNC.md step 2: per entity, the probes of both sides at the start of this process's last
+# pass over it that found nothing to write, no conflict, no error and nothing to leave for
+# later: {entity: ((databases, node, lease epoch), (business probe, Kontor probe, agreed
+# states' probe))}. Kept in memory only: a restarted process (or another node) begins with
+# a full pass.
+_PROBES = {}
+
+
+def _place(business):
+    """Which two databases (and business layout) a cycle syncs, for _PROBES."""
+    other = business.database
+    return (type(db.obj).__name__, str(db.obj.database), str(db.obj.connect_params.get("host")),
+            str(db.obj.connect_params.get("port")), type(other).__name__, str(other.database),
+            str(other.connect_params.get("host")), str(other.connect_params.get("port")),
+            repr(business.layout))
 
 
 class LeaseLost(Exception):
@@ -90,8 +114,8 @@ class BusinessSide:
 
     def _sql(self, entity):
         """The SELECT of the key and the synced columns (tuples in that order), written
-        once per entity: {"scan", "first", "by_key", "in"} (a page after a key, the first
-        page, one row, and the start of a look-up of several)."""
+        once per entity: {"scan", "first", "in"} (a page after a key, the first page, and
+        the start of a look-up of several)."""
         found = self._select.get(entity)
         if found is None:
             model = self.models[entity]
@@ -100,10 +124,9 @@ class BusinessSide:
             key = f'"t1"."{model.key.column_name}"'
             param = self.database.param
             order = f" ORDER BY {key} LIMIT {PAGE}"
-            lock = " FOR UPDATE" if self.for_update else ""
             found = self._select[entity] = {
                 "first": base + order, "scan": f"{base} WHERE {key} > {param}{order}",
-                "by_key": f"{base} WHERE {key} = {param}{lock}", "in": f"{base} WHERE {key} IN "}
+                "in": f"{base} WHERE {key} IN "}
         return found
 
     def record(self, entity, row) -> dict:
@@ -161,10 +184,74 @@ class BusinessSide:
                 found[str(row[0])] = row
         return found
 
-    def current(self, entity, key):
-        """The row tuple `key` read for a compare-and-set (locked on PostgreSQL), or None."""
-        return self.database.execute_sql(self._sql(entity)["by_key"],
-                                         (self.key_value(entity, key),)).fetchone()
+    def current(self, entity, keys) -> dict:
+        """{key text: row tuple} of the rows `keys` (texts) as they are now, read for a
+        compare-and-set inside the business write transaction: locked (FOR UPDATE) on
+        PostgreSQL; on SQLite the transaction's write lock (BEGIN IMMEDIATE) keeps every
+        other writer out until it commits. One query per CHUNK keys."""
+        sql = self._sql(entity)["in"]
+        lock = " FOR UPDATE" if self.for_update else ""
+        found = {}
+        values = [self.key_value(entity, key) for key in keys]
+        for part in chunks(values):
+            marks = ", ".join([self.database.param] * len(part))
+            for row in self.database.execute_sql(f"{sql}({marks}){lock}", part).fetchall():
+                found[str(row[0])] = row
+        return found
+
+    def probe(self, entity):
+        """A cheap fingerprint of the whole table, computed in the database: (rows, sum of a
+        per-row hash of the key and synced columns, highest key). Equal probes: the table
+        holds the same values (up to a hash collision). PostgreSQL: md5 of each row;
+        SQLite: a hash function of this process registered on the connection (the rows
+        never come over as Python tuples)."""
+        model = self.models[entity]
+        columns = ", ".join(f'"{c}"' for c in
+                            [model.key.column_name] + [getattr(model, f.name).column_name
+                                                       for f in self.fields(entity)])
+        key = f'"{model.key.column_name}"'
+        table = f'"{model._meta.table_name}"'
+        if self.for_update:          # PostgreSQL
+            one = f"('x' || substr(md5(ROW({columns})::text), 1, 15))::bit(60)::bigint"
+        else:
+            if not getattr(self, "_probe_function", False):
+                self.database.connection().create_function(
+                    "kontor_row_hash", -1, _row_hash, deterministic=True)
+                self._probe_function = True
+            one = f"kontor_row_hash({columns})"
+        row = self.database.execute_sql(
+            f"SELECT COUNT(*), SUM({one}), MAX({key}) FROM {table}").fetchone()
+        return tuple(str(value) for value in row)
+
+    def update_many(self, entity, writes):
+        """Write the changed fields of each (key, record, changed fields) of `writes`: one
+        executemany per set of changed fields (a batch of the same change is one statement),
+        only the fields that changed (the others keep the business database's own spelling).
+        Raises RowsMissing when a statement changed fewer rows than it had keys (they are
+        locked by `current`, so this means the database did not do as told; the business
+        transaction then rolls back)."""
+        model = self.models[entity]
+        groups = {}
+        for key, record, changed in writes:
+            names = tuple(name for name in (f.name for f in self.fields(entity))
+                          if name in changed)
+            if names:
+                groups.setdefault(names, []).append((key, record))
+        param = self.database.param
+        for names, rows in groups.items():
+            sets = ", ".join(f'"{getattr(model, name).column_name}" = {param}'
+                             for name in names)
+            sql = (f'UPDATE "{model._meta.table_name}" SET {sets} '
+                   f'WHERE "{model.key.column_name}" = {param}')
+            params = []
+            for key, record in rows:
+                values = self._values(entity, record)
+                params.append([getattr(model, name).db_value(values[name]) for name in names]
+                              + [self.key_value(entity, key)])
+            cursor = self.database.cursor()
+            cursor.executemany(sql, params)
+            if cursor.rowcount != len(params):
+                raise RowsMissing(entity, len(params), cursor.rowcount)
 
     def _values(self, entity, record):
         values = {}
@@ -180,14 +267,6 @@ class BusinessSide:
     def insert(self, entity, record) -> str:
         """Insert `record`; its new key as text."""
         return str(self.models[entity].insert(**self._values(entity, record)).execute())
-
-    def update(self, entity, key, record, changed):
-        """Write the `changed` fields of `record` to the row `key`."""
-        model = self.models[entity]
-        values = {name: value for name, value in self._values(entity, record).items()
-                  if name in changed}
-        if values:
-            model.update(**values).where(model.key == self.key_value(entity, key)).execute()
 
     def children(self, entity):
         """[(child entity, its field that links to `entity`)]: contact persons and note
@@ -228,6 +307,34 @@ class BusinessSide:
             data[child] = [self.plain(child, found) for found in model.select().where(
                 getattr(model, link) == row.key).order_by(model.key)]
         return json.dumps(data, ensure_ascii=False)
+
+
+class RowsMissing(Exception):
+    """A compare-and-set UPDATE of the business database changed fewer rows than it was
+    given keys."""
+
+    def __init__(self, entity, expected, changed):
+        super().__init__(f"{entity}: {changed} of {expected} rows changed")
+
+
+def _row_hash(*values):
+    """SQLite function kontor_row_hash(key, columns…) of BusinessSide.probe: 40 bits of
+    Python's own hash of the row's values, so that SUM over 8 million rows stays within
+    SQLite's 64-bit integers. Python salts its string hashes per process, which does not
+    matter here (the probes are compared only within the process that made them) and makes
+    it cheap: a third of a BLAKE2b of the row's text."""
+    return hash(values) & 0xFF_FFFF_FFFF
+
+
+def fingerprint(row) -> str:
+    """The fingerprint of a business row (a tuple: key, then the synced columns) kept as the
+    agreed state's business hash: BLAKE2b (128 bits, 32 hex digits) of the values exactly as
+    the database driver gave them. Cheap, so that a cycle passes over 100,000 unchanged rows
+    without spelling each value canonically; any change of a stored value changes it, even
+    one that kontor.sync.values.canon spells the same (such a row is merged, finds nothing
+    to write and its agreed state takes the new fingerprint)."""
+    return hashlib.blake2b(repr(row[1:]).encode("utf-8", "surrogatepass"),
+                           digest_size=16).hexdigest()
 
 
 @dataclass
@@ -277,6 +384,10 @@ class Cycle:
         self.b2k = {entity: {} for entity in ORDER}     # business key → Kontor id
         self.k2b = {entity: {} for entity in ORDER}     # Kontor id → business key
         self.logged = set()                             # (entity, record) in the Error line
+        self.loaded = set()          # entities whose bindings are in b2k/k2b
+        self.rebound = set()         # entities whose bindings changed in this cycle
+        self.skipped = 0             # records left for a later cycle
+        self.place = _place(business)
 
     # --- the lease ------------------------------------------------------------------------
     def fence(self):
@@ -289,18 +400,70 @@ class Cycle:
             raise LeaseLost()
 
     # --- one entity -----------------------------------------------------------------------
+    def maps(self, entity):
+        """Load the bindings of `entity` into b2k/k2b (once a cycle)."""
+        if entity in self.loaded:
+            return
+        self.loaded.add(entity)
+        b2k, k2b = self.b2k[entity], self.k2b[entity]
+        for bkey, kid in db.execute_sql(
+                'SELECT "business_key", "kontor_id" FROM "sync_binding" WHERE "entity" = '
+                f"{db.param}", (entity,)):
+            b2k[bkey], k2b[kid] = kid, bkey
+
+    def lineage(self, entity):
+        """`entity` and the entities it links to, transitively (a note entry's contact and
+        person)."""
+        found, todo = [], [entity]
+        while todo:
+            name = todo.pop()
+            if name not in found:
+                found.append(name)
+                todo += list(self.business.layout[name].entity.parents.values())
+        return found
+
+    def probe(self, entity, adapter):
+        """The key under which the last clean quiet pass over `entity` kept its probes, and
+        the probes now, each computed in its database: (business table, Kontor table, the
+        agreed states: rewritten rows get new ids)."""
+        place = (self.place, self.node, self.epoch)
+        agreed = tuple(str(value) for value in db.execute_sql(
+            'SELECT COUNT(*), MAX("id") FROM "sync_base" WHERE "entity" = ' + db.param,
+            (entity,)).fetchone())
+        return place, (self.business.probe(entity), adapter.probe(), agreed)
+
     def sync_entity(self, entity):
         table = self.business.layout[entity]
         adapter = ADAPTERS[entity](table)
+        # SYNC.md step 2, the cheap probe: neither side's table changed since a pass over
+        # this entity that found nothing to do, and no entity it links to changed bindings
+        # in this cycle: nothing to do now either.
+        place = probes = None
+        if not self.first:
+            place, probes = self.probe(entity, adapter)
+            lineage = self.lineage(entity)
+            if _PROBES.get(entity) == (place, probes) \
+                    and not self.rebound.intersection(lineage):
+                self.counts.read += int(probes[0][0])
+                return
+            _PROBES.pop(entity, None)
+        before = (self.counts.to_business, self.counts.to_kontor, self.counts.conflicts,
+                  len(self.counts.errors), self.skipped)
+        self.maps(entity)        # its parents' when a batch needs them (process)
         b2k, k2b = self.b2k[entity], self.k2b[entity]
-        for bkey, kid in (SyncBinding.select(SyncBinding.business_key, SyncBinding.kontor_id)
-                          .where(SyncBinding.entity == entity).tuples().iterator()):
-            b2k[bkey], k2b[kid] = kid, bkey
-        bases = {kid: (bhash, version) for kid, bhash, version in
-                 SyncBase.select(SyncBase.kontor_id, SyncBase.business_hash,
-                                 SyncBase.kontor_version)
-                 .where(SyncBase.entity == entity).tuples().iterator()}
-        seen, handled, batch = set(), set(), []
+        # the agreed states' fingerprints, and their change counters where not 1 (most are
+        # 1: two dicts of plain values take less memory than one of tuples)
+        bases, counters = {}, {}
+        for kid, bhash, version in db.execute_sql(
+                'SELECT "kontor_id", "business_hash", "kontor_version" FROM "sync_base" '
+                f'WHERE "entity" = {db.param}', (entity,)):
+            bases[kid] = bhash
+            if version != 1:
+                counters[kid] = version
+        # bound keys and ids not met yet on their side (what is left at the end is gone);
+        # sets of the maps' own objects, not of every key read: less memory than "seen"
+        unseen_b, unseen_k = set(b2k), set(k2b)
+        handled, batch = set(), []
 
         def flush():
             if batch:
@@ -308,18 +471,18 @@ class Cycle:
                 handled.update(item.kontor_id for item in batch if item.kontor_id)
                 batch.clear()
 
-        # A: the business table
+        # A: the business table; a bound row whose fingerprint is the agreed one is unchanged
         for key, row in self.business.scan(entity):
-            seen.add(key)
+            unseen_b.discard(key)
             self.counts.read += 1
+            bhash = fingerprint(row)
+            kid = b2k.get(key)
+            if kid is not None and bases.get(kid) == bhash:
+                continue
             try:
                 record = self.business.record(entity, row)
             except UnfitValue as error:
                 self.error(entity, key, error, self.business.rough_record(entity, row))
-                continue
-            bhash = record_hash(record)
-            kid = b2k.get(key)
-            if kid is not None and bases.get(kid, ("",))[0] == bhash:
                 continue
             batch.append(Item(kontor_id=kid, business_key=key, bound=kid is not None,
                               b_rec=record, b_hash=bhash))
@@ -327,32 +490,46 @@ class Cycle:
                 flush()
         flush()
         # B: Kontor's records
-        present = set()
-        for kid, version in list(adapter.versions()):
-            present.add(kid)
+        for kid, version in adapter.versions():
+            unseen_k.discard(kid)
             if kid in handled:
                 continue
             bkey = k2b.get(kid)
             if bkey is None:
                 batch.append(Item(kontor_id=kid))
-            elif bkey in seen and bases.get(kid, ("", None))[1] != version:
+            elif bkey not in unseen_b and (kid not in bases or counters.get(kid, 1) != version):
                 batch.append(Item(kontor_id=kid, business_key=bkey, bound=True))
             if len(batch) >= self.batch:
                 flush()
         flush()
         # C: deletes
         for bkey, kid in list(b2k.items()):
-            if kid in handled or (bkey in seen and kid in present):
+            if kid in handled or (bkey not in unseen_b and kid not in unseen_k):
                 continue
             batch.append(Item(kontor_id=kid, business_key=bkey, bound=True,
-                              business_gone=bkey not in seen, kontor_gone=kid not in present))
+                              business_gone=bkey in unseen_b, kontor_gone=kid in unseen_k))
             if len(batch) >= self.batch:
                 flush()
         flush()
+        after = (self.counts.to_business, self.counts.to_kontor, self.counts.conflicts,
+                 len(self.counts.errors), self.skipped)
+        if place is not None and after == before:
+            _PROBES[entity] = (place, probes)   # a clean quiet pass: the next may trust them
+        self.forget_maps(entity)
+
+    def forget_maps(self, done):
+        """Free the bindings in memory after the pass over `done` (the served process's
+        memory: 100,000 contacts have 600,000 bindings); a later entity's batch loads its
+        parents' again when it needs them (`process`)."""
+        for name in list(self.loaded):
+            self.loaded.discard(name)
+            self.b2k[name], self.k2b[name] = {}, {}
 
     # --- a batch --------------------------------------------------------------------------
     def process(self, adapter, items):
         entity = adapter.entity
+        for name in self.lineage(entity):
+            self.maps(name)
         fields = [f.name for f in adapter.fields]
         k2b = self.k2b[entity]
         # what is still to be read of each side
@@ -371,7 +548,7 @@ class Cycle:
             if item.business_key in rows and item.b_rec is None:
                 try:
                     item.b_rec = self.business.record(entity, rows[item.business_key])
-                    item.b_hash = record_hash(item.b_rec)
+                    item.b_hash = fingerprint(rows[item.business_key])
                 except UnfitValue as error:
                     self.error(entity, item.business_key, error, self.business.rough_record(
                         entity, rows[item.business_key]))
@@ -404,6 +581,7 @@ class Cycle:
             if not item.skip:
                 self.decide(adapter, item, fields)
         self.write(adapter, items)
+        self.skipped += sum(1 for item in items if item.skip)
 
     def number_clashes(self, adapter, items):
         """A business contact and a Kontor contact with the same customer number but names that
@@ -552,39 +730,50 @@ class Cycle:
                         and now_at.get(item.kontor_id) != item.k_version:
                     item.skip = "changed_meanwhile"
             with business.transaction():
-                for item in work:
-                    if item.skip or not item.to_business:
-                        continue
-                    self.write_business(entity, item)
-                    self.interrupt("business")
+                self.write_business(entity, [i for i in work
+                                             if not i.skip and i.to_business])
             self.interrupt("business-commit")
             self.write_kontor(adapter, [i for i in work if not i.skip])
             self.interrupt("kontor-commit")
 
-    def write_business(self, entity, item):
-        """Compare-and-set one business row (SYNC.md step 6); a row changed since it was read
-        is left for the next cycle (`item.skip`)."""
+    def write_business(self, entity, items):
+        """Compare-and-set the business rows of a batch (SYNC.md step 6), inside the business
+        write transaction: the rows to change or delete are read again in one query (locked),
+        a row whose fingerprint is no longer the one read is left for the next cycle
+        (`item.skip`); the rest are written, the updates in one statement per set of changed
+        fields; then every written row is read once more for its new fingerprint."""
         business = self.business
-        if item.to_business == "insert":
-            item.business_key = business.insert(entity, item.merged)
-            item.b_hash = record_hash(item.merged)
+        existing = [i for i in items if i.to_business != "insert"]
+        now = business.current(entity, [i.business_key for i in existing]) if existing else {}
+        updates, written = [], []
+        for item in items:
+            if item.to_business == "insert":
+                item.business_key = business.insert(entity, item.merged)
+                written.append(item)
+            else:
+                row = now.get(item.business_key)
+                if row is None or fingerprint(row) != item.b_hash:
+                    item.skip = "changed_meanwhile"
+                    continue
+                if item.to_business == "delete":
+                    business.delete(entity, item.business_key)
+                else:
+                    updates.append((item.business_key, item.merged, item.changed))
+                    written.append(item)
             self.counts.to_business += 1
-            return
-        row = business.current(entity, item.business_key)
-        if row is None or record_hash(business.record(entity, row)) != item.b_hash:
-            item.skip = "changed_meanwhile"
-            return
-        if item.to_business == "delete":
-            business.delete(entity, item.business_key)
-        else:
-            business.update(entity, item.business_key, item.merged, item.changed)
-            item.b_hash = record_hash(item.merged)
-        self.counts.to_business += 1
+            self.interrupt("business")
+        if updates:
+            business.update_many(entity, updates)
+        if written:
+            after = business.current(entity, [i.business_key for i in written])
+            for item in written:
+                item.b_hash = fingerprint(after[item.business_key])
 
     def write_kontor(self, adapter, items):
         """Write a batch on Kontor's side, inside the batch's transaction: new records in one
-        go (adapter.create_many; if that fails, one by one to find the record that cannot be
-        written), the others one by one through the domain functions, each in a savepoint,
+        go (adapter.create_many), changed ones in one go (adapter.update_many); if that
+        fails, one by one to find the record that cannot be written; deletes one by one
+        through the domain functions, each in a savepoint,
         so that a record that cannot be written is left out whole; then the batch's bindings,
         agreed states and history rows in a few statements."""
         entity = adapter.entity
@@ -604,20 +793,32 @@ class Cycle:
                 for item in creates:
                     self.one_record(adapter, item, lambda item=item: setattr(
                         item, "kontor_id", adapter.create(item.merged, self.b2k)))
+        updates = [i for i in items if i.to_kontor == "update"]
+        if updates:
+            try:
+                with db.atomic():
+                    adapter.update_many([(i.kontor_id, i.k_version, i.merged)
+                                         for i in updates], self.b2k)
+                self.counts.to_kontor += len(updates)
+            except (IntegrityError, SkipRecord, Refused):
+                for item in updates:
+                    self.one_record(adapter, item, lambda item=item: adapter.update(
+                        item.kontor_id, item.k_version, item.merged, self.b2k))
+            else:
+                for _item in updates:
+                    self.interrupt("kontor")
         for item in items:
-            if item.to_kontor == "create":
+            if item.to_kontor in ("create", "update"):
                 continue
-            if item.to_kontor == "update":
-                self.one_record(adapter, item, lambda item=item: adapter.update(
-                    item.kontor_id, item.k_version, item.merged, self.b2k))
-            elif item.to_kontor == "delete":
+            if item.to_kontor == "delete":
                 self.one_record(adapter, item, lambda item=item: adapter.delete(item.kontor_id))
             else:
                 self.interrupt("kontor")
         done = [i for i in items if not i.skip]
         gone = [i for i in done if i.to_kontor in ("delete", "forget")
                 or i.to_business == "delete"]
-        kept = [i for i in done if i not in gone]
+        kept = [i for i in done if not (i.to_kontor in ("delete", "forget")
+                                        or i.to_business == "delete")]
         self.forget_many(entity, [(i.kontor_id, i.business_key) for i in gone])
         versions = adapter.versions_of([i.kontor_id for i in kept])
         self.bind_many(entity, [(i.kontor_id, i.business_key, adapter.natural_key(i.merged),
@@ -643,17 +844,28 @@ class Cycle:
 
     def bind_many(self, entity, rows):
         """Bind each (Kontor id, business key, natural key, agreed record, business hash,
-        Kontor change counter) of `rows`, replacing what either id was bound to."""
+        Kontor change counter) of `rows`, replacing what either id was bound to (and the
+        agreed state of a Kontor id whose business key is bound anew). Only bindings that
+        exist are deleted (b2k/k2b hold them): the first sync inserts, it does not search."""
         if not rows:
             return
-        kids = [row[0] for row in rows]
-        bkeys = [row[1] for row in rows]
-        for part_k, part_b in zip(chunks(kids, 400), chunks(bkeys, 400), strict=True):
+        b2k, k2b = self.b2k[entity], self.k2b[entity]
+        old_kids, old_bkeys = set(), set()
+        for kid, bkey, *_rest in rows:
+            if kid in k2b:
+                old_kids.add(kid)
+                old_bkeys.add(k2b[kid])
+            if bkey in b2k:
+                old_bkeys.add(bkey)
+                old_kids.add(b2k[bkey])
+        for part in chunks(sorted(old_kids), 400):
             SyncBinding.delete().where(SyncBinding.entity == entity,
-                                       SyncBinding.kontor_id.in_(part_k)
-                                       | SyncBinding.business_key.in_(part_b)).execute()
+                                       SyncBinding.kontor_id.in_(part)).execute()
             SyncBase.delete().where(SyncBase.entity == entity,
-                                    SyncBase.kontor_id.in_(part_k)).execute()
+                                    SyncBase.kontor_id.in_(part)).execute()
+        for part in chunks(sorted(old_bkeys), 400):
+            SyncBinding.delete().where(SyncBinding.entity == entity,
+                                       SyncBinding.business_key.in_(part)).execute()
         insert_rows(SyncBinding, [dict(entity=entity, kontor_id=kid, business_key=bkey,
                                        natural_key=natural[:300])
                                   for kid, bkey, natural, _m, _h, _v in rows])
@@ -662,7 +874,11 @@ class Cycle:
                                     business_hash=bhash, kontor_version=version)
                                for kid, _b, _n, merged, bhash, version in rows])
         for kid, bkey, *_rest in rows:
-            self.b2k[entity][bkey], self.k2b[entity][kid] = kid, bkey
+            if b2k.get(bkey) != kid or k2b.get(kid) != bkey:
+                self.rebound.add(entity)
+                b2k.pop(k2b.pop(kid, None), None)
+                k2b.pop(b2k.pop(bkey, None), None)
+            b2k[bkey], k2b[kid] = kid, bkey
 
     def forget_many(self, entity, pairs):
         """Drop the bindings and agreed states of (Kontor id, business key) `pairs`."""
@@ -672,6 +888,8 @@ class Cycle:
                                        SyncBinding.kontor_id.in_(part)).execute()
             SyncBase.delete().where(SyncBase.entity == entity,
                                     SyncBase.kontor_id.in_(part)).execute()
+        if pairs:
+            self.rebound.add(entity)
         for kid, bkey in pairs:
             self.b2k[entity].pop(bkey, None)
             self.k2b[entity].pop(kid, None)
