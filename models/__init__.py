@@ -59,7 +59,7 @@ from models.sync import (
     SyncRun,
     SyncState,
 )
-from models.system import AuditEvent, FormKey, JobLease, KeptForm, OutboxMessage
+from models.system import AlertSent, AuditEvent, FormKey, JobLease, KeptForm, OutboxMessage
 from models.web_accounts import IncomingItem, WebAccount, WebAccountEvent
 
 # Every table, parents before children (the order the tests compare them with the migrations).
@@ -69,7 +69,7 @@ ALL_MODELS = [Company, Employee, User, Website, WebsiteText, UserSession, Token,
               IncomingItem, WebAccountEvent, OutboxMessage,
               AuditEvent, JobLease, FormKey, KeptForm, Product, ProductWebsite,
               BasketLine, Order, OrderLine, OrderEvent,
-              SyncState, SyncBinding, SyncBase, SyncRun, SyncConflict, SyncNode]
+              SyncState, SyncBinding, SyncBase, SyncRun, SyncConflict, SyncNode, AlertSent]
 
 __all__ = [
     "ALL_MODELS",
@@ -86,6 +86,7 @@ __all__ = [
     "SyncNode",
     "SyncRun",
     "SyncState",
+    "AlertSent",
     "AuditEvent",
     "BaseModel",
     "CaseCategory",

@@ -63,6 +63,13 @@ class JobLease(BaseModel):
     last_error = TextField(default="")
 
 
+class AlertSent(BaseModel):
+    """When an alert e-mail of `kind` last went to the superusers (kontor/alerts.py): at
+    most one per kind per hour."""
+    kind = CharField(max_length=50, primary_key=True)
+    sent_at = DateTimeField(default=utcnow)
+
+
 class FormKey(BaseModel):
     """A one-time form key that has been used (kontor/form_keys.py): the unique `key` lets one
     request, and only one, store what a form appends."""
