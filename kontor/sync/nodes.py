@@ -147,6 +147,10 @@ def claim(node, now, ttl) -> bool:
         return False
     if before[0] and before[0] != node and before[1] is not None and before[1] < now:
         record_takeover(before[0], node, now)
+    elif chosen == node and state.taken_over_at is not None:
+        with db.atomic():     # the chosen computer syncs again: the takeover is over
+            SyncState.update(taken_over_from="", taken_over_at=None).where(
+                SyncState.id == 1).execute()
     return True
 
 
@@ -159,10 +163,10 @@ def _chosen_came_back(state, now, ttl) -> bool:
 
 
 def give_back(node, now):
-    """Let go of the sync lease `node` holds (it expires now; the holder stays, so whoever
-    takes it next moves the epoch on)."""
+    """Let go of the sync lease `node` holds: it expires now and has no holder, so whoever
+    takes it next moves the epoch on (fencing `node`), and that is no takeover."""
     with db.atomic():
-        JobLease.update(expires_at=now - timedelta(seconds=1)).where(
+        JobLease.update(holder="", expires_at=now - timedelta(seconds=1)).where(
             JobLease.name == LEASE_NAME, JobLease.holder == node).execute()
 
 
