@@ -270,6 +270,9 @@ PAGES = {
     "sync-log": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/sync/log")),
     "sync-history": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/sync/history")),
     "sync-settings-mobile": ("admin", MOBILE, lambda p, x: p.goto(x.site.url + "/admin/sync")),
+    # issue 17: the deactivate wizard's first step (the story walks it on an active sync)
+    "sync-deactivate": ("admin", DESKTOP,
+                        lambda p, x: p.goto(x.site.url + "/admin/sync/deactivate")),
     "not-found": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/no-such-page")),
     "not-found-anonymous": ("anonymous", DESKTOP,
                             lambda p, x: p.goto(x.site.url + "/setup/no-such-token")),
@@ -327,7 +330,7 @@ EXPECTED_HEADING = {
     "portal-inquiry": "Opening hours", "portal-cases": "Support cases",
     "portal-case-new": "New support case", "portal-cases-unlinked": "Support cases",
     "sync-settings": "Sync with the business database", "sync-log": "Sync log",
-    "sync-history": "Sync history",
+    "sync-history": "Sync history", "sync-deactivate": "Deactivate the sync",
     "not-found-anonymous": "Page not found", "not-allowed": "Not allowed",
 }
 
