@@ -85,6 +85,11 @@ def register(name, pid, now):
     return nodes.register(node_id=f"{name}:{pid}:abcd", computer=name, pid=pid, now=now)
 
 
+def synced(node, now):
+    """`node` ran a cycle (a line in the sync log), as a holder of the lease does."""
+    SyncRun.create(node=node, epoch=1, started_at=now, finished_at=now, status="ok")
+
+
 def test_every_process_registers_and_the_page_offers_them(admin_client, firm):
     register("kantoor-pc", 4711, utcnow())
     register("laptop-anna", 815, utcnow())
@@ -114,6 +119,7 @@ def test_the_chosen_computer_syncs_and_another_takes_over_after_the_lease_time(a
     nodes.choose(office, None, now=clock())
     assert not nodes.claim(laptop, clock(), TTL)          # the chosen one is there
     assert nodes.claim(office, clock(), TTL)              # and syncs
+    synced(office, clock())
     clock.move(minutes=14, seconds=59)
     register("laptop", 999_992, clock())                 # the laptop keeps running
     assert not nodes.claim(laptop, clock(), TTL)          # 15 minutes are not over
@@ -151,6 +157,13 @@ def test_without_a_chosen_computer_any_process_syncs_one_at_a_time(app):
     assert not nodes.claim("b:2:x", clock.move(minutes=10), TTL)
     assert nodes.claim("b:2:x", clock.move(minutes=6), TTL)
     assert not nodes.claim("a:1:x", clock(), TTL)
+
+
+def test_a_lease_held_while_the_sync_was_off_is_no_takeover(app):
+    clock = Clock()
+    assert nodes.claim("a:1:x", clock(), TTL)             # the job's lease; no cycle ran
+    assert nodes.claim("b:2:x", clock.move(minutes=16), TTL)
+    assert service.state().taken_over_at is None and not audits("sync.node.takeover")
 
 
 def test_choosing_another_computer_fences_the_former_holder_at_once(app):
@@ -247,6 +260,7 @@ def test_the_page_says_another_computer_took_over(admin_client, firm):
     register("laptop", 999_992, clock())
     nodes.choose("kantoor-pc:999991:abcd", None, now=clock())
     assert nodes.claim("kantoor-pc:999991:abcd", clock(), TTL)
+    synced("kantoor-pc:999991:abcd", clock())
     register("laptop", 999_992, utcnow())
     assert nodes.claim("laptop:999992:abcd", utcnow(), TTL)
     said = text_of(admin_client.get("/admin/sync"))

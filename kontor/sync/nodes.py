@@ -23,7 +23,7 @@ import socket
 from datetime import timedelta
 
 from kontor import alerts, audit, jobs
-from models import JobLease, SyncNode, SyncState, db
+from models import JobLease, SyncNode, SyncRun, SyncState, db
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.sync")
@@ -130,7 +130,8 @@ def chosen_is_down(state, lease, now, ttl) -> bool:
 def claim(node, now, ttl) -> bool:
     """Before a cycle: whether `node` may sync now, by the rule in this module's docstring;
     when it may, it holds the sync lease (taken or renewed until `now` + `ttl`). A takeover
-    from another node whose lease expired is recorded (`record_takeover`)."""
+    from another node that had synced and whose lease expired is recorded
+    (`record_takeover`); a lease the scheduled job held while the sync was off is none."""
     state = SyncState.get_or_none(SyncState.id == 1)
     chosen = state.node if state is not None else ""
     lease = JobLease.get_or_none(JobLease.name == LEASE_NAME)
@@ -145,8 +146,9 @@ def claim(node, now, ttl) -> bool:
     before = (lease.holder, lease.expires_at) if lease is not None else ("", None)
     if not jobs.take_lease(LEASE_NAME, node, ttl, now=now):
         return False
-    if before[0] and before[0] != node and before[1] is not None and before[1] < now:
-        record_takeover(before[0], node, now)
+    if before[0] and before[0] != node and before[1] is not None and before[1] < now \
+            and SyncRun.select().where(SyncRun.node == before[0]).exists():
+        record_takeover(before[0], node, now)     # it had synced: a real takeover
     elif chosen == node and state.taken_over_at is not None:
         with db.atomic():     # the chosen computer syncs again: the takeover is over
             SyncState.update(taken_over_from="", taken_over_at=None).where(
