@@ -12,6 +12,7 @@ from wtforms import HiddenField, PasswordField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 from blueprints import sync as sync_pages
+from blueprints.filters import per_request
 from blueprints.forms import Form
 from kontor.access import superuser_required
 from kontor.sync import nodes, ownership, service
@@ -99,6 +100,7 @@ def sync_admin_processor():
 
 
 @bp.app_template_filter("sync_node")
+@per_request
 def sync_node(node_id):
     """A node as a person names it (the computer's name), for the sync log."""
     return nodes.node_label(node_id)
