@@ -404,7 +404,8 @@ def test_only_the_owner_deactivates_with_their_password_then_a_confirmation(
     assert "Step 2 of 2" in said
     # the business's 2 employees go; Anna's, Piet's and Bert's are users'
     assert "2 employees" in said and "3 employees linked to a user" in said
-    assert "2 contacts" in said and "1 contact that support cases belong to" in said
+    assert "2 contacts" in said
+    assert "1 contact that support cases, orders or portal accounts belong to" in said
     assert "2 contact persons" in said and "2 notes" in said
     assert service.state().active                       # nothing happened yet
     # a forged or stale confirmation is refused

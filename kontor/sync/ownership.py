@@ -18,12 +18,14 @@ from models import (
     Employee,
     JobLease,
     NoteEntry,
+    Order,
     SupportCase,
     SyncBase,
     SyncBinding,
     SyncConflict,
     SyncState,
     User,
+    WebAccount,
     db,
 )
 from models.clock import utcnow
@@ -128,7 +130,8 @@ def check_may_deactivate(user, password, ip=""):
 def what_goes():
     """What deactivating deletes and keeps, counted: {"employees", "contacts",
     "contact_persons", "note_entries"} to delete, and {"kept_employees": employees linked to
-    a user, "kept_contacts": contacts support cases belong to}. The copies are the records
+    a user, "kept_contacts": contacts that support cases, orders or portal accounts belong
+    to: Kontor's own records of the customer stay linked}. The copies are the records
     the sync bound (records never synced stay, and a later first sync offers them to the
     business database)."""
     plan = _plan()
@@ -146,9 +149,12 @@ def _plan():
     bound = {entity: set(_bound(entity)) for entity in SYNCED}
     users_employees = {e for (e,) in User.select(User.employee).where(
         User.employee.is_null(False)).tuples()}
-    with_cases = {c for (c,) in SupportCase.select(SupportCase.contact).distinct().tuples()}
+    in_use = set()
+    for model in (SupportCase, Order, WebAccount):
+        in_use |= {c for (c,) in model.select(model.contact).where(
+            model.contact.is_null(False)).distinct().tuples()}
     kept_employees = bound["employees"] & users_employees
-    kept_contacts = bound["contacts"] & with_cases
+    kept_contacts = bound["contacts"] & in_use
     return {"delete": {"employees": bound["employees"] - kept_employees,
                        "contacts": bound["contacts"] - kept_contacts,
                        "contact_persons": bound["contact_persons"],
@@ -166,10 +172,11 @@ def deactivate(user, ip="", fail_after=None):
     """Step 2 of the wizard: stop the sync and delete, in one transaction, Kontor's copies of
     the synced business data (the bound employees, contacts, contact persons and note
     entries) with the sync's bindings, agreed states and history, except the company details
-    and user access (users and the employees they are linked to) and the contacts support
-    cases belong to. The sync lease is ended, so a cycle under way cannot commit (fencing).
-    The owner stays recorded: only they may reactivate. `fail_after(step)` is a test's hook
-    to fail half-way (the transaction then leaves everything as it was).
+    and user access (users and the employees they are linked to) and the contacts that
+    support cases, orders or portal accounts belong to. The sync lease is ended, so a cycle
+    under way cannot commit (fencing). The owner stays recorded: only they may reactivate.
+    `fail_after(step)` is a test's hook to fail half-way (the transaction then leaves
+    everything as it was).
     Raises SyncRefused ("not_superuser", "inactive", "not_owner"). Audited with the counts.
     Returns what_goes()'s counts of what went."""
     current = state()
