@@ -15,6 +15,7 @@ from blueprints import (
     setup,
     support,
     sync,
+    sync_admin,
     users,
     web_accounts,
     websites,
@@ -22,4 +23,4 @@ from blueprints import (
 
 BLUEPRINTS = (main.bp, auth.bp, setup.bp, profile.bp, admin.bp, employees.bp, invitations.bp,
               users.bp, websites.bp, web_accounts.bp, contacts.bp, notes.bp, support.bp,
-              products.bp, incoming.bp, orders.bp, sync.bp, backups.bp)
+              products.bp, incoming.bp, orders.bp, sync.bp, backups.bp, sync_admin.bp)

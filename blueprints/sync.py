@@ -127,6 +127,7 @@ REFUSALS = {
     "not_ready": _l("Complete the checklist first."),
     "no_settings": _l("Save the business database's address first."),
     "active": _l("The sync is active: its settings cannot change while it runs."),
+    "no_access": _l("This user has no access to reactivate this company database."),
 }
 
 
@@ -348,6 +349,10 @@ class RunLine:
             self.message = problem_message(problem.get("code", ""), problem)
             if problem.get("code") == "records":
                 self.details = record_lines(problem)
+            elif problem.get("code") == "login_refused":     # issue 17 item 3: what to do
+                self.details = [_("If the business database's password was changed, enter "
+                                  "the new one under Sync settings, Update password. Until "
+                                  "then the sync does not run.")]
 
 
 @bp.route("/log")

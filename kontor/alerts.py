@@ -22,7 +22,7 @@ from peewee import IntegrityError
 
 from kontor import emails, languages, mail
 from kontor.mail import InvalidAddress
-from models import AlertSent, Company, User, db
+from models import AlertSent, Company, SyncRun, SyncState, User, db
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.alerts")
@@ -107,3 +107,49 @@ def _queue(app, template, user, kind, context):
             company=company, config=app.config, **context)
     subject, _, body = text.strip().partition("\n")
     return mail.enqueue(user.email, subject.strip(), body.strip() + "\n", kind=f"alert.{kind}")
+
+
+# --- the sync's alerts (issue 17 item 6) --------------------------------------------------------
+
+SYNC_QUIET_LIMIT = timedelta(minutes=15)
+
+
+def sync_computer_changed(former, node, now=None):
+    """Another computer took the sync over (kontor/sync/nodes.py): `former` and `node` as
+    node labels ("PC-KONTOR (pid 1234)"). Returns how many e-mails were queued."""
+    return send_alert("sync_computer", clock=lambda: now or utcnow(), former=former, node=node)
+
+
+def sync_problem(now=None, limit=SYNC_QUIET_LIMIT):
+    """What is wrong with the active sync at `now` (naive UTC), or None: "failed" when the
+    newest line of the sync log is an Error and no run ended OK within `limit`, "stopped"
+    when no run ended at all within `limit`. A run under way (started less than `limit` ago:
+    a long first sync) and a sync activated less than `limit` ago are no problem."""
+    now = now or utcnow()
+    state = SyncState.get_or_none(SyncState.id == 1)
+    if state is None or not state.active:
+        return None
+    since = now - limit
+    if state.activated_at is not None and state.activated_at > since:
+        return None
+    if SyncRun.select().where(SyncRun.status == "ok", SyncRun.finished_at >= since).exists():
+        return None
+    if SyncRun.select().where(SyncRun.status == "running",
+                              SyncRun.started_at >= since).exists():
+        return None
+    newest = SyncRun.select().order_by(SyncRun.id.desc()).first()
+    return "failed" if newest is not None and newest.status == "error" else "stopped"
+
+
+def check_sync(now=None):
+    """Send the sync alert ("sync_failed" or "sync_stopped") when `sync_problem` finds one,
+    at most once an hour per kind. Returns the problem found, or None."""
+    problem = sync_problem(now)
+    if problem is not None:
+        send_alert(f"sync_{problem}", clock=lambda: now or utcnow())
+    return problem
+
+
+def sync_alert_job(config):
+    """The job's body (every minute, under a lease): check the sync and alert."""
+    check_sync()

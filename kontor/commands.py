@@ -16,7 +16,7 @@ from kontor import backups, jobs, languages, passwords, storage, tokens
 from kontor import company as company_rules
 from kontor import migrate as migrations
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
-from kontor.sync import business, demo, service
+from kontor.sync import business, demo, ownership, service
 from models import db
 
 
@@ -198,6 +198,25 @@ def register(app):
                    "Everyone signs in again. The sync is off: activate it again under "
                    "Administration → Sync (enter the business database's password again if "
                    "asked); it starts with a fresh first sync.")
+    @app.cli.command("sync-owner")
+    @click.argument("email")
+    @with_schema
+    def sync_owner_command(email):
+        """Make the superuser with this e-mail address the sync owner (issue 17 item 3): for
+        when the owner has left or their account was deactivated. Whoever can run commands
+        on the server is trusted; the change is audited."""
+        refusals = {
+            "no_sync": "The sync was never set up (Administration → Sync).",
+            "unknown_user": f"No user has the e-mail address {email}.",
+            "not_superuser": f"{email} is not an active superuser.",
+        }
+        with db.connection_context():
+            try:
+                user = ownership.hand_over(email, ip="command line")
+            except service.SyncRefused as refused:
+                raise click.ClickException(refusals.get(refused.reason, refused.reason)) \
+                    from None
+            click.echo(f"{user.email} is the sync owner now.")
 
     @app.cli.command("run-jobs")
     @with_schema

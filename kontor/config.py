@@ -58,6 +58,7 @@ DEFAULT_IDLE_MINUTES = 20
 DEFAULT_ABSOLUTE_HOURS = 12
 DEFAULT_MAIL_INTERVAL_SECONDS = 5
 DEFAULT_SYNC_SECONDS = 15          # SPEC section 8: the sync runs every 15 seconds
+DEFAULT_SYNC_LEASE_SECONDS = 900   # issue 17: another computer takes the sync over after this
 DEFAULT_SYNC_LOG_DAYS = 30         # issue 16 item 4: sync log lines are kept this many days
 DEFAULT_THREADS = 8
 DEFAULT_UPLOAD_MAX_MB = 20
@@ -221,6 +222,8 @@ def from_environment(environ=None) -> dict:
         "BACKUP_HOUR": min(23, max(0, _int(env.get("KONTOR_BACKUP_HOUR"), DEFAULT_BACKUP_HOUR))),
         "RESTORE_UPLOAD_MAX_MB": _int(env.get("KONTOR_RESTORE_UPLOAD_MAX_MB"),
                                       DEFAULT_RESTORE_UPLOAD_MAX_MB),
+        "SYNC_LEASE_SECONDS": _int(env.get("KONTOR_SYNC_LEASE_SECONDS"),
+                                   DEFAULT_SYNC_LEASE_SECONDS),
         "THREADS": _int(env.get("KONTOR_THREADS"), DEFAULT_THREADS),
         "UPLOAD_MAX_MB": _int(env.get("KONTOR_UPLOAD_MAX_MB"), DEFAULT_UPLOAD_MAX_MB),
         "MAX_CONTENT_LENGTH": _int(env.get("KONTOR_REQUEST_MAX_MB"),

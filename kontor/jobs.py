@@ -17,8 +17,18 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import Case, IntegrityError
 
-from kontor import backups, contact_import, kept_forms, mail, maintenance, sessions, uploads
+from kontor import (
+    alerts,
+    backups,
+    contact_import,
+    kept_forms,
+    mail,
+    maintenance,
+    sessions,
+    uploads,
+)
 from kontor.storage import DataFolder
+from kontor.sync import nodes as sync_nodes
 from kontor.sync import service as sync_service
 from models import CaseFile, JobLease, db
 from models.clock import utcnow
@@ -64,9 +74,11 @@ def release_leases(holder=NODE_ID) -> int:
 
 
 def run_job(name, work, config, ttl=timedelta(minutes=2), holder=NODE_ID):
-    """Run `work(config)` if this process holds the lease; record how it went."""
+    """Run `work(config)` if this process holds the lease (or, for a job in CLAIMS, if its
+    own rule lets it); record how it went."""
     with db.connection_context():
-        if not take_lease(name, holder, ttl):
+        claim = CLAIMS.get(name)
+        if not (claim(holder, config) if claim else take_lease(name, holder, ttl)):
             return False
         try:
             work(config)
@@ -130,7 +142,28 @@ JOBS = {
     # Kontor that was off at night makes it when it runs again; its lease (45 minutes) lets
     # one process make it
     "nightly_backup": (backups.nightly_job, 900),
+    # e-mails to the superusers when the sync has had no OK run for 15 minutes (issue 17)
+    "sync_alerts": (alerts.sync_alert_job, 60),
 }
+# Jobs whose lease follows a rule of their own: the sync's is taken by the sync computer
+# (kontor/sync/nodes.py), for the lease time of the sync (15 minutes), not the job's.
+CLAIMS = {"sync": sync_service.claim_for_job}
+# Jobs every process runs, without a lease: each Kontor process says it is there, so that
+# Sync settings can offer it as the sync computer (issue 17 item 2).
+EVERY_PROCESS = {
+    "sync_node": (sync_nodes.heartbeat_job, sync_nodes.HEARTBEAT_SECONDS),
+}
+
+
+def run_everywhere(name, work, config):
+    """Run `work(config)` in this process, whatever the other processes do."""
+    with db.connection_context():
+        try:
+            work(config)
+        except Exception:   # a job must never kill the scheduler thread
+            log.exception("job %s failed", name)
+            return False
+        return True
 
 
 def start_scheduler(config):
@@ -145,6 +178,10 @@ def start_scheduler(config):
         scheduler.add_job(run_job, "interval", seconds=seconds, id=name, name=name,
                           args=(name, work, config),
                           kwargs={"ttl": timedelta(seconds=max(120, 3 * seconds))},
+                          next_run_time=utcnow().replace(tzinfo=UTC))
+    for name, (work, seconds) in EVERY_PROCESS.items():
+        scheduler.add_job(run_everywhere, "interval", seconds=seconds, id=name, name=name,
+                          args=(name, work, config),
                           next_run_time=utcnow().replace(tzinfo=UTC))
     scheduler.start()
     return scheduler

@@ -36,6 +36,11 @@ class SyncState(BaseModel):
     version = IntegerField(default=1)
     updated_at = DateTimeField(default=utcnow)
     restored_at = DateTimeField(null=True)
+    # issue 17: when the sync was deactivated (the owner stays: only they may reactivate),
+    # and the last takeover by another computer (the node that stopped renewing its lease)
+    deactivated_at = DateTimeField(null=True)
+    taken_over_from = CharField(max_length=120, default="")
+    taken_over_at = DateTimeField(null=True)
 
 
 class SyncBinding(BaseModel):

@@ -11,7 +11,7 @@ from helpers import sign_in
 
 from app import create_app
 from kontor import jobs, mail
-from models import JobLease, OutboxMessage, UserSession, db
+from models import JobLease, OutboxMessage, SyncNode, UserSession, db
 
 T0 = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 TTL = timedelta(minutes=2)
@@ -139,7 +139,7 @@ def test_the_scheduler_of_the_serving_process_runs_every_job(app):
     scheduler = jobs.start_scheduler(app.config)
     try:
         assert scheduler.running
-        assert {job.id for job in scheduler.get_jobs()} == set(jobs.JOBS)
+        assert {job.id for job in scheduler.get_jobs()} == set(jobs.JOBS) | set(jobs.EVERY_PROCESS)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             done = {lease.name for lease in JobLease.select()
@@ -152,6 +152,8 @@ def test_the_scheduler_of_the_serving_process_runs_every_job(app):
     assert done >= set(jobs.JOBS)
     assert {lease.holder for lease in JobLease.select()} == {jobs.NODE_ID}
     assert OutboxMessage.get().status == "written"
+    # every process registers itself as a possible sync computer, without a lease
+    assert [node.node_id for node in SyncNode.select()] == [jobs.NODE_ID]
 
 
 # --- flask run-jobs ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import timedelta
 from kontor import audit, jobs, passwords
 from kontor import company as company_rules
 from kontor.errors import Refused
-from kontor.sync import engine, secret
+from kontor.sync import engine, nodes, secret
 from kontor.sync.business import (
     BusinessDatabaseError,
     open_business,
@@ -34,7 +34,8 @@ STOPPED_AFTER = timedelta(minutes=1)     # issue 16 item 4: a job not run for ov
 
 class SyncRefused(Refused):
     """A sync action that may not happen now. `reason`: "not_superuser", "wrong_password",
-    "not_ready" (`missing`: the readiness checklist's codes), "no_settings", "active"
+    "not_ready" (`missing`: the readiness checklist's codes), "no_access" (a deactivated
+    sync is reactivated by its owner only), "no_settings", "active"
     (settings cannot change while the sync runs: deactivate first), "inactive",
     "connection" (`problem`: the BusinessDatabaseError or MappingError)."""
 
@@ -108,18 +109,25 @@ def activate(data_dir, user, password, ip=""):
     """Activate the sync (SPEC section 8): `user` (a superuser) confirms with their own
     `password`; the readiness checklist must be passed and Test connection must pass. They
     become the sync owner; the first sync then runs as the sync job's next cycle. Returns
-    the SyncState. Raises SyncRefused ("not_superuser", "wrong_password", "not_ready",
-    "no_settings", "active", "connection"). Every refusal and the activation are audited."""
+    the SyncState. A deactivated sync is reactivated this way too, by its former owner only,
+    as a fresh first sync (issue 17 item 4). Raises SyncRefused ("not_superuser",
+    "wrong_password", "no_access", "not_ready", "no_settings", "active", "connection").
+    Every refusal and the activation are audited."""
     if not user.is_superuser:
         audit.record("sync.activate.refused", user, detail="not_superuser", ip=ip)
         raise SyncRefused("not_superuser")
     if not passwords.verify_password(User.get_by_id(user.id).password_hash, password or ""):
         audit.record("sync.activate.refused", user, detail="wrong_password", ip=ip)
         raise SyncRefused("wrong_password")
+    current = state()
+    if current.deactivated_at is not None and current.owner_id != user.id:
+        # issue 17 item 4: only the user who was sync owner reactivates
+        audit.record("sync.activate.refused", user, detail="no_access", ip=ip)
+        raise SyncRefused("no_access")
     missing = company_rules.missing_for_readiness(Company.select().first(), user)
     if missing:
         raise SyncRefused("not_ready", missing=missing)
-    if state().active:
+    if current.active:
         raise SyncRefused("active")
     try:
         check_stored(data_dir)
@@ -128,9 +136,11 @@ def activate(data_dir, user, password, ip=""):
         raise SyncRefused("connection", problem=problem) from None
     with db.atomic():
         SyncState.update(active=True, owner=user.id, activated_at=utcnow(),
-                         first_sync_done_at=None, version=SyncState.version + 1,
+                         first_sync_done_at=None, deactivated_at=None,
+                         version=SyncState.version + 1,
                          updated_at=utcnow()).where(SyncState.id == 1).execute()
-        audit.record("sync.activate", user, ip=ip)
+        audit.record("sync.activate", user, ip=ip,
+                     detail="reactivated" if current.deactivated_at else "")
     return state()
 
 
@@ -154,6 +164,9 @@ def _run_sync(config, clock, interrupt, node):
     if not current.active:
         return None
     node = node or jobs.NODE_ID
+    ttl = nodes.lease_ttl(config)
+    if not nodes.claim(node, clock(), ttl):    # the sync computer's rule (issue 17 item 2)
+        return None
     try:
         found = connection(config["DATA_DIR"], current)
     except secret.SecretUnreadable:
@@ -171,13 +184,23 @@ def _run_sync(config, clock, interrupt, node):
     try:
         first = current.first_sync_done_at is None
         run = engine.run_cycle(database, found.layout, node=node, first=first, clock=clock,
-                               interrupt=interrupt)
+                               interrupt=interrupt, ttl=ttl)
     finally:
         database.close()
     if run is not None and first and run.status == "ok":
         with db.atomic():
             SyncState.update(first_sync_done_at=clock()).where(SyncState.id == 1).execute()
     return run
+
+
+def claim_for_job(holder, config):
+    """Whether the scheduled sync job of `holder` (this process) runs now (kontor/jobs.py
+    CLAIMS): while the sync is active, by the sync computer's rule (nodes.claim, which
+    takes the sync lease); while it is not, whoever holds the job's lease (nothing syncs;
+    the lease row records the job's runs)."""
+    if not state().active:
+        return jobs.take_lease(engine.LEASE_NAME, holder, timedelta(minutes=2))
+    return nodes.claim(holder, utcnow(), nodes.lease_ttl(config))
 
 
 def sync_job(config):

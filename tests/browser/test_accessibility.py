@@ -289,6 +289,9 @@ PAGES = {
     "backups-mobile": ("admin", MOBILE, lambda p, x: x.backup(p)),
     "backup-restore": ("admin", DESKTOP,
                        lambda p, x: p.goto(x.site.url + "/admin/backups/restore")),
+    # issue 17: the deactivate wizard's first step (the story walks it on an active sync)
+    "sync-deactivate": ("admin", DESKTOP,
+                        lambda p, x: p.goto(x.site.url + "/admin/sync/deactivate")),
     "not-found": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/no-such-page")),
     "not-found-anonymous": ("anonymous", DESKTOP,
                             lambda p, x: p.goto(x.site.url + "/setup/no-such-token")),
@@ -346,7 +349,7 @@ EXPECTED_HEADING = {
     "portal-inquiry": "Opening hours", "portal-cases": "Support cases",
     "portal-case-new": "New support case", "portal-cases-unlinked": "Support cases",
     "sync-settings": "Sync with the business database", "sync-log": "Sync log",
-    "sync-history": "Sync history",
+    "sync-history": "Sync history", "sync-deactivate": "Deactivate the sync",
     "backups": "Backups", "backup-restore": "Restore a backup",
     "not-found-anonymous": "Page not found", "not-allowed": "Not allowed",
 }

@@ -189,5 +189,31 @@ def test_superuser_sets_up_the_sync_and_both_sides_changes_meet(browser, sync_se
         expect(page.locator("tbody")).to_contain_text(" (pid ")
         assert_accessible(page, "sync-story-log")
         firm_sql(firm, "ALTER TABLE contact_persons_old RENAME TO contact_persons")
+
+        # issue 17: the sync computer (this served process registered itself), then the
+        # deactivate wizard: the password, the confirmation step saying what goes, done
+        rows_before = firm_sql(firm, "SELECT * FROM contacts ORDER BY id")
+        page.goto(base_url + "/admin/sync")
+        expect(page.locator("#node-node")).to_contain_text("process")
+        page.locator("#node-node").select_option(index=1)
+        page.get_by_role("button", name="Save sync computer").click()
+        expect(flash(page, "Sync computer saved.")).to_be_visible()
+        assert_accessible(page, "sync-story-computer")
+        page.get_by_role("link", name="Deactivate the sync…").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Deactivate the sync")
+        page.get_by_label("Your password").fill("not my password")
+        page.get_by_role("button", name="Next").click()
+        expect(page.locator("#deactivate-password-error")).to_have_text(
+            "This is not your password.")
+        assert_accessible(page, "sync-deactivate-errors")
+        page.get_by_label("Your password").fill(PASSWORD)
+        page.get_by_role("button", name="Next").click()
+        expect(page.locator("#what-goes")).to_contain_text("contacts")
+        assert_accessible(page, "sync-deactivate-confirm")
+        page.get_by_role("button", name="Deactivate the sync and delete the copies").click()
+        expect(flash(page, "The sync is deactivated")).to_be_visible()
+        expect(page.get_by_role("heading", name="Reactivate")).to_be_visible()
+        assert_accessible(page, "sync-story-deactivated")
+        assert firm_sql(firm, "SELECT * FROM contacts ORDER BY id") == rows_before
     finally:
         context.close()
