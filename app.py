@@ -87,7 +87,7 @@ from kontor.extensions import (
 from kontor.server_session import DatabaseSessionInterface
 from kontor.text import whole_number
 from kontor.web import DatabaseInteger, KontorRequest, current_company
-from models import User, db, open_database, with_employee
+from models import Prepared, User, db, open_database, with_employee
 from models.db import lock_waits
 
 # The messages that count a setting say it with the plural form its number needs ("after 1
@@ -331,9 +331,14 @@ def register_commands(app):
         main()
 
 
+# every staff page reads its user with the employee: SQL written once (issue 12 item 26)
+_USER = Prepared(lambda user_id: with_employee(User.select()).where(User.id == user_id))
+
+
 def load_user(user_id):
-    user = with_employee(User.select()).where(User.id == whole_number(str(user_id))).first() \
-        if whole_number(str(user_id)) is not None else None
+    number = whole_number(str(user_id))
+    found = _USER(number) if number is not None else None
+    user = found[0] if found else None
     return user if user is not None and user.is_active else None
 
 

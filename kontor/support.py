@@ -656,10 +656,13 @@ def others_may_own(user) -> bool:
                                User.id != user.id).exists()
 
 
-_MESSAGES = Prepared(lambda case_id: CaseMessage.select().where(
-    CaseMessage.case == case_id).order_by(CaseMessage.created_at, CaseMessage.id))
-_FILES = Prepared(lambda case_id: CaseFile.select().where(
-    CaseFile.case == case_id).order_by(CaseFile.id))
+# the thread: its messages, each with its files (LEFT JOIN: a message has none as a rule), in
+# one query (two before: issue 12 item 26, each query one more round trip on PostgreSQL)
+_THREAD = Prepared(lambda case_id: CaseMessage.select(CaseMessage, CaseFile).join(
+    CaseFile, JOIN.LEFT_OUTER, on=((CaseFile.message == CaseMessage.id) &
+                                   (CaseFile.case == CaseMessage.case)), attr="file")
+    .where(CaseMessage.case == case_id)
+    .order_by(CaseMessage.created_at, CaseMessage.id, CaseFile.id))
 _HISTORY = Prepared(lambda case_id: CaseEvent.select(CaseEvent, *_NAMED)
                     .join(User, JOIN.LEFT_OUTER, on=(CaseEvent.user == User.id))
                     .join(Employee, JOIN.LEFT_OUTER, on=(User.employee == Employee.id))
@@ -667,11 +670,15 @@ _HISTORY = Prepared(lambda case_id: CaseEvent.select(CaseEvent, *_NAMED)
 
 
 def thread(case):
-    """The case's messages in order, each with its files: [(CaseMessage, [CaseFile])]."""
-    files = {}
-    for f in _FILES(case.id):
-        files.setdefault(f.message_id, []).append(f)
-    return [(m, files.get(m.id, [])) for m in _MESSAGES(case.id)]
+    """The case's messages in order, each with its files: [(CaseMessage, [CaseFile])]; one
+    query."""
+    messages = {}
+    for row in _THREAD(case.id):
+        found = messages.setdefault(row.id, (row, []))
+        attached = getattr(row, "file", None)
+        if attached is not None and attached.id is not None:
+            found[1].append(attached)
+    return list(messages.values())
 
 
 def history(case):
