@@ -336,9 +336,15 @@ _USER = Prepared(lambda user_id: with_employee(User.select()).where(User.id == u
 
 
 def load_user(user_id):
+    """The active staff User `user_id` (the session's), with its employee: as read with the
+    session's row when that named this user (kontor/server_session.py), else read now."""
     number = whole_number(str(user_id))
-    found = _USER(number) if number is not None else None
-    user = found[0] if found else None
+    if number is None:
+        return None
+    user = getattr(session, "user", None)
+    if user is None or user.id != number:
+        found = _USER(number)
+        user = found[0] if found else None
     return user if user is not None and user.is_active else None
 
 
