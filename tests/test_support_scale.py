@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from helpers import ON_POSTGRES, text
+from peewee import fn
 from support_helpers import (
     PNG,
     case_by_number,
@@ -443,7 +444,7 @@ def test_the_first_search_after_a_change_reads_each_match_once_on_postgresql(bus
     ids, then looked each up again in the (id, updated_at) index to sort them
     (`id = ANY(ARRAY(...))`: three index pages a match, 3,000 for "uberweisung" on the bench,
     20-30 ms). The matches are now sorted by the updated_at read with them."""
-    many_more = SupportCase.select(SupportCase.id).where(SupportCase.seq % 2 == 0)
+    many_more = SupportCase.select(SupportCase.id).where(fn.MOD(SupportCase.seq, 2) == 0)
     SupportCase.update(subject="Überweisung fehlgeschlagen",
                        search_text=search_text("Überweisung fehlgeschlagen")).where(
         SupportCase.id.in_(many_more)).execute()
