@@ -53,12 +53,12 @@ class ServerSession(CallbackDict, SessionMixin):
 
 # every request reads its session row: the SQL of the two lookups is written once, not per
 # request (issue 12 item 26: writing it took longer than the database's answer). A staff
-# session's row comes with its user and the user's employee (`signed_in`), which the user
+# session's row comes with its user and the user's employee (`loaded_user`), which the user
 # loader would otherwise read in a query of its own (app.load_user): one round trip fewer
 # on every staff page.
 _STAFF_ROW = Prepared(lambda digest, realm: UserSession.select(UserSession, User, Employee)
                       .join(User, JOIN.LEFT_OUTER, on=(UserSession.user == User.id),
-                            attr="signed_in")
+                            attr="loaded_user")
                       .join(Employee, JOIN.LEFT_OUTER, on=(User.employee == Employee.id),
                             attr="employee")
                       .where(UserSession.sid_hash == digest, UserSession.realm == realm)
@@ -133,7 +133,7 @@ class DatabaseSessionInterface(SessionInterface):
             data = serializer.loads(row.data)
         except (ValueError, TypeError):
             data = {}
-        user = getattr(row, "signed_in", None)
+        user = getattr(row, "loaded_user", None)
         return self.new_session(website_id, initial=data, sid=sid, row_id=row.id,
                                 last_seen_at=row.last_seen_at, had_cookie=True,
                                 user=user if user is not None and user.id is not None else None)
