@@ -453,6 +453,7 @@ def main(argv=None):
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)   # not a line per job run
     memory.limit_malloc_arenas()     # before any thread starts (kontor/memory.py)
+    memory.map_large_blocks()
     compiled = catalogues.compile_missing()
     if compiled:
         print(f"Compiled the translations: {', '.join(compiled)}", flush=True)

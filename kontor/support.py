@@ -10,7 +10,6 @@ Stored files are kontor/uploads.py's.
 import functools
 import platform
 import sqlite3
-from array import array
 from dataclasses import dataclass
 from datetime import UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -45,6 +44,7 @@ from models import (
     WebAccount,
     as_datetime,
     db,
+    id_array,
     is_sqlite,
     with_employee,
 )
@@ -391,8 +391,7 @@ def listing(user, mine=False, status="", text="", page=None, per_page=PER_PAGE):
 
         def all_ids():
             """Every match's id in the list's order (an array), None past MAX_KEPT_IDS."""
-            ids = array("i", [i for (i,) in prepared.rows(user.id, status or "",
-                                                           MAX_KEPT_IDS + 1, 0, *values)])
+            ids = id_array(prepared.cursor(user.id, status or "", MAX_KEPT_IDS + 1, 0, *values))
             return ids if len(ids) <= MAX_KEPT_IDS else None
         kept = search_ids.get((tuple(terms), status, bool(mine),
                                None if everything and not mine else user.id), all_ids)
