@@ -158,15 +158,18 @@ class Timings(list):
         self.db_cpu = 0.0
 
 
-def _backend_cpu():
-    """Seconds of CPU the PostgreSQL server processes of Kontor's database have used so far
-    (their utime + stime in /proc), or None on SQLite or where /proc cannot tell."""
+def _backend_pids():
+    """The PostgreSQL server processes of Kontor's database (their pids), or None on
+    SQLite."""
     if is_sqlite():
         return None
     with db.connection_context():
-        pids = [pid for (pid,) in db.execute_sql(
+        return [pid for (pid,) in db.execute_sql(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database()").fetchall()]
-    ticks = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pids):
+    """Seconds of CPU the processes `pids` have used so far (utime + stime in /proc)."""
     total = 0
     for pid in pids:
         try:
@@ -174,25 +177,29 @@ def _backend_cpu():
         except OSError:
             continue
         total += int(fields[11]) + int(fields[12])     # utime, stime (fields 14 and 15)
-    return total / ticks
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def measure(client, path, count, before=None):
-    """`count` GETs of `path` through `client` (each after `before()`, untimed): Timings."""
+    """`count` GETs of `path` through `client` (each after `before()`, untimed): Timings.
+    PostgreSQL's CPU is counted around each request only, not around `before()`."""
     times = Timings()
-    backend = _backend_cpu()
+    pids = _backend_pids()
+    backend = 0.0
     for _ in range(count):
         if before:
             before()          # untimed
+        at = _cpu_of(pids) if pids else 0.0
         started, cpu = time.perf_counter(), time.thread_time()
         response = client.get(path)
         body = response.get_data()
         times.cpu.append(time.thread_time() - cpu)
         times.append(time.perf_counter() - started)
+        if pids:
+            backend += _cpu_of(pids) - at
         if response.status_code != 200:
             raise SystemExit(f"{path} answered {response.status_code}: {body[:300]!r}")
-    if backend is not None:
-        times.db_cpu = (_backend_cpu() - backend) / count
+    times.db_cpu = backend / count
     return times
 
 
