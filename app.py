@@ -87,7 +87,7 @@ from kontor.extensions import (
 from kontor.server_session import DatabaseSessionInterface
 from kontor.text import whole_number
 from kontor.web import DatabaseInteger, KontorRequest, current_company
-from models import User, db, open_database, with_employee
+from models import Prepared, User, db, open_database, with_employee
 from models.db import lock_waits
 
 # The messages that count a setting say it with the plural form its number needs ("after 1
@@ -331,9 +331,20 @@ def register_commands(app):
         main()
 
 
+# every staff page reads its user with the employee: SQL written once (issue 12 item 26)
+_USER = Prepared(lambda user_id: with_employee(User.select()).where(User.id == user_id))
+
+
 def load_user(user_id):
-    user = with_employee(User.select()).where(User.id == whole_number(str(user_id))).first() \
-        if whole_number(str(user_id)) is not None else None
+    """The active staff User `user_id` (the session's), with its employee: as read with the
+    session's row when that named this user (kontor/server_session.py), else read now."""
+    number = whole_number(str(user_id))
+    if number is None:
+        return None
+    user = getattr(session, "user", None)
+    if user is None or user.id != number:
+        found = _USER(number)
+        user = found[0] if found else None
     return user if user is not None and user.is_active else None
 
 
@@ -442,6 +453,7 @@ def main(argv=None):
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)   # not a line per job run
     memory.limit_malloc_arenas()     # before any thread starts (kontor/memory.py)
+    memory.map_large_blocks()
     compiled = catalogues.compile_missing()
     if compiled:
         print(f"Compiled the translations: {', '.join(compiled)}", flush=True)

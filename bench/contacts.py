@@ -10,10 +10,12 @@ contact page with a long note and its RTF download, next to a bare page of the s
 Server time is measured in-process around Flask's test client (no network, no client), so it
 is the app's own time per request. The planner's statistics are the ones Kontor's own job
 keeps (kontor/maintenance.py, issue 12 item 28): the bench runs no ANALYZE of its own.
-Targets: median under 50 ms, and each at least 40 % of the bare page's throughput. Prints a
-table; exits 1 if a target is missed.
+Targets (issue 12): median under 10 ms, and each at least 40 % of the bare page's
+throughput. Each row also shows its CPU time (and PostgreSQL's), which a loaded machine
+skews less. Prints a table; exits 1 if a target is missed.
 """
 import argparse
+import os
 import random
 import re
 import statistics
@@ -32,7 +34,17 @@ from app import create_app
 from kontor import contacts, jobs, migrate, passwords
 from kontor.contacts.register import city_sort_key
 from kontor.text import fold
-from models import Company, Contact, ContactPerson, Employee, NoteEntry, User, db, open_database
+from models import (
+    Company,
+    Contact,
+    ContactPerson,
+    Employee,
+    NoteEntry,
+    User,
+    db,
+    is_sqlite,
+    open_database,
+)
 from models.clock import utcnow
 
 SURNAMES = ["Jansen", "de Vries", "van den Berg", "Bakker", "Visser", "Smit", "Meijer",
@@ -50,6 +62,9 @@ CITIES = ["Utrecht", "Amsterdam", "Rotterdam", "Oslo", "Bergen", "Trondheim", "B
           "Hamburg", "München", "London", "Manchester", "Dublin", "Tromsø", "Köln", "Zwolle"]
 CONTACTS, PERSONS, NOTES = 100_000, 200_000, 300_000
 LONG_NOTE_ENTRIES = 400
+# every list, search and record page: median under 10 ms at this scale (issue 12; SPEC
+# section 11's 50 ms is the floor, not the goal)
+TARGET_MS = 10
 
 
 def build(database_url, data_dir):
@@ -130,18 +145,95 @@ def statistics_as_kontor_keeps_them(app):
         print(f"statistics refreshed by Kontor's job in {time.perf_counter() - started:.2f} s")
 
 
+class Timings(list):
+    """The server time of each request of one row (seconds), with `cpu`: the CPU time of
+    the serving thread for each (seconds; what a loaded machine's waits do not inflate),
+    and `db_cpu`: on PostgreSQL, the CPU time its server processes for this database spent
+    per request, on average over the row (seconds; 0.0 on SQLite, which runs in the
+    thread)."""
+
+    def __init__(self):
+        super().__init__()
+        self.cpu = []
+        self.db_cpu = 0.0
+
+
+def _backend_pids():
+    """The PostgreSQL server processes of Kontor's database (their pids), or None on
+    SQLite."""
+    if is_sqlite():
+        return None
+    with db.connection_context():
+        return [pid for (pid,) in db.execute_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()").fetchall()]
+
+
+def _cpu_of(pids):
+    """Seconds of CPU the processes `pids` have used so far (utime + stime in /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])     # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def measure(client, path, count, before=None):
-    times = []
+    """`count` GETs of `path` through `client` (each after `before()`, untimed): Timings.
+    PostgreSQL's CPU is counted around each request only, not around `before()`."""
+    times = Timings()
+    pids = _backend_pids()
+    backend = 0.0
     for _ in range(count):
         if before:
             before()          # untimed
-        started = time.perf_counter()
+        at = _cpu_of(pids) if pids else 0.0
+        started, cpu = time.perf_counter(), time.thread_time()
         response = client.get(path)
         body = response.get_data()
+        times.cpu.append(time.thread_time() - cpu)
         times.append(time.perf_counter() - started)
+        if pids:
+            backend += _cpu_of(pids) - at
         if response.status_code != 200:
             raise SystemExit(f"{path} answered {response.status_code}: {body[:300]!r}")
+    times.db_cpu = backend / count
     return times
+
+
+def report(results, bare, cold, target_ms):
+    """Print the table of `results` ({row: Timings}) against the bare page's row `bare`;
+    rows in `cold` are held to the median only. Returns True if every target is met.
+
+    Server time and throughput vary with what else the machine does, so each row also shows
+    its CPU time (the serving thread's, plus PostgreSQL's own per request) and the bare
+    page's throughput share by CPU: the same ratio, unaffected by waits for a busy core."""
+    bare_mean = statistics.mean(results[bare])
+    bare_cpu = statistics.mean(results[bare].cpu) + results[bare].db_cpu
+    print(f"{'request':44} {'median':>7} {'p95':>7} {'CPU':>6} {'db CPU':>6} {'req/s':>6} "
+          f"{'vs bare':>7} {'by CPU':>6}  target")
+    print(f"{'':44} {'ms':>7} {'ms':>7} {'ms':>6} {'ms':>6}")
+    print("-" * 106)
+    met = True
+    for name, times in results.items():
+        ms = sorted(t * 1000 for t in times)
+        median, p95 = statistics.median(ms), ms[int(len(ms) * 0.95) - 1]
+        cpu = statistics.median(times.cpu) * 1000
+        share = bare_mean / statistics.mean(times)
+        cpu_share = bare_cpu / (statistics.mean(times.cpu) + times.db_cpu)
+        ok = name == bare or (median < target_ms and (share >= 0.40 or name in cold))
+        met &= ok
+        verdict = "" if name == bare else (
+            (f"ok (< {target_ms} ms)" if name in cold else "ok") if ok else "MISSED")
+        print(f"{name:44} {median:7.1f} {p95:7.1f} {cpu:6.1f} {times.db_cpu * 1000:6.1f} "
+              f"{1 / statistics.mean(times):6.0f} {share:7.0%} {cpu_share:6.0%}  {verdict}")
+    print(f"\ntargets: median < {target_ms} ms and at least 40 % of the bare page's throughput; "
+          f"the first request after a change: median < {target_ms} ms.\nCPU: the serving "
+          "thread's median; db CPU: PostgreSQL's per request (mean); by CPU: the bare page's "
+          "CPU per request over this row's (both with db CPU)")
+    return met
 
 
 def main():
@@ -219,28 +311,12 @@ def main():
     for name, path in first_after_a_change:
         results[name] = measure(client, path, max(20, args.requests // 5), someone_edits_a_contact)
 
-    bare_mean = statistics.mean(results[cases[0][0]])
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"\nKontor contacts at scale on {database}: {total:,} contacts, "
           f"{args.requests} requests each (server time)\n")
-    print(f"{'request':44} {'median ms':>9} {'p95 ms':>8} {'req/s':>7} {'vs bare':>8}  target")
-    print("-" * 92)
-    failed = False
-    cold = {name for name, _path in first_after_a_change}
-    for name, times in results.items():
-        ms = sorted(t * 1000 for t in times)
-        median, p95 = statistics.median(ms), ms[int(len(ms) * 0.95) - 1]
-        share = bare_mean / statistics.mean(times)
-        ok = name == cases[0][0] or (median < 50 and (share >= 0.40 or name in cold))
-        failed |= not ok
-        verdict = "" if name == cases[0][0] else (
-            ("ok (< 50 ms)" if name in cold else "ok") if ok else "MISSED")
-        print(f"{name:44} {median:9.1f} {p95:8.1f} {1 / statistics.mean(times):7.0f} "
-              f"{share:7.0%}  {verdict}")
-    print("\ntargets: median < 50 ms and at least 40 % of the bare page's throughput; "
-          "the first request after a change: median < 50 ms")
-    return 1 if failed else 0
-
+    met = report(results, cases[0][0], {name for name, _path in first_after_a_change},
+                 TARGET_MS)
+    return 0 if met else 1
 
 if __name__ == "__main__":
     sys.exit(main())

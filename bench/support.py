@@ -18,7 +18,6 @@ resident memory; exits 1 if a target is missed.
 import argparse
 import random
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -28,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))   # the project, for the imports below (bench/ may: E402)
 sys.path.insert(0, str(ROOT / "bench"))
+from contacts import TARGET_MS, measure, report, statistics_as_kontor_keeps_them
 from contacts import build as build_contacts
-from contacts import measure, statistics_as_kontor_keeps_them
 from flask import render_template
 from jinja2 import ChoiceLoader, DictLoader
 
@@ -227,25 +226,10 @@ def main():
         results[name] = measure(client, path, max(20, args.requests // 5), someone_edits_a_case)
     cold = {name for name, _path in first_after_a_change}
 
-    bare_mean = statistics.mean(results[cases[0][0]])
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"\nKontor support at scale on {database}: {total:,} cases, "
           f"{args.requests} requests each (server time)\n")
-    print(f"{'request':44} {'median ms':>9} {'p95 ms':>8} {'req/s':>7} {'vs bare':>8}  target")
-    print("-" * 92)
-    failed = False
-    for name, times in results.items():
-        ms = sorted(t * 1000 for t in times)
-        median, p95 = statistics.median(ms), ms[int(len(ms) * 0.95) - 1]
-        share = bare_mean / statistics.mean(times)
-        ok = name == cases[0][0] or (median < 10 and (share >= 0.40 or name in cold))
-        failed |= not ok
-        verdict = "" if name == cases[0][0] else (
-            ("ok (< 10 ms)" if name in cold else "ok") if ok else "MISSED")
-        print(f"{name:44} {median:9.1f} {p95:8.1f} {1 / statistics.mean(times):7.0f} "
-              f"{share:7.0%}  {verdict}")
-    print("\ntargets: median < 10 ms and at least 40 % of the bare page's throughput; "
-          "the first search after a change: median < 10 ms")
+    failed = not report(results, cases[0][0], cold, TARGET_MS)
     print(f"resident memory of this process at the end: {resident_kb() / 1024:.0f} MB")
     return 1 if failed else 0
 

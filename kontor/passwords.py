@@ -11,6 +11,7 @@ Hashes are argon2id with OWASP's parameters, and outdated hashes are replaced on
 successful login.
 """
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -27,6 +28,14 @@ MIN_WORD_LENGTH = 3         # shorter context words ("B.V.", "Jo") are not taken
 PRODUCT_WORDS = ("kontor",)
 
 hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)  # argon2id by default
+
+# Each hash or check takes `memory_cost` KiB (19 MB) for its duration. Eight people signing in
+# at once took a served Kontor from 95 to 240 MB for a moment, and glibc kept much of it
+# (issue 12 item 27, measured with bench/memory.py's eight clients signing in together):
+# at most HASHING_AT_ONCE run together, the others wait their turn (a few tens of
+# milliseconds each; more at once would not be faster on a two-core server anyway).
+HASHING_AT_ONCE = 2
+_hashing = threading.BoundedSemaphore(HASHING_AT_ONCE)
 
 # A real hash to verify against when the account does not exist, so that an unknown e-mail
 # costs the same hashing work as a wrong password (SECURITY.md item 5).
@@ -153,13 +162,18 @@ def password_problem(password, email="", company_name="", person_name=""):
 
 
 def hash_password(password: str) -> str:
-    return hasher.hash(password)
+    """The argon2id hash of `password` (at most HASHING_AT_ONCE hashes or checks at once)."""
+    with _hashing:
+        return hasher.hash(password)
 
 
 def verify_password(stored_hash, password: str) -> bool:
-    """Check `password`; with no stored hash, do the same work and return False."""
+    """Check `password`; with no stored hash, do the same work and return False. At most
+    HASHING_AT_ONCE hashes or checks run at once."""
     try:
-        return hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        with _hashing:
+            return hasher.verify(stored_hash or _DUMMY_HASH, password) and \
+                stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -13,7 +13,7 @@ from peewee import (
 )
 
 from models.clock import utcnow
-from models.db import BaseModel
+from models.db import BaseModel, Prepared
 from models.portal import Website
 
 
@@ -39,7 +39,13 @@ class Company(BaseModel):
 
     @classmethod
     def current(cls):
-        return cls.select().order_by(cls.id).first()
+        """The company (the first row), or None before setup. Every page reads it: its SQL
+        is written once (issue 12 item 26)."""
+        found = _COMPANY()
+        return found[0] if found else None
+
+
+_COMPANY = Prepared(lambda: Company.select().order_by(Company.id).limit(1))
 
 
 class Employee(BaseModel):

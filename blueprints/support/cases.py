@@ -26,7 +26,7 @@ from blueprints.support.forms import (
     upload_folder,
 )
 from blueprints.support.notices import notify, notify_requester
-from kontor import form_keys, portal_cases, support, uploads
+from kontor import form_keys, generations, portal_cases, support, uploads
 from kontor.web import attachment
 
 
@@ -46,8 +46,9 @@ def index():
     mine = request.args.get("view", "mine") != "all"
     status = request.args.get("status", "")
     text = request.args.get("q", "")[:100]
-    page = support.listing(current_user, mine, status, text, request.args.get("page"))
-    yes, rated = support.satisfaction(current_user)
+    with generations.read_once():     # the search's kept ids and the satisfaction line
+        page = support.listing(current_user, mine, status, text, request.args.get("page"))
+        yes, rated = support.satisfaction(current_user)
     return render_template("support/list.html", page=page, mine=mine, status=status, q=text,
                            statuses=CASE_STATUS_LABELS, yes=yes, rated=rated)
 

@@ -5,7 +5,6 @@ Search matches substrings of the folded text ("ans" finds "Jansen", "Soren" find
 through an FTS5 trigram index on SQLite and a pg_trgm index on PostgreSQL (migration 0004).
 """
 import threading
-from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ from peewee import SQL, NodeList, Tuple, fn
 from kontor import paging
 from kontor.search import contains
 from kontor.text import search_terms, whole_number
-from models import Contact, Prepared, db, is_sqlite
+from models import Contact, Prepared, db, id_array, is_sqlite
 
 SORTS = {
     "name": (Contact.sort_name, Contact.id),
@@ -248,8 +247,7 @@ class ResultIdCache:
             return None
         limit = min(need + self.AHEAD, self.MAX_IDS)
         query = _filtered(Contact.select(Contact.id), terms, include_inactive)
-        cursor = db.execute_sql(*query.order_by(*SORTS[sort]).limit(limit).sql())
-        ids = array("i", [row[0] for row in cursor.fetchall()])
+        ids = id_array(db.execute_sql(*query.order_by(*SORTS[sort]).limit(limit).sql()))
         with self._lock:
             self._lists[key] = (ids, len(ids) < limit)      # (ids, whether that is all)
             for old in [k for k in self._lists if k[:2] != key[:2] and k[0] == key[0]]:
