@@ -42,6 +42,7 @@ from flask import (
     before_render_template,
     flash,
     g,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -348,6 +349,10 @@ def load_portal_account(account_id):
 
 
 def select_locale():
+    """The reader's language: the user's, the session's, the browser's, the website's; the
+    default outside a request (a job's e-mail says its own: `force_locale`)."""
+    if not has_request_context():
+        return languages.DEFAULT
     if current_user and current_user.is_authenticated \
             and getattr(current_user, "language", None) in languages.LANGUAGES:
         return current_user.language
@@ -455,7 +460,7 @@ def main(argv=None):
         print(f"Applied migrations: {', '.join(applied)}", flush=True)
     with app.app_context(), db.connection_context():
         commands.print_setup_url_if_needed(app)
-    scheduler = jobs.start_scheduler(app.config)
+    scheduler = jobs.start_scheduler(app.config, app)
     app.extensions["kontor_scheduler"] = scheduler
     host, port = app.config["HOST"], app.config["PORT"]
     print(f"Kontor {__version__} is serving on {host}:{port}; browse to "

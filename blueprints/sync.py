@@ -304,7 +304,8 @@ def restart():
     """Restart the sync service: the scheduler if it stopped, and one cycle now."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    started = jobs.ensure_scheduler(current_app.extensions, current_app.config)
+    started = jobs.ensure_scheduler(current_app.extensions, current_app.config,
+                                    app=current_app._get_current_object())
     return ran_now("sync.restart", "scheduler started; " if started else "")
 
 
