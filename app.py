@@ -113,9 +113,17 @@ ENDED_SESSION_MESSAGES = {
 }
 
 
+def nothing_for_none(value):
+    """Jinja's `finalize`: `{{ x }}` of None writes nothing, never "None" (a new-user test
+    found `maxlength="None"`; an attribute like `value="{{ x }}"` would say the same).
+    WTForms' attributes get the same rule in blueprints/forms.py `html_params`."""
+    return "" if value is None else value
+
+
 def create_app(config=None):
     """Build the Flask app: settings from the environment, then `config` on top."""
     app = Flask(__name__)
+    app.jinja_options = {**app.jinja_options, "finalize": nothing_for_none}
     configure(app, config)
     open_database(app.config["DATABASE_URL"])
     register_request_hooks(app)   # first: access checks run before the CSRF check
@@ -139,6 +147,7 @@ def create_portal_app(staff_app):
     module). It shares the staff app's configuration object; what differs (the session realm
     and cookie, the login manager, the error pages) is its own."""
     portal = Flask(__name__)
+    portal.jinja_options = {**portal.jinja_options, "finalize": nothing_for_none}
     portal.url_map.converters["int"] = DatabaseInteger
     portal.request_class = KontorRequest
     portal.config = staff_app.config

@@ -71,6 +71,7 @@ AUDIT_ACTION_LABELS = {
     "mail.retry": _l("Outbox message sent again"),
     "password.change_failed": _l("Password change failed"),
     "password.changed": _l("Password changed"),
+    "profile.incoming_notice": _l("E-mail about new website data switched on or off"),
     "password.reset": _l("Password reset"),
     "password.reset_requested": _l("Password reset requested"),
     "session.ended": _l("Session ended by an administrator"),
