@@ -7,17 +7,28 @@ from .helpers import screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
-# the rows the top bar's pieces and the menu's items take: one row when every piece's top
-# lies above every piece's bottom
-ROWS = """() => {
-  const boxes = [...document.querySelectorAll('.topbar-inner > *, .mainnav li')]
-    .map(e => e.getBoundingClientRect());
-  const lowestTop = Math.max(...boxes.map(b => b.top));
-  const highestBottom = Math.min(...boxes.map(b => b.bottom));
-  const items = [...document.querySelectorAll('.mainnav li')]
-    .map(e => e.getBoundingClientRect().top);
-  return {oneRow: lowestTop < highestBottom, itemTops: [...new Set(items.map(Math.round))],
-          height: document.querySelector('.topbar').getBoundingClientRect().height};
+# the menu's items all on one line, the user's links beside the company's name, nothing
+# sideways; and the heights of the bar and the menu
+LAYOUT = """() => {
+  const top = e => Math.round(e.getBoundingClientRect().top);
+  const items = [...document.querySelectorAll('.mainnav li')].map(top);
+  const brand = document.querySelector('.topbar .brand').getBoundingClientRect();
+  const user = document.querySelector('.topbar .usermenu').getBoundingClientRect();
+  return {itemTops: [...new Set(items)], userBesideBrand: user.top < brand.bottom,
+          height: document.querySelector('.topbar').getBoundingClientRect().height,
+          scrollWidth: document.documentElement.scrollWidth};
+}"""
+
+# the longest item a superuser's menu can have besides the others, with a count (shown when
+# web accounts await approval; added here when none do)
+AWAITING = {"en": "Awaiting approval", "nl": "Wacht op goedkeuring",
+            "nb": "Venter på godkjenning", "de": "Warten auf Freischaltung"}
+ADD_AWAITING = """label => {
+  const list = document.querySelector('.mainnav ul');
+  if ([...list.querySelectorAll('a')].some(a => a.textContent.includes(label))) return;
+  const item = document.createElement('li');
+  item.innerHTML = '<a href="#">' + label + ' <span class="badge badge-count">12</span></a>';
+  list.insertBefore(item, list.lastElementChild);
 }"""
 
 
@@ -47,11 +58,12 @@ def test_the_navigation_is_one_line_at_1280_px(site, superuser_page, language):
     if language != "en":
         switch_language(page, language)
     page.goto(site.url + "/website-data/")
-    rows = page.evaluate(ROWS)
+    page.evaluate(ADD_AWAITING, AWAITING[language])
+    layout = page.evaluate(LAYOUT)
     screenshot(page, f"navigation-1280-{language}")
-    assert rows["oneRow"] and len(rows["itemTops"]) == 1, f"{language}: it wraps: {rows}"
-    assert rows["height"] < 70, rows
-    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert len(layout["itemTops"]) == 1, f"{language}: the menu wraps: {layout}"
+    assert layout["userBesideBrand"], layout
+    assert layout["height"] < 100 and layout["scrollWidth"] <= 1280, layout
 
 
 def test_the_navigation_fits_a_phone(site, superuser_page):
@@ -63,4 +75,4 @@ def test_the_navigation_fits_a_phone(site, superuser_page):
     screenshot(page, "navigation-390")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     for name in ("Contacts", "Fetch website data", "Administration", "Sign out"):
-        assert page.get_by_text(name, exact=True).first.is_visible()
+        assert page.get_by_text(name).first.is_visible(), name
