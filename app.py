@@ -42,6 +42,7 @@ from flask import (
     before_render_template,
     flash,
     g,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -112,9 +113,17 @@ ENDED_SESSION_MESSAGES = {
 }
 
 
+def nothing_for_none(value):
+    """Jinja's `finalize`: `{{ x }}` of None writes nothing, never "None" (a new-user test
+    found `maxlength="None"`; an attribute like `value="{{ x }}"` would say the same).
+    WTForms' attributes get the same rule in blueprints/forms.py `html_params`."""
+    return "" if value is None else value
+
+
 def create_app(config=None):
     """Build the Flask app: settings from the environment, then `config` on top."""
     app = Flask(__name__)
+    app.jinja_options = {**app.jinja_options, "finalize": nothing_for_none}
     configure(app, config)
     open_database(app.config["DATABASE_URL"])
     register_request_hooks(app)   # first: access checks run before the CSRF check
@@ -138,6 +147,7 @@ def create_portal_app(staff_app):
     module). It shares the staff app's configuration object; what differs (the session realm
     and cookie, the login manager, the error pages) is its own."""
     portal = Flask(__name__)
+    portal.jinja_options = {**portal.jinja_options, "finalize": nothing_for_none}
     portal.url_map.converters["int"] = DatabaseInteger
     portal.request_class = KontorRequest
     portal.config = staff_app.config
@@ -359,6 +369,10 @@ def load_portal_account(account_id):
 
 
 def select_locale():
+    """The reader's language: the user's, the session's, the browser's, the website's; the
+    default outside a request (a job's e-mail says its own: `force_locale`)."""
+    if not has_request_context():
+        return languages.DEFAULT
     if current_user and current_user.is_authenticated \
             and getattr(current_user, "language", None) in languages.LANGUAGES:
         return current_user.language
@@ -467,7 +481,7 @@ def main(argv=None):
         print(f"Applied migrations: {', '.join(applied)}", flush=True)
     with app.app_context(), db.connection_context():
         commands.print_setup_url_if_needed(app)
-    scheduler = jobs.start_scheduler(app.config)
+    scheduler = jobs.start_scheduler(app.config, app)
     app.extensions["kontor_scheduler"] = scheduler
     host, port = app.config["HOST"], app.config["PORT"]
     print(f"Kontor {__version__} is serving on {host}:{port}; browse to "

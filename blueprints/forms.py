@@ -99,15 +99,16 @@ NOT_INVITABLE = {
 
 
 def html_params(**kwargs):
-    """The attributes of a field's HTML element, exactly as WTForms' `html_params` writes them
+    """The attributes of a field's HTML element, as WTForms' `html_params` writes them
     (sorted by name; `class_` is "class", `data_x`/`aria_x` are "data-x"/"aria-x", True alone,
     False left out, values escaped), about four times faster: WTForms formats each attribute
     through Markup.format, ~40 times on a case page, a tenth of its time (issue 12 item 26).
-    It replaces WTForms' own for every widget (`_use_fast_html_params`); a test compares the
-    two."""
+    One difference: None is left out like False, where WTForms writes `maxlength="None"`
+    (a template passing `maxlength=x or None`, found by a new-user test). It replaces WTForms'
+    own for every widget (`_use_fast_html_params`); a test compares the two."""
     parts = []
     for key, value in sorted(kwargs.items()):
-        if value is False:
+        if value is False or value is None:
             continue
         key = escape(clean_key(key))
         if value is True:

@@ -58,6 +58,20 @@ def incoming_kind(kind):
     return KIND_LABELS.get(kind, kind)
 
 
+@bp.app_template_filter("incoming_title")
+@per_request
+def incoming_title(item):
+    """How a person knows an item: "Order 2026-0001", "Inquiry: Delivery time?", else its
+    kind and id ("Registration 12")."""
+    reference = incoming.reference_of(item)
+    if reference and item.kind == "order":
+        return _("Order %(number)s", number=reference)
+    if reference and item.kind == "activity":
+        return _("Inquiry: %(subject)s", subject=reference if len(reference) <= 80
+                 else reference[:79].rstrip() + "…")
+    return f"{KIND_LABELS.get(item.kind, item.kind)} {item.id}"
+
+
 @bp.app_template_filter("match_status")
 @per_request
 def match_status(status):
@@ -228,6 +242,7 @@ def render_item(item, form, status=200, contact=None, match=None):
         result=incoming.result_of(item), reject_form=ActionForm(),
         activity=incoming.activity_text(item) if item.kind == "activity" else "",
         saved=incoming.Decision.from_json(item.decision) if item.confirmed_at else None,
+        changed=incoming.changed_fields(item, contact),
         fields=[(name, FIELD_LABELS[name]) for name in incoming.FIELDS]), status
 
 

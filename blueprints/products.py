@@ -3,6 +3,7 @@ add and change them, take them out of the offer, choose the websites that offer 
 export them as CSV for the business system."""
 import base64
 import json
+import re
 from decimal import Decimal
 
 from flask import (
@@ -15,11 +16,12 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.file import FileField, FileRequired
+from markupsafe import escape
 from playhouse.flask_utils import get_object_or_404
 from wtforms import (
     BooleanField,
@@ -64,19 +66,58 @@ def currency():
     return company.currency if company is not None else "EUR"
 
 
+def amount_text(amount):
+    """An amount in the reader's number format ("1,249.50", "1.249,50", "1 249,50"), as the
+    price messages show their examples and limits."""
+    return format_decimal(Decimal(amount), format="#,##0.00")
+
+
+def N_(text):   # noqa: N802 (babel's keyword for a message translated later)
+    """Mark `text` for translation without translating it now (LocalMessage does, later)."""
+    return text
+
+
+class LocalMessage:
+    """A validator's message with amounts, written when it is shown: in the reader's
+    language and number format (a message made once, when the form class is, would keep the
+    first reader's)."""
+
+    def __init__(self, text, **amounts):
+        self.text, self.amounts = text, amounts
+
+    def __str__(self):
+        return _(self.text, **{name: amount_text(value)
+                               for name, value in self.amounts.items()})
+
+    def __html__(self):
+        return str(escape(str(self)))
+
+    def __mod__(self, values):   # WTForms' NumberRange formats its message: ours formats itself
+        return self
+
+
+PRICE_EXAMPLE = "1249.50"
+# "-5", "− 5", "€ -5": a price with a minus sign gets its own message (issue 14 follow-up)
+_NEGATIVE = re.compile(r"^\s*(?:\S{1,3}\s*)?[-\u2212]\s*[0-9]")
+
+
 class PriceField(LocalDecimalField):
     """A price as the reader writes it, with or without thousands separators ("1.249,50",
     "1 249,50", "1,249.50", "1249.50") and the company's currency sign: the import's rules
     (kontor/products.py read_amount). One separator before three digits is ambiguous and
-    refused."""
+    refused; a negative amount is refused with a message of its own."""
 
     def process_formdata(self, valuelist):
         if valuelist and valuelist[0].strip():
-            amount = products.read_amount(valuelist[0], Decimal("1e12"),
-                                          currency())
+            typed = valuelist[0]
+            amount = products.read_amount(typed, Decimal("1e12"), currency())
             if amount is None:
                 self.data = None
-                raise ValueError(_("Write the price like 1249,50 or 1249.50."))
+                if _NEGATIVE.match(typed):
+                    raise ValueError(_("A price cannot be negative: enter %(zero)s or more.",
+                                       zero=amount_text(0)))
+                raise ValueError(_("Write the price like %(example)s.",
+                                   example=amount_text(PRICE_EXAMPLE)))
             self.data = amount
             return
         super().process_formdata(valuelist)
@@ -107,8 +148,10 @@ class ProductForm(Form):
     unit = StringField(_l("Unit"), validators=[Length(max=30)],
                        description=_l("Such as “piece”, “box of 10” or “hour”."))
     price = PriceField(_l("Price excluding VAT"), places=2, validators=[
-        InputRequired(_l("Enter a price, such as 12.50.")),
-        InRange(0, products.MAX_PRICE, _l("Enter a price from 0 to 9,999,999.99."))])
+        InputRequired(LocalMessage(N_("Enter a price, such as %(example)s."),
+                                    example="12.50")),
+        InRange(0, products.MAX_PRICE, LocalMessage(
+            N_("Enter a price from %(min)s to %(max)s."), min=0, max=products.MAX_PRICE))])
     vat_rate = LocalDecimalField(_l("VAT rate (%)"), places=2, default=0, validators=[
         InputRequired(_l("Enter a VAT rate, such as 21.")),
         InRange(0, 100, _l("Enter a VAT rate from 0 to 100."))])

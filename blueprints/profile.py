@@ -1,15 +1,16 @@
-"""The signed-in user's own settings: language and password."""
+"""The signed-in user's own settings: language, password, and the e-mail about new website
+data (issue 15 item 5)."""
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from flask_login import current_user, logout_user
-from wtforms import PasswordField, SubmitField
+from wtforms import BooleanField, PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
 from blueprints.auth import guessing_limit, limit, send_lock_notice
 from blueprints.forms import Form, NewPasswordForm, language_field
-from kontor import audit, emails, staff_auth
+from kontor import audit, emails, incoming_notice, staff_auth
 from kontor.extensions import limiter
 from models import User
 
@@ -27,6 +28,14 @@ class ChangePasswordForm(NewPasswordForm):
     submit = SubmitField(_l("Change password"))
 
 
+class NoticeForm(Form):
+    notify_incoming = BooleanField(
+        _l("E-mail me when new website data arrives"),
+        description=_l("At most one e-mail an hour, with how many registrations, account "
+                       "updates, inquiries and orders wait in Fetch website data."))
+    submit = SubmitField(_l("Save e-mail setting"))
+
+
 def forms():
     language = LanguageForm(prefix="lang", language=current_user.language or "en")
     password = ChangePasswordForm(prefix="pw")
@@ -36,12 +45,32 @@ def forms():
     return language, password
 
 
+def render(language, password, notice=None, status=200):
+    notice = notice or NoticeForm(prefix="notice",
+                                  notify_incoming=current_user.notify_incoming)
+    return render_template("profile/profile.html", language_form=language,
+                           password_form=password, notice_form=notice), status
+
+
 @bp.route("")
 def show():
-    """Your account: login name, language, password."""
-    language, password = forms()
-    return render_template("profile/profile.html", language_form=language,
-                           password_form=password)
+    """Your account: login name, language, password, the e-mail about new website data."""
+    return render(*forms())
+
+
+@bp.route("/notice", methods=["POST"])
+def save_notice():
+    """Switch the e-mail about new website data on or off."""
+    notice = NoticeForm(prefix="notice")
+    if not notice.validate_on_submit():
+        return render(*forms(), notice=notice, status=400)
+    on = bool(notice.notify_incoming.data)
+    if incoming_notice.choose(current_user.id, on):
+        audit.record("profile.incoming_notice", user=current_user.id,
+                     detail="on" if on else "off", ip=request.remote_addr)
+    flash(_("You will get an e-mail when new website data arrives (at most one an hour).")
+          if on else _("You will get no e-mails about new website data."), "success")
+    return redirect(url_for("profile.show"))
 
 
 @bp.route("/language", methods=["POST"])
@@ -57,8 +86,7 @@ def save_language():
         refresh()
         flash(_("Language saved."), "success")
         return redirect(url_for("profile.show"))
-    return render_template("profile/profile.html", language_form=language,
-                           password_form=password), 400
+    return render(language, password, status=400)
 
 
 def account_key():
@@ -92,8 +120,7 @@ def change_password():
             emails.queue("password_changed", user.email, emails.language_for(user), "notice")
             flash(_("Your password is changed. Your other sessions were signed out."), "success")
             return redirect(url_for("profile.show"))
-    return render_template("profile/profile.html", language_form=language,
-                           password_form=password), 400
+    return render(language, password, status=400)
 
 
 def locked_out(user, outcome):

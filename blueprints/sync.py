@@ -395,7 +395,8 @@ def started_job(action):
         audit.record(action, current_user, ip=request.remote_addr, detail="inactive")
         flash(_("No sync ran now: the sync is not active."), "info")
         return redirect(url_for("sync.log"))
-    how = jobs.run_soon(current_app.extensions, current_app.config, "sync")
+    how = jobs.run_soon(current_app.extensions, current_app.config, "sync",
+                         app=current_app._get_current_object())
     elsewhere = service.syncing_elsewhere()
     audit.record(action, current_user, ip=request.remote_addr,
                  detail={"started": "scheduler started", "woken": "job started"}.get(

@@ -14,7 +14,7 @@ new route is protected without anyone remembering to protect it; tests walk each
 """
 import logging
 
-from flask import abort, current_app, request, session
+from flask import abort, current_app, has_request_context, request, session
 from flask_login import current_user
 
 from kontor import audit, sessions
@@ -55,7 +55,10 @@ def access_level(endpoint):
 
 
 def session_realm():
-    """The realm of the request's session ("staff" or "portal"), or None for any other kind."""
+    """The realm of the request's session ("staff" or "portal"), or None for any other kind
+    and outside a request (a job writing an e-mail: the templates' context processors ask)."""
+    if not has_request_context():
+        return None
     return getattr(session, "realm", None)
 
 

@@ -103,6 +103,41 @@ def received(item):
     return _parsed(item.values)
 
 
+def reference_of(item):
+    """What names the item to a person beside its kind: an order's number ("2026-0001", as
+    the portal stored it) or an inquiry's subject; "" for the other kinds (or when missing:
+    then the item's id names it)."""
+    if item.kind not in ("order", "activity"):
+        return ""
+    raw = received(item)
+    return _text(raw.get("number") if item.kind == "order" else raw.get("subject"), 200)
+
+
+def changed_fields(item, contact=None):
+    """{field: value before} of the FIELDS an account update changed: compared with the
+    same web account's previous registration or account update (the details the customer
+    had); without one, with `contact`'s register values (None: none are known, {}).
+    Other kinds: {}."""
+    if item.kind != "account_update":
+        return {}
+    now = values_of(item)
+    before = None
+    if item.web_account_id:
+        previous = (IncomingItem.select().where(
+            IncomingItem.web_account == item.web_account_id, IncomingItem.id < item.id,
+            IncomingItem.kind.in_(("registration", "account_update")))
+            .order_by(IncomingItem.id.desc()).first())
+        if previous is not None:
+            before = values_of(previous, item.web_account)
+    if before is None and contact is not None:
+        before = {name: str(getattr(contact, name, "") or "") for name in CONTACT_FIELDS}
+        before["contact_person"] = now["contact_person"]    # the register has persons
+    if before is None:
+        return {}
+    return {name: before.get(name, "") for name in FIELDS
+            if name != "email" and now[name] != before.get(name, "")}
+
+
 def _first(values, *names):
     for name in names:
         if isinstance(values.get(name), (str, int)) and str(values[name]).strip():

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import uuid
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from kontor import (
     alerts,
     backups,
     contact_import,
+    incoming_notice,
     kept_forms,
     mail,
     maintenance,
@@ -73,10 +75,12 @@ def release_leases(holder=NODE_ID) -> int:
                 .execute())
 
 
-def run_job(name, work, config, ttl=timedelta(minutes=2), holder=NODE_ID):
+def run_job(name, work, config, ttl=timedelta(minutes=2), holder=NODE_ID, app=None):
     """Run `work(config)` if this process holds the lease (or, for a job in CLAIMS, if its
-    own rule lets it); record how it went."""
-    with db.connection_context():
+    own rule lets it); record how it went. `app`: the Flask app whose context the job runs in
+    (a job that writes e-mails needs its templates); None when the caller has one already
+    (the CLI) or the job needs none."""
+    with app.app_context() if app is not None else nullcontext(), db.connection_context():
         claim = CLAIMS.get(name)
         if not (claim(holder, config) if claim else take_lease(name, holder, ttl)):
             return False
@@ -120,6 +124,15 @@ def undo_abandoned_imports(config):
         log.info("undid %d interrupted contact imports", undone)
 
 
+def notify_incoming(config):
+    """E-mail the staff who chose it about new items in the website data queue, at most once
+    an hour each (issue 15 item 5): the job's body; see kontor/incoming_notice.py. Needs the
+    app's context (`run_job(..., app=)`)."""
+    sent = incoming_notice.send_due(config)
+    if sent:
+        log.info("told %d staff members about new website data", sent)
+
+
 def refresh_statistics(config):
     """Keep the query planner's statistics fresh (issue 12 item 28): the job's body, run on
     start and every hour; see kontor/maintenance.py."""
@@ -133,6 +146,8 @@ JOBS = {
     "purge_orphan_uploads": (purge_orphan_uploads, 3600),
     "undo_abandoned_imports": (undo_abandoned_imports, 60),
     "refresh_statistics": (refresh_statistics, 3600),
+    # the e-mail about new website data; its own hourly limit is per person
+    "notify_incoming": (notify_incoming, 60),
     # the sync with the business database (SPEC section 8): a cycle while it is active; the
     # sync's own lease (15 minutes) decides which process syncs (kontor/sync/engine.py)
     "sync": (sync_service.sync_job, "SYNC_SECONDS"),
@@ -166,8 +181,10 @@ def run_everywhere(name, work, config):
         return True
 
 
-def start_scheduler(config):
-    """Start one background scheduler with every job; return it (the caller shuts it down)."""
+def start_scheduler(config, app=None):
+    """Start one background scheduler with every job, run in `app`'s context (the serving
+    entry point's app; the jobs that write e-mails need it); return it (the caller shuts it
+    down)."""
 
     scheduler = BackgroundScheduler(daemon=True, timezone="UTC",
                                     executors={"default": ThreadPoolExecutor(JOB_THREADS)},
@@ -177,7 +194,7 @@ def start_scheduler(config):
         seconds = config[every] if isinstance(every, str) else every
         scheduler.add_job(run_job, "interval", seconds=seconds, id=name, name=name,
                           args=(name, work, config),
-                          kwargs={"ttl": timedelta(seconds=max(120, 3 * seconds))},
+                          kwargs={"ttl": timedelta(seconds=max(120, 3 * seconds)), "app": app},
                           next_run_time=utcnow().replace(tzinfo=UTC))
     for name, (work, seconds) in EVERY_PROCESS.items():
         scheduler.add_job(run_everywhere, "interval", seconds=seconds, id=name, name=name,
@@ -187,7 +204,7 @@ def start_scheduler(config):
     return scheduler
 
 
-def ensure_scheduler(extensions, config, key="kontor_scheduler"):
+def ensure_scheduler(extensions, config, key="kontor_scheduler", app=None):
     """Start the scheduler again when the one in `extensions` (the app's, set by `app.main`)
     has stopped: the Restart button of the sync log page (issue 16 item 4). A process that
     never had one (the tests, `flask run`) gets none: only the serving entry point runs jobs.
@@ -195,19 +212,20 @@ def ensure_scheduler(extensions, config, key="kontor_scheduler"):
     scheduler = extensions.get(key)
     if scheduler is None or scheduler.running:
         return False
-    extensions[key] = start_scheduler(config)
+    extensions[key] = start_scheduler(config, app)
     log.warning("the scheduler had stopped and is started again")
     return True
 
 
-def run_soon(extensions, config, name, key="kontor_scheduler"):
+def run_soon(extensions, config, name, key="kontor_scheduler", app=None):
     """Have this process's scheduler run the job `name` now, in its own thread (the sync
     log's "Sync now" and "Restart", issue 16 item 4): a stopped scheduler is started again
     (it runs every job at once), a running one has the job's next run moved to now. The job
     never runs in the caller's thread, so a request answers at once. Returns "started",
     "woken", or "" when this process runs no scheduler (the tests, `flask run`: only the
-    serving entry point runs jobs) or has no such job."""
-    if ensure_scheduler(extensions, config, key):
+    serving entry point runs jobs) or has no such job. `app`: the app a restarted scheduler
+    runs its jobs in (see `start_scheduler`)."""
+    if ensure_scheduler(extensions, config, key, app=app):
         return "started"
     scheduler = extensions.get(key)
     if scheduler is None:

@@ -87,7 +87,12 @@ class NotOffered(Refused):
 
 class BadQuantity(Refused):
     """A quantity that is no whole number from 1 to pricing.MAX_QUANTITY. `reason`:
-    "not_whole" (no whole number: "abc", "1.5", "-2"), "zero" or "too_large"."""
+    "not_whole" (no whole number: "abc", "1.5", "-2"), "zero", "too_large", or "at_most"
+    (adding to the basket would pass the maximum: `in_basket` is the quantity there)."""
+
+    def __init__(self, reason, in_basket=0):
+        super().__init__(reason)
+        self.in_basket = in_basket
 
 
 class CannotOrder(Refused):
@@ -261,12 +266,13 @@ def basket_count(account) -> int:
     return BasketLine.select().where(BasketLine.web_account == account.id).count()
 
 
-def add_to_basket(account, website, product_id, quantity):
+def add_to_basket(account, website, product_id, quantity, ip=""):
     """Put `quantity` (parsed already: an int) of product `product_id` into the account's
-    basket, or add it to the quantity there. Returns the product. Raises NotOffered for a
-    product that is not active or not offered on `website`, BadQuantity("too_large") when
-    the basket's quantity would pass pricing.MAX_QUANTITY, CannotOrder("too_many_lines")
-    past MAX_BASKET_LINES products."""
+    basket, or add it to the quantity there; an audit line records it. Returns the product.
+    Raises NotOffered for a product that is not active or not offered on `website`,
+    BadQuantity("too_large") for more than pricing.MAX_QUANTITY, BadQuantity("at_most",
+    in_basket=n) when the basket's quantity would pass it, CannotOrder("too_many_lines") past
+    MAX_BASKET_LINES products."""
     product = product_on_offer(website, product_id)
     if product is None:
         raise NotOffered()
@@ -277,9 +283,11 @@ def add_to_basket(account, website, product_id, quantity):
                                                BasketLine.product == product.id)).first()
         if row is not None:
             if row.quantity + quantity > pricing.MAX_QUANTITY:
-                raise BadQuantity("too_large")
+                raise BadQuantity("at_most" if quantity <= pricing.MAX_QUANTITY
+                                  else "too_large", in_basket=row.quantity)
             BasketLine.update(quantity=BasketLine.quantity + quantity).where(
                 BasketLine.id == row.id).execute()
+            _audit_basket("basket.added", account, product, f"+{quantity}", ip)
             return product
         if quantity > pricing.MAX_QUANTITY:
             raise BadQuantity("too_large")
@@ -294,31 +302,57 @@ def add_to_basket(account, website, product_id, quantity):
                                               pricing.MAX_QUANTITY)).where(
                 BasketLine.web_account == account.id,
                 BasketLine.product == product.id).execute()
+        _audit_basket("basket.added", account, product, f"+{quantity}", ip)
     return product
 
 
-def set_quantities(account, quantities):
+def _audit_basket(action, account, product, detail, ip):
+    """The audit line of a basket change (issue 14 follow-up: a customer's basket changes are
+    in the audit log like their other actions): the website and the account, the product's
+    number, what changed."""
+    product_number = getattr(product, "number", product)
+    audit.record(action, target=f"{account.website.slug}: {account.email}",
+                 detail=f"{product_number} {detail}".strip(), ip=ip)
+
+
+def set_quantities(account, quantities, ip=""):
     """Change the quantities of products in the account's basket: `quantities` is
     {product id: int from 1 to MAX_QUANTITY} (parsed already); products not in the basket are
-    ignored. Returns how many lines changed."""
+    ignored. An audit line records each change. Returns how many lines changed."""
     changed = 0
     with db.atomic():
         for product_id, quantity in quantities.items():
             if not isinstance(quantity, int) or not 1 <= quantity <= pricing.MAX_QUANTITY:
                 raise BadQuantity("not_whole")
+            row = (BasketLine.select(BasketLine.quantity, Product.number)
+                   .join(Product, on=(BasketLine.product == Product.id))
+                   .where(BasketLine.web_account == account.id,
+                          BasketLine.product == product_id).tuples().first())
+            if row is None or row[0] == quantity:
+                continue
             changed += BasketLine.update(quantity=quantity).where(
                 BasketLine.web_account == account.id, BasketLine.product == product_id,
                 BasketLine.quantity != quantity).execute()
+            _audit_basket("basket.changed", account, row[1], f"{row[0]} → {quantity}", ip)
     return changed
 
 
-def remove_from_basket(account, product_id) -> bool:
-    """Take a product out of the account's basket; whether it was there."""
+def remove_from_basket(account, product_id, ip="") -> bool:
+    """Take a product out of the account's basket (an audit line records it); whether it was
+    there."""
     number = product_id if isinstance(product_id, int) else whole_number(str(product_id or ""))
     if number is None:
         return False
-    return bool(BasketLine.delete().where(BasketLine.web_account == account.id,
-                                          BasketLine.product == number).execute())
+    with db.atomic():
+        row = (BasketLine.select(BasketLine.quantity, Product.number)
+               .join(Product, on=(BasketLine.product == Product.id))
+               .where(BasketLine.web_account == account.id, BasketLine.product == number)
+               .tuples().first())
+        removed = bool(BasketLine.delete().where(BasketLine.web_account == account.id,
+                                                 BasketLine.product == number).execute())
+        if removed and row is not None:
+            _audit_basket("basket.removed", account, row[1], f"-{row[0]}", ip)
+    return removed
 
 
 # --- checkout -----------------------------------------------------------------------------

@@ -82,6 +82,11 @@ class User(BaseModel):
     last_login_at = DateTimeField(null=True)
     password_changed_at = DateTimeField(default=utcnow)
     created_at = DateTimeField(default=utcnow)
+    # "E-mail me when new website data arrives" (issue 15 item 5, migration 0029): the last
+    # such e-mail, and the newest queue item it (or the opt-in) covered
+    notify_incoming = BooleanField(default=False)
+    incoming_notified_at = DateTimeField(null=True)
+    incoming_notified_upto = IntegerField(default=0)
 
     # flask-login's protocol
     @property

@@ -17,7 +17,7 @@ from support_helpers import category, type_of_request
 
 from kontor import contacts, support
 from kontor.contacts import saving
-from models import Contact, ContactChange, ContactPerson, NoteEntry, User
+from models import AuditEvent, Contact, ContactChange, ContactPerson, NoteEntry, User
 from models import db as models_db
 
 FULL = {"kind": "company", "name": "Jansen Installatie BV", "org_number": "12345678",
@@ -201,6 +201,16 @@ def test_one_page_has_no_pager(admin_client, three_contacts):
 
 def create_through_form(client, **fields):
     return client.fill("/contacts/new", {"kind": "company", "active": "y", **fields})
+
+
+def test_every_audit_line_of_a_request_has_its_address(admin_client):
+    """Found by a new-user test: "contact.created" had no IP address where every other line
+    had one; audit.record now takes the request's address when a caller gives none."""
+    create_through_form(admin_client, name="Eerste BV")
+    admin_client.get("/contacts/export.csv")
+    for action in ("contact.created", "contacts.exported"):
+        event = AuditEvent.get(AuditEvent.action == action)
+        assert event.ip == "127.0.0.1", action
 
 
 def test_customer_numbers_are_given_automatically_from_10001(admin_client):

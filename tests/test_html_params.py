@@ -24,8 +24,18 @@ def test_html_params_writes_what_wtforms_writes(app):
     with app.test_request_context():
         for kwargs in CASES:
             ours = forms.html_params(**kwargs)
-            assert ours == forms.WTFORMS_HTML_PARAMS(**kwargs)
+            # but for None, which WTForms writes as "None" and we leave out
+            assert ours == forms.WTFORMS_HTML_PARAMS(
+                **{key: value for key, value in kwargs.items() if value is not None})
             assert isinstance(ours, Markup)
+
+
+def test_an_attribute_that_is_none_is_left_out(app):
+    """Found by a new-user test: the website data item page had `maxlength="None"`."""
+    assert forms.html_params(maxlength=None, min=None, id="x") == 'id="x"'
+    with app.test_request_context():
+        field = AddInformationForm().body
+        assert "None" not in str(field(maxlength=None, placeholder=None))
 
 
 def test_every_widget_uses_it_and_renders_as_before(app):
@@ -53,3 +63,14 @@ def test_every_widget_uses_it_and_renders_as_before(app):
     assert rendered == before
     assert '<option selected value="2">Piet &#34;P&#34; de Vries</option>' in rendered[0]
     assert 'Ønskes &#34;nu&#34;' in rendered[2]
+
+
+def test_templates_write_nothing_for_none(app):
+    """An attribute written by hand in a template (`value="{{ x }}"`) is empty for None, on
+    the staff pages and the portal's alike."""
+    from flask import render_template_string  # noqa: PLC0415
+    with app.test_request_context():
+        assert render_template_string('<input value="{{ x }}" maxlength="{{ y }}">',
+                                      x=None, y=None) == '<input value="" maxlength="">'
+        assert render_template_string("{{ 0 }} {{ false }} {{ '' }}") == "0 False "
+    assert app.extensions["kontor_portal"].jinja_env.finalize(None) == ""

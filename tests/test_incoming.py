@@ -608,3 +608,53 @@ def test_an_order_that_is_gone_is_not_imported(shop, staff_client):
     assert response.status_code == 302
     assert IncomingItem.get_by_id(item.id).status == "unprocessed"
     assert Contact.select().count() == 0
+
+
+# --- what a new user found (issue 15 follow-up) -------------------------------------------
+
+def test_orders_are_named_by_their_number_in_the_queue_the_processed_view_and_timeline(
+        app, shop, staff_client):
+    known = contacts.create({"name": "Order Firma AS", "email": "buyer@example.com"})
+    order, item = ordered_unlinked(app, shop)
+    queue = text(staff_client.get("/website-data/?tab=orders"))
+    assert f"Order {order.number}" in queue and f"Order {item.id}" not in queue
+    open_and_send(staff_client, item)
+    timeline = text(staff_client.get(f"/contacts/{known.id}"))
+    assert f"Order {item.id}" not in timeline.replace(f"Order {order.number}", "")
+    assert f"Order {order.number}" in text(staff_client.get("/website-data/processed"))
+
+
+def test_the_activities_tab_shows_each_inquirys_subject(shop, staff_client):
+    item_of(shop, "activity", subject="Delivery time for tiles?", message="When?",
+            email="maria@example.com")
+    page = text(staff_client.get("/website-data/?tab=activities"))
+    assert "Inquiry: Delivery time for tiles?" in page
+
+
+def test_an_account_update_marks_the_fields_the_customer_changed(shop, staff_client):
+    account = make_account(shop, email="maria@example.com")
+    item_of(shop, "registration", account)
+    update = item_of(shop, "account_update", account, phone="+47 99 88 77 66",
+                     city="Bergen")
+    assert incoming.changed_fields(incoming.get(update.id)) == {
+        "phone": "+47 22 33 44 55", "city": "Oslo"}
+    page = staff_client.get(f"/website-data/{update.id}").get_data(as_text=True)
+    rows = {name.strip(): row for name, row in re.findall(
+        r'<th scope="row">([^<]+)(.*?)</tr>', page, re.S)}
+    assert "changed" in rows["Phone"] and "changed" in rows["City"]
+    assert "before: +47 22 33 44 55" in rows["Phone"]
+    assert "changed" not in rows["Street and number"]
+
+
+def test_no_page_of_the_queue_writes_none_into_an_attribute(shop, staff_client):
+    account = make_account(shop, email="maria@example.com")
+    items = [item_of(shop, "registration", account), item_of(shop, "account_update", account),
+             item_of(shop, "activity", account, subject="Hi", message="?"),
+             item_of(shop, "order", order_id=5, number="2026-0005")]
+    pages = ["/website-data/", "/website-data/?tab=orders", "/website-data/?tab=activities",
+             "/website-data/processed", *[f"/website-data/{item.id}" for item in items]]
+    for path in pages:
+        html = staff_client.get(path).get_data(as_text=True)
+        assert '="None"' not in html, path
+    assert 'maxlength="254"' in staff_client.get(f"/website-data/{items[0].id}").get_data(
+        as_text=True)

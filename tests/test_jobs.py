@@ -136,7 +136,7 @@ def test_creating_the_app_starts_no_scheduler(app_config):
 
 def test_the_scheduler_of_the_serving_process_runs_every_job(app):
     mail.enqueue("piet@jansen.example", "Hello", "Body")
-    scheduler = jobs.start_scheduler(app.config)
+    scheduler = jobs.start_scheduler(app.config, app)
     try:
         assert scheduler.running
         assert {job.id for job in scheduler.get_jobs()} == set(jobs.JOBS) | set(jobs.EVERY_PROCESS)

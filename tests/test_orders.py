@@ -282,6 +282,41 @@ def test_adding_past_the_maximum_in_two_steps_is_refused(app, shop, fridge, mari
     response = add(maria, fridge, "1")
     assert response.status_code == 400
     assert basket_rows() == {fridge.id: pricing.MAX_QUANTITY}
+    # the message says why: the basket is at the maximum already (not "Enter at most …")
+    message = error_beside(response.get_data(as_text=True), f"quantity-{fridge.id}")
+    assert f"holds {pricing.MAX_QUANTITY} of this product already, the most one order" \
+        in message
+
+
+def test_adding_more_than_fits_says_how_many_more_fit(app, shop, fridge, maria):
+    add(maria, fridge, str(pricing.MAX_QUANTITY - 10))
+    response = add(maria, fridge, "20")
+    assert response.status_code == 400
+    message = error_beside(response.get_data(as_text=True), f"quantity-{fridge.id}")
+    assert f"holds {pricing.MAX_QUANTITY - 10} of this product already: add at most 10 " \
+        f"more ({pricing.MAX_QUANTITY} in all)" in message
+    assert add(maria, fridge, "10").status_code == 302
+    assert basket_rows() == {fridge.id: pricing.MAX_QUANTITY}
+
+
+def test_basket_changes_are_in_the_audit_log_with_the_address(app, shop, fridge, visit, maria):
+    add(maria, fridge, "2")
+    add(maria, fridge, "1")
+    add(maria, visit, "1")
+    page = maria.get("/w/shop/basket")
+    maria.post("/w/shop/basket", data={"csrf_token": csrf_of(page),
+                                       f"quantity-{fridge.id}": "7",
+                                       f"quantity-{visit.id}": "1", "update": "1"})
+    maria.post("/w/shop/basket", data={"csrf_token": csrf_of(page), "remove": str(visit.id)})
+    lines = [(e.action, e.target, e.detail, e.ip) for e in
+             AuditEvent.select().where(AuditEvent.action.startswith("basket."))
+             .order_by(AuditEvent.id)]
+    who = "shop: maria@example.com"
+    assert lines == [("basket.added", who, f"{fridge.number} +2", "127.0.0.1"),
+                     ("basket.added", who, f"{fridge.number} +1", "127.0.0.1"),
+                     ("basket.added", who, f"{visit.number} +1", "127.0.0.1"),
+                     ("basket.changed", who, f"{fridge.number} 3 → 7", "127.0.0.1"),
+                     ("basket.removed", who, f"{visit.number} -1", "127.0.0.1")]
 
 
 def test_an_inactive_product_or_one_of_another_website_cannot_be_put_in_the_basket(

@@ -7,11 +7,12 @@ import io
 import re
 from decimal import Decimal
 
+import pytest
 from helpers import body, error_beside, make_website, sign_in, text_of
 
 from kontor import products
 from kontor.company import currency_for
-from models import AuditEvent, Company, Product, ProductWebsite
+from models import AuditEvent, Company, Product, ProductWebsite, User
 
 FORM = {"number": "A-100", "name": "Kühlschrank Eco 300", "description": "Energieklasse A",
         "unit": "Stück", "price": "499.95", "vat_rate": "19", "active": "y"}
@@ -51,16 +52,16 @@ def test_odd_ids_answer_404(admin_client):
 
 
 def test_bad_prices_get_a_message_beside_the_field_and_keep_what_was_typed(admin_client):
-    for typed, message in (("abc", "Write the price like 1249,50 or 1249.50."),
-                           ("12.505", "Write the price like 1249,50 or 1249.50."),
-                           ("12,505", "Write the price like 1249,50 or 1249.50."),
-                           ("12.5.3", "Write the price like 1249,50 or 1249.50."),
-                           ("1 2 3", "Write the price like 1249,50 or 1249.50."),
-                           ("5,00 kr", "Write the price like 1249,50 or 1249.50."),
-                           ("-1", "Write the price like 1249,50 or 1249.50."),
-                           ("12345678", "Enter a price from 0 to 9,999,999.99."),
-                           ("1e3", "Write the price like 1249,50 or 1249.50."),
-                           ("", "Enter a price, such as 12.50.")):
+    # English in a Dutch company: Dutch number format (languages.formatting_locale)
+    unreadable = "Write the price like 1.249,50."
+    for typed, message in (("abc", unreadable), ("12.505", unreadable),
+                           ("12,505", unreadable), ("12.5.3", unreadable),
+                           ("1 2 3", unreadable), ("5,00 kr", unreadable),
+                           ("-1", "A price cannot be negative: enter 0,00 or more."),
+                           ("€ -12,50", "A price cannot be negative: enter 0,00 or more."),
+                           ("12345678", "Enter a price from 0,00 to 9.999.999,99."),
+                           ("1e3", unreadable),
+                           ("", "Enter a price, such as 12,50.")):
         response = add(admin_client, price=typed, description="Keep this text")
         assert response.status_code == 400, typed
         page = body(response)
@@ -71,6 +72,23 @@ def test_bad_prices_get_a_message_beside_the_field_and_keep_what_was_typed(admin
     response = add(admin_client, vat_rate="12.505")
     assert error_beside(body(response), "vat_rate") == "Use at most two decimals."
     assert Product.select().count() == 0
+
+
+@pytest.mark.parametrize(("country", "language", "messages"), [
+    ("GB", "en", ("Write the price like 1,249.50.",
+                  "A price cannot be negative: enter 0.00 or more.",
+                  "Enter a price from 0.00 to 9,999,999.99.")),
+    ("DE", "de", ("Schreiben Sie den Preis wie 1.249,50.",
+                  "Ein Preis kann nicht negativ sein: Geben Sie 0,00 oder mehr ein.",
+                  "Geben Sie einen Preis von 0,00 bis 9.999.999,99 ein.")),
+])
+def test_price_messages_follow_the_readers_number_format(admin_client, superuser, country,
+                                                         language, messages):
+    Company.update(country=country).execute()
+    User.update(language=language).where(User.id == superuser.id).execute()
+    for typed, message in zip(("abc", "-5", "12345678"), messages, strict=True):
+        response = add(admin_client, price=typed)
+        assert error_beside(body(response), "price") == message, typed
 
 
 def test_prices_are_read_as_each_language_writes_them(admin_client):

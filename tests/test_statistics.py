@@ -77,7 +77,8 @@ def test_migrating_a_database_with_data_gathers_statistics(app_config):
     database = open_database(app_config["DATABASE_URL"])
     migrate.upgrade(database, MIGRATION_FILES[-2])       # the database of an older Kontor
     with db.connection_context():
-        owner = User.create(email="anna@jansen.example", password_hash="x")
+        owner = SimpleNamespace(id=as_older_kontor(User, email="anna@jansen.example",
+                                                   password_hash="x"))
         contact = as_older_kontor(Contact, customer_number=10001,
                                   name="Bakkerij De Korenschoof")
         some_cases(30, owner, SimpleNamespace(id=contact))

@@ -451,7 +451,7 @@ def test_restart_starts_a_stopped_scheduler(app):
         running = False
     started = []
     real = jobs.start_scheduler
-    jobs.start_scheduler = lambda config: started.append(config) or "new"
+    jobs.start_scheduler = lambda config, app=None: started.append(config) or "new"
     try:
         extensions = {"kontor_scheduler": Stopped()}
         assert jobs.ensure_scheduler(extensions, {"x": 1})

@@ -589,3 +589,25 @@ def test_a_privacy_statement_address_may_have_a_query_and_a_fragment(admin_clien
         "privacy_url": "https://www.example.com/?page_id=3#nl"})
     assert response.status_code == 302, text_of(response)[:500]
     assert Website.get().privacy_url == "https://www.example.com/?page_id=3#nl"
+
+
+def test_the_portal_home_says_what_the_portal_does_now_and_links_to_it(app, client):
+    """Found by a new-user test: it said "Here you will soon see your prices…" while products
+    and orders existed."""
+    from portal_helpers import open_website, signed_in_customer  # noqa: PLC0415
+
+    website = open_website("shop", customer_cases=True)
+    page = client.get("/w/shop/").get_data(as_text=True)
+    assert "soon" not in page
+    assert "Sign in to see your prices" in page
+    for path in ("/w/shop/login", "/w/shop/products", "/w/shop/register"):
+        assert f'href="{path}"' in page, path
+    browser, _account = signed_in_customer(app, website)
+    page = browser.get("/w/shop/").get_data(as_text=True)
+    assert "soon" not in page
+    links = re.findall(r'<ul class="portal-links">(.*?)</ul>', page, re.S)[0]
+    paths = re.findall(r'href="([^"]+)"', links)
+    assert paths == ["/w/shop/products", "/w/shop/basket", "/w/shop/orders",
+                     "/w/shop/inquiries", "/w/shop/cases"]
+    for path in paths:
+        assert browser.get(path).status_code == 200, path

@@ -38,7 +38,16 @@ CANNOT_ORDER = {
 }
 
 
-def quantity_message(reason):
+def quantity_message(reason, in_basket=0):
+    """The message beside a quantity field; "at_most": adding would pass the maximum, with
+    `in_basket` of the product in the basket already."""
+    if reason == "at_most":
+        if in_basket >= pricing.MAX_QUANTITY:
+            return _("Your basket holds %(num)s of this product already, the most one order "
+                     "can have.", num=in_basket)
+        return _("Your basket holds %(have)s of this product already: add at most %(more)s "
+                 "more (%(max)s in all).", have=in_basket,
+                 more=pricing.MAX_QUANTITY - in_basket, max=pricing.MAX_QUANTITY)
     message = QUANTITY_MESSAGES.get(reason, QUANTITY_MESSAGES["not_whole"])
     return str(message)
 
@@ -103,9 +112,11 @@ def add_to_basket():
         return redirect(url_for("portal.products"))
     try:
         quantity = orders.parse_quantity(request.form.get("quantity", "1"))
-        product = orders.add_to_basket(current_user, website, product_id, quantity)
+        product = orders.add_to_basket(current_user, website, product_id, quantity,
+                                       ip=request.remote_addr)
     except orders.BadQuantity as refused:
-        return render_products(errors={product_id: quantity_message(refused.reason)},
+        return render_products(errors={product_id: quantity_message(refused.reason,
+                                                                    refused.in_basket)},
                                typed={product_id: request.form.get("quantity", "")[:20]},
                                status=400)
     except orders.NotOffered:
@@ -134,7 +145,7 @@ def basket():
             abort(400)
         removed = request.form.get("remove")
         if removed is not None:
-            if orders.remove_from_basket(current_user, removed):
+            if orders.remove_from_basket(current_user, removed, ip=request.remote_addr):
                 flash(_("Removed from your basket."), "success")
             return redirect(url_for("portal.basket"))
         current = orders.basket_of(current_user, website)
@@ -149,7 +160,7 @@ def basket():
             except orders.BadQuantity as refused:
                 errors[item.product.id] = quantity_message(refused.reason)
         if not errors:
-            if orders.set_quantities(current_user, quantities):
+            if orders.set_quantities(current_user, quantities, ip=request.remote_addr):
                 flash(_("Your basket is updated."), "success")
             if request.form.get("checkout"):
                 return redirect(url_for("portal.checkout"))

@@ -261,6 +261,10 @@ PAGES = {
     "orders-search": ("staff", DESKTOP, lambda p, x: p.goto(
         x.site.url + "/orders?status=shipped&q=nothing")),
     "portal-products": ("anonymous", DESKTOP, lambda p, x: x.portal_products(p)),
+    "portal-home-anonymous": ("anonymous", DESKTOP, lambda p, x: (
+        x.portal_products(p), p.goto(portal(x, "/")))),
+    "portal-home": ("customer", DESKTOP, lambda p, x: p.goto(portal(x, "/"))),
+    "portal-home-mobile": ("customer", MOBILE, lambda p, x: p.goto(portal(x, "/"))),
     "portal-products-mobile": ("anonymous", MOBILE, lambda p, x: x.portal_products(p)),
     "users": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users")),
     "invite": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/users/invite")),
