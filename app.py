@@ -57,6 +57,7 @@ from waitress.proxy_headers import proxy_headers_middleware
 from werkzeug.exceptions import HTTPException
 
 from blueprints import BLUEPRINTS
+from blueprints import first_sync as first_sync_views
 from blueprints.filters import register_filters
 from blueprints.forms import keep_after_sign_out, language_return, revalidate_kept_forms
 from blueprints.portal import bp as portal_bp
@@ -206,10 +207,11 @@ def register_request_hooks(app):
     @app.before_request
     def check_session_and_access():
         """Forget the company read by an earlier request, tell the person once why their last
-        session ended, then apply the view's access level (kontor/access.py)."""
+        session ended, hold everyone but the sync owner out while the first sync runs, then
+        apply the view's access level (kontor/access.py)."""
         g.pop("company", None)
         announce_ended_session(app)
-        return access.enforce_access()
+        return first_sync_views.maintenance_gate() or access.enforce_access()
 
     register_connection_teardown(app)
     register_security_headers(app)
@@ -219,11 +221,12 @@ def register_portal_request_hooks(portal):
     @portal.before_request
     def check_portal_access():
         """Forget the company read by an earlier request; an unknown or deactivated website's
-        portal is not found, whatever the page; then apply the view's access level."""
+        portal is not found, whatever the page; while the first sync runs, the maintenance
+        page; then apply the view's access level."""
         g.pop("company", None)
         if portal_website.current_website() is None:
             abort(404)
-        return access.enforce_access()
+        return first_sync_views.maintenance_gate(portal=True) or access.enforce_access()
 
     register_connection_teardown(portal)
 

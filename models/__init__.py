@@ -55,6 +55,7 @@ from models.sync import (
     SyncBase,
     SyncBinding,
     SyncConflict,
+    SyncFirstProgress,
     SyncNode,
     SyncRun,
     SyncState,
@@ -69,7 +70,8 @@ ALL_MODELS = [Company, Employee, User, Website, WebsiteText, UserSession, Token,
               IncomingItem, WebAccountEvent, OutboxMessage,
               AuditEvent, JobLease, FormKey, KeptForm, Product, ProductWebsite,
               BasketLine, Order, OrderLine, OrderEvent,
-              SyncState, SyncBinding, SyncBase, SyncRun, SyncConflict, SyncNode]
+              SyncState, SyncBinding, SyncBase, SyncRun, SyncConflict, SyncNode,
+              SyncFirstProgress]
 
 __all__ = [
     "ALL_MODELS",
@@ -83,6 +85,7 @@ __all__ = [
     "SyncBase",
     "SyncBinding",
     "SyncConflict",
+    "SyncFirstProgress",
     "SyncNode",
     "SyncRun",
     "SyncState",
