@@ -86,6 +86,7 @@ from kontor.extensions import (
     portal_login_manager,
 )
 from kontor.server_session import DatabaseSessionInterface
+from kontor.sync import first_sync
 from kontor.text import whole_number
 from kontor.web import DatabaseInteger, KontorRequest, current_company
 from models import User, db, open_database, with_employee
@@ -473,6 +474,7 @@ def main(argv=None):
         waitress.serve(app, host=host, port=port, threads=app.config["THREADS"], ident="Kontor",
                        clear_untrusted_proxy_headers=False)
     finally:
+        first_sync.stop_soon()          # a long first sync stops after its current batch
         scheduler.shutdown(wait=True)   # a job half-way finishes before its lease is let go
         jobs.release_leases()
         if lock_waits.count:

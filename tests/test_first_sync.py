@@ -291,6 +291,25 @@ def test_the_first_sync_goes_on_where_it_stopped_and_shows_its_progress(app, adm
         ["sync.first_sync.started", "sync.first_sync.done"]
 
 
+def test_a_shutdown_stops_the_first_sync_after_a_batch_and_the_next_start_goes_on(
+        app, admin_client, firm):
+    fill_demo(firm, 250)
+    save_settings(admin_client, firm)
+    assert activate(admin_client).status_code == 302
+    first_sync.stop_soon()               # as app.main does on SIGTERM
+    try:
+        line = service.run_sync(app.config)
+    finally:
+        first_sync.STOPPING.clear()
+    assert line.status == "error" and service.error_of(line) == {"code": "interrupted"}
+    assert first_sync.running()
+    done = {row.entity: row.done for row in SyncFirstProgress.select()}
+    assert 0 < sum(done.values()) < sum(firm.count(entity) for entity in engine.ORDER)
+    line = service.run_sync(app.config)
+    assert line.status == "ok" and not first_sync.running()
+    assert Contact.select().count() == firm.count("contacts")
+
+
 def test_the_time_left_comes_from_the_current_runs_rate(app):
     now = utcnow()
     SyncState.insert(id=1, active=True, activated_at=now - timedelta(minutes=5)).execute()

@@ -18,6 +18,7 @@ sync-now` call these functions.
 import json
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
@@ -45,6 +46,10 @@ from models.clock import utcnow
 
 log = logging.getLogger("kontor.sync")
 
+# Set when the process is about to stop (app.main, on SIGTERM or Ctrl+C): a first sync under
+# way stops after the batch it is writing, so that the shutdown does not wait for all of it
+# and the lease is let go at once; the next process goes on from there.
+STOPPING = threading.Event()
 SAVE_SECONDS = 1.0            # the progress rows are written at most this often during a run
 STALLED_AFTER = timedelta(minutes=2)    # no batch for this long: the run is not working now
 RETRY_AFTER_DEFAULT = 120     # seconds, when no estimate can be made yet
@@ -211,6 +216,9 @@ class Recorder:
         self.saved = {}
 
     def __call__(self, entity, finished):
+        if STOPPING.is_set():
+            self.flush()
+            raise engine.Interrupted("shutdown")
         moment = time.monotonic()
         if not finished and moment - self.saved.get(entity, -math.inf) < SAVE_SECONDS:
             return
@@ -262,6 +270,11 @@ def run(database, layout, node, clock=utcnow, interrupt=None):
     try:
         line = engine.run_cycle(database, layout, node=node, first=True, clock=clock,
                                 interrupt=interrupt, on_progress=recorder)
+    except engine.Interrupted:
+        if not STOPPING.is_set():
+            raise
+        log.info("the first sync stops for the shutdown; the next start goes on from here")
+        return SyncRun.select().order_by(SyncRun.id.desc()).first()
     finally:
         recorder.flush()
     if first_sync_finished(line):
@@ -271,6 +284,12 @@ def run(database, layout, node, clock=utcnow, interrupt=None):
             audit.record("sync.first_sync.done", current.owner_id if current else None,
                          detail=f"run {line.id} {line.status}; read {line.read}")
     return line
+
+
+def stop_soon():
+    """Ask a first sync under way in this process to stop after its current batch (the
+    process is shutting down). See STOPPING."""
+    STOPPING.set()
 
 
 def start_now(scheduler):
