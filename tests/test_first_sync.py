@@ -5,12 +5,15 @@ no script) for everyone but the sync owner while the first sync runs, its progre
 interrupted first sync that goes on where it stopped, and `flask sync-now`'s progress bar.
 Against a real business database (a SQLite file; in the PostgreSQL run also PostgreSQL)."""
 import re
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from helpers import PASSWORD, body, make_user, sign_in, text_of
 from portal_helpers import open_website, signed_in_customer
 
+from kontor import jobs
 from kontor.sync import engine, first_sync, service
 from models import (
     AuditEvent,
@@ -22,6 +25,7 @@ from models import (
     SyncRun,
     SyncState,
     UserSession,
+    db,
 )
 from models.clock import utcnow
 
@@ -370,3 +374,24 @@ def test_sync_now_shows_the_first_syncs_progress_as_a_bar(app, runner, started, 
     # afterwards an ordinary cycle, without a bar
     result = runner.invoke(args=["sync-now"])
     assert result.exit_code == 0 and "First sync" not in result.output
+
+
+def test_sync_now_follows_a_first_sync_that_another_process_runs(app, runner, started, firm):
+    now = utcnow()
+    jobs.take_lease(engine.LEASE_NAME, "other-computer:1:abc", engine.LEASE_TTL)
+    SyncRun.create(node="other-computer:1:abc", first=True, started_at=now)
+    for entity in engine.ORDER:
+        SyncFirstProgress.create(entity=entity, total=100, done=40, started_at=now,
+                                 resumed_at=now, updated_at=now)
+
+    def other_process_finishes():
+        time.sleep(1.5)
+        with db.connection_context():
+            SyncState.update(first_sync_done_at=utcnow()).execute()
+    other = threading.Thread(target=other_process_finishes)
+    other.start()
+    result = runner.invoke(args=["sync-now"])
+    other.join()
+    assert result.exit_code == 0, result.output
+    assert " 40%  160 of 400 records" in result.output
+    assert "Another Kontor process ran the first sync; it is done." in result.output
