@@ -20,14 +20,26 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+# Installs and compiled catalogues are remembered (stamp files, .mo files), so that a second
+# `make test` started beside the first (.ci/run runs SQLite and PostgreSQL side by side) neither
+# reinstalls nor rewrites a catalogue the other run is reading.
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
 
-install-dev: $(BIN)/python
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
 
-translations: $(BIN)/python
-	$(BIN)/pybabel -q compile -d translations
+CATALOGUES := $(wildcard translations/*/LC_MESSAGES/messages.po)
+translations: $(CATALOGUES:.po=.mo)
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po | $(BIN)/python
+	$(BIN)/pybabel -q compile -l $* -i $< -o $@.tmp && mv $@.tmp $@
 
 # Browser tests drive Debian's chromium (Playwright's own browser download cannot work here);
 # an RTF test opens a note in LibreOffice (Debian's libreoffice-writer-nogui).
@@ -45,4 +57,4 @@ extract: $(BIN)/python
 	$(BIN)/pybabel -q update -N -i translations/messages.pot -d translations
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) translations/*/LC_MESSAGES/messages.mo

@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
 from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAreaField
@@ -19,7 +20,7 @@ from kontor import audit, jobs, versions
 from kontor import company as company_rules
 from kontor.access import superuser_required
 from kontor.paging import paginate
-from kontor.sync import first_sync, secret, service
+from kontor.sync import secret, service
 from kontor.sync.business import BusinessDatabaseError
 from kontor.sync.layout import MappingError
 from kontor.web import current_company
@@ -41,7 +42,7 @@ SYNC_FIELD_LABELS = {
     **FIELD_LABELS, "customer_number": _l("Customer number"), "title": _l("Job title"),
     "department": _l("Department"), "contact_id": _l("Contact"),
     "person_id": _l("Contact person"), "text": _l("Text"), "author": _l("Author"),
-    "created_at": _l("Created"), "uid": _l("Note number"),
+    "created_at": _l("Created"), "uid": _l("Note number"), "status": _l("Status"),
 }
 # Kontor's own bookkeeping columns, left out where a deleted record is shown
 INTERNAL_COLUMNS = {"name_norm", "sort_name", "sort_city", "search_text", "version",
@@ -89,11 +90,35 @@ MAPPING_PROBLEMS = {
     "key_type": _l("The key_type of [%(section)s] must be integer or text."),
 }
 RECORD_REASONS = {
-    "unfit": _l("the value does not fit the field"),
+    "unfit": _l("the value does not fit the field"),     # lines logged before unfit_value
     "duplicate_email": _l("another record has this e-mail address"),
     "number_taken": _l("another contact has this customer number"),
     "parent_missing": _l("the record it belongs to is not synced"),
     "in_use": _l("it is still in use and cannot be deleted"),
+}
+# How an Error line names a record (issue 16: by what a person knows it by, never by a key):
+# `name` is the entry's label, `parent` the contact it belongs to ("number name").
+RECORD_NAMES = {
+    "contacts": _l("Contact %(name)s"),
+    "employees": _l("Employee %(name)s"),
+    "contact_persons": _l("Contact person %(name)s of contact %(parent)s"),
+    "note_entries": _l("Note of %(name)s on contact %(parent)s"),
+}
+# A value that does not fit where it would be written ("unfit_value"), by the side it was to
+# be written to, and what is wrong with it (kontor.sync.values.check_fit)
+UNFIT_LINES = {
+    "kontor": _l("%(record)s, field %(field)s: the value cannot be stored in Kontor: "
+                 "%(problem)s (“%(value)s”)."),
+    "business": _l("%(record)s, field %(field)s: the value cannot be stored in the business "
+                   "database: %(problem)s (“%(value)s”)."),
+}
+UNFIT_PROBLEMS = {
+    "wrong_type": _l("it is not %(expected)s"),
+    "control": _l("it contains a control character"),
+    "bad_email": _l("it is not an e-mail address"),
+    "bad_country": _l("it is not a two-letter country code"),
+    "bad_kind": _l("it is neither company nor person"),
+    "out_of_range": _l("it is not from %(low)s to %(high)s"),
 }
 TYPES = {"text": _l("text"), "integer": _l("a whole number"), "decimal": _l("a number"),
          "boolean": _l("yes/no"), "timestamp": _l("a date and time")}
@@ -125,21 +150,54 @@ def problem_message(code, params=None):
     return str(template) % values
 
 
+def record_named(entry):
+    """How an Error line's record entry names the record: "Contact 10001 Bakker B.V.",
+    "Employee lars@firma.example", "Contact person Kari Nordmann of contact 20001 Fjord AS"."""
+    entity, name, parent = entry.get("entity"), entry.get("label", ""), entry.get("parent")
+    name, parent = shown_value(name), shown_value(parent)
+    if name and entity in RECORD_NAMES and (parent or entity in ("contacts", "employees")):
+        return str(RECORD_NAMES[entity]) % {"name": name, "parent": parent}
+    what = ENTITY_ONE.get(entity, entity or "")
+    return f"{what} {name or entry.get('record', '')}".strip()
+
+
+def shown_value(value):
+    """A value as the log shows it: control characters as their visible symbols (␀ for
+    NUL), so that what is wrong can be seen."""
+    return "".join(chr(0x2400 + ord(ch)) if ord(ch) < 0x20 else "\u2421" if ch == "\x7f"
+                   else ch for ch in str(value or ""))
+
+
 def record_lines(problem):
     """The lines of a "records" Error: each record, its field and what is wrong."""
     lines = []
     for entry in problem.get("records", []):
-        what = ENTITY_ONE.get(entry.get("entity"), entry.get("entity", ""))
-        name = entry.get("label") or entry.get("record", "")
-        reason = RECORD_REASONS.get(entry.get("reason"), entry.get("reason", ""))
+        record = record_named(entry)
         field = entry.get("field")
+        field_name = SYNC_FIELD_LABELS.get(field, field)
+        if entry.get("reason") == "unfit_value":
+            limit = entry.get("limit")
+            low, high = limit if isinstance(limit, list) and len(limit) == 2 else ("", "")
+            if entry.get("problem") == "too_long" and isinstance(limit, int):
+                said = ngettext("it has more than %(num)s character",
+                                "it has more than %(num)s characters", limit)
+            else:
+                template = UNFIT_PROBLEMS.get(entry.get("problem"),
+                                              UNFIT_PROBLEMS["wrong_type"])
+                said = str(template) % {
+                    "expected": TYPES.get(entry.get("kind"), entry.get("kind", "")),
+                    "low": low, "high": high}
+            lines.append(str(UNFIT_LINES.get(entry.get("side"), UNFIT_LINES["kontor"])) % {
+                "record": record, "field": field_name, "problem": said,
+                "value": shown_value(entry.get("value"))})
+            continue
+        reason = RECORD_REASONS.get(entry.get("reason"), entry.get("reason", ""))
         if field:
-            lines.append(_("%(what)s %(name)s, field %(field)s: %(reason)s (“%(value)s”).",
-                           what=what, name=name, field=SYNC_FIELD_LABELS.get(field, field),
-                           reason=reason, value=entry.get("value", "")))
+            lines.append(_("%(record)s, field %(field)s: %(reason)s (“%(value)s”).",
+                           record=record, field=field_name, reason=reason,
+                           value=shown_value(entry.get("value"))))
         else:
-            lines.append(_("%(what)s %(name)s: %(reason)s.", what=what, name=name,
-                           reason=reason))
+            lines.append(_("%(record)s: %(reason)s.", record=record, reason=reason))
     if problem.get("more"):
         lines.append(_("… and %(count)s more.", count=problem["more"]))
     return lines
@@ -185,7 +243,6 @@ class ActivateForm(Form):
 
 
 def settings_page(form=None, activate_form=None, status=200, **extra):
-
     current = service.state()
     if form is None:
         form = SettingsForm(obj=current, formdata=None)
@@ -276,16 +333,20 @@ def activate():
             form.password.errors.append(str(REFUSALS.get(refused.reason, refused.reason)))
         form.password.data = ""
         return settings_page(activate_form=form, status=400)
-    first_sync.start_now(current_app.extensions.get("kontor_scheduler"))
     flash(_("The sync is active. The first sync runs in the background now."), "success")
     return redirect(url_for("sync.progress"))
 
 
 class RunLine:
-    """One sync log line as the page shows it: the SyncRun and its worded message."""
+    """One sync log line as the page shows it: the SyncRun, the computer and process that ran
+    it (`node`: "PC-KONTOR (pid 1234)"; the raw node id stays in `run.node`) and its worded
+    message."""
 
-    def __init__(self, run):
+    def __init__(self, run, names=None):
         self.run = run
+        computer, pid = (names or {}).get(run.node, (run.node, None))
+        self.node = _("%(computer)s (pid %(pid)s)", computer=computer, pid=pid) \
+            if pid is not None else computer
         self.message = ""
         self.details = []
         if run.status == "error":
@@ -300,8 +361,9 @@ class RunLine:
 def log():
     """The sync log: one line per run (quiet runs folded), newest first, 50 to a page."""
     page = paginate(SyncRun.select().order_by(SyncRun.id.desc()), request.args.get("page"))
+    names = service.node_names(run.node for run in page.items)
     return render_template("sync/log.html", page=page,
-                           lines=[RunLine(run) for run in page.items],
+                           lines=[RunLine(run, names) for run in page.items],
                            state=service.state(), stopped=service.stopped_since(),
                            restart_form=ActionForm(), run_form=ActionForm())
 
@@ -309,34 +371,52 @@ def log():
 @bp.route("/restart", methods=["POST"])
 @superuser_required
 def restart():
-    """Restart the sync service: the scheduler if it stopped, and one cycle now."""
+    """Restart the sync service: the scheduler if it stopped; the sync job runs at once, in
+    the background."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    started = jobs.ensure_scheduler(current_app.extensions, current_app.config)
-    return ran_now("sync.restart", "scheduler started; " if started else "")
+    return started_job("sync.restart")
 
 
 @bp.route("/run", methods=["POST"])
 @superuser_required
 def run_now():
-    """Run one cycle now, without waiting for the next scheduled one."""
+    """Run the sync job now, in the background, without waiting for its next turn."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    return ran_now("sync.run")
+    return started_job("sync.run")
 
 
-def ran_now(action, detail=""):
-    """Run one cycle now; audit it as `action` and say how it went on the sync log."""
-    run = service.run_now(current_app.config)
+def started_job(action):
+    """Have the scheduler run the sync job now (kontor.jobs.run_soon), never the cycle
+    itself in this request: a long first sync would hold the page, and the request thread
+    would race the scheduler's. Audit it as `action`, say what happens, and back to the log,
+    which shows the run's line when the job has run."""
+    if not service.state().active:
+        audit.record(action, current_user, ip=request.remote_addr, detail="inactive")
+        flash(_("No sync ran now: the sync is not active."), "info")
+        return redirect(url_for("sync.log"))
+    how = jobs.run_soon(current_app.extensions, current_app.config, "sync")
+    elsewhere = service.syncing_elsewhere()
     audit.record(action, current_user, ip=request.remote_addr,
-                 detail=detail + (f"run {run.id} {run.status}" if run is not None else "no run"))
-    if run is None:
-        flash(_("No sync ran now: the sync is not active, or another Kontor process is "
-                "syncing."), "info")
-    elif run.status == "ok":
-        flash(_("The sync ran now."), "success")
+                 detail={"started": "scheduler started", "woken": "job started"}.get(
+                     how, "no scheduler in this process")
+                 + (f"; lease held by {elsewhere}" if elsewhere else ""))
+    if elsewhere:
+        computer, pid = service.node_names([elsewhere])[elsewhere]
+        flash(_("Another Kontor process syncs now (%(node)s): its next run does the work. "
+                "Reload this page to see it.",
+                node=_("%(computer)s (pid %(pid)s)", computer=computer, pid=pid)
+                if pid is not None else computer), "info")
+    elif how == "started":
+        flash(_("The sync service was started again and syncs now, in the background. "
+                "Reload this page in a moment to see the result."), "success")
+    elif how == "woken":
+        flash(_("The sync runs now, in the background. Reload this page in a moment to see "
+                "the result."), "success")
     else:
-        flash(_("The sync ran now and ended with an error: see the newest line."), "error")
+        flash(_("This Kontor process runs no background jobs (it was not started as the "
+                "server), so it cannot start the sync."), "error")
     return redirect(url_for("sync.log"))
 
 
@@ -356,7 +436,8 @@ def history():
                            resolutions=RESOLUTIONS)
 
 
-GROUP_LABELS = {"persons": _l("Contact persons"), "notes": _l("Notes")}
+GROUP_LABELS = {"persons": _l("Contact persons"), "notes": _l("Notes"),
+                "web_accounts": _l("Web accounts")}
 
 
 def record_shown(text):

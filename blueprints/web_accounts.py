@@ -156,9 +156,10 @@ def edit(account_id):
     contact = web_accounts.contact_of(account)
     details = web_accounts.details_of(account)
     status = 409 if conflict is not None else 400 if form.errors else 200
+    unlinked = "" if contact else web_accounts.unlinked_from([account.id]).get(account.id, "")
     return render_template("web_accounts/edit.html", account=account, form=form,
                            contact=contact, details=details, conflict=conflict,
-                           reset_form=ActionForm()), status
+                           unlinked_from=unlinked, reset_form=ActionForm()), status
 
 
 @bp.route("/web-accounts/<int:account_id>/reset-link", methods=["POST"])

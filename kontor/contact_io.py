@@ -289,10 +289,22 @@ def _check(values, line_number, numbers_in_file):
     return None
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def formula_like(text):
+    """True when a spreadsheet could run `text` as a formula: it starts, after any blanks
+    and line ends (which Excel and LibreOffice skip), with = + - @ or their full-width forms,
+    or with a tab, line end or carriage return (OWASP "CSV injection")."""
+    return text[:1] in ("\t", "\r", "\n") or text.lstrip(" \t\r\n\u00a0")[:1] in FORMULA_STARTS
+
+
 def safe_cell(value):
-    """Spreadsheets run cells starting with = + - @ as formulas: quote them."""
+    """A cell for a CSV export: text a spreadsheet would run as a formula (`formula_like`) is
+    quoted with a leading apostrophe; anything else as it is. In: any value (None is "");
+    out: str. Rule: issue 11 item 10, OWASP CSV injection."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if formula_like(text) else text
 
 
 def unquoted_cell(text):
@@ -300,7 +312,7 @@ def unquoted_cell(text):
     = + - or @ is taken off again ("'+31 6 1234 5678" → "+31 6 1234 5678"), so that our own
     export, imported again, gives back exactly what was exported; any other apostrophe is left
     as it is ("'t Hoen"). In and out: str. Rule: issue 11 item 10."""
-    return text[1:] if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@") else text
+    return text[1:] if text[:1] == "'" and formula_like(text[1:]) else text
 
 
 def export_csv(query, language=languages.DEFAULT):

@@ -10,9 +10,10 @@ import logging
 import os
 import socket
 import uuid
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import Case, IntegrityError
 
@@ -156,6 +157,25 @@ def ensure_scheduler(extensions, config, key="kontor_scheduler"):
     extensions[key] = start_scheduler(config)
     log.warning("the scheduler had stopped and is started again")
     return True
+
+
+def run_soon(extensions, config, name, key="kontor_scheduler"):
+    """Have this process's scheduler run the job `name` now, in its own thread (the sync
+    log's "Sync now" and "Restart", issue 16 item 4): a stopped scheduler is started again
+    (it runs every job at once), a running one has the job's next run moved to now. The job
+    never runs in the caller's thread, so a request answers at once. Returns "started",
+    "woken", or "" when this process runs no scheduler (the tests, `flask run`: only the
+    serving entry point runs jobs) or has no such job."""
+    if ensure_scheduler(extensions, config, key):
+        return "started"
+    scheduler = extensions.get(key)
+    if scheduler is None:
+        return ""
+    try:
+        scheduler.modify_job(name, next_run_time=datetime.now(UTC))
+    except JobLookupError:
+        return ""
+    return "woken"
 
 
 def status():

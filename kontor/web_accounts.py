@@ -91,8 +91,10 @@ def awaiting(website):
         WebAccount.website == website.id, WebAccount.status == "pending",
         WebAccount.email_confirmed_at.is_null(False), WebAccount.closed_at.is_null())
         .order_by(WebAccount.created_at, WebAccount.id))
+    unlinked = unlinked_from(account.id for account in accounts if account.contact_id is None)
     for account in accounts:
         account.details = details_of(account)
+        account.unlinked_from = unlinked.get(account.id, "")
     return accounts
 
 
@@ -526,6 +528,51 @@ def staff_reset_link(account, by, ip=""):
                               reset_url=portal_mail.link(website, f"/reset/{raw}"))
         audit.record("web_account.reset_sent", user=by, target=_target(website, account),
                      ip=ip)
+
+
+def unlink_deleted_contact(contact_id, by=None, ip=""):
+    """The web accounts linked to the contact `contact_id`, which is about to be deleted (the
+    sync deletes a contact the business database deleted; SPEC section 8), lose the link and
+    their approval: an approved account is pending again (a pending or rejected one keeps its
+    status), so it cannot sign in, its portal sessions end, and staff find it among "Web
+    accounts awaiting approval" to link it to another contact or reject it (SPEC section 7:
+    only staff approve). Each change is an event ("unlinked", old: the contact as "number
+    name"; "status" approved → pending) and an audit line (`by`: the user, None for the
+    sync). Nothing is mailed (back to pending mails nothing). Call it inside the delete's
+    transaction. Returns how many accounts were unlinked."""
+    contact = Contact.get_or_none(Contact.id == contact_id)
+    if contact is None:
+        return 0
+    named = f"{contact.customer_number} {contact.name}"
+    accounts = list(locked(WebAccount.select().where(WebAccount.contact == contact_id)))
+    with db.atomic():
+        for account in accounts:
+            status = "pending" if account.status == "approved" else account.status
+            WebAccount.update(contact=None, status=status, version=WebAccount.version + 1).where(
+                WebAccount.id == account.id).execute()
+            _event(account, "unlinked", by, named, "")
+            if status != account.status:
+                _event(account, "status", by, account.status, status)
+            sessions.end_sessions_of_web_account(account.id, "unlinked")
+            audit.record("web_account.unlinked", user=by,
+                         target=_target(account.website, account), ip=ip,
+                         detail=f"contact {named} deleted in the business database; "
+                                f"status {account.status} → {status}")
+    return len(accounts)
+
+
+def unlinked_from(account_ids):
+    """{web account id: the contact ("number name") it was last unlinked from} of those of
+    `account_ids` that were unlinked because their contact was deleted (unlink_deleted_contact),
+    for the staff pages of accounts without a contact."""
+    found = {}
+    for account_id, old in (WebAccountEvent.select(WebAccountEvent.web_account,
+                                                    WebAccountEvent.old)
+                            .where(WebAccountEvent.web_account.in_(list(account_ids)),
+                                   WebAccountEvent.action == "unlinked")
+                            .order_by(WebAccountEvent.id).tuples()):
+        found[account_id] = old
+    return found
 
 
 def contact_of(account):

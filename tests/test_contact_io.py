@@ -359,6 +359,15 @@ def test_cells_starting_with_a_tab_or_carriage_return_are_defused_too():
     assert contact_io.safe_cell("\r=1") == "'\r=1"
 
 
+@pytest.mark.parametrize("value", [" =1+1", "\n=1+1", "\u00a0@SUM(A1)", "\uff1dHYPERLINK(\"x\")",
+                                   "\uff0b1", "\uff0d1", "\uff20A1", "  -2+3"])
+def test_formulas_behind_blanks_or_in_full_width_are_defused_and_read_back(value):
+    # Excel and LibreOffice skip leading blanks and take the full-width signs as formula starts
+    assert contact_io.safe_cell(value) == "'" + value
+    assert contact_io.unquoted_cell(contact_io.safe_cell(value)) == value
+    assert contact_io.unquoted_cell("'t Hoen") == "'t Hoen"
+
+
 def test_plain_cells_are_not_changed(admin_client):
     contacts.create({"name": "Plain 1 = 1", "street": "Dorpsstraat 1-3"})
     record = dict(zip(*table(exported(admin_client), ",")[:2], strict=False))

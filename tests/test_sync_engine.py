@@ -298,6 +298,7 @@ def test_a_value_that_does_not_fit_is_an_error_naming_record_and_field(firm):
     if "sqlite" in firm.url:
         assert run.status == "error"
         [problem] = json.loads(run.error)["records"]
-        assert (problem["entity"], problem["field"], problem["reason"], problem["value"]) == \
-            ("contacts", "discount", "unfit", "lots")
+        assert (problem["entity"], problem["field"], problem["reason"], problem["problem"],
+                problem["value"], problem["label"]) == \
+            ("contacts", "discount", "unfit_value", "wrong_type", "lots", "20002 Berg AS")
         assert not Contact.select().where(Contact.customer_number == 20002).exists()

@@ -6,11 +6,14 @@ import json
 import logging
 import re
 import sqlite3
+import threading
+import time
 import uuid
 from contextlib import closing
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from conftest import ON_POSTGRES
 from helpers import PASSWORD, body, error_beside, make_company, text, text_of
 from sync_helpers import Business, bound_contact
@@ -288,35 +291,159 @@ def test_old_log_lines_are_pruned_and_the_history_stays(app):
     assert {run.id for run in SyncRun.select()} == {folded.id}
 
 
-def test_a_stopped_service_shows_with_restart_which_runs_a_cycle(admin_client, firm):
+@pytest.fixture
+def scheduler(app):
+    """This process's scheduler, as the served app has one (kontor/jobs.py), with only the
+    sync job, whose next turn is an hour away. `ran` lists the threads the job ran on;
+    `gate` holds the job until it is set (so a test can see that a request did not wait)."""
+    made = []
+
+    def make(config, first_run=None):
+        ran, gate = [], threading.Event()
+
+        def job(config):
+            ran.append(threading.current_thread())
+            gate.wait(30)
+            service.sync_job(config)
+
+        scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
+        scheduler.add_job(jobs.run_job, "interval", seconds=3600, id="sync", name="sync",
+                          args=("sync", job, config), max_instances=1, coalesce=True,
+                          next_run_time=first_run or datetime.now(UTC) + timedelta(hours=1))
+        scheduler.ran, scheduler.gate = ran, gate
+        scheduler.start()
+        made.append(scheduler)
+        return scheduler
+
+    app.extensions["kontor_scheduler"] = make(app.config)
+    app.extensions["make_scheduler"] = make
+    yield app.extensions["kontor_scheduler"]
+    app.extensions.pop("kontor_scheduler", None)
+    app.extensions.pop("make_scheduler", None)
+    for scheduler in made:
+        scheduler.gate.set()
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+
+
+def last_job_run():
+    lease = JobLease.get_or_none(JobLease.name == "sync")
+    return lease.last_run_at if lease is not None else None
+
+
+def job_ran(scheduler, before=None, seconds=20):
+    """Wait until the job of `scheduler` has run to its end (its lease records the run after
+    `before`, the time it recorded before)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        last = last_job_run()
+        if scheduler.ran and last is not None and (before is None or last > before):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sync_now_starts_the_job_in_the_background_and_answers_at_once(admin_client, firm,
+                                                                        scheduler):
+    activated(admin_client, firm)
+    firm.add("contacts", customer_number=10001, name="Bakker Techniek B.V.")
+    # the job ran a moment ago (the service runs): the page offers "Sync now"
+    JobLease.create(name="sync", holder=jobs.NODE_ID, epoch=1, expires_at=utcnow(),
+                    last_run_at=utcnow())
+    assert "Sync now" in text_of(admin_client.get("/admin/sync/log"))
+    before = last_job_run()
+    response = admin_client.form("/admin/sync/run")
+    # the request did not run the cycle: the job waits for the gate, opened only now
+    assert response.status_code == 302 and response.location.endswith("/admin/sync/log")
+    assert not SyncRun.select().exists()
+    assert "The sync runs now, in the background." in text_of(
+        admin_client.get(response.location))
+    scheduler.gate.set()
+    assert job_ran(scheduler, before)
+    assert scheduler.ran[0] is not threading.current_thread()
+    assert Contact.select().where(Contact.name == "Bakker Techniek B.V.").exists()
+    said = text_of(admin_client.get("/admin/sync/log"))
+    assert "OK" in said and "first sync" in said
+    assert [e.detail for e in audits("sync.run")] == ["job started"]
+
+
+def test_a_stopped_service_shows_and_restart_starts_the_job(admin_client, firm, scheduler):
     activated(admin_client, firm)
     for url in ("/admin/sync/log", "/admin/sync"):
         assert "Sync service stopped since" in text_of(admin_client.get(url))
+    scheduler.gate.set()
     response = admin_client.form("/admin/sync/restart")
     assert response.status_code == 302
-    assert "The sync ran now." in text_of(admin_client.get(response.location))
+    assert job_ran(scheduler)
     assert SyncRun.select().where(SyncRun.status == "ok").count() == 1
-    assert JobLease.get_by_id("sync").last_run_at is not None
     assert "stopped since" not in text_of(admin_client.get("/admin/sync/log"))
-    assert audits("sync.restart")[-1].detail.startswith("run ")
+    assert audits("sync.restart")[-1].detail == "job started"
     # a minute later without a run, it shows again
     JobLease.update(last_run_at=utcnow() - timedelta(minutes=2)).execute()
     assert "Sync service stopped since" in text_of(admin_client.get("/admin/sync/log"))
 
 
-def test_sync_now_runs_a_cycle_and_is_audited(admin_client, firm):
-    assert "Sync now" not in text_of(admin_client.get("/admin/sync/log"))
-    response = admin_client.form("/admin/sync/run")
-    assert "No sync ran now" in text_of(admin_client.get(response.location))
+def test_restart_starts_a_stopped_scheduler_which_syncs_in_the_background(
+        admin_client, firm, scheduler, monkeypatch):
     activated(admin_client, firm)
-    admin_client.form("/admin/sync/restart")        # the service runs again: no notice
-    firm.add("contacts", customer_number=10001, name="Bakker Techniek B.V.")
-    assert "Sync now" in text_of(admin_client.get("/admin/sync/log"))
+    scheduler.shutdown(wait=True)
+    make = admin_client.application.extensions["make_scheduler"]
+    started = []
+
+    def start_scheduler(config):          # the served app's scheduler, here the sync job only
+        started.append(make(config, first_run=datetime.now(UTC)))
+        started[-1].gate.set()
+        return started[-1]
+    monkeypatch.setattr(jobs, "start_scheduler", start_scheduler)
+    response = admin_client.form("/admin/sync/restart")
+    assert "The sync service was started again" in text_of(admin_client.get(response.location))
+    assert job_ran(started[0])
+    assert admin_client.application.extensions["kontor_scheduler"] is started[0]
+    assert audits("sync.restart")[-1].detail == "scheduler started"
+
+
+def test_without_a_scheduler_nothing_runs_in_the_request(admin_client, firm):
     response = admin_client.form("/admin/sync/run")
-    assert response.status_code == 302 and "The sync ran now." in text_of(
+    assert "No sync ran now: the sync is not active." in text_of(
         admin_client.get(response.location))
-    assert Contact.select().where(Contact.name == "Bakker Techniek B.V.").exists()
-    assert [e.detail.split()[-1] for e in audits("sync.run")] == ["run", "ok"]
+    activated(admin_client, firm)
+    for url in ("/admin/sync/run", "/admin/sync/restart"):
+        response = admin_client.form(url)
+        assert response.status_code == 302
+        assert "runs no background jobs" in text_of(admin_client.get(response.location))
+    assert not SyncRun.select().exists()
+    assert [e.detail for e in audits("sync.run")] == ["inactive",
+                                                      "no scheduler in this process"]
+
+
+def test_the_buttons_need_a_post_with_the_csrf_token(admin_client, firm, scheduler):
+    activated(admin_client, firm)
+    for url in ("/admin/sync/run", "/admin/sync/restart"):
+        assert admin_client.post(url).status_code == 400
+        assert admin_client.get(url).status_code == 405
+    time.sleep(0.2)
+    assert not scheduler.ran and not audits("sync.run")
+
+
+def test_another_process_syncing_is_named_by_computer_and_process(admin_client, firm,
+                                                                  scheduler):
+    activated(admin_client, firm)
+    JobLease.create(name="sync", holder="PC-KONTOR:4321:abcdef12", epoch=3,
+                    expires_at=utcnow() + timedelta(minutes=10))
+    response = admin_client.form("/admin/sync/run")
+    said = text_of(admin_client.get(response.location))
+    assert "Another Kontor process syncs now (PC-KONTOR (pid 4321))" in said
+    assert "lease held by PC-KONTOR:4321:abcdef12" in audits("sync.run")[-1].detail
+
+
+def test_the_log_names_the_computer_and_process_not_the_node_id(admin_client):
+    SyncRun.create(node="PC-KONTOR:1234:abcd1234", status="ok", read=3)
+    SyncRun.create(node="test-node", status="ok", read=4)
+    page = admin_client.get("/admin/sync/log")
+    said = text_of(page)
+    assert "PC-KONTOR (pid 1234)" in said and "test-node" in said
+    assert "abcd1234" not in said
+    assert 'title="PC-KONTOR:1234:abcd1234"' in body(page)
 
 
 def test_restart_starts_a_stopped_scheduler(app):

@@ -6,11 +6,12 @@ SQLite's locking is not safe there) or `postgresql://user@host:5432/name`. The p
 passed separately (stored encrypted, kontor/sync/secret.py). Nothing here imports Flask;
 problems come back as codes with the names involved, and the pages word them.
 """
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from peewee import OperationalError, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
 
 from kontor.sync.layout import BOOLEAN, DECIMAL, INTEGER, TEXT, TIMESTAMP, Layout
 
@@ -164,11 +165,11 @@ def _fits(kind: str, data_type: str) -> bool:
     return False
 
 
-def check_layout(database, layout: Layout) -> Report:
+def check_layout(database, layout: Layout, count=True) -> Report:
     """Check that `database` (connected) has `layout`'s tables and columns with fitting
-    types, and count each table's rows. Returns a Report; raises BusinessDatabaseError
-    ("table_missing", "column_missing", "wrong_type") for the first problem, in the layout's
-    order, naming the table and column."""
+    types, and count each table's rows (unless not `count`). Returns a Report; raises
+    BusinessDatabaseError ("table_missing", "column_missing", "wrong_type") for the first
+    problem, in the layout's order, naming the table and column."""
     report = Report()
     tables = {name.lower(): name for name in database.get_tables()}
     for table in layout.tables:
@@ -188,10 +189,36 @@ def check_layout(database, layout: Layout) -> Report:
             if not _fits(kind, column.data_type):
                 raise BusinessDatabaseError("wrong_type", table=table.table, column=column_name,
                                             found=column.data_type, expected=kind)
-        count = database.execute_sql(
-            f"SELECT COUNT(*) FROM {quoted(actual)}").fetchone()[0]
-        report.counts[table.entity.name] = count
+        if count:
+            report.counts[table.entity.name] = database.execute_sql(
+                f"SELECT COUNT(*) FROM {quoted(actual)}").fetchone()[0]
     return report
+
+
+_LENGTH = re.compile(r"char[^(]*\(\s*(\d+)\s*\)", re.IGNORECASE)
+
+
+def declared_lengths(database, table: str) -> dict:
+    """{column name in lower case: the longest text it holds} for the columns of `table`
+    that declare one (VARCHAR(60), CHARACTER VARYING(60), CHAR(2)): what the business
+    database's own program expects, so the sync never writes a longer text there (SQLite
+    does not enforce it; PostgreSQL refuses the whole statement). {} when the database cannot
+    say."""
+    try:
+        if isinstance(database, PostgresqlDatabase):
+            rows = database.execute_sql(
+                "SELECT column_name, character_maximum_length FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s", (table,)).fetchall()
+            return {name.lower(): length for name, length in rows if length}
+        rows = database.execute_sql(f"PRAGMA table_info({quoted(table)})").fetchall()
+    except DatabaseError:
+        return {}
+    found = {}
+    for row in rows:
+        match = _LENGTH.search(row[2] or "")
+        if match and int(match.group(1)) > 0:
+            found[row[1].lower()] = int(match.group(1))
+    return found
 
 
 def try_connection(url: str, password: str, layout: Layout) -> Report:

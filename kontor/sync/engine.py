@@ -25,14 +25,24 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from peewee import IntegrityError, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseError, IntegrityError, PostgresqlDatabase, SqliteDatabase
 
 from kontor import jobs
 from kontor.errors import Refused
+from kontor.sync.business import BusinessDatabaseError, check_layout, declared_lengths
 from kontor.sync.kontor_side import ADAPTERS, SkipRecord, chunks
 from kontor.sync.layout import Layout, business_models
-from kontor.sync.values import UnfitValue, canon, merge, python_value, record_hash
-from models import JobLease, SyncBase, SyncBinding, SyncConflict, SyncRun, db, insert_rows
+from kontor.sync.values import UnfitValue, canon, check_fit, merge, python_value, record_hash
+from models import (
+    Contact,
+    JobLease,
+    SyncBase,
+    SyncBinding,
+    SyncConflict,
+    SyncRun,
+    db,
+    insert_rows,
+)
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.sync")
@@ -60,7 +70,7 @@ class BusinessSide:
         self.layout = layout
         self.models = business_models(layout, database)
         self.for_update = isinstance(database, PostgresqlDatabase)
-        self._fields, self._select = {}, {}
+        self._fields, self._select, self._lengths = {}, {}, {}
 
     def transaction(self):
         """A write transaction on the business database: on SQLite BEGIN IMMEDIATE, so that
@@ -101,6 +111,29 @@ class BusinessSide:
         the layout's order). Raises UnfitValue."""
         return {spec.name: canon(spec, value)
                 for spec, value in zip(self.fields(entity), row[1:], strict=True)}
+
+    def rough_record(self, entity, row) -> dict:
+        """The record of a business row as far as it is readable: canonical values, and the
+        row's own text for a value that does not fit (to name the record in the log)."""
+        record = {}
+        for spec, value in zip(self.fields(entity), row[1:], strict=True):
+            try:
+                record[spec.name] = canon(spec, value)
+            except UnfitValue:
+                record[spec.name] = "" if value is None else str(value)
+        return record
+
+    def max_length(self, entity, name) -> int:
+        """The longest text the business column of field `name` holds: the layout's length,
+        or the column's declared length when that is shorter (read once per cycle, and only
+        when something is to be written); 0 for no limit."""
+        table = self.layout[entity]
+        if entity not in self._lengths:
+            self._lengths[entity] = declared_lengths(self.database, table.table)
+        limits = [length for length in (table.entity.field(name).max_length,
+                                        self._lengths[entity].get(table.columns[name].lower()))
+                  if length]
+        return min(limits, default=0)
 
     def key_value(self, entity, text):
         return int(text) if self.layout[entity].key_type == "integer" else text
@@ -246,6 +279,7 @@ class Cycle:
         self.run = None
         self.b2k = {entity: {} for entity in ORDER}     # business key → Kontor id
         self.k2b = {entity: {} for entity in ORDER}     # Kontor id → business key
+        self.logged = set()                             # (entity, record) in the Error line
 
     # --- the lease ------------------------------------------------------------------------
     def fence(self):
@@ -284,7 +318,7 @@ class Cycle:
             try:
                 record = self.business.record(entity, row)
             except UnfitValue as error:
-                self.error(entity, key, error)
+                self.error(entity, key, error, self.business.rough_record(entity, row))
                 continue
             bhash = record_hash(record)
             kid = b2k.get(key)
@@ -342,8 +376,9 @@ class Cycle:
                     item.b_rec = self.business.record(entity, rows[item.business_key])
                     item.b_hash = record_hash(item.b_rec)
                 except UnfitValue as error:
-                    self.error(entity, item.business_key, error)
-                    item.skip = "unfit"
+                    self.error(entity, item.business_key, error, self.business.rough_record(
+                        entity, rows[item.business_key]))
+                    item.skip = "unfit_value"
         # a new business row bound to a Kontor record with the same natural key
         unbound = {adapter.natural_key(i.b_rec): i for i in items
                    if not i.bound and i.b_rec is not None and not i.skip}
@@ -441,7 +476,8 @@ class Cycle:
             if item.bound and item.kontor_gone and item.b_hash == item.base_hash:
                 item.to_business = "delete"     # deleted in Kontor, untouched here: delete
                 item.history.append(dict(field="", resolution="deleted", label=label,
-                                         row=self.business.whole(entity, item.business_key)))
+                                         row=self.business.whole(entity, item.business_key),
+                                         conflict=False))
             else:
                 item.to_kontor = "create"       # new, or deleted in Kontor but changed here
                 if item.bound:
@@ -453,8 +489,11 @@ class Cycle:
                 item.to_business = "insert"     # entries are never lost: put it back
             elif item.bound:
                 item.to_kontor = "delete"       # deleted in the business database: delete
+                # a conflict only when Kontor changed the record since both agreed (SPEC 8)
+                edited = item.base is None or any(k.get(name, "") != item.base.get(name, "")
+                                                  for name in fields)
                 item.history.append(dict(field="", resolution="deleted", label=label,
-                                         row=adapter.whole(item.kontor_id)))
+                                         row=adapter.whole(item.kontor_id), conflict=edited))
             else:
                 item.to_business = "insert"
         try:
@@ -466,6 +505,38 @@ class Cycle:
                         raise SkipRecord("parent_missing", name)
         except SkipRecord as skipped:
             item.skip = skipped.reason
+            return
+        try:
+            self.check_fits(adapter, item)
+        except UnfitValue as error:
+            item.skip = "unfit_value"
+            self.error(entity, item.business_key or item.kontor_id, error, item.merged,
+                       side=error.side)
+
+    def check_fits(self, adapter, item):
+        """Every value to be written fits its field on the side it goes to (Kontor's column,
+        the business column): the fields of a new record, the changed fields of a record.
+        Raises UnfitValue with `side` ("kontor" or "business"); the record is then written
+        on neither side and its agreed state stays (issue 16, "a value that does not fit")."""
+        entity, merged = adapter.entity, item.merged
+        parents = adapter.table.entity.parents
+        for spec in adapter.fields:
+            name = spec.name
+            if name in parents:
+                continue
+            value = merged.get(name, "")
+            for side, writes, current in (
+                    ("kontor", item.to_kontor in ("create", "update"), item.k_rec),
+                    ("business", item.to_business in ("insert", "update"), item.b_rec)):
+                if not writes or (current is not None and current.get(name, "") == value):
+                    continue
+                limit = adapter.max_length(name) if side == "kontor" \
+                    else self.business.max_length(entity, name)
+                try:
+                    check_fit(spec, value, limit)
+                except UnfitValue as error:
+                    error.side = side
+                    raise
 
     # --- writing --------------------------------------------------------------------------
     def write(self, adapter, items):
@@ -570,7 +641,7 @@ class Cycle:
             item.skip = getattr(error, "reason", "refused")
             self.counts.errors.append(dict(
                 entity=adapter.entity, record=str(item.business_key or item.kontor_id),
-                label=adapter.label(item.merged or {}), field="", reason=item.skip,
+                **self.who(adapter.entity, item.merged), field="", reason=item.skip,
                 value=getattr(error, "detail", "")[:80]))
         self.interrupt("kontor")
 
@@ -612,18 +683,64 @@ class Cycle:
     def history_many(self, entity, items):
         blank = dict(field="", base_value=None, kontor_value=None, business_value=None,
                      resolution="business", row="", label="")
+        entries = [entry for item in items for entry in item.history]
         rows = [dict(blank, run=self.run, at=self.clock(), entity=entity,
-                     kontor_id=item.kontor_id, business_key=item.business_key or "", **entry)
+                     kontor_id=item.kontor_id, business_key=item.business_key or "",
+                     **{name: value for name, value in entry.items() if name != "conflict"})
                 for item in items for entry in item.history]
         insert_rows(SyncConflict, rows)
-        self.counts.conflicts += len(rows)
+        # a delete of a record the other side left alone is no conflict: the run counts it
+        # among the records written (SPEC section 8)
+        self.counts.conflicts += sum(1 for entry in entries if entry.get("conflict", True))
 
-    def error(self, entity, key, error):
-        """A business row with a value that does not fit its field: left out, and named in
-        the run's Error line (entity, record key, field, the value's start)."""
-        self.counts.errors.append(dict(entity=entity, record=str(key), label="",
-                                       field=error.field, reason="unfit",
-                                       value=str(error.value)[:80]))
+    def error(self, entity, key, error, record, side="kontor"):
+        """A record with a value that does not fit its field where it would be written (or
+        that is not the field's kind at all): left out, and named in the run's Error line
+        once (code "unfit_value"): the record as a person names it (who), the field, what
+        is wrong and the value's start."""
+        if (entity, key) in self.logged:      # a business key is text, a Kontor id a number
+            return
+        self.logged.add((entity, key))
+        limit = error.limit
+        self.counts.errors.append(dict(
+            entity=entity, record=str(key), **self.who(entity, record), field=error.field,
+            reason="unfit_value", problem=error.problem, side=side,
+            kind=self.business.layout[entity].entity.field(error.field).kind,
+            limit=list(limit) if isinstance(limit, tuple) else limit,
+            value=str(error.value)[:80]))
+
+    def who(self, entity, record):
+        """How a person names the record in the sync log (issue 16: never by a business
+        key): {"label": …} and, for what belongs to a contact, {"parent": its contact}. A
+        contact: customer number and name; an employee: the e-mail address (the name when
+        there is none); a contact person: the name; a note: its time; the parent contact:
+        customer number and name."""
+        record = record or {}
+        if entity == "contacts":
+            return {"label": _short(" ".join(filter(None, (record.get("customer_number", ""),
+                                                           record.get("name", "")))))}
+        if entity == "employees":
+            return {"label": _short(record.get("email") or record.get("name", ""))}
+        parent = self.contact_named(record.get("contact_id", ""))
+        if entity == "contact_persons":
+            return {"label": _short(record.get("name", "")), "parent": parent}
+        return {"label": record.get("created_at", "")[:16], "parent": parent}
+
+    def contact_named(self, business_key):
+        """"customer number name" of the contact with `business_key`: Kontor's copy when it
+        is bound, else the business row; "" when neither is found."""
+        if not business_key:
+            return ""
+        kontor_id = self.b2k["contacts"].get(business_key)
+        if kontor_id is not None:
+            found = Contact.select(Contact.customer_number, Contact.name).where(
+                Contact.id == kontor_id).tuples().first()
+            if found:
+                return f"{found[0]} {found[1]}"
+        row = self.business.fetch("contacts", [business_key]).get(business_key)
+        if row is None:
+            return ""
+        return self.who("contacts", self.business.rough_record("contacts", row))["label"]
 
 
 def run_cycle(business_database, layout, node=None, first=False, interrupt=None,
@@ -653,12 +770,33 @@ def run_cycle(business_database, layout, node=None, first=False, interrupt=None,
     except LeaseLost:
         error = {"code": "lease_lost"}
     except Exception as exc:   # noqa: BLE001 - the log line says what went wrong
-        log.exception("sync cycle failed")
-        error = {"code": "failed", "detail": f"{type(exc).__name__}: {exc}"[:1000]}
+        error = _failure(business_database, layout, exc)
     if error is None and cycle.counts.errors:
         error = {"code": "records", "records": cycle.counts.errors[:50],
                  "more": max(0, len(cycle.counts.errors) - 50)}
     return _finish(cycle, error)
+
+
+def _short(text, length=100):
+    """`text` cut to `length` characters with "…" (a record's name in the sync log)."""
+    return text if len(text) <= length else text[:length - 1] + "…"
+
+
+def _failure(business_database, layout, exc) -> dict:
+    """The Error of a cycle that stopped with `exc`: when the business database lacks a table
+    or column of the layout now (dropped or renamed while the sync was active) or a column
+    has another type, that problem by name ("table_missing", "column_missing", "wrong_type",
+    as Test connection says it); otherwise "failed" with the error's text."""
+    if isinstance(exc, DatabaseError):
+        try:
+            check_layout(business_database, layout, count=False)
+        except BusinessDatabaseError as problem:
+            log.warning("sync cycle failed: %s %s", problem.code, problem.params)
+            return {"code": problem.code, **problem.params}
+        except Exception:   # noqa: BLE001 - the database is not answering: say what failed
+            pass
+    log.exception("sync cycle failed")
+    return {"code": "failed", "detail": f"{type(exc).__name__}: {exc}"[:1000]}
 
 
 def error_line(node, error, clock=utcnow, epoch=0):

@@ -21,7 +21,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from peewee import fn
 
@@ -290,17 +290,6 @@ def stop_soon():
     """Ask a first sync under way in this process to stop after its current batch (the
     process is shutting down). See STOPPING."""
     STOPPING.set()
-
-
-def start_now(scheduler):
-    """Have the scheduler's sync job run now instead of at its next interval (after the
-    activation): the first sync starts in the background at once. `scheduler` is the app's
-    (None in the tests and under `flask run`: nothing happens). Returns True when moved."""
-    job = scheduler.get_job("sync") if scheduler is not None and scheduler.running else None
-    if job is None:
-        return False
-    job.modify(next_run_time=utcnow().replace(tzinfo=UTC))
-    return True
 
 
 # --- progress -------------------------------------------------------------------------------

@@ -14,11 +14,21 @@ import json
 
 from peewee import IntegrityError
 
-from kontor import employees, notes
+from kontor import employees, notes, web_accounts
 from kontor.contacts import saving
 from kontor.matching import normalise_name
 from kontor.sync.values import canon, python_value
-from models import Contact, ContactPerson, Employee, NoteEntry, SupportCase, db, locked
+from models import (
+    Contact,
+    ContactPerson,
+    Employee,
+    NoteEntry,
+    SupportCase,
+    WebAccount,
+    Website,
+    db,
+    locked,
+)
 from models.clock import utcnow
 
 CHUNK = 500      # ids or keys in one IN list
@@ -62,6 +72,11 @@ class Adapter:
 
     def attribute(self, name):
         return self.attributes.get(name, name)
+
+    def max_length(self, name) -> int:
+        """The longest text Kontor's column of field `name` holds (0: no limit)."""
+        column = self.model._meta.fields.get(self.attribute(name))
+        return getattr(column, "max_length", None) or 0
 
     # --- reading -------------------------------------------------------------------------
     def versions(self):
@@ -258,12 +273,22 @@ class Contacts(Adapter):
                            .where(ContactPerson.contact == kontor_id)]
         data["notes"] = [_row_dict(n) for n in NoteEntry.select()
                          .where(NoteEntry.contact == kontor_id).order_by(NoteEntry.id)]
+        data["web_accounts"] = [
+            {"website": site, "email": email, "status": status} for site, email, status in
+            WebAccount.select(Website.name, WebAccount.email, WebAccount.status)
+            .join(Website).where(WebAccount.contact == kontor_id)
+            .order_by(WebAccount.id).tuples()]
         return json.dumps(data, ensure_ascii=False)
 
     def delete(self, kontor_id):
+        """Delete the contact (the business database deleted it). Its web accounts are
+        unlinked and no longer approved first (kontor.web_accounts.unlink_deleted_contact):
+        no portal account is left approved without a contact."""
         if SupportCase.select().where(SupportCase.contact == kontor_id).exists():
             raise SkipRecord("in_use", "support cases")
-        super().delete(kontor_id)
+        with db.atomic():
+            web_accounts.unlink_deleted_contact(kontor_id)
+            super().delete(kontor_id)
 
 
 class Persons(Adapter):

@@ -41,12 +41,14 @@ TEXT, INTEGER, DECIMAL, BOOLEAN, TIMESTAMP = "text", "integer", "decimal", "bool
 @dataclass(frozen=True)
 class Field:
     """One synced field: Kontor's name, its kind, the longest text (for TEXT) and whether a
-    mapping must name it (the natural keys and links the sync cannot work without)."""
+    mapping must name it (the natural keys and links the sync cannot work without);
+    `multiline` text may hold tabs and line breaks (a note's text), other text may not."""
     name: str
     kind: str
     max_length: int = 0
     required: bool = False
     default: str = ""        # the canonical value of NULL (Kontor's column default)
+    multiline: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ ENTITIES = (
         Field("active", BOOLEAN, default="1")), parents={"contact_id": "contacts"}),
     Entity("note_entries", "note_entries", (
         _text("uid", 40, required=True), Field("contact_id", INTEGER, required=True),
-        Field("person_id", INTEGER), Field("text", TEXT, required=True),
+        Field("person_id", INTEGER), Field("text", TEXT, required=True, multiline=True),
         _text("author", 200), Field("created_at", TIMESTAMP, required=True)),
         parents={"contact_id": "contacts", "person_id": "contact_persons"}),
 )

@@ -21,12 +21,13 @@ from kontor.sync.business import (
 )
 from kontor.sync.layout import MappingError, parse_mapping
 from kontor.versions import update_if_unchanged
-from models import Company, JobLease, SyncConflict, SyncRun, SyncState, User, db
+from models import Company, JobLease, SyncConflict, SyncNode, SyncRun, SyncState, User, db
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.sync")
-# One cycle at a time in this process: the scheduler's job and a superuser's Restart (the
-# sync log page) hold the same lease as the same node, so the lease cannot keep them apart.
+# One cycle at a time in this process: the scheduled job and a cycle started otherwise in the
+# same process (a command, a test) hold the same lease as the same node, so the lease cannot
+# keep them apart.
 _ONE_CYCLE = threading.Lock()
 STOPPED_AFTER = timedelta(minutes=1)     # issue 16 item 4: a job not run for over a minute
 
@@ -202,15 +203,29 @@ def last_runs(limit=50):
     return list(SyncRun.select().order_by(SyncRun.id.desc()).limit(limit))
 
 
-def run_now(config, clock=utcnow):
-    """One cycle now for a superuser's Restart (the sync log page), as the scheduled job
-    would run it: the job's lease row records the run (`last_run_at`), so the page stops
-    saying the service has stopped. Returns the SyncRun line or None (see run_sync)."""
-    run = run_sync(config, clock=clock)
-    with db.atomic():
-        JobLease.update(last_run_at=clock()).where(JobLease.name == engine.LEASE_NAME,
-                                                   JobLease.holder == jobs.NODE_ID).execute()
-    return run
+def syncing_elsewhere(clock=utcnow):
+    """The node id of another Kontor process that holds the sync lease now (its cycles do
+    the work: this process's job waits), or None."""
+    lease = JobLease.get_or_none(JobLease.name == engine.LEASE_NAME)
+    if lease is not None and lease.holder != jobs.NODE_ID and lease.expires_at is not None \
+            and lease.expires_at > clock():
+        return lease.holder
+    return None
+
+
+def node_names(node_ids) -> dict:
+    """{node id: (computer name, process id or None)} for the nodes of sync log lines: the
+    registered SyncNode when there is one, else read from the id itself (jobs.NODE_ID is
+    "computer:pid:random"); an id of another form is its own name."""
+    ids = sorted(set(node_ids))
+    found = {node.node_id: (node.computer, node.pid or None) for node in
+             SyncNode.select().where(SyncNode.node_id.in_(ids))} if ids else {}
+    for node in ids:
+        if node not in found:
+            parts = node.rsplit(":", 2)
+            found[node] = (parts[0], int(parts[1])) if len(parts) == 3 and parts[0] \
+                and parts[1].isdigit() else (node, None)
+    return found
 
 
 def stopped_since(clock=utcnow):

@@ -10,23 +10,41 @@ A parent link (a contact person's contact) is the parent's business key as text.
 """
 import datetime
 import hashlib
+import re
 from decimal import Decimal, InvalidOperation
 
-from kontor.mail import normalise_email
+from kontor.mail import InvalidAddress, normalise_address, normalise_email
 from kontor.sync.layout import BOOLEAN, DECIMAL, INTEGER, TEXT, TIMESTAMP
+from kontor.text import MAX_INTEGER
 
 EMAIL_FIELDS = {"email"}
 UPPER_FIELDS = {"country", "visit_country"}
+KINDS = {"company", "person"}            # a contact's type (Contact.kind)
+# Whole numbers and decimals Kontor stores, by field: (lowest, highest). A customer number is
+# a database integer and never 0 (0 would make Kontor choose the next free one); a customer
+# discount is a percentage (the contact form's rule).
+RANGES = {"customer_number": (1, MAX_INTEGER), "discount": (Decimal(0), Decimal(100))}
+# C0 control characters and DEL: a NUL is cut off or refused by the databases, the others
+# corrupt e-mail, CSV and vCard output (kontor.text._CONTROLS). Multi-line text keeps tab,
+# line feed and carriage return.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROLS_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_COUNTRY = re.compile(r"[A-Z]{2}")
 
 
 class UnfitValue(ValueError):
-    """A value that does not fit the field (a name that is not text, "abc" for a number):
-    `field` names it. The record is left out of the cycle and the sync log says why."""
+    """A value that does not fit the field: `field` names it, `value` is the value, `problem`
+    says what is wrong ("wrong_type": not the field's kind, such as "abc" for a number;
+    "too_long": more than `limit` characters; "control": a control character; "bad_email",
+    "bad_country", "bad_kind"; "out_of_range": outside `limit` = (lowest, highest)). The
+    record is left out of the cycle and the sync log says why."""
 
-    def __init__(self, field, value):
-        super().__init__(f"{field}: {value!r}")
+    def __init__(self, field, value, problem="wrong_type", limit=None):
+        super().__init__(f"{field}: {problem}: {value!r}")
         self.field = field
         self.value = value
+        self.problem = problem
+        self.limit = limit
 
 
 def canon(spec, value) -> str:
@@ -49,7 +67,12 @@ def canon(spec, value) -> str:
             return str(int(str(value).strip())) if str(value).strip() else ""
         if kind == DECIMAL:
             text = str(value).strip()
-            return f"{Decimal(text):.2f}" if text else spec.default
+            if not text:
+                return spec.default
+            number = Decimal(text)
+            if not number.is_finite():          # NaN, Infinity: no amount
+                raise UnfitValue(spec.name, value)
+            return f"{number:.2f}"
         if kind == BOOLEAN:
             if isinstance(value, str):
                 lowered = value.strip().lower()
@@ -72,6 +95,37 @@ def canon(spec, value) -> str:
     except (ValueError, InvalidOperation, TypeError):
         raise UnfitValue(spec.name, value) from None
     raise UnfitValue(spec.name, value)
+
+
+def check_fit(spec, text: str, max_length: int = 0) -> None:
+    """Whether the canonical text `text` of field `spec` (a layout.Field) fits where it is to
+    be written: at most `max_length` characters (0: no limit; the target column's), no
+    control character (tab and line breaks only in multi-line text), an e-mail address in an
+    e-mail field, a two-letter code in a country field, company or person as a contact's
+    type, a number within the field's range (RANGES). "" always fits. Raises UnfitValue
+    naming the problem (issue 16: a value that does not fit is an Error naming record and
+    field, never copied)."""
+    if text == "":
+        return
+    if spec.kind == TEXT:
+        if max_length and len(text) > max_length:
+            raise UnfitValue(spec.name, text, "too_long", max_length)
+        if (_CONTROLS_MULTILINE if spec.multiline else _CONTROLS).search(text):
+            raise UnfitValue(spec.name, text, "control")
+        if spec.name in EMAIL_FIELDS:
+            try:
+                normalise_address(text)
+            except InvalidAddress:
+                raise UnfitValue(spec.name, text, "bad_email") from None
+        elif spec.name in UPPER_FIELDS and not _COUNTRY.fullmatch(text):
+            raise UnfitValue(spec.name, text, "bad_country")
+        elif spec.name == "kind" and text not in KINDS:
+            raise UnfitValue(spec.name, text, "bad_kind")
+    elif spec.kind in (INTEGER, DECIMAL) and spec.name in RANGES:
+        low, high = RANGES[spec.name]
+        number = Decimal(text)
+        if not low <= number <= high:
+            raise UnfitValue(spec.name, text, "out_of_range", (str(low), str(high)))
 
 
 def python_value(spec, text: str):
