@@ -474,8 +474,8 @@ def main(argv=None):
         waitress.serve(app, host=host, port=port, threads=app.config["THREADS"], ident="Kontor",
                        clear_untrusted_proxy_headers=False)
     finally:
-        first_sync.stop_soon()          # a long first sync stops after its current batch
-        scheduler.shutdown(wait=True)   # a job half-way finishes before its lease is let go
+        with first_sync.stopping():     # a long first sync stops after its current batch
+            scheduler.shutdown(wait=True)   # a job half-way finishes before its lease goes
         jobs.release_leases()
         if lock_waits.count:
             logging.getLogger("kontor").info(lock_waits.summary())

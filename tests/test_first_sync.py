@@ -300,11 +300,9 @@ def test_a_shutdown_stops_the_first_sync_after_a_batch_and_the_next_start_goes_o
     fill_demo(firm, 250)
     save_settings(admin_client, firm)
     assert activate(admin_client).status_code == 302
-    first_sync.stop_soon()               # as app.main does on SIGTERM
-    try:
+    with first_sync.stopping():          # as app.main does on SIGTERM
         line = service.run_sync(app.config)
-    finally:
-        first_sync.STOPPING.clear()
+    assert not first_sync.STOPPING.is_set()
     assert line.status == "error" and service.error_of(line) == {"code": "interrupted"}
     assert first_sync.running()
     done = {row.entity: row.done for row in SyncFirstProgress.select()}

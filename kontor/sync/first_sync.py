@@ -20,6 +20,7 @@ import logging
 import math
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -64,10 +65,13 @@ def sync_state():
     return SyncState.get_or_none(SyncState.id == 1)
 
 
-def running(current=None) -> bool:
+UNREAD = object()     # "the caller has not read the SyncState": None means there is none
+
+
+def running(current=UNREAD) -> bool:
     """Whether the first sync is under way: the sync is active and its first sync has not
     finished. `current` is the SyncState (read when not given; None: no sync set up)."""
-    current = current if current is not None else sync_state()
+    current = sync_state() if current is UNREAD else current
     return bool(current is not None and current.active and current.first_sync_done_at is None)
 
 
@@ -286,10 +290,16 @@ def run(database, layout, node, clock=utcnow, interrupt=None):
     return line
 
 
-def stop_soon():
-    """Ask a first sync under way in this process to stop after its current batch (the
-    process is shutting down). See STOPPING."""
+@contextmanager
+def stopping():
+    """While the process shuts its scheduler down: a first sync under way in this process
+    stops after its current batch (see STOPPING). Cleared afterwards, so that an app served
+    again in the same process (the tests) syncs as before."""
     STOPPING.set()
+    try:
+        yield
+    finally:
+        STOPPING.clear()
 
 
 # --- progress -------------------------------------------------------------------------------
@@ -335,10 +345,10 @@ class Progress:
         return min(99, self.done * 100 // self.total) if self.total else 0
 
 
-def progress(current=None, clock=utcnow) -> Progress:
+def progress(current=UNREAD, clock=utcnow) -> Progress:
     """The first sync's progress now (see Progress). `current`: the SyncState (read when not
-    given)."""
-    current = current if current is not None else sync_state()
+    given; None: no sync set up)."""
+    current = sync_state() if current is UNREAD else current
     now = clock()
     rows = {row.entity: row for row in SyncFirstProgress.select()}
     if current is not None and current.activated_at is not None and any(
