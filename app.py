@@ -58,6 +58,7 @@ from waitress.proxy_headers import proxy_headers_middleware
 from werkzeug.exceptions import HTTPException
 
 from blueprints import BLUEPRINTS
+from blueprints import first_sync as first_sync_views
 from blueprints.filters import register_filters
 from blueprints.forms import keep_after_sign_out, language_return, revalidate_kept_forms
 from blueprints.portal import bp as portal_bp
@@ -86,6 +87,7 @@ from kontor.extensions import (
     portal_login_manager,
 )
 from kontor.server_session import DatabaseSessionInterface
+from kontor.sync import first_sync
 from kontor.text import whole_number
 from kontor.web import DatabaseInteger, KontorRequest, current_company
 from models import Prepared, User, db, open_database, with_employee
@@ -216,10 +218,11 @@ def register_request_hooks(app):
     @app.before_request
     def check_session_and_access():
         """Forget the company read by an earlier request, tell the person once why their last
-        session ended, then apply the view's access level (kontor/access.py)."""
+        session ended, hold everyone but the sync owner out while the first sync runs, then
+        apply the view's access level (kontor/access.py)."""
         g.pop("company", None)
         announce_ended_session(app)
-        return access.enforce_access()
+        return first_sync_views.maintenance_gate() or access.enforce_access()
 
     register_connection_teardown(app)
     register_security_headers(app)
@@ -229,11 +232,12 @@ def register_portal_request_hooks(portal):
     @portal.before_request
     def check_portal_access():
         """Forget the company read by an earlier request; an unknown or deactivated website's
-        portal is not found, whatever the page; then apply the view's access level."""
+        portal is not found, whatever the page; while the first sync runs, the maintenance
+        page; then apply the view's access level."""
         g.pop("company", None)
         if portal_website.current_website() is None:
             abort(404)
-        return access.enforce_access()
+        return first_sync_views.maintenance_gate(portal=True) or access.enforce_access()
 
     register_connection_teardown(portal)
 
@@ -496,7 +500,8 @@ def main(argv=None):
         waitress.serve(app, host=host, port=port, threads=app.config["THREADS"], ident="Kontor",
                        clear_untrusted_proxy_headers=False)
     finally:
-        scheduler.shutdown(wait=True)   # a job half-way finishes before its lease is let go
+        with first_sync.stopping():     # a long first sync stops after its current batch
+            scheduler.shutdown(wait=True)   # a job half-way finishes before its lease goes
         jobs.release_leases()
         if lock_waits.count:
             logging.getLogger("kontor").info(lock_waits.summary())

@@ -19,6 +19,7 @@ from flask_login import current_user, login_user, logout_user
 from limits import parse_many
 from wtforms import SubmitField
 
+from blueprints import first_sync as first_sync_views
 from blueprints.common import safe_next
 from blueprints.forms import Form, LoginForm, NewPasswordForm, email_field, note_kept_forms
 from kontor import audit, config, emails, staff_auth, tokens
@@ -99,6 +100,9 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user, outcome = staff_auth.authenticate(form.email.data, form.password.data)
+        refused = first_sync_views.sign_in_refused(user) if user is not None else None
+        if refused is not None:
+            return refused            # the first sync runs: only the sync owner signs in
         if user is not None:
             session.clear()
             session.regenerate()

@@ -69,6 +69,7 @@ AUDIT_ACTION_LABELS = {
     "invitation.sent": _l("Invitation sent"),
     "login": _l("Signed in"),
     "login.failed": _l("Sign-in failed"),
+    "login.refused": _l("Sign-in refused while the first sync runs"),
     "logout": _l("Signed out"),
     "mail.read": _l("Outbox message read"),
     "mail.retry": _l("Outbox message sent again"),
@@ -105,6 +106,8 @@ AUDIT_ACTION_LABELS = {
     "sync.owner.refused": _l("Sync owner change refused"),
     "sync.password": _l("Business database password updated"),
     "sync.password.refused": _l("Business database password refused"),
+    "sync.first_sync.done": _l("First sync done"),
+    "sync.first_sync.started": _l("First sync started"),
     "sync.restart": _l("Sync service restarted"),
     "sync.run": _l("Sync run by hand"),
     "sync.settings": _l("Sync settings saved"),
@@ -133,6 +136,7 @@ AUDIT_ACTION_LABELS = {
     "web_account.reset_requested": _l("Customer asked for a password reset link"),
     "web_account.reset_sent": _l("Password reset link sent to a customer"),
     "web_account.status_changed": _l("Web account's status changed"),
+    "web_account.unlinked": _l("Web account unlinked: its contact was deleted"),
 }
 
 

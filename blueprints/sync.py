@@ -250,6 +250,8 @@ def settings_page(form=None, activate_form=None, status=200, **extra):
         form.url.data = current.business_url
         form.version.data = current.version
     owner = User.get_or_none(User.id == current.owner_id) if current.owner_id else None
+    if not current.active:     # who else is signed in: the first sync needs Kontor to itself
+        extra = {**first_sync_views.signed_in_context(), **extra}
     return render_template(
         "sync/settings.html", state=current, form=form, owner=owner,
         activate_form=activate_form or ActivateForm(formdata=None, prefix="activate"),
@@ -317,8 +319,12 @@ def activate():
         return settings_page(activate_form=form, status=400)
     try:
         service.activate(current_app.config["DATA_DIR"], current_user, form.password.data,
-                         ip=request.remote_addr)
+                         ip=request.remote_addr, timeouts=first_sync_views.timeouts())
     except service.SyncRefused as refused:
+        if refused.reason == "signed_in":
+            form.password.errors.append(str(first_sync_views.SIGNED_IN_REFUSAL))
+            form.password.data = ""
+            return settings_page(activate_form=form, status=409)
         if refused.reason == "wrong_password":
             form.password.errors.append(_("This is not your password."))
         elif refused.reason == "connection":
@@ -329,7 +335,7 @@ def activate():
         form.password.data = ""
         return settings_page(activate_form=form, status=400)
     flash(_("The sync is active. The first sync runs in the background now."), "success")
-    return redirect(url_for("sync.settings"))
+    return redirect(url_for("sync.progress"))
 
 
 class RunLine:
@@ -484,3 +490,7 @@ def history_entry(entry_id):
     fields, groups = record_shown(entry.row)
     return render_template("sync/entry.html", entry=entry, fields=fields, groups=groups,
                            entity_one=ENTITY_ONE, resolutions=RESOLUTIONS)
+
+
+# the first sync's pages are this blueprint's too; they import it, so they come last
+from blueprints import first_sync as first_sync_views  # noqa: E402

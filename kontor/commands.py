@@ -7,6 +7,8 @@ missing table; a database that cannot be opened is said in one line, not a trace
 """
 import functools
 import os
+import sys
+import threading
 
 import click
 from flask import current_app
@@ -16,7 +18,7 @@ from kontor import backups, jobs, languages, passwords, storage, tokens
 from kontor import company as company_rules
 from kontor import migrate as migrations
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
-from kontor.sync import business, demo, ownership, service
+from kontor.sync import business, demo, first_sync, ownership, service
 from models import db
 
 
@@ -140,7 +142,13 @@ def register(app):
             if not service.state().active:
                 raise click.ClickException("The sync is not active (Administration → Sync).")
             try:
-                run = service.run_sync(current_app.config)
+                if first_sync.running():
+                    run = first_sync_with_bar(current_app.config)
+                    if run is None and not first_sync.running():
+                        click.echo("Another Kontor process ran the first sync; it is done.")
+                        return
+                else:
+                    run = service.run_sync(current_app.config)
             finally:
                 jobs.release_leases()    # a serving process takes the next cycle at once
             if run is None:
@@ -265,6 +273,81 @@ def restore_refusal_en(refused):
               "who": ", ".join(sorted({row.user.email if row.user_id else "a portal customer"
                                        for row in getattr(refused, "sessions", [])}))}
     return BACKUP_REFUSALS_EN.get(refused.reason, refused.reason).format(**values)
+
+
+BAR_WIDTH = 30
+POLL_SECONDS = 0.5
+TABLE_NAMES_EN = {"employees": "employees", "contacts": "contacts",
+                  "contact_persons": "contact persons", "note_entries": "notes"}
+
+
+def progress_line(shown):
+    """The first sync's progress (first_sync.Progress) as one line of a terminal: a bar, the
+    records done of total, and the estimate of the time left."""
+    filled = BAR_WIDTH * shown.percent // 100
+    if shown.finished_at is not None:
+        left = "done"
+    elif shown.seconds_left is None:
+        left = "estimating the time left"
+    else:
+        minutes, seconds = divmod(shown.seconds_left, 60)
+        left = f"about {minutes} min {seconds:02d} s left" if minutes else \
+            f"about {seconds} s left"
+    return (f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {shown.percent:3d}%  "
+            f"{shown.done} of {shown.total} records; {left}")
+
+
+def table_lines(shown):
+    """Per table: records done of total."""
+    return [f"  {TABLE_NAMES_EN.get(table.entity, table.entity)}: {table.done} of "
+            f"{table.total}" for table in shown.tables]
+
+
+def first_sync_with_bar(config):
+    """Run the first sync (or the rest of it) in a worker thread and show its progress as a
+    bar in the terminal meanwhile (read from the database, as the progress page does); when
+    another process runs it, follow that one's progress until it is done. Returns the SyncRun
+    line, or None when another process ran it."""
+    outcome = {}
+
+    def work():
+        with db.connection_context():
+            try:
+                outcome["run"] = service.run_sync(config)
+            except Exception as error:   # noqa: BLE001 - raised again in the main thread
+                outcome["error"] = error
+
+    worker = threading.Thread(target=work, name="first-sync", daemon=True)
+    worker.start()
+    tty = sys.stdout.isatty()
+    click.echo("First sync with the business database: nobody else can sign in until it is "
+               "done.")
+    shown_line, last_percent = "", -1
+    while True:
+        worker.join(POLL_SECONDS)
+        current = first_sync.sync_state()
+        shown = first_sync.progress(current)
+        line = progress_line(shown)
+        if tty and line != shown_line:
+            click.echo("\r" + line.ljust(len(shown_line)), nl=False)
+        elif not tty and shown.percent // 10 != last_percent // 10:
+            click.echo(line)
+        shown_line, last_percent = line, shown.percent
+        if not worker.is_alive() and (outcome.get("run") is not None or "error" in outcome
+                                      or not first_sync.running(current)):
+            break
+        if not worker.is_alive() and not shown.working:
+            break          # another process holds the lease but is not working now
+    if tty:
+        click.echo()
+    if "error" in outcome:
+        raise outcome["error"]
+    shown = first_sync.progress()
+    if shown.finished_at is not None and line != progress_line(shown):
+        click.echo(progress_line(shown))
+    for text in table_lines(shown):
+        click.echo(text)
+    return outcome.get("run")
 
 
 PASSWORD_PROBLEMS_EN = {

@@ -97,6 +97,16 @@ def browser_name(user_agent):
     return browser or system or agent[:60]
 
 
+def browser_parts(user_agent):
+    """(browser, system) named plainly from a User-Agent header, e.g. ("Firefox", "Windows");
+    either is "" when the header does not say. For "Firefox on Windows" (the first sync's list
+    of who is signed in, kontor/sync/first_sync.py)."""
+    agent = user_agent or ""
+    browser = next((name for marker, name in _BROWSERS if marker in agent), "")
+    system = next((name for marker, name in _SYSTEMS if marker in agent), "")
+    return browser, system
+
+
 def ascii_filename(name, fallback="download"):
     """A file name safe in any header and file system: ASCII letters, digits, - _ . and spaces."""
     text = "".join(ch if ch.isascii() else fold(ch) for ch in (name or ""))

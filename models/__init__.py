@@ -58,6 +58,7 @@ from models.sync import (
     SyncBase,
     SyncBinding,
     SyncConflict,
+    SyncFirstProgress,
     SyncNode,
     SyncRun,
     SyncState,
@@ -73,7 +74,7 @@ ALL_MODELS = [Company, Employee, User, Website, WebsiteText, UserSession, Token,
               AuditEvent, JobLease, FormKey, KeptForm, Product, ProductWebsite,
               BasketLine, Order, OrderLine, OrderEvent,
               SyncState, SyncBinding, SyncBase, SyncRun, SyncConflict, SyncNode,
-              BackupSetting, AlertSent]
+              BackupSetting, AlertSent, SyncFirstProgress]
 
 __all__ = [
     "ALL_MODELS",
@@ -89,6 +90,7 @@ __all__ = [
     "SyncBase",
     "SyncBinding",
     "SyncConflict",
+    "SyncFirstProgress",
     "SyncNode",
     "SyncRun",
     "SyncState",

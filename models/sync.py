@@ -121,3 +121,20 @@ class SyncNode(BaseModel):
     pid = IntegerField(default=0)
     started_at = DateTimeField(default=utcnow)
     last_seen_at = DateTimeField(default=utcnow, index=True)
+
+
+class SyncFirstProgress(BaseModel):
+    """The first sync's progress, one row per synced table (`entity`): the records to sync
+    (`total`: the business table's rows and Kontor's records not bound yet, counted when a run
+    of the first sync starts) and those done (bound on both sides); when the first sync
+    started, when its current run started (`resumed_at`, with `done_at_resume` done by then:
+    the rate for the estimate of the time left) and when this table was finished
+    (kontor/sync/first_sync.py; issue 17 item 1)."""
+    entity = CharField(max_length=20, unique=True)
+    total = IntegerField(default=0)
+    done = IntegerField(default=0)
+    done_at_resume = IntegerField(default=0)
+    started_at = DateTimeField(default=utcnow)
+    resumed_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)

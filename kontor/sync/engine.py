@@ -371,13 +371,16 @@ class Counts:
 class Cycle:
     """One cycle for `node` holding the lease at `epoch`. `interrupt(position)` is a test's
     hook, called at every write position ("business", "business-commit", "kontor",
-    "kontor-commit"); `clock` gives naive UTC now."""
+    "kontor-commit"); `clock` gives naive UTC now. `on_progress(entity, finished)` is called
+    after each batch is written (finished False) and when an entity is done (True): the first
+    sync's progress (kontor/sync/first_sync.py)."""
 
     def __init__(self, business: BusinessSide, node, epoch, first=False, interrupt=None,
-                 clock=utcnow, ttl=LEASE_TTL, batch=BATCH):
+                 clock=utcnow, ttl=LEASE_TTL, batch=BATCH, on_progress=None):
         self.business = business
         self.node, self.epoch, self.first = node, epoch, first
         self.interrupt = interrupt or (lambda position: None)
+        self.on_progress = on_progress or (lambda entity, finished: None)
         self.clock, self.ttl, self.batch = clock, ttl, batch
         self.counts = Counts()
         self.run = None
@@ -582,6 +585,7 @@ class Cycle:
                 self.decide(adapter, item, fields)
         self.write(adapter, items)
         self.skipped += sum(1 for item in items if item.skip)
+        self.on_progress(entity, False)
 
     def number_clashes(self, adapter, items):
         """A business contact and a Kontor contact with the same customer number but names that
@@ -958,7 +962,7 @@ class Cycle:
 
 
 def run_cycle(business_database, layout, node=None, first=False, interrupt=None,
-              clock=utcnow, ttl=LEASE_TTL, batch=BATCH):
+              clock=utcnow, ttl=LEASE_TTL, batch=BATCH, on_progress=None):
     """Run one cycle if `node` holds (or can take) the sync lease. Returns the SyncRun line
     it wrote (or the earlier quiet line it was folded into), or None when another process
     holds the lease. `business_database` is a connected Peewee database; `layout` its
@@ -969,13 +973,15 @@ def run_cycle(business_database, layout, node=None, first=False, interrupt=None,
         return None
     epoch = JobLease.get_by_id(LEASE_NAME).epoch
     cycle = Cycle(BusinessSide(business_database, layout), node, epoch, first=first,
-                  interrupt=interrupt, clock=clock, ttl=ttl, batch=batch)
+                  interrupt=interrupt, clock=clock, ttl=ttl, batch=batch,
+                  on_progress=on_progress)
     with db.atomic():
         cycle.run = SyncRun.create(node=node, epoch=epoch, started_at=clock(), first=first)
     error = None
     try:
         for entity in ORDER:
             cycle.sync_entity(entity)
+            cycle.on_progress(entity, True)
     except Interrupted:
         _finish(cycle, {"code": "interrupted"})
         raise

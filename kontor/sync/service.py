@@ -12,7 +12,7 @@ from datetime import timedelta
 from kontor import audit, jobs, passwords
 from kontor import company as company_rules
 from kontor.errors import Refused
-from kontor.sync import engine, nodes, secret
+from kontor.sync import engine, first_sync, nodes, secret
 from kontor.sync.business import (
     BusinessDatabaseError,
     open_business,
@@ -37,7 +37,8 @@ class SyncRefused(Refused):
     "not_ready" (`missing`: the readiness checklist's codes), "no_access" (a deactivated
     sync is reactivated by its owner only), "no_settings", "active"
     (settings cannot change while the sync runs: deactivate first), "inactive",
-    "connection" (`problem`: the BusinessDatabaseError or MappingError)."""
+    "connection" (`problem`: the BusinessDatabaseError or MappingError), "signed_in"
+    (`others`: first_sync.SignedIn of everyone else signed in)."""
 
     def __init__(self, reason, **details):
         super().__init__(reason)
@@ -105,14 +106,16 @@ def check_stored(data_dir):
     return report
 
 
-def activate(data_dir, user, password, ip=""):
+def activate(data_dir, user, password, ip="", timeouts=(20, 12)):
     """Activate the sync (SPEC section 8): `user` (a superuser) confirms with their own
-    `password`; the readiness checklist must be passed and Test connection must pass. They
-    become the sync owner; the first sync then runs as the sync job's next cycle. Returns
-    the SyncState. A deactivated sync is reactivated this way too, by its former owner only,
-    as a fresh first sync (issue 17 item 4). Raises SyncRefused ("not_superuser",
-    "wrong_password", "no_access", "not_ready", "no_settings", "active", "connection").
-    Every refusal and the activation are audited."""
+    `password`; the readiness checklist must be passed and Test connection must pass, and
+    nobody else may be signed in (issue 17 item 1; `timeouts`: the app's IDLE_MINUTES and
+    ABSOLUTE_HOURS, see first_sync.others_signed_in). They become the sync owner; the first
+    sync then runs as the sync job's next cycle. Returns the SyncState. A deactivated sync is
+    reactivated this way too, by its former owner only, as a fresh first sync (issue 17 item
+    4). Raises SyncRefused ("not_superuser", "wrong_password", "no_access", "not_ready",
+    "no_settings", "active", "signed_in", "connection"). Every refusal and the activation are
+    audited."""
     if not user.is_superuser:
         audit.record("sync.activate.refused", user, detail="not_superuser", ip=ip)
         raise SyncRefused("not_superuser")
@@ -129,6 +132,11 @@ def activate(data_dir, user, password, ip=""):
         raise SyncRefused("not_ready", missing=missing)
     if current.active:
         raise SyncRefused("active")
+    others = first_sync.others_signed_in(user.id, *timeouts)
+    if others:
+        audit.record("sync.activate.refused", user, ip=ip,
+                     detail=f"signed_in: {len(others)} other sessions")
+        raise SyncRefused("signed_in", others=others)
     try:
         check_stored(data_dir)
     except (BusinessDatabaseError, MappingError, secret.SecretUnreadable) as problem:
@@ -182,15 +190,13 @@ def _run_sync(config, clock, interrupt, node):
         log.warning("sync: the business database cannot be used: %s", problem.code)
         return engine.error_line(node, {"code": problem.code, **problem.params}, clock)
     try:
-        first = current.first_sync_done_at is None
-        run = engine.run_cycle(database, found.layout, node=node, first=first, clock=clock,
-                               interrupt=interrupt, ttl=ttl)
+        if current.first_sync_done_at is None:      # the exclusive first sync, with progress
+            return first_sync.run(database, found.layout, node, clock=clock,
+                                  interrupt=interrupt, ttl=ttl)
+        return engine.run_cycle(database, found.layout, node=node, clock=clock,
+                                interrupt=interrupt, ttl=ttl)
     finally:
         database.close()
-    if run is not None and first and run.status == "ok":
-        with db.atomic():
-            SyncState.update(first_sync_done_at=clock()).where(SyncState.id == 1).execute()
-    return run
 
 
 def claim_for_job(holder, config):

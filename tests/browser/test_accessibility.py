@@ -7,6 +7,8 @@ import sys
 import pytest
 from playwright.sync_api import expect
 
+from models.clock import utcnow
+
 from .helpers import (
     ADMIN,
     ROOT,
@@ -39,6 +41,11 @@ class Pages:
     @property
     def fresh(self):
         return self.request.getfixturevalue("unset_server")
+
+    @property
+    def closed(self):
+        """A Kontor of its own whose first sync is under way (issue 17 item 1)."""
+        return self.request.getfixturevalue("first_sync_server")
 
     def reset_link(self, email):
         """Ask for a reset link for `email` (an account made on first use) and return it."""
@@ -296,6 +303,16 @@ PAGES = {
     # issue 17: the deactivate wizard's first step (the story walks it on an active sync)
     "sync-deactivate": ("admin", DESKTOP,
                         lambda p, x: p.goto(x.site.url + "/admin/sync/deactivate")),
+    # the exclusive first sync (issue 17 item 1); tests/browser/test_first_sync_story.py
+    # checks its pages while a real one runs
+    "first-sync-none": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/admin/sync/first")),
+    "first-sync-waiting": ("owner", DESKTOP,
+                           lambda p, x: p.goto(x.closed.url + "/admin/sync/first")),
+    "first-sync-waiting-mobile": ("owner", MOBILE,
+                                  lambda p, x: p.goto(x.closed.url + "/admin/sync/first")),
+    "first-sync-maintenance": ("anonymous", DESKTOP, lambda p, x: p.goto(x.closed.url + "/")),
+    "first-sync-maintenance-calm": ("anonymous", DESKTOP,
+                                    lambda p, x: p.goto(x.closed.url + "/?refresh=off")),
     "not-found": ("admin", DESKTOP, lambda p, x: p.goto(x.site.url + "/no-such-page")),
     "not-found-anonymous": ("anonymous", DESKTOP,
                             lambda p, x: p.goto(x.site.url + "/setup/no-such-token")),
@@ -355,6 +372,8 @@ EXPECTED_HEADING = {
     "sync-settings": "Sync with the business database", "sync-log": "Sync log",
     "sync-history": "Sync history", "sync-deactivate": "Deactivate the sync",
     "backups": "Backups", "backup-restore": "Restore a backup",
+    "first-sync-none": "First sync", "first-sync-waiting": "First sync",
+    "first-sync-maintenance": "Back soon", "first-sync-maintenance-calm": "Back soon",
     "not-found-anonymous": "Page not found", "not-allowed": "Not allowed",
 }
 
@@ -377,6 +396,35 @@ def staff_state(site, browser):
     return state
 
 
+@pytest.fixture(scope="session")
+def first_sync_server(server_factory, browser):
+    """A Kontor whose first sync is under way, half-way through its contacts, and stays so
+    (its sync job waits an hour; the sync is made active in its database, as activation
+    leaves it), with the sync owner's cookies in `owner_state`."""
+    server = server_factory(KONTOR_SYNC_SECONDS="3600")
+    context = browser.new_context(viewport=DESKTOP, locale="en-GB")
+    page = context.new_page()
+    page.goto(server.setup_url)
+    fill_setup_form(page)
+    page.get_by_role("button", name="Create company and sign in").click()
+    expect(page).to_have_url(server.url + "/admin/company")
+    server.owner_state = context.storage_state()
+    context.close()
+    now = server.timestamp(utcnow())
+    server.sql("INSERT INTO sync_state (id, business_url, business_password, mapping, active, "
+               "owner_id, node, activated_at, version, updated_at) "
+               "VALUES (1, 'sqlite:////srv/firm.db', '', '', ?, 1, '', ?, 1, ?)",
+               (True, now, now))
+    for entity, done, total in (("employees", 9, 9), ("contacts", 1200, 5000),
+                                ("contact_persons", 0, 10032), ("note_entries", 0, 7432)):
+        server.sql("INSERT INTO sync_first_progress (entity, total, done, done_at_resume, "
+                   "started_at, resumed_at, updated_at, finished_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                   (entity, total, done, done, now, now, now,
+                    now if entity == "employees" else None))
+    return server
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_passes_axe_and_is_photographed(name, request, browser, smtp):
     who, viewport, open_page = PAGES[name]
@@ -386,6 +434,8 @@ def test_page_passes_axe_and_is_photographed(name, request, browser, smtp):
         options["storage_state"] = request.getfixturevalue("admin_state")
     elif who == "staff":
         options["storage_state"] = request.getfixturevalue("staff_state")
+    elif who == "owner":
+        options["storage_state"] = request.getfixturevalue("first_sync_server").owner_state
     elif who in ("customer", "unlinked"):
         states = request.getfixturevalue("portal_states")
         options["storage_state"] = states["linked" if who == "customer" else "unlinked"]

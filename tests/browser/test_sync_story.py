@@ -100,6 +100,8 @@ def test_superuser_sets_up_the_sync_and_both_sides_changes_meet(browser, sync_se
         assert_accessible(page, "sync-story-wrong-password")
         page.get_by_label("Your password").fill(PASSWORD)
         page.get_by_role("button", name="Activate the sync").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("First sync")   # its progress
+        page.goto(base_url + "/admin/sync")
         expect(page.get_by_role("heading", name="The sync is active")).to_be_visible()
         expect(page.locator("dl.facts").first).to_contain_text("pending")
         assert_accessible(page, "sync-story-active")
