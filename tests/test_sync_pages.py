@@ -390,7 +390,7 @@ def test_restart_starts_a_stopped_scheduler_which_syncs_in_the_background(
     make = admin_client.application.extensions["make_scheduler"]
     started = []
 
-    def start_scheduler(config):          # the served app's scheduler, here the sync job only
+    def start_scheduler(config, app=None):   # the served app's scheduler, here the sync job only
         started.append(make(config, first_run=datetime.now(UTC)))
         started[-1].gate.set()
         return started[-1]

@@ -44,6 +44,7 @@ from models import (
     with_employee,
 )
 from models.clock import utcnow
+from models.db import Prepared
 
 log = logging.getLogger("kontor.sync")
 
@@ -60,9 +61,14 @@ ESTIMATE_AFTER = timedelta(seconds=3)   # the rate of a run is measured after th
 
 # --- who may work ---------------------------------------------------------------------------
 
+_SYNC_STATE = Prepared(lambda: SyncState.select().where(SyncState.id == 1))
+
+
 def sync_state():
-    """The SyncState row, or None before the sync's settings were first saved."""
-    return SyncState.get_or_none(SyncState.id == 1)
+    """The SyncState row, or None before the sync's settings were first saved. Read on every
+    request (the maintenance gate), so its SQL is written once (models.db.Prepared)."""
+    rows = _SYNC_STATE()
+    return rows[0] if rows else None
 
 
 UNREAD = object()     # "the caller has not read the SyncState": None means there is none
