@@ -163,12 +163,12 @@ def naive(items, sample):
 
 
 def server_cpu():
-    """CPU seconds the PostgreSQL backends serving this database have used (read from /proc:
-    the server runs on this machine), or 0 (SQLite: its work is in this process's CPU time;
-    or no /proc)."""
+    """CPU seconds each PostgreSQL backend serving this database has used so far, by process
+    id (read from /proc: the server runs on this machine); {} on SQLite (its work is in this
+    process's CPU time) or without /proc."""
     if is_sqlite():
-        return 0.0
-    total = 0.0
+        return {}
+    used = {}
     with db.connection_context():
         pids = [pid for (pid,) in db.execute_sql(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database()").fetchall()]
@@ -177,20 +177,28 @@ def server_cpu():
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def server_cpu_since(before):
+    """CPU seconds the backends used since `before` (a `server_cpu` reading): per backend
+    alive now, what it used since then (all of it for a new one). A backend that ended
+    meanwhile is not counted, so the figure is never negative (it was, when the backend that
+    built the data ended between two readings)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in server_cpu().items())
 
 
 def timed(work, server=True):
     """(result, wall seconds, CPU seconds) of `work()`: this process's CPU time and, on
-    PostgreSQL, its backends' (`server_cpu`; `server=False`: this process's only). The CPU
-    time shows what the figure is made of on a machine shared with other work, where the
+    PostgreSQL, its backends' (`server_cpu_since`; `server=False`: this process's only). The
+    CPU time shows what the figure is made of on a machine shared with other work, where the
     wall time waits for the CPU."""
-    before = server_cpu() if server else 0.0
+    before = server_cpu() if server else {}
     wall, cpu = time.perf_counter(), time.process_time()
     result = work()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return result, wall, cpu + (server_cpu() - before if server else 0.0)
+    return result, wall, cpu + (server_cpu_since(before) if server else 0.0)
 
 
 def page_times(client, requests, before=None):
@@ -203,7 +211,7 @@ def page_times(client, requests, before=None):
             before()
         started = server_cpu()
         response, wall, cpu = timed(lambda: client.get("/website-data/"), server=False)
-        server += server_cpu() - started
+        server += server_cpu_since(started)
         assert response.status_code == 200
         walls.append(wall)
         cpus.append(cpu)
