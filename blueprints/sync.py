@@ -59,6 +59,13 @@ PROBLEMS = {
                   "file.db for a SQLite file or postgresql://user@host:5432/name for "
                   "PostgreSQL."),
     "no_file": _l("There is no database file at %(path)s."),
+    "relative_path": _l("Write the database file's full path, from the root: "
+                        "sqlite:////path/to/file.db (four slashes). %(path)s is a relative "
+                        "path."),
+    "bad_port": _l("The port in this address is not a number from 1 to 65535."),
+    "not_database": _l("%(path)s is not a SQLite database file."),
+    "cannot_open": _l("The file %(path)s cannot be opened: check that Kontor may read and "
+                      "write it."),
     "network_share": _l("%(path)s is on a network share. A SQLite file must be on this "
                         "computer's own disk: its locks do not hold over a network."),
     "unreachable": _l("No database server answers at this address. Check the host name and "

@@ -128,13 +128,13 @@ def test_a_stale_form_is_refused_with_409(admin_client, other_client, superuser,
 @pytest.mark.parametrize("data, field, message", [
     ({"url": "http://example.com/db"}, "url", "not a database address Kontor can use"),
     ({"url": ""}, "url", "This field is required."),
-    ({"url": "sqlite:///x.db" + "a" * 600}, "url", "500"),
-    ({"url": "sqlite:///\x00x.db", "mapping": "[contacts\n"}, "mapping", "not valid TOML"),
-    ({"url": "sqlite:///x.db", "mapping": "x" * 30_000}, "mapping", "20000"),
-    ({"url": "sqlite:///x.db", "mapping": "[kunder]\ntable = 'x'\n"}, "mapping", "[kunder]"),
-    ({"url": "sqlite:///x.db", "mapping": "[contacts]\ntable = 'a\x01\x7f\"'\n"
+    ({"url": "sqlite:////x.db" + "a" * 600}, "url", "500"),
+    ({"url": "sqlite:////\x00x.db", "mapping": "[contacts\n"}, "mapping", "not valid TOML"),
+    ({"url": "sqlite:////x.db", "mapping": "x" * 30_000}, "mapping", "20000"),
+    ({"url": "sqlite:////x.db", "mapping": "[kunder]\ntable = 'x'\n"}, "mapping", "[kunder]"),
+    ({"url": "sqlite:////x.db", "mapping": "[contacts]\ntable = 'a\x01\x7f\"'\n"
       "[contacts.columns]\ncustomer_number = 'a'\nname = 'b'\n"}, "mapping", "contacts.table"),
-    ({"url": "sqlite:///x.db", "password": "p" * 300}, "password", "200"),
+    ({"url": "sqlite:////x.db", "password": "p" * 300}, "password", "200"),
 ])
 def test_odd_input_gets_a_message_beside_its_field(admin_client, data, field, message):
     response = admin_client.form("/admin/sync", {"version": "1", **data})

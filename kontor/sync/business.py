@@ -9,7 +9,7 @@ problems come back as codes with the names involved, and the pages word them.
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from peewee import DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
 
@@ -42,17 +42,23 @@ class Report:
 
 def split_password(url: str):
     """(`url` without its password, the password or ""): a password typed into the URL is
-    taken out so that the stored URL never holds one. Raises BusinessDatabaseError("bad_url")
-    for a URL that is neither sqlite:/// nor postgresql://."""
+    taken out so that the stored URL never holds one. Raises BusinessDatabaseError:
+    "bad_url" for a URL that is neither sqlite:/// nor postgresql://, "relative_path" for a
+    SQLite file not named from the root (sqlite:///firm.db would depend on the directory
+    Kontor happens to run in), "bad_port" for a port outside 1-65535."""
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
             raise BusinessDatabaseError("bad_url")
+        path = str(sqlite_path(url))
+        if not (path.startswith("/") or re.match(r"[A-Za-z]:[\\/]", path)):
+            raise BusinessDatabaseError("relative_path", path=path)
         return url, ""
     if parts.scheme not in ("postgresql", "postgres") or not parts.hostname \
             or not parts.path.strip("/"):
         raise BusinessDatabaseError("bad_url")
+    _port(parts)
     password = unquote(parts.password or "")
     netloc = parts.netloc.rsplit("@", 1)
     if len(netloc) == 2:
@@ -61,6 +67,18 @@ def split_password(url: str):
     else:
         netloc = netloc[0]
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), password
+
+
+def _port(parts) -> int:
+    """The port of a split URL (5432 when none is given). Raises BusinessDatabaseError
+    ("bad_port") for one that is no number from 1 to 65535 (urlsplit raises ValueError)."""
+    try:
+        port = parts.port
+    except ValueError:
+        raise BusinessDatabaseError("bad_port") from None
+    if port == 0:
+        raise BusinessDatabaseError("bad_port")
+    return port or 5432
 
 
 def redacted(text: str, password: str) -> str:
@@ -94,37 +112,70 @@ def is_network_path(path: Path, mounts_file="/proc/mounts") -> bool:
     return best_type in NETWORK_FILESYSTEMS
 
 
-def open_business(url: str, password: str = "", create: bool = False):
+def open_business(url: str, password: str = "", create: bool = False, read_only: bool = False):
     """A connected Peewee database for the business database at `url` (no password in it)
     with `password`. SQLite: the file must exist unless `create`, and lie on a local disk;
-    PostgreSQL: connects with a 5-second timeout. Raises BusinessDatabaseError."""
+    it is opened as it is: its journal mode (the desktop program's choice) is never
+    changed; `read_only` opens it with mode=ro (Test connection writes nothing, not even a
+    journal). PostgreSQL: connects with a 5-second timeout (`read_only`: a read-only
+    session). Every failure to open is a BusinessDatabaseError, never another exception:
+    "not_database" for a file that is no SQLite database, "bad_port", "unreachable", …"""
     if url.startswith("sqlite:///"):
         path = sqlite_path(url)
         if not create and not path.is_file():
             raise BusinessDatabaseError("no_file", path=str(path))
         if is_network_path(path):
             raise BusinessDatabaseError("network_share", path=str(path))
-        database = SqliteDatabase(str(path), pragmas={"journal_mode": "wal",
-                                                      "busy_timeout": 10_000,
-                                                      "foreign_keys": 1})
+        pragmas = {"busy_timeout": 10_000}
+        if read_only:
+            name = "file:" + quote(str(path.resolve())) + "?mode=ro"
+            database = SqliteDatabase(name, uri=True, pragmas=pragmas)
+        else:
+            database = SqliteDatabase(str(path), pragmas={**pragmas, "foreign_keys": 1})
     else:
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres"):
             raise BusinessDatabaseError("bad_url")
+        options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
         database = PostgresqlDatabase(
             parts.path.lstrip("/"), user=unquote(parts.username or "") or None,
-            password=password or None, host=parts.hostname, port=parts.port or 5432,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS)
+            password=password or None, host=parts.hostname, port=_port(parts),
+            connect_timeout=CONNECT_TIMEOUT_SECONDS, **options)
     try:
         database.connect()
-    except OperationalError as error:
+        if isinstance(database, SqliteDatabase):
+            # SQLite opens any file lazily: read its schema now, so that a file that is no
+            # database (a text file) is said here and not as a crash later
+            database.execute_sql("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except BusinessDatabaseError:
+        database.close()
+        raise
+    except Exception as error:   # noqa: BLE001 - every failure to open is worded
+        if not database.is_closed():
+            database.close()
+        if isinstance(database, SqliteDatabase):
+            raise _sqlite_classified(error, path) from None
         raise _classified(error, password) from None
     return database
 
 
+def _sqlite_classified(error, path) -> BusinessDatabaseError:
+    """The BusinessDatabaseError for a SQLite file that cannot be opened or read."""
+    text = str(error).strip()
+    lower = text.lower()
+    if "not a database" in lower or "malformed" in lower or "encrypted" in lower:
+        return BusinessDatabaseError("not_database", path=str(path))
+    if "unable to open" in lower or "permission" in lower or "readonly" in lower:
+        return BusinessDatabaseError("cannot_open", path=str(path))
+    return BusinessDatabaseError("failed", detail=text.splitlines()[0] if text else
+                                 type(error).__name__)
+
+
 def _classified(error, password) -> BusinessDatabaseError:
     """The BusinessDatabaseError for a driver's connection error (psycopg2's texts)."""
-    text = str(error).strip()
+    if isinstance(error, BusinessDatabaseError):
+        return error
+    text = str(error).strip() or type(error).__name__
     lower = text.lower()
     if "password authentication failed" in lower or "no password supplied" in lower \
             or ("role" in lower and "does not exist" in lower) \
@@ -225,9 +276,15 @@ def try_connection(url: str, password: str, layout: Layout) -> Report:
     """"Test connection": open the business database at `url` with `password`, check it
     against `layout` and count the rows; always closes it. Returns a Report; raises
     BusinessDatabaseError saying exactly what is wrong."""
-    database = open_business(url, password)
+    database = open_business(url, password, read_only=True)
     try:
         return check_layout(database, layout)
+    except BusinessDatabaseError:
+        raise
+    except Exception as error:   # noqa: BLE001 - Test connection words every failure
+        text = str(error).strip().splitlines()
+        raise BusinessDatabaseError("failed", detail=redacted(
+            text[0] if text else type(error).__name__, password)) from None
     finally:
         database.close()
 
