@@ -7,13 +7,12 @@ import uuid
 from contextlib import closing
 
 import pytest
-from conftest import ON_POSTGRES
 from helpers import error_beside, text, text_of
 
-from kontor.sync import business
+from kontor.sync import business, service
 from kontor.sync.business import BusinessDatabaseError, try_connection
-from kontor.sync.layout import default_layout
-from kontor.sync import service
+from kontor.sync.layout import business_models, default_layout
+from models import SyncState
 
 
 def save(client, url, password="", mapping=""):
@@ -70,7 +69,6 @@ def test_a_port_out_of_range_is_refused_on_save_and_never_a_crash(admin_client):
 
 
 def test_the_cycle_logs_an_error_line_for_a_file_that_is_no_database(app, tmp_path):
-    from models import SyncState
     text_file = tmp_path / "firm.db"
     text_file.write_text("not a database", encoding="utf-8")
     SyncState.insert(id=1, business_url=f"sqlite:///{text_file}", active=True).execute()
@@ -91,7 +89,6 @@ def test_test_connection_leaves_the_desktop_programs_file_as_it_was(admin_client
     assert [p.name for p in path.parent.iterdir()] == [path.name]
     # a whole default layout: counted, and still not changed
     database = business.open_business(f"sqlite:///{path}")
-    from kontor.sync.layout import business_models
     database.create_tables(list(business_models(default_layout(), database).values()))
     database.close()
     before = path.read_bytes()

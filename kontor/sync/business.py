@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from peewee import DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseError, PostgresqlDatabase, SqliteDatabase
 
 from kontor.sync.layout import BOOLEAN, DECIMAL, INTEGER, TEXT, TIMESTAMP, Layout
 
