@@ -77,6 +77,12 @@ PROBLEMS = {
     "column_missing": _l("The table %(table)s has no column %(column)s."),
     "wrong_type": _l("The column %(column)s of the table %(table)s has the type %(found)s; "
                      "Kontor needs %(expected)s there."),
+    "key_not_unique": _l("The key column %(column)s of the table %(table)s is neither its "
+                         "primary key nor unique: two rows could have the same key, so Kontor "
+                         "could not tell them apart. Map the table's primary key as key."),
+    "key_too_short": _l("The key column %(column)s of the table %(table)s holds at most "
+                        "%(length)s characters: Kontor makes keys of 32 to 36 characters "
+                        "(UUIDs) for records it adds there."),
     "failed": _l("The database answered with an error: %(detail)s"),
     "password_unreadable": _l("The stored password cannot be read any more (the data "
                               "folder's key changed). Enter the password again."),
@@ -95,6 +101,8 @@ MAPPING_PROBLEMS = {
     "name": _l("The table or column name at %(where)s cannot be used: it must be 1 to 128 "
                "printable characters without quotes."),
     "key_type": _l("The key_type of [%(section)s] must be integer or text."),
+    "duplicate_column": _l("The section [%(section)s] maps the column %(column)s twice (for "
+                           "%(field)s and %(other)s): each column can hold one field only."),
 }
 RECORD_REASONS = {
     "unfit": _l("the value does not fit the field"),     # lines logged before unfit_value
@@ -102,6 +110,8 @@ RECORD_REASONS = {
     "number_taken": _l("another contact has this customer number"),
     "parent_missing": _l("the record it belongs to is not synced"),
     "in_use": _l("it is still in use and cannot be deleted"),
+    "no_key": _l("Kontor cannot make a key for it in the business database"),
+    "null_key": _l("its row in the business database has no key (the key column is empty)"),
 }
 # How an Error line names a record (issue 16: by what a person knows it by, never by a key):
 # `name` is the entry's label, `parent` the contact it belongs to ("number name").
@@ -154,7 +164,7 @@ def problem_message(code, params=None):
         params["expected"] = TYPES.get(params.get("expected"), params.get("expected", ""))
     values = {name: params.get(name, "") for name in
               ("path", "table", "entity", "column", "found", "expected", "detail", "section",
-               "field", "where")}
+               "field", "where", "length", "other")}
     return str(template) % values
 
 

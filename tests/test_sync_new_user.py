@@ -7,12 +7,16 @@ import uuid
 from contextlib import closing
 
 import pytest
+from conftest import BUSINESS_DATABASES
 from helpers import error_beside, text, text_of
+from peewee import PostgresqlDatabase
 
-from kontor.sync import business, service
+from kontor import notes
+from kontor.contacts import saving
+from kontor.sync import business, engine, service
 from kontor.sync.business import BusinessDatabaseError, try_connection
-from kontor.sync.layout import business_models, default_layout
-from models import SyncState
+from kontor.sync.layout import MappingError, business_models, default_layout, parse_mapping
+from models import Contact, ContactPerson, NoteEntry, SyncState
 
 
 def save(client, url, password="", mapping=""):
@@ -122,3 +126,224 @@ def test_a_relative_sqlite_path_is_refused_on_save(admin_client):
     assert business.split_password("sqlite:////srv/firm.db") == ("sqlite:////srv/firm.db", "")
     assert business.split_password("sqlite:///C:/Firma/firm.db")[0] == \
         "sqlite:///C:/Firma/firm.db"
+
+
+# --- a text key (README's mapping example) ------------------------------------------------------
+
+TEXT_MAPPING = '''
+[contacts]
+table = "KUNDE"
+key = "KUNDE_ID"
+key_type = "text"
+[contacts.columns]
+customer_number = "KUNDENR"
+name = "NAVN"
+phone = "TLF"
+
+[contact_persons]
+table = "KONTAKT"
+key = "KONTAKT_ID"
+key_type = "text"
+[contact_persons.columns]
+contact_id = "KUNDE_ID"
+name = "NAVN"
+
+[note_entries]
+table = "NOTAT"
+key = "NOTAT_ID"
+key_type = "text"
+[note_entries.columns]
+uid = "UID"
+contact_id = "KUNDE_ID"
+person_id = "KONTAKT_ID"
+text = "TEKST"
+created_at = "OPPRETTET"
+'''
+TEXT_TABLES = (
+    'CREATE TABLE "KUNDE" ("KUNDE_ID" VARCHAR(36) PRIMARY KEY, "KUNDENR" INTEGER NOT NULL '
+    'UNIQUE, "NAVN" VARCHAR(60) NOT NULL, "TLF" VARCHAR(20))',
+    'CREATE TABLE "KONTAKT" ("KONTAKT_ID" TEXT PRIMARY KEY, "KUNDE_ID" VARCHAR(36) NOT NULL, '
+    '"NAVN" VARCHAR(60) NOT NULL)',
+    'CREATE TABLE "NOTAT" ("NOTAT_ID" TEXT PRIMARY KEY, "UID" VARCHAR(40) NOT NULL UNIQUE, '
+    '"KUNDE_ID" VARCHAR(36) NOT NULL, "KONTAKT_ID" TEXT, "TEKST" TEXT NOT NULL, '
+    '"OPPRETTET" TIMESTAMP NOT NULL)',
+    'CREATE TABLE employees (id INTEGER PRIMARY KEY, email VARCHAR(254) NOT NULL, '
+    'name VARCHAR(200) NOT NULL, phone VARCHAR(50), mobile VARCHAR(50), title VARCHAR(100), '
+    'department VARCHAR(100), active BOOLEAN)',
+)
+
+
+@pytest.fixture(params=BUSINESS_DATABASES)
+def desk_url(request, app, tmp_path, pg_server):
+    """An empty business database (a SQLite file; in the PostgreSQL run also a PostgreSQL
+    database): its URL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'desk.db'}"
+        return
+    name = f"kontor_b_{uuid.uuid4().hex[:10]}"
+    yield pg_server.create(name)
+    pg_server.drop(name)
+
+
+def made(url, *statements):
+    database = business.open_business(url, create=True)
+    for statement in statements:
+        database.execute_sql(statement.replace("INTEGER PRIMARY KEY", "SERIAL PRIMARY KEY")
+                             if isinstance(database, PostgresqlDatabase) else statement)
+    return database
+
+
+def cycle(database, layout, first=False):
+    return engine.run_cycle(database, layout, node="test-node", first=first)
+
+
+def all_rows(database, table):
+    return database.execute_sql(f'SELECT * FROM "{table}" ORDER BY 1').fetchall()
+
+
+def test_a_text_key_gets_a_uuid_and_persons_and_notes_follow_it(desk_url):
+    database = made(desk_url, *TEXT_TABLES)
+    layout = parse_mapping(TEXT_MAPPING)
+    database.execute_sql("INSERT INTO \"KUNDE\" VALUES ('K-1', 20001, 'Fjord Rør AS', '22')")
+    database.execute_sql("INSERT INTO \"KONTAKT\" VALUES ('P-1', 'K-1', 'Kari Nordmann')")
+    database.execute_sql("INSERT INTO \"NOTAT\" VALUES ('N-1', 'b-1', 'K-1', 'P-1', "
+                         "'Ring tilbake.', '2026-03-01 10:00:00')")
+    assert business.check_layout(database, layout).counts["contacts"] == 1
+    here = saving.create({"name": "Jansen B.V.", "phone": "030 1"})
+    person = saving.save_person(here.id, None, {"name": "Piet Jansen"})
+    notes.add_entry(here, "Offerte verstuurd.", person=person)
+    run = cycle(database, layout, first=True)
+    assert run.status == "ok", run.error
+    kunder = {row[2]: row for row in all_rows(database, "KUNDE")}
+    new_key = kunder["Jansen B.V."][0]
+    assert new_key and str(uuid.UUID(new_key)) == new_key          # a UUID, never NULL
+    assert kunder["Jansen B.V."][1] == here.customer_number
+    kontakter = {row[2]: row for row in all_rows(database, "KONTAKT")}
+    assert kontakter["Piet Jansen"][1] == new_key and kontakter["Piet Jansen"][0]
+    notat = {row[4]: row for row in all_rows(database, "NOTAT")}
+    assert notat["Offerte verstuurd."][2] == new_key
+    assert notat["Offerte verstuurd."][3] == kontakter["Piet Jansen"][0]
+    assert all(row[0] for table in ("KUNDE", "KONTAKT", "NOTAT")
+               for row in all_rows(database, table))
+    fjord = Contact.get(Contact.customer_number == 20001)
+    assert [p.name for p in fjord.persons] == ["Kari Nordmann"]
+    assert [(n.text, n.person.name) for n in fjord.note_entries] == [
+        ("Ring tilbake.", "Kari Nordmann")]
+    # the next cycles are quiet: nothing is deleted on either side
+    before = [all_rows(database, table) for table in ("KUNDE", "KONTAKT", "NOTAT")]
+    for _ in range(2):
+        quiet = cycle(database, layout)
+        assert (quiet.status, quiet.to_kontor, quiet.to_business, quiet.conflicts) == \
+            ("ok", 0, 0, 0), quiet.error
+    assert [all_rows(database, table) for table in ("KUNDE", "KONTAKT", "NOTAT")] == before
+    assert Contact.select().count() == 2 and ContactPerson.select().count() == 2
+    assert NoteEntry.select().count() == 2
+    # a change in Kontor reaches the row by its text key
+    saving.update(here.id, {"phone": "030 2"}, Contact.get_by_id(here.id).version)
+    assert cycle(database, layout).status == "ok"
+    assert database.execute_sql('SELECT "TLF" FROM "KUNDE" WHERE "KUNDE_ID" = ' +
+                                database.param, (new_key,)).fetchone()[0] == "030 2"
+    database.close()
+
+
+def test_default_person_and_note_tables_cannot_link_to_a_text_key(desk_url):
+    database = made(desk_url, TEXT_TABLES[0])
+    sides = business_models(default_layout(), database)
+    database.create_tables([sides["employees"], sides["contact_persons"],
+                            sides["note_entries"]])
+    layout = parse_mapping(TEXT_MAPPING.split("[contact_persons]")[0])
+    with pytest.raises(BusinessDatabaseError) as raised:
+        business.check_layout(database, layout)
+    assert raised.value.code == "wrong_type"
+    assert raised.value.params["table"] == "contact_persons"
+    assert raised.value.params["column"] == "contact_id"
+    database.close()
+
+
+def test_a_text_key_too_short_for_a_uuid_is_refused_and_never_inserted_null(desk_url):
+    short = TEXT_TABLES[0].replace('"KUNDE_ID" VARCHAR(36)', '"KUNDE_ID" VARCHAR(10)')
+    database = made(desk_url, short, *TEXT_TABLES[1:])
+    layout = parse_mapping(TEXT_MAPPING)
+    with pytest.raises(BusinessDatabaseError) as raised:
+        business.check_layout(database, layout)
+    assert (raised.value.code, raised.value.params["length"]) == ("key_too_short", "10")
+    saving.create({"name": "Jansen B.V."})
+    run = cycle(database, layout, first=True)
+    assert run.status == "error"
+    problem = service.error_of(run)
+    assert [entry["reason"] for entry in problem["records"]] == ["no_key"]
+    assert all_rows(database, "KUNDE") == []
+    assert Contact.select().count() == 1
+    database.close()
+
+
+def test_a_row_without_a_key_is_named_and_never_bound_or_deleted(desk_url):
+    database = made(desk_url, *TEXT_TABLES)
+    layout = parse_mapping(TEXT_MAPPING)
+    if isinstance(database, PostgresqlDatabase):
+        pytest.skip("PostgreSQL never lets a primary key be NULL")
+    database.execute_sql("INSERT INTO \"KUNDE\" VALUES (NULL, 10001, 'Fjord Rør AS', '22')")
+    run = cycle(database, layout, first=True)
+    assert run.status == "error"
+    assert [e["reason"] for e in service.error_of(run)["records"]] == ["null_key"]
+    assert Contact.select().count() == 0 and len(all_rows(database, "KUNDE")) == 1
+    database.close()
+
+
+def test_an_integer_key_the_database_does_not_assign_is_made(desk_url):
+    database = made(desk_url, *TEXT_TABLES[1:])
+    database.execute_sql('CREATE TABLE "KUNDE" ("KUNDE_ID" INT PRIMARY KEY, "KUNDENR" '
+                         'INTEGER NOT NULL UNIQUE, "NAVN" VARCHAR(60) NOT NULL, '
+                         '"TLF" VARCHAR(20))')
+    database.execute_sql("INSERT INTO \"KUNDE\" VALUES (41, 20001, 'Fjord Rør AS', '22')")
+    mapping = TEXT_MAPPING.replace('key_type = "text"\n[contacts.columns]',
+                                   'key_type = "integer"\n[contacts.columns]')
+    mapping = mapping.split("[contact_persons]")[0]
+    sides = business_models(default_layout(), database)
+    database.create_tables([sides["contact_persons"], sides["note_entries"]])
+    layout = parse_mapping(mapping)
+    business.check_layout(database, layout)
+    saving.create({"name": "Jansen B.V."})
+    assert cycle(database, layout, first=True).status == "ok"
+    assert [row[0] for row in all_rows(database, "KUNDE")] == [41, 42]
+    database.close()
+
+
+# --- layouts that cannot work -----------------------------------------------------------------
+
+def test_a_column_mapped_twice_is_refused_beside_the_mapping(admin_client):
+    mapping = TEXT_MAPPING.replace('phone = "TLF"', 'phone = "NAVN"')
+    with pytest.raises(MappingError) as raised:
+        parse_mapping(mapping)
+    assert raised.value.code == "duplicate_column"
+    response = save(admin_client, "sqlite:////srv/firm.db", mapping=mapping)
+    assert response.status_code == 400
+    error = error_beside(text(response), "mapping")
+    assert "maps the column NAVN twice (for name and phone)" in error, error
+    keyed = TEXT_MAPPING.replace('phone = "TLF"', 'phone = "KUNDE_ID"')
+    assert parse_mapping_code(keyed) == "duplicate_column"
+
+
+def parse_mapping_code(text_):
+    with pytest.raises(MappingError) as raised:
+        parse_mapping(text_)
+    return raised.value.code
+
+
+def test_a_key_column_that_is_not_unique_fails_the_test(admin_client, desk_url):
+    database = made(desk_url, TEXT_TABLES[0].replace('"KUNDENR" INTEGER NOT NULL UNIQUE',
+                                                     '"KUNDENR" INTEGER NOT NULL'),
+                    *TEXT_TABLES[1:])
+    layout = parse_mapping(TEXT_MAPPING.replace('key = "KUNDE_ID"', 'key = "KUNDENR"')
+                           .replace('key_type = "text"\n[contacts.columns]',
+                                    'key_type = "integer"\n[contacts.columns]')
+                           .replace('customer_number = "KUNDENR"\nname = "NAVN"\nphone = "TLF"',
+                                    'customer_number = "TLF"\nname = "NAVN"'))
+    with pytest.raises(BusinessDatabaseError) as raised:
+        business.check_layout(database, layout)
+    assert raised.value.code == "key_not_unique"
+    database.execute_sql('CREATE UNIQUE INDEX kunde_nr ON "KUNDE" ("KUNDENR")')
+    with pytest.raises(BusinessDatabaseError) as raised:   # unique now; TLF is text
+        business.check_layout(database, layout)
+    assert raised.value.code == "wrong_type"
+    database.close()

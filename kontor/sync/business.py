@@ -13,7 +13,15 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from peewee import DatabaseError, PostgresqlDatabase, SqliteDatabase
 
-from kontor.sync.layout import BOOLEAN, DECIMAL, INTEGER, TEXT, TIMESTAMP, Layout
+from kontor.sync.layout import (
+    BOOLEAN,
+    DECIMAL,
+    INTEGER,
+    TEXT,
+    TIMESTAMP,
+    Layout,
+    business_fields,
+)
 
 CONNECT_TIMEOUT_SECONDS = 5
 NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smbfs", "smb3", "9p", "sshfs", "fuse.sshfs",
@@ -25,7 +33,10 @@ class BusinessDatabaseError(Exception):
     supports), "no_file" (the SQLite file does not exist), "network_share" (the SQLite file is
     on a network file system), "unreachable" (no server answers), "login_refused" (user or
     password wrong), "no_database" (the server has no such database), "table_missing",
-    "column_missing", "wrong_type", "failed" (anything else; `params["detail"]` says what the
+    "column_missing", "wrong_type", "key_not_unique" (the key column is neither primary key nor
+    unique), "key_too_short" (a text key column too short for the keys Kontor makes),
+    "relative_path", "bad_port", "not_database" (the file is no SQLite database),
+    "cannot_open", "failed" (anything else; `params["detail"]` says what the
     driver said, with no password in it). `params` names the table, column and types."""
 
     def __init__(self, code, **params):
@@ -216,11 +227,71 @@ def _fits(kind: str, data_type: str) -> bool:
     return False
 
 
+# The shortest text key column Kontor makes keys for: a new record's key is a UUID
+# (36 characters, "3f2b…-…"), or its 32 hexadecimal digits where the column holds fewer.
+UUID_KEY_LENGTH = 36
+SHORT_KEY_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class KeyColumn:
+    """What the business database says about a table's key column: whether it is unique
+    (the primary key by itself, or a unique index on it alone), whether the database
+    assigns it on insert (SQLite INTEGER PRIMARY KEY, PostgreSQL serial or identity), and
+    the longest text it holds (0: no declared limit)."""
+    unique: bool
+    assigned: bool
+    max_length: int = 0
+
+
+def key_column(database, table: str, key: str) -> KeyColumn:
+    """The KeyColumn of column `key` of `table` (the names as the database spells them;
+    compared without case). Reads the database's own catalogue: PRAGMA table_info and
+    index_list/index_info on SQLite, pg_index and information_schema on PostgreSQL."""
+    wanted = key.lower()
+    length = declared_lengths(database, table).get(wanted, 0)
+    if isinstance(database, PostgresqlDatabase):
+        unique = database.execute_sql(
+            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] "
+            "WHERE n.nspname = current_schema() AND c.relname = %s AND i.indisunique "
+            "AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL "
+            "AND lower(a.attname) = %s", (table, wanted)).fetchone() is not None
+        found = database.execute_sql(
+            "SELECT column_default, is_identity FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s "
+            "AND lower(column_name) = %s", (table, wanted)).fetchone()
+        assigned = bool(found) and (str(found[0] or "").startswith("nextval(")
+                                    or found[1] == "YES")
+        return KeyColumn(unique, assigned, length)
+    info = database.execute_sql(f"PRAGMA table_info({quoted(table)})").fetchall()
+    primary = [row for row in info if row[5]]
+    alone = len(primary) == 1 and primary[0][1].lower() == wanted
+    # only a column declared exactly INTEGER PRIMARY KEY is the rowid, which SQLite assigns
+    assigned = alone and (primary[0][2] or "").strip().upper() == "INTEGER"
+    unique = alone
+    if not unique:
+        for row in database.execute_sql(f"PRAGMA index_list({quoted(table)})").fetchall():
+            if row[2] and not (len(row) > 4 and row[4]):        # unique, not partial
+                columns = database.execute_sql(
+                    f"PRAGMA index_info({quoted(row[1])})").fetchall()
+                if len(columns) == 1 and (columns[0][2] or "").lower() == wanted:
+                    unique = True
+                    break
+    return KeyColumn(unique, assigned, length)
+
+
 def check_layout(database, layout: Layout, count=True) -> Report:
     """Check that `database` (connected) has `layout`'s tables and columns with fitting
-    types, and count each table's rows (unless not `count`). Returns a Report; raises
-    BusinessDatabaseError ("table_missing", "column_missing", "wrong_type") for the first
-    problem, in the layout's order, naming the table and column."""
+    types, and count each table's rows (unless not `count`). Each table's key column must
+    be of its key type and unique (its primary key, or a unique index on it alone): a key
+    that two rows share cannot say which row a record is. A text key column must hold a key
+    Kontor makes (SHORT_KEY_LENGTH characters); a link to a parent (a contact person's
+    contact) must be of the parent's key type. Returns a Report; raises
+    BusinessDatabaseError ("table_missing", "column_missing", "wrong_type",
+    "key_not_unique", "key_too_short") for the first problem, in the layout's order, naming
+    the table and column."""
     report = Report()
     tables = {name.lower(): name for name in database.get_tables()}
     for table in layout.tables:
@@ -231,12 +302,24 @@ def check_layout(database, layout: Layout, count=True) -> Report:
         columns = {column.name.lower(): column for column in database.get_columns(actual)}
         if table.key.lower() not in columns:
             raise BusinessDatabaseError("column_missing", table=table.table, column=table.key)
-        for name, column_name in table.columns.items():
+        key_kind = INTEGER if table.key_type == "integer" else TEXT
+        key_type = columns[table.key.lower()].data_type
+        if not _fits(key_kind, key_type):
+            raise BusinessDatabaseError("wrong_type", table=table.table, column=table.key,
+                                        found=key_type, expected=key_kind)
+        about = key_column(database, actual, columns[table.key.lower()].name)
+        if not about.unique:
+            raise BusinessDatabaseError("key_not_unique", table=table.table, column=table.key)
+        if key_kind == TEXT and about.max_length and about.max_length < SHORT_KEY_LENGTH:
+            raise BusinessDatabaseError("key_too_short", table=table.table, column=table.key,
+                                        length=str(about.max_length))
+        for spec in business_fields(layout, table.entity.name):
+            column_name = table.columns[spec.name]
             column = columns.get(column_name.lower())
             if column is None:
                 raise BusinessDatabaseError("column_missing", table=table.table,
                                             column=column_name)
-            kind = table.entity.field(name).kind
+            kind = spec.kind
             if not _fits(kind, column.data_type):
                 raise BusinessDatabaseError("wrong_type", table=table.table, column=column_name,
                                             found=column.data_type, expected=kind)
