@@ -2,12 +2,14 @@
 Administration → Sync: the settings with Test connection and Activate, the sync log with its
 Restart button, and the sync history with the records a delete took away. The rules live in
 kontor/sync/service.py; these views only word what it answers."""
+import datetime
 import json
+from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
 from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAreaField
@@ -16,14 +18,16 @@ from wtforms.validators import DataRequired, Length
 from blueprints.contacts import FIELD_LABELS
 from blueprints.filters import per_request
 from blueprints.forms import ActionForm, Form
+from blueprints.web_accounts import STATUS_LABELS as ACCOUNT_STATUS_LABELS
 from kontor import audit, jobs, versions
 from kontor import company as company_rules
 from kontor.access import superuser_required
+from kontor.countries import country_name
 from kontor.paging import paginate
 from kontor.sync import secret, service
 from kontor.sync.business import BusinessDatabaseError
-from kontor.sync.layout import MappingError
-from kontor.web import current_company
+from kontor.sync.layout import BOOLEAN, BY_NAME, DECIMAL, TIMESTAMP, MappingError
+from kontor.web import current_company, local_time
 from models import SyncConflict, SyncRun, User
 
 bp = Blueprint("sync", __name__, url_prefix="/admin/sync")
@@ -44,9 +48,6 @@ SYNC_FIELD_LABELS = {
     "person_id": _l("Contact person"), "text": _l("Text"), "author": _l("Author"),
     "created_at": _l("Created"), "uid": _l("Note number"), "status": _l("Status"),
 }
-# Kontor's own bookkeeping columns, left out where a deleted record is shown
-INTERNAL_COLUMNS = {"name_norm", "sort_name", "sort_city", "search_text", "version",
-                    "updated_at", "updated_by", "contact_import", "email_norm"}
 RESOLUTIONS = {
     "business": _l("Business database"), "kontor": _l("Kontor"),
     "deleted": _l("Deleted (record kept here)"), "restored": _l("Restored"),
@@ -453,42 +454,119 @@ def history():
 
 
 GROUP_LABELS = {"persons": _l("Contact persons"), "notes": _l("Notes"),
-                "web_accounts": _l("Web accounts")}
+                "web_accounts": _l("Web accounts"), "contact_persons": _l("Contact persons"),
+                "note_entries": _l("Notes")}
+# What belongs to a deleted record, by its key in the kept JSON (Kontor's names and the
+# business database's): the entity whose fields it has
+GROUP_ENTITIES = {"persons": "contact_persons", "contact_persons": "contact_persons",
+                  "notes": "note_entries", "note_entries": "note_entries"}
+# Kontor's column names where they differ from the synced field's name
+KONTOR_NAMES = {"author_name": "author"}
+# Fields a person never needs to see: links (shown as the record they link to) and a note's
+# sync identity
+HIDDEN_FIELDS = {"contact_id", "person_id", "uid"}
+KIND_LABELS = {"company": _l("Company"), "person": _l("Person")}
+WEB_ACCOUNT_FIELDS = (("website", _l("Website")), ("email", _l("E-mail")),
+                      ("status", _l("Status")))
 
 
-def record_shown(text):
-    """A deleted or restored record's JSON (kontor/sync engine's `row`) for a table: its own
-    fields as (label, value) pairs, and what belonged to it (persons, notes) as (group label,
-    [pairs per row]). Text that is no JSON object shows nothing."""
+def record_shown(text, entity):
+    """A deleted or restored record's JSON (kontor/sync engine's `row`, from either side)
+    for the page: its user-facing fields as (label, value) pairs, in the order of the
+    contact form, and what belonged to it (persons, notes, web accounts) as (heading,
+    column labels, rows of values). Only the synced fields are shown (Kontor's own columns
+    such as ids and matching keys are left out), labelled as the forms label them and
+    formatted for the reader: yes/no, the type in words, times in the company's time zone
+    and the reader's locale, amounts and countries as the reader writes them. Text that is
+    no JSON object shows nothing."""
     try:
         data = json.loads(text) if text else {}
     except ValueError:
         data = {}
-    if not isinstance(data, dict):
-        data = {}
-    fields, groups = [], []
+    if not isinstance(data, dict) or entity not in BY_NAME:
+        return [], []
+    fields = [(label, value) for label, value in _shown_fields(entity, data) if value != ""]
+    groups = []
+    persons = {}
     for name, value in data.items():
-        if isinstance(value, list):
-            rows = [[(_field_label(k), _shown(v)) for k, v in item.items()
-                     if k not in INTERNAL_COLUMNS]
-                    for item in value if isinstance(item, dict)]
-            groups.append((GROUP_LABELS.get(name, name), rows))
-        elif name not in INTERNAL_COLUMNS:
-            fields.append((_field_label(name), _shown(value)))
+        if name in GROUP_ENTITIES and isinstance(value, list) \
+                and GROUP_ENTITIES[name] == "contact_persons":
+            for row in value:
+                if isinstance(row, dict):
+                    for key in ("id", "key"):
+                        if row.get(key) not in (None, ""):
+                            persons[str(row[key])] = str(row.get("name") or "")
+    for name, value in data.items():
+        if not isinstance(value, list):
+            continue
+        rows = [row for row in value if isinstance(row, dict)]
+        if name == "web_accounts":
+            labels = [label for _key, label in WEB_ACCOUNT_FIELDS]
+            shown = [[_web_account_value(key, row.get(key)) for key, _label in
+                      WEB_ACCOUNT_FIELDS] for row in rows]
+        elif name in GROUP_ENTITIES:
+            child = GROUP_ENTITIES[name]
+            labels = [label for label, _value in _shown_fields(child, {})]
+            shown = [[value for _label, value in _shown_fields(child, row)] for row in rows]
+            if child == "note_entries" and persons:
+                labels.append(_field_label("person_id"))
+                for row, values in zip(rows, shown, strict=True):
+                    link = row.get("person", row.get("person_id"))
+                    values.append(persons.get(str(link), "") if link not in (None, "") else "")
+        else:
+            continue
+        groups.append((GROUP_LABELS.get(name, name), labels, shown))
     return fields, groups
+
+
+def _shown_fields(entity, row):
+    """[(label, formatted value)] of `entity`'s user-facing synced fields in `row` (a kept
+    record of either side: Kontor's column names or the synced field names)."""
+    values = {KONTOR_NAMES.get(name, name): value for name, value in row.items()}
+    return [(_field_label(spec.name), _formatted(spec, values.get(spec.name)))
+            for spec in BY_NAME[entity].fields if spec.name not in HIDDEN_FIELDS]
 
 
 def _field_label(name):
     return SYNC_FIELD_LABELS.get(name, name)
 
 
-def _shown(value):
+def _formatted(spec, value):
+    """A kept value of field `spec` as the reader reads it ("" for none)."""
+    if value is None or value == "" or isinstance(value, (list, dict)):
+        return ""
+    if spec.kind == BOOLEAN:
+        if str(value).strip().lower() in ("1", "true", "t", "yes"):
+            return _("Yes")
+        if str(value).strip().lower() in ("0", "false", "f", "no"):
+            return _("No")
+        return str(value)
+    if spec.kind == TIMESTAMP:
+        try:
+            moment = value if isinstance(value, datetime.datetime) else \
+                datetime.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            return str(value)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+        return local_time(moment.replace(microsecond=0))
+    if spec.kind == DECIMAL:
+        try:
+            return format_decimal(Decimal(str(value)), format="#,##0.00")
+        except InvalidOperation:
+            return str(value)
+    if spec.name == "kind":
+        return str(KIND_LABELS.get(value, value))
+    if spec.name in ("country", "visit_country"):
+        return country_name(str(value)) or str(value)
+    return str(value)
+
+
+def _web_account_value(name, value):
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
+    if name == "status":
+        return str(ACCOUNT_STATUS_LABELS.get(value, value))
     return str(value)
 
 
@@ -497,6 +575,6 @@ def _shown(value):
 def history_entry(entry_id):
     """One entry of the sync history with the whole record a delete took away."""
     entry = get_object_or_404(SyncConflict, SyncConflict.id == entry_id)
-    fields, groups = record_shown(entry.row)
+    fields, groups = record_shown(entry.row, entry.entity)
     return render_template("sync/entry.html", entry=entry, fields=fields, groups=groups,
                            entity_one=ENTITY_ONE, resolutions=RESOLUTIONS)

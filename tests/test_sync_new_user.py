@@ -2,13 +2,15 @@
 mapping, Test connection on files that are no database and on odd ports, Test connection
 leaving the desktop program's file as it was, layouts that cannot work, a relative SQLite
 path, and the deleted-record page of the sync history."""
+import json
+import re
 import sqlite3
 import uuid
 from contextlib import closing
 
 import pytest
 from conftest import BUSINESS_DATABASES
-from helpers import error_beside, text, text_of
+from helpers import body, error_beside, text, text_of
 from peewee import PostgresqlDatabase
 
 from kontor import notes
@@ -16,7 +18,7 @@ from kontor.contacts import saving
 from kontor.sync import business, engine, service
 from kontor.sync.business import BusinessDatabaseError, try_connection
 from kontor.sync.layout import MappingError, business_models, default_layout, parse_mapping
-from models import Contact, ContactPerson, NoteEntry, SyncState
+from models import Contact, ContactPerson, NoteEntry, SyncConflict, SyncState
 
 
 def save(client, url, password="", mapping=""):
@@ -347,3 +349,57 @@ def test_a_key_column_that_is_not_unique_fails_the_test(admin_client, desk_url):
         business.check_layout(database, layout)
     assert raised.value.code == "wrong_type"
     database.close()
+
+
+# --- the deleted-record page ------------------------------------------------------------------
+
+INTERNAL = ("org_key", "vat_key", "phone_key", "mobile_key", "address_key", "name_key",
+            "author_name", "name_norm", "search_text", "Contact persons 1", "company",
+            ".000", "version")
+
+
+def test_a_deleted_contact_shows_its_fields_as_the_contact_form_names_them(admin_client):
+    contact = saving.create({"name": "Bakker Techniek B.V.", "kind": "company",
+                             "phone": "030 111", "country": "NL", "discount": "12.5",
+                             "org_number": "12345678"})
+    person = saving.save_person(contact.id, None, {"name": "Jan Bakker", "title": "Inkoper",
+                                                   "phone": "06 1"})
+    saving.save_person(contact.id, None, {"name": "Els Bakker"})
+    notes.add_entry(contact, "Offerte verstuurd.", person=person)
+    kept = engine.ADAPTERS["contacts"](default_layout()["contacts"]).whole(contact.id)
+    entry = SyncConflict.create(entity="contacts", kontor_id=contact.id, resolution="deleted",
+                                label="Bakker Techniek B.V.", row=kept)
+    page = admin_client.get(f"/admin/sync/history/{entry.id}")
+    assert page.status_code == 200
+    said = text_of(page)
+    for shown in ("Type Company", "Name Bakker Techniek B.V.", "Phone 030 111",
+                  "Organisation number 12345678", "Country Netherlands",
+                  "Active Yes",
+                  f"Customer number {contact.customer_number}",
+                  "Contact persons", "Name Job title E-mail Phone Mobile Active",
+                  "Jan Bakker Inkoper 06 1 Yes", "Els Bakker",
+                  "Text Author Created Contact person", "Offerte verstuurd."):
+        assert shown in said, (shown, said[said.find("The record"):])
+    for internal in INTERNAL:
+        assert internal not in said, internal
+    assert "Customer discount (%) 12.50" in said or "Customer discount (%) 12,50" in said
+    assert re.search(r"Offerte verstuurd\. \d\d[./]\d\d[./]2\d{3}, \d\d:\d\d Jan Bakker", said)
+    html = body(page)
+    assert html.count("<table") == 2       # one table per group, not one per person
+
+
+def test_a_record_kept_from_the_business_database_is_formatted_too(admin_client):
+    row = {"key": "K-9", "customer_number": "20001", "kind": "person", "name": "Kari Nordmann",
+           "active": "0", "discount": "0.00", "contact_persons": [
+               {"key": "P-1", "contact_id": "K-9", "name": "Ola", "active": "1"}],
+           "note_entries": [{"key": "N-1", "uid": "b-1", "contact_id": "K-9",
+                             "person_id": "P-1", "text": "Ring.", "author": "Lars",
+                             "created_at": "2026-03-01 10:00:00"}]}
+    entry = SyncConflict.create(entity="contacts", resolution="restored", label="Kari",
+                                row=json.dumps(row))
+    said = text_of(admin_client.get(f"/admin/sync/history/{entry.id}"))
+    for shown in ("Type Person", "Active No", "Ola Yes", "Ring. Lars", "Ola"):
+        assert shown in said, (shown, said)
+    for internal in ("K-9", "P-1", "b-1", "uid", "key"):
+        assert internal not in said.replace("Kari", ""), internal
+    assert "2026" in said and "10:00:00" not in said
