@@ -170,8 +170,8 @@ def test_test_connection_says_exactly_what_is_wrong(admin_client, tmp_path):
     save(admin_client, url, mapping=mapping.replace('"NAVN"', '"NAME"'))
     assert "The table KUNDE has no column NAME." in connection_said(admin_client)
 
-    save(admin_client, url, mapping=mapping.replace('customer_number = "KNR"',
-                                                    'customer_number = "NAVN"'))
+    save(admin_client, url, mapping=mapping.replace('customer_number = "KNR"\nname = "NAVN"',
+                                                    'customer_number = "NAVN"\nname = "KNR"'))
     said = connection_said(admin_client)
     assert "The column NAVN of the table KUNDE has the type TEXT; Kontor needs a whole " \
            "number there." in said
