@@ -81,9 +81,9 @@ PROBLEMS = {
     "key_not_unique": _l("The key column %(column)s of the table %(table)s is neither its "
                          "primary key nor unique: two rows could have the same key, so Kontor "
                          "could not tell them apart. Map the table's primary key as key."),
-    "key_too_short": _l("The key column %(column)s of the table %(table)s holds at most "
-                        "%(length)s characters: Kontor makes keys of 32 to 36 characters "
-                        "(UUIDs) for records it adds there."),
+    "key_too_short": _l("The key column %(column)s of the table %(table)s is too short "
+                        "(length %(length)s) for the keys Kontor makes for records it adds "
+                        "there: UUIDs of 32 to 36 characters."),
     "failed": _l("The database answered with an error: %(detail)s"),
     "password_unreadable": _l("The stored password cannot be read any more (the data "
                               "folder's key changed). Enter the password again."),
