@@ -289,6 +289,15 @@ def test_a_row_without_a_key_is_named_and_never_bound_or_deleted(desk_url):
     assert run.status == "error"
     assert [e["reason"] for e in service.error_of(run)["records"]] == ["null_key"]
     assert Contact.select().count() == 0 and len(all_rows(database, "KUNDE")) == 1
+    # a bound row whose key was emptied (as an earlier Kontor left it) deletes nothing
+    database.execute_sql("INSERT INTO \"KUNDE\" VALUES ('K-2', 20002, 'Bakker B.V.', '1')")
+    assert cycle(database, layout).status == "error"
+    bakker = Contact.get(Contact.customer_number == 20002)
+    database.execute_sql("UPDATE \"KUNDE\" SET \"KUNDE_ID\" = NULL WHERE \"KUNDENR\" = 20002")
+    run = cycle(database, layout)
+    assert [e["reason"] for e in service.error_of(run)["records"]] == ["null_key", "null_key"]
+    assert Contact.get_or_none(Contact.id == bakker.id) is not None
+    assert len(all_rows(database, "KUNDE")) == 2
     database.close()
 
 

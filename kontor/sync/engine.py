@@ -525,6 +525,7 @@ class Cycle:
                 batch.clear()
 
         # A: the business table; a bound row whose fingerprint is the agreed one is unchanged
+        keyless = False          # a row without a key seen: its record may be a bound one
         for key, row in self.business.scan(entity):
             self.counts.read += 1
             if row[0] is None or key == "":
@@ -534,6 +535,7 @@ class Cycle:
                     entity=entity, record="", **self.who(
                         entity, self.business.rough_record(entity, row)),
                     field="", reason="null_key"))
+                keyless = True
                 continue
             unseen_b.discard(key)
             bhash = fingerprint(row)
@@ -566,6 +568,11 @@ class Cycle:
         # C: deletes
         for bkey, kid in list(b2k.items()):
             if kid in handled or (bkey not in unseen_b and kid not in unseen_k):
+                continue
+            if keyless and bkey in unseen_b:
+                # a bound row not found while rows without a key exist may be one of them
+                # (its key emptied): no delete on that evidence
+                self.skipped += 1
                 continue
             batch.append(Item(kontor_id=kid, business_key=bkey, bound=True,
                               business_gone=bkey in unseen_b, kontor_gone=kid in unseen_k))
