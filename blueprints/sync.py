@@ -261,12 +261,27 @@ class ActivateForm(Form):
     submit = SubmitField(_l("Activate the sync"))
 
 
+# Test connection's problems that lie in the mapping (shown beside the mapping field too)
+# and in the address (beside the address field)
+MAPPING_FIELD_PROBLEMS = {"table_missing", "column_missing", "wrong_type", "key_not_unique",
+                          "key_too_short"}
+URL_FIELD_PROBLEMS = {"bad_url", "relative_path", "bad_port", "no_file", "not_database",
+                      "cannot_open", "network_share", "no_database"}
+
+
+def stored_form(current=None):
+    """The settings form filled with the stored settings."""
+    current = current or service.state()
+    form = SettingsForm(obj=current, formdata=None)
+    form.url.data = current.business_url
+    form.version.data = current.version
+    return form
+
+
 def settings_page(form=None, activate_form=None, status=200, **extra):
     current = service.state()
     if form is None:
-        form = SettingsForm(obj=current, formdata=None)
-        form.url.data = current.business_url
-        form.version.data = current.version
+        form = stored_form(current)
     owner = User.get_or_none(User.id == current.owner_id) if current.owner_id else None
     return render_template(
         "sync/settings.html", state=current, form=form, owner=owner,
@@ -319,7 +334,14 @@ def test_connection():
         code = getattr(problem, "code", "password_unreadable")
         audit.record("sync.test", current_user, target=service.state().business_url,
                      detail=f"failed: {code}", ip=request.remote_addr)
-        return settings_page(test_problem=described(problem))
+        form = None
+        if not service.state().active:       # the problem beside the field to change
+            form = stored_form()
+            if isinstance(problem, MappingError) or code in MAPPING_FIELD_PROBLEMS:
+                form.mapping.errors = [described(problem)]
+            elif code in URL_FIELD_PROBLEMS:
+                form.url.errors = [described(problem)]
+        return settings_page(form, test_problem=described(problem))
     audit.record("sync.test", current_user, target=service.state().business_url,
                  detail="ok", ip=request.remote_addr)
     counts = [(ENTITY_LABELS.get(name, name), count) for name, count in report.counts.items()]

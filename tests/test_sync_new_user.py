@@ -412,3 +412,20 @@ def test_a_record_kept_from_the_business_database_is_formatted_too(admin_client)
     for internal in ("K-9", "P-1", "b-1", "uid", "key"):
         assert internal not in said.replace("Kari", ""), internal
     assert "2026" in said and "10:00:00" not in said
+
+
+def test_test_connection_shows_a_layout_problem_beside_the_mapping(admin_client, tmp_path):
+    path = sqlite_file(tmp_path, *(TEXT_TABLES[0].replace("VARCHAR(36) PRIMARY KEY",
+                                                          "VARCHAR(36)"),) + TEXT_TABLES[1:])
+    assert save(admin_client, f"sqlite:///{path}", mapping=TEXT_MAPPING).status_code == 302
+    response = admin_client.form("/admin/sync/test")
+    assert response.status_code == 200
+    error = error_beside(text(response), "mapping")
+    assert "The key column KUNDE_ID of the table KUNDE is neither its primary key nor " \
+           "unique" in error, error
+    assert "The connection works." not in text_of(response)
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a database", encoding="utf-8")
+    save(admin_client, f"sqlite:///{text_file}")
+    response = admin_client.form("/admin/sync/test")
+    assert f"{text_file} is not a SQLite database file." in error_beside(text(response), "url")
