@@ -298,18 +298,19 @@ class BusinessSide:
         return int(highest or 0) + 1
 
     def insert(self, entity, record) -> str:
-        """Insert `record`; its new key as text (never empty: a row whose key the database
-        did not give back raises KeyNotMade, and the business transaction rolls back)."""
+        """Insert `record`; its new key as text, never empty. Raises KeyNotMade (nothing
+        inserted) when no key can be made for it, and RowsMissing when the database did
+        not give back the key it assigned (the business transaction then rolls back: a
+        record is never bound to a key that names no row)."""
         model = self.models[entity]
         values = self._values(entity, record)
         key = self.new_key(entity)
         if key is not None:
             values["key"] = key
-        with self.database.atomic():       # a savepoint: a row without a key is undone
-            made = model.insert(**values).execute()
-            key = key if key is not None else made
-            if key is None or str(key) == "":
-                raise KeyNotMade(entity)
+        made = model.insert(**values).execute()
+        key = key if key is not None else made
+        if key is None or str(key) == "":
+            raise RowsMissing(entity, 1, 0)
         return str(key)
 
     def children(self, entity):
