@@ -584,6 +584,20 @@ def _formatted(spec, value):
     return str(value)
 
 
+@bp.app_template_filter("sync_value")
+def sync_value(value, entity, name):
+    """A value of the sync history (agreed, Kontor's, the business database's) of field
+    `name` of `entity` as the reader reads it: yes/no, the type in words, a time in the
+    company's time zone; "—" for none."""
+    if value is None:
+        return "—"
+    spec = next((f for f in BY_NAME[entity].fields if f.name == name), None) \
+        if entity in BY_NAME else None
+    if spec is None or name in HIDDEN_FIELDS:
+        return value
+    return _formatted(spec, value)
+
+
 def _web_account_value(name, value):
     if value is None:
         return ""

@@ -429,3 +429,18 @@ def test_test_connection_shows_a_layout_problem_beside_the_mapping(admin_client,
     save(admin_client, f"sqlite:///{text_file}")
     response = admin_client.form("/admin/sync/test")
     assert f"{text_file} is not a SQLite database file." in error_beside(text(response), "url")
+
+
+def test_a_conflict_shows_its_values_formatted(admin_client):
+    entry = SyncConflict.create(entity="contacts", field="active", base_value="1",
+                                kontor_value="0", business_value="1", label="Bakker",
+                                resolution="business")
+    kind = SyncConflict.create(entity="contacts", field="kind", base_value=None,
+                               kontor_value="company", business_value="person", label="Bakker",
+                               resolution="business")
+    said = text_of(admin_client.get(f"/admin/sync/history/{entry.id}"))
+    assert "Agreed value Yes Kontor's value No Business value Yes" in said
+    said = text_of(admin_client.get(f"/admin/sync/history/{kind.id}"))
+    assert "Agreed value — Kontor's value Company Business value Person" in said
+    listed = text_of(admin_client.get("/admin/sync/history"))
+    assert "Company" in listed and "Person" in listed
