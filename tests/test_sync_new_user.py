@@ -104,10 +104,14 @@ def test_test_connection_leaves_the_desktop_programs_file_as_it_was(admin_client
     assert path.read_bytes() == before and journal_mode(path) == "delete"
 
 
-def test_the_sync_cycle_keeps_the_files_journal_mode(tmp_path):
+def test_the_sync_cycle_keeps_the_files_journal_mode(app, tmp_path):
     path = sqlite_file(tmp_path, "create table x(a)")
     database = business.open_business(f"sqlite:///{path}")
-    database.execute_sql("INSERT INTO x VALUES (1)")
+    database.create_tables(list(business_models(default_layout(), database).values()))
+    database.execute_sql("INSERT INTO contacts (customer_number, name) VALUES (20001, 'Fjord')")
+    saving.create({"name": "Jansen B.V."})
+    run = engine.run_cycle(database, default_layout(), node="test-node", first=True)
+    assert run.status == "ok" and run.to_business == 1 and run.to_kontor == 1, run.error
     database.close()
     assert journal_mode(path) == "delete"
 
