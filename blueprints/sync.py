@@ -2,12 +2,14 @@
 Administration → Sync: the settings with Test connection and Activate, the sync log with its
 Restart button, and the sync history with the records a delete took away. The rules live in
 kontor/sync/service.py; these views only word what it answers."""
+import datetime
 import json
+from decimal import Decimal, InvalidOperation
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import format_decimal, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
 from wtforms import HiddenField, PasswordField, StringField, SubmitField, TextAreaField
@@ -16,14 +18,16 @@ from wtforms.validators import DataRequired, Length
 from blueprints.contacts import FIELD_LABELS
 from blueprints.filters import per_request
 from blueprints.forms import ActionForm, Form
+from blueprints.web_accounts import STATUS_LABELS as ACCOUNT_STATUS_LABELS
 from kontor import audit, jobs, versions
 from kontor import company as company_rules
 from kontor.access import superuser_required
+from kontor.countries import country_name
 from kontor.paging import paginate
 from kontor.sync import secret, service
 from kontor.sync.business import BusinessDatabaseError
-from kontor.sync.layout import MappingError
-from kontor.web import current_company
+from kontor.sync.layout import BOOLEAN, BY_NAME, DECIMAL, TIMESTAMP, MappingError
+from kontor.web import current_company, local_time
 from models import SyncConflict, SyncRun, User
 
 bp = Blueprint("sync", __name__, url_prefix="/admin/sync")
@@ -44,9 +48,6 @@ SYNC_FIELD_LABELS = {
     "person_id": _l("Contact person"), "text": _l("Text"), "author": _l("Author"),
     "created_at": _l("Created"), "uid": _l("Note number"), "status": _l("Status"),
 }
-# Kontor's own bookkeeping columns, left out where a deleted record is shown
-INTERNAL_COLUMNS = {"name_norm", "sort_name", "sort_city", "search_text", "version",
-                    "updated_at", "updated_by", "contact_import", "email_norm"}
 RESOLUTIONS = {
     "business": _l("Business database"), "kontor": _l("Kontor"),
     "deleted": _l("Deleted (record kept here)"), "restored": _l("Restored"),
@@ -59,6 +60,13 @@ PROBLEMS = {
                   "file.db for a SQLite file or postgresql://user@host:5432/name for "
                   "PostgreSQL."),
     "no_file": _l("There is no database file at %(path)s."),
+    "relative_path": _l("Write the database file's full path, from the root: "
+                        "sqlite:////path/to/file.db (four slashes). %(path)s is a relative "
+                        "path."),
+    "bad_port": _l("The port in this address is not a number from 1 to 65535."),
+    "not_database": _l("%(path)s is not a SQLite database file."),
+    "cannot_open": _l("The file %(path)s cannot be opened: check that Kontor may read and "
+                      "write it."),
     "network_share": _l("%(path)s is on a network share. A SQLite file must be on this "
                         "computer's own disk: its locks do not hold over a network."),
     "unreachable": _l("No database server answers at this address. Check the host name and "
@@ -70,6 +78,12 @@ PROBLEMS = {
     "column_missing": _l("The table %(table)s has no column %(column)s."),
     "wrong_type": _l("The column %(column)s of the table %(table)s has the type %(found)s; "
                      "Kontor needs %(expected)s there."),
+    "key_not_unique": _l("The key column %(column)s of the table %(table)s is neither its "
+                         "primary key nor unique: two rows could have the same key, so Kontor "
+                         "could not tell them apart. Map the table's primary key as key."),
+    "key_too_short": _l("The key column %(column)s of the table %(table)s is too short "
+                        "(length %(length)s) for the keys Kontor makes for records it adds "
+                        "there: UUIDs of 32 to 36 characters."),
     "failed": _l("The database answered with an error: %(detail)s"),
     "password_unreadable": _l("The stored password cannot be read any more (the data "
                               "folder's key changed). Enter the password again."),
@@ -88,6 +102,8 @@ MAPPING_PROBLEMS = {
     "name": _l("The table or column name at %(where)s cannot be used: it must be 1 to 128 "
                "printable characters without quotes."),
     "key_type": _l("The key_type of [%(section)s] must be integer or text."),
+    "duplicate_column": _l("The section [%(section)s] maps the column %(column)s twice (for "
+                           "%(field)s and %(other)s): each column can hold one field only."),
 }
 RECORD_REASONS = {
     "unfit": _l("the value does not fit the field"),     # lines logged before unfit_value
@@ -95,6 +111,8 @@ RECORD_REASONS = {
     "number_taken": _l("another contact has this customer number"),
     "parent_missing": _l("the record it belongs to is not synced"),
     "in_use": _l("it is still in use and cannot be deleted"),
+    "no_key": _l("Kontor cannot make a key for it in the business database"),
+    "null_key": _l("its row in the business database has no key (the key column is empty)"),
 }
 # How an Error line names a record (issue 16: by what a person knows it by, never by a key):
 # `name` is the entry's label, `parent` the contact it belongs to ("number name").
@@ -147,7 +165,7 @@ def problem_message(code, params=None):
         params["expected"] = TYPES.get(params.get("expected"), params.get("expected", ""))
     values = {name: params.get(name, "") for name in
               ("path", "table", "entity", "column", "found", "expected", "detail", "section",
-               "field", "where")}
+               "field", "where", "length", "other")}
     return str(template) % values
 
 
@@ -243,12 +261,27 @@ class ActivateForm(Form):
     submit = SubmitField(_l("Activate the sync"))
 
 
+# Test connection's problems that lie in the mapping (shown beside the mapping field too)
+# and in the address (beside the address field)
+MAPPING_FIELD_PROBLEMS = {"table_missing", "column_missing", "wrong_type", "key_not_unique",
+                          "key_too_short"}
+URL_FIELD_PROBLEMS = {"bad_url", "relative_path", "bad_port", "no_file", "not_database",
+                      "cannot_open", "network_share", "no_database"}
+
+
+def stored_form(current=None):
+    """The settings form filled with the stored settings."""
+    current = current or service.state()
+    form = SettingsForm(obj=current, formdata=None)
+    form.url.data = current.business_url
+    form.version.data = current.version
+    return form
+
+
 def settings_page(form=None, activate_form=None, status=200, **extra):
     current = service.state()
     if form is None:
-        form = SettingsForm(obj=current, formdata=None)
-        form.url.data = current.business_url
-        form.version.data = current.version
+        form = stored_form(current)
     owner = User.get_or_none(User.id == current.owner_id) if current.owner_id else None
     if not current.active:     # who else is signed in: the first sync needs Kontor to itself
         extra = {**first_sync_views.signed_in_context(), **extra}
@@ -303,7 +336,14 @@ def test_connection():
         code = getattr(problem, "code", "password_unreadable")
         audit.record("sync.test", current_user, target=service.state().business_url,
                      detail=f"failed: {code}", ip=request.remote_addr)
-        return settings_page(test_problem=described(problem))
+        form = None
+        if not service.state().active:       # the problem beside the field to change
+            form = stored_form()
+            if isinstance(problem, MappingError) or code in MAPPING_FIELD_PROBLEMS:
+                form.mapping.errors = [described(problem)]
+            elif code in URL_FIELD_PROBLEMS:
+                form.url.errors = [described(problem)]
+        return settings_page(form, test_problem=described(problem))
     audit.record("sync.test", current_user, target=service.state().business_url,
                  detail="ok", ip=request.remote_addr)
     counts = [(ENTITY_LABELS.get(name, name), count) for name, count in report.counts.items()]
@@ -443,42 +483,133 @@ def history():
 
 
 GROUP_LABELS = {"persons": _l("Contact persons"), "notes": _l("Notes"),
-                "web_accounts": _l("Web accounts")}
+                "web_accounts": _l("Web accounts"), "contact_persons": _l("Contact persons"),
+                "note_entries": _l("Notes")}
+# What belongs to a deleted record, by its key in the kept JSON (Kontor's names and the
+# business database's): the entity whose fields it has
+GROUP_ENTITIES = {"persons": "contact_persons", "contact_persons": "contact_persons",
+                  "notes": "note_entries", "note_entries": "note_entries"}
+# Kontor's column names where they differ from the synced field's name
+KONTOR_NAMES = {"author_name": "author"}
+# Fields a person never needs to see: links (shown as the record they link to) and a note's
+# sync identity
+HIDDEN_FIELDS = {"contact_id", "person_id", "uid"}
+KIND_LABELS = {"company": _l("Company"), "person": _l("Person")}
+WEB_ACCOUNT_FIELDS = (("website", _l("Website")), ("email", _l("E-mail")),
+                      ("status", _l("Status")))
 
 
-def record_shown(text):
-    """A deleted or restored record's JSON (kontor/sync engine's `row`) for a table: its own
-    fields as (label, value) pairs, and what belonged to it (persons, notes) as (group label,
-    [pairs per row]). Text that is no JSON object shows nothing."""
+def record_shown(text, entity):
+    """A deleted or restored record's JSON (kontor/sync engine's `row`, from either side)
+    for the page: its user-facing fields as (label, value) pairs, in the order of the
+    contact form, and what belonged to it (persons, notes, web accounts) as (heading,
+    column labels, rows of values). Only the synced fields are shown (Kontor's own columns
+    such as ids and matching keys are left out), labelled as the forms label them and
+    formatted for the reader: yes/no, the type in words, times in the company's time zone
+    and the reader's locale, amounts and countries as the reader writes them. Text that is
+    no JSON object shows nothing."""
     try:
         data = json.loads(text) if text else {}
     except ValueError:
         data = {}
-    if not isinstance(data, dict):
-        data = {}
-    fields, groups = [], []
+    if not isinstance(data, dict) or entity not in BY_NAME:
+        return [], []
+    fields = [(label, value) for label, value in _shown_fields(entity, data) if value != ""]
+    groups = []
+    persons = {}
     for name, value in data.items():
-        if isinstance(value, list):
-            rows = [[(_field_label(k), _shown(v)) for k, v in item.items()
-                     if k not in INTERNAL_COLUMNS]
-                    for item in value if isinstance(item, dict)]
-            groups.append((GROUP_LABELS.get(name, name), rows))
-        elif name not in INTERNAL_COLUMNS:
-            fields.append((_field_label(name), _shown(value)))
+        if name in GROUP_ENTITIES and isinstance(value, list) \
+                and GROUP_ENTITIES[name] == "contact_persons":
+            for row in value:
+                if isinstance(row, dict):
+                    for key in ("id", "key"):
+                        if row.get(key) not in (None, ""):
+                            persons[str(row[key])] = str(row.get("name") or "")
+    for name, value in data.items():
+        if not isinstance(value, list):
+            continue
+        rows = [row for row in value if isinstance(row, dict)]
+        if name == "web_accounts":
+            labels = [label for _key, label in WEB_ACCOUNT_FIELDS]
+            shown = [[_web_account_value(key, row.get(key)) for key, _label in
+                      WEB_ACCOUNT_FIELDS] for row in rows]
+        elif name in GROUP_ENTITIES:
+            child = GROUP_ENTITIES[name]
+            labels = [label for label, _value in _shown_fields(child, {})]
+            shown = [[value for _label, value in _shown_fields(child, row)] for row in rows]
+            if child == "note_entries" and persons:
+                labels.append(_field_label("person_id"))
+                for row, values in zip(rows, shown, strict=True):
+                    link = row.get("person", row.get("person_id"))
+                    values.append(persons.get(str(link), "") if link not in (None, "") else "")
+        else:
+            continue
+        groups.append((GROUP_LABELS.get(name, name), labels, shown))
     return fields, groups
+
+
+def _shown_fields(entity, row):
+    """[(label, formatted value)] of `entity`'s user-facing synced fields in `row` (a kept
+    record of either side: Kontor's column names or the synced field names)."""
+    values = {KONTOR_NAMES.get(name, name): value for name, value in row.items()}
+    return [(_field_label(spec.name), _formatted(spec, values.get(spec.name)))
+            for spec in BY_NAME[entity].fields if spec.name not in HIDDEN_FIELDS]
 
 
 def _field_label(name):
     return SYNC_FIELD_LABELS.get(name, name)
 
 
-def _shown(value):
+def _formatted(spec, value):
+    """A kept value of field `spec` as the reader reads it ("" for none)."""
+    if value is None or value == "" or isinstance(value, (list, dict)):
+        return ""
+    if spec.kind == BOOLEAN:
+        if str(value).strip().lower() in ("1", "true", "t", "yes"):
+            return _("Yes")
+        if str(value).strip().lower() in ("0", "false", "f", "no"):
+            return _("No")
+        return str(value)
+    if spec.kind == TIMESTAMP:
+        try:
+            moment = value if isinstance(value, datetime.datetime) else \
+                datetime.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            return str(value)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+        return local_time(moment.replace(microsecond=0))
+    if spec.kind == DECIMAL:
+        try:
+            return format_decimal(Decimal(str(value)), format="#,##0.00")
+        except InvalidOperation:
+            return str(value)
+    if spec.name == "kind":
+        return str(KIND_LABELS.get(value, value))
+    if spec.name in ("country", "visit_country"):
+        return country_name(str(value)) or str(value)
+    return str(value)
+
+
+@bp.app_template_filter("sync_value")
+def sync_value(value, entity, name):
+    """A value of the sync history (agreed, Kontor's, the business database's) of field
+    `name` of `entity` as the reader reads it: yes/no, the type in words, a time in the
+    company's time zone; "—" for none."""
+    if value is None:
+        return "—"
+    spec = next((f for f in BY_NAME[entity].fields if f.name == name), None) \
+        if entity in BY_NAME else None
+    if spec is None or name in HIDDEN_FIELDS:
+        return value
+    return _formatted(spec, value)
+
+
+def _web_account_value(name, value):
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
+    if name == "status":
+        return str(ACCOUNT_STATUS_LABELS.get(value, value))
     return str(value)
 
 
@@ -487,7 +618,7 @@ def _shown(value):
 def history_entry(entry_id):
     """One entry of the sync history with the whole record a delete took away."""
     entry = get_object_or_404(SyncConflict, SyncConflict.id == entry_id)
-    fields, groups = record_shown(entry.row)
+    fields, groups = record_shown(entry.row, entry.entity)
     return render_template("sync/entry.html", entry=entry, fields=fields, groups=groups,
                            entity_one=ENTITY_ONE, resolutions=RESOLUTIONS)
 

@@ -77,7 +77,7 @@ def test_a_missing_table_column_or_wrong_type_is_named(business_url):
         '[contacts]\n[contacts.columns]\ncustomer_number = "KUNDENR"\nname = "name"\n')) == \
         ("column_missing", {"table": "contacts", "column": "KUNDENR"})
     code, params = problem(business_url, parse_mapping(
-        '[contacts]\n[contacts.columns]\ncustomer_number = "name"\nname = "name"\n'))
+        '[contacts]\n[contacts.columns]\ncustomer_number = "name"\nname = "city"\n'))
     assert code == "wrong_type"
     assert params["table"] == "contacts" and params["column"] == "name"
     assert params["expected"] == "integer" and "char" in params["found"].lower()

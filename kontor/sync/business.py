@@ -9,11 +9,19 @@ problems come back as codes with the names involved, and the pages word them.
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from peewee import DatabaseError, OperationalError, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseError, PostgresqlDatabase, SqliteDatabase
 
-from kontor.sync.layout import BOOLEAN, DECIMAL, INTEGER, TEXT, TIMESTAMP, Layout
+from kontor.sync.layout import (
+    BOOLEAN,
+    DECIMAL,
+    INTEGER,
+    TEXT,
+    TIMESTAMP,
+    Layout,
+    business_fields,
+)
 
 CONNECT_TIMEOUT_SECONDS = 5
 NETWORK_FILESYSTEMS = {"nfs", "nfs4", "cifs", "smbfs", "smb3", "9p", "sshfs", "fuse.sshfs",
@@ -25,7 +33,10 @@ class BusinessDatabaseError(Exception):
     supports), "no_file" (the SQLite file does not exist), "network_share" (the SQLite file is
     on a network file system), "unreachable" (no server answers), "login_refused" (user or
     password wrong), "no_database" (the server has no such database), "table_missing",
-    "column_missing", "wrong_type", "failed" (anything else; `params["detail"]` says what the
+    "column_missing", "wrong_type", "key_not_unique" (the key column is neither primary key nor
+    unique), "key_too_short" (a text key column too short for the keys Kontor makes),
+    "relative_path", "bad_port", "not_database" (the file is no SQLite database),
+    "cannot_open", "failed" (anything else; `params["detail"]` says what the
     driver said, with no password in it). `params` names the table, column and types."""
 
     def __init__(self, code, **params):
@@ -42,17 +53,23 @@ class Report:
 
 def split_password(url: str):
     """(`url` without its password, the password or ""): a password typed into the URL is
-    taken out so that the stored URL never holds one. Raises BusinessDatabaseError("bad_url")
-    for a URL that is neither sqlite:/// nor postgresql://."""
+    taken out so that the stored URL never holds one. Raises BusinessDatabaseError:
+    "bad_url" for a URL that is neither sqlite:/// nor postgresql://, "relative_path" for a
+    SQLite file not named from the root (sqlite:///firm.db would depend on the directory
+    Kontor happens to run in), "bad_port" for a port outside 1-65535."""
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
             raise BusinessDatabaseError("bad_url")
+        path = str(sqlite_path(url))
+        if not (path.startswith("/") or re.match(r"[A-Za-z]:[\\/]", path)):
+            raise BusinessDatabaseError("relative_path", path=path)
         return url, ""
     if parts.scheme not in ("postgresql", "postgres") or not parts.hostname \
             or not parts.path.strip("/"):
         raise BusinessDatabaseError("bad_url")
+    _port(parts)
     password = unquote(parts.password or "")
     netloc = parts.netloc.rsplit("@", 1)
     if len(netloc) == 2:
@@ -61,6 +78,18 @@ def split_password(url: str):
     else:
         netloc = netloc[0]
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), password
+
+
+def _port(parts) -> int:
+    """The port of a split URL (5432 when none is given). Raises BusinessDatabaseError
+    ("bad_port") for one that is no number from 1 to 65535 (urlsplit raises ValueError)."""
+    try:
+        port = parts.port
+    except ValueError:
+        raise BusinessDatabaseError("bad_port") from None
+    if port == 0:
+        raise BusinessDatabaseError("bad_port")
+    return port or 5432
 
 
 def redacted(text: str, password: str) -> str:
@@ -94,37 +123,70 @@ def is_network_path(path: Path, mounts_file="/proc/mounts") -> bool:
     return best_type in NETWORK_FILESYSTEMS
 
 
-def open_business(url: str, password: str = "", create: bool = False):
+def open_business(url: str, password: str = "", create: bool = False, read_only: bool = False):
     """A connected Peewee database for the business database at `url` (no password in it)
     with `password`. SQLite: the file must exist unless `create`, and lie on a local disk;
-    PostgreSQL: connects with a 5-second timeout. Raises BusinessDatabaseError."""
+    it is opened as it is: its journal mode (the desktop program's choice) is never
+    changed; `read_only` opens it with mode=ro (Test connection writes nothing, not even a
+    journal). PostgreSQL: connects with a 5-second timeout (`read_only`: a read-only
+    session). Every failure to open is a BusinessDatabaseError, never another exception:
+    "not_database" for a file that is no SQLite database, "bad_port", "unreachable", …"""
     if url.startswith("sqlite:///"):
         path = sqlite_path(url)
         if not create and not path.is_file():
             raise BusinessDatabaseError("no_file", path=str(path))
         if is_network_path(path):
             raise BusinessDatabaseError("network_share", path=str(path))
-        database = SqliteDatabase(str(path), pragmas={"journal_mode": "wal",
-                                                      "busy_timeout": 10_000,
-                                                      "foreign_keys": 1})
+        pragmas = {"busy_timeout": 10_000}
+        if read_only:
+            name = "file:" + quote(str(path.resolve())) + "?mode=ro"
+            database = SqliteDatabase(name, uri=True, pragmas=pragmas)
+        else:
+            database = SqliteDatabase(str(path), pragmas={**pragmas, "foreign_keys": 1})
     else:
         parts = urlsplit(url)
         if parts.scheme not in ("postgresql", "postgres"):
             raise BusinessDatabaseError("bad_url")
+        options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
         database = PostgresqlDatabase(
             parts.path.lstrip("/"), user=unquote(parts.username or "") or None,
-            password=password or None, host=parts.hostname, port=parts.port or 5432,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS)
+            password=password or None, host=parts.hostname, port=_port(parts),
+            connect_timeout=CONNECT_TIMEOUT_SECONDS, **options)
     try:
         database.connect()
-    except OperationalError as error:
+        if isinstance(database, SqliteDatabase):
+            # SQLite opens any file lazily: read its schema now, so that a file that is no
+            # database (a text file) is said here and not as a crash later
+            database.execute_sql("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except BusinessDatabaseError:
+        database.close()
+        raise
+    except Exception as error:   # noqa: BLE001 - every failure to open is worded
+        if not database.is_closed():
+            database.close()
+        if isinstance(database, SqliteDatabase):
+            raise _sqlite_classified(error, path) from None
         raise _classified(error, password) from None
     return database
 
 
+def _sqlite_classified(error, path) -> BusinessDatabaseError:
+    """The BusinessDatabaseError for a SQLite file that cannot be opened or read."""
+    text = str(error).strip()
+    lower = text.lower()
+    if "not a database" in lower or "malformed" in lower or "encrypted" in lower:
+        return BusinessDatabaseError("not_database", path=str(path))
+    if "unable to open" in lower or "permission" in lower or "readonly" in lower:
+        return BusinessDatabaseError("cannot_open", path=str(path))
+    return BusinessDatabaseError("failed", detail=text.splitlines()[0] if text else
+                                 type(error).__name__)
+
+
 def _classified(error, password) -> BusinessDatabaseError:
     """The BusinessDatabaseError for a driver's connection error (psycopg2's texts)."""
-    text = str(error).strip()
+    if isinstance(error, BusinessDatabaseError):
+        return error
+    text = str(error).strip() or type(error).__name__
     lower = text.lower()
     if "password authentication failed" in lower or "no password supplied" in lower \
             or ("role" in lower and "does not exist" in lower) \
@@ -165,11 +227,71 @@ def _fits(kind: str, data_type: str) -> bool:
     return False
 
 
+# The shortest text key column Kontor makes keys for: a new record's key is a UUID
+# (36 characters, "3f2b…-…"), or its 32 hexadecimal digits where the column holds fewer.
+UUID_KEY_LENGTH = 36
+SHORT_KEY_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class KeyColumn:
+    """What the business database says about a table's key column: whether it is unique
+    (the primary key by itself, or a unique index on it alone), whether the database
+    assigns it on insert (SQLite INTEGER PRIMARY KEY, PostgreSQL serial or identity), and
+    the longest text it holds (0: no declared limit)."""
+    unique: bool
+    assigned: bool
+    max_length: int = 0
+
+
+def key_column(database, table: str, key: str) -> KeyColumn:
+    """The KeyColumn of column `key` of `table` (the names as the database spells them;
+    compared without case). Reads the database's own catalogue: PRAGMA table_info and
+    index_list/index_info on SQLite, pg_index and information_schema on PostgreSQL."""
+    wanted = key.lower()
+    length = declared_lengths(database, table).get(wanted, 0)
+    if isinstance(database, PostgresqlDatabase):
+        unique = database.execute_sql(
+            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0] "
+            "WHERE n.nspname = current_schema() AND c.relname = %s AND i.indisunique "
+            "AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL "
+            "AND lower(a.attname) = %s", (table, wanted)).fetchone() is not None
+        found = database.execute_sql(
+            "SELECT column_default, is_identity FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s "
+            "AND lower(column_name) = %s", (table, wanted)).fetchone()
+        assigned = bool(found) and (str(found[0] or "").startswith("nextval(")
+                                    or found[1] == "YES")
+        return KeyColumn(unique, assigned, length)
+    info = database.execute_sql(f"PRAGMA table_info({quoted(table)})").fetchall()
+    primary = [row for row in info if row[5]]
+    alone = len(primary) == 1 and primary[0][1].lower() == wanted
+    # only a column declared exactly INTEGER PRIMARY KEY is the rowid, which SQLite assigns
+    assigned = alone and (primary[0][2] or "").strip().upper() == "INTEGER"
+    unique = alone
+    if not unique:
+        for row in database.execute_sql(f"PRAGMA index_list({quoted(table)})").fetchall():
+            if row[2] and not (len(row) > 4 and row[4]):        # unique, not partial
+                columns = database.execute_sql(
+                    f"PRAGMA index_info({quoted(row[1])})").fetchall()
+                if len(columns) == 1 and (columns[0][2] or "").lower() == wanted:
+                    unique = True
+                    break
+    return KeyColumn(unique, assigned, length)
+
+
 def check_layout(database, layout: Layout, count=True) -> Report:
     """Check that `database` (connected) has `layout`'s tables and columns with fitting
-    types, and count each table's rows (unless not `count`). Returns a Report; raises
-    BusinessDatabaseError ("table_missing", "column_missing", "wrong_type") for the first
-    problem, in the layout's order, naming the table and column."""
+    types, and count each table's rows (unless not `count`). Each table's key column must
+    be of its key type and unique (its primary key, or a unique index on it alone): a key
+    that two rows share cannot say which row a record is. A text key column must hold a key
+    Kontor makes (SHORT_KEY_LENGTH characters); a link to a parent (a contact person's
+    contact) must be of the parent's key type. Returns a Report; raises
+    BusinessDatabaseError ("table_missing", "column_missing", "wrong_type",
+    "key_not_unique", "key_too_short") for the first problem, in the layout's order, naming
+    the table and column."""
     report = Report()
     tables = {name.lower(): name for name in database.get_tables()}
     for table in layout.tables:
@@ -180,12 +302,24 @@ def check_layout(database, layout: Layout, count=True) -> Report:
         columns = {column.name.lower(): column for column in database.get_columns(actual)}
         if table.key.lower() not in columns:
             raise BusinessDatabaseError("column_missing", table=table.table, column=table.key)
-        for name, column_name in table.columns.items():
+        key_kind = INTEGER if table.key_type == "integer" else TEXT
+        key_type = columns[table.key.lower()].data_type
+        if not _fits(key_kind, key_type):
+            raise BusinessDatabaseError("wrong_type", table=table.table, column=table.key,
+                                        found=key_type, expected=key_kind)
+        about = key_column(database, actual, columns[table.key.lower()].name)
+        if not about.unique:
+            raise BusinessDatabaseError("key_not_unique", table=table.table, column=table.key)
+        if key_kind == TEXT and about.max_length and about.max_length < SHORT_KEY_LENGTH:
+            raise BusinessDatabaseError("key_too_short", table=table.table, column=table.key,
+                                        length=str(about.max_length))
+        for spec in business_fields(layout, table.entity.name):
+            column_name = table.columns[spec.name]
             column = columns.get(column_name.lower())
             if column is None:
                 raise BusinessDatabaseError("column_missing", table=table.table,
                                             column=column_name)
-            kind = table.entity.field(name).kind
+            kind = spec.kind
             if not _fits(kind, column.data_type):
                 raise BusinessDatabaseError("wrong_type", table=table.table, column=column_name,
                                             found=column.data_type, expected=kind)
@@ -225,9 +359,15 @@ def try_connection(url: str, password: str, layout: Layout) -> Report:
     """"Test connection": open the business database at `url` with `password`, check it
     against `layout` and count the rows; always closes it. Returns a Report; raises
     BusinessDatabaseError saying exactly what is wrong."""
-    database = open_business(url, password)
+    database = open_business(url, password, read_only=True)
     try:
         return check_layout(database, layout)
+    except BusinessDatabaseError:
+        raise
+    except Exception as error:   # noqa: BLE001 - Test connection words every failure
+        text = str(error).strip().splitlines()
+        raise BusinessDatabaseError("failed", detail=redacted(
+            text[0] if text else type(error).__name__, password)) from None
     finally:
         database.close()
 

@@ -29,16 +29,24 @@ natural key, and merged against the old agreed state.
 import hashlib
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from peewee import DatabaseError, IntegrityError, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseError, IntegrityError, PostgresqlDatabase, SqliteDatabase, fn
 
 from kontor import jobs
 from kontor.errors import Refused
-from kontor.sync.business import BusinessDatabaseError, check_layout, declared_lengths
+from kontor.sync.business import (
+    SHORT_KEY_LENGTH,
+    UUID_KEY_LENGTH,
+    BusinessDatabaseError,
+    check_layout,
+    declared_lengths,
+    key_column,
+)
 from kontor.sync.kontor_side import ADAPTERS, SkipRecord, chunks
-from kontor.sync.layout import Layout, business_models
+from kontor.sync.layout import Layout, business_fields, business_models
 from kontor.sync.values import UnfitValue, canon, check_fit, merge, python_value
 from models import (
     Contact,
@@ -94,7 +102,7 @@ class BusinessSide:
         self.layout = layout
         self.models = business_models(layout, database)
         self.for_update = isinstance(database, PostgresqlDatabase)
-        self._fields, self._select, self._lengths = {}, {}, {}
+        self._fields, self._select, self._lengths, self._keys = {}, {}, {}, {}
 
     def transaction(self):
         """A write transaction on the business database: on SQLite BEGIN IMMEDIATE, so that
@@ -105,11 +113,11 @@ class BusinessSide:
         return self.database.atomic()
 
     def fields(self, entity):
+        """The synced fields as the business database holds them (layout.business_fields:
+        a link to a text-keyed parent is text)."""
         found = self._fields.get(entity)
         if found is None:
-            table = self.layout[entity]
-            found = self._fields[entity] = [f for f in table.entity.fields
-                                            if f.name in table.columns]
+            found = self._fields[entity] = business_fields(self.layout, entity)
         return found
 
     def _sql(self, entity):
@@ -264,9 +272,46 @@ class BusinessSide:
                 values[spec.name] = python_value(spec, text)
         return values
 
+    def new_key(self, entity):
+        """The key of a row Kontor inserts, or None when the database assigns it (SQLite
+        INTEGER PRIMARY KEY, PostgreSQL serial or identity). A text key is a new UUID
+        ("0b6f4c1e-…", 36 characters; its 32 hexadecimal digits where the column holds
+        fewer): unique without asking the desktop program, and plain letters, digits and
+        hyphens any program accepts. An integer key the database does not assign is one
+        more than the highest (inside the business write transaction, which holds the
+        write lock on SQLite). Raises KeyNotMade when the key column holds no such key."""
+        table = self.layout[entity]
+        about = self._keys.get(entity)
+        if about is None:
+            about = self._keys[entity] = key_column(self.database, table.table, table.key)
+        if table.key_type == "text":
+            limit = about.max_length
+            if not limit or limit >= UUID_KEY_LENGTH:
+                return str(uuid.uuid4())
+            if limit >= SHORT_KEY_LENGTH:
+                return uuid.uuid4().hex
+            raise KeyNotMade(entity)
+        if about.assigned:
+            return None
+        model = self.models[entity]
+        highest = model.select(fn.MAX(model.key)).scalar()
+        return int(highest or 0) + 1
+
     def insert(self, entity, record) -> str:
-        """Insert `record`; its new key as text."""
-        return str(self.models[entity].insert(**self._values(entity, record)).execute())
+        """Insert `record`; its new key as text, never empty. Raises KeyNotMade (nothing
+        inserted) when no key can be made for it, and RowsMissing when the database did
+        not give back the key it assigned (the business transaction then rolls back: a
+        record is never bound to a key that names no row)."""
+        model = self.models[entity]
+        values = self._values(entity, record)
+        key = self.new_key(entity)
+        if key is not None:
+            values["key"] = key
+        made = model.insert(**values).execute()
+        key = key if key is not None else made
+        if key is None or str(key) == "":
+            raise RowsMissing(entity, 1, 0)
+        return str(key)
 
     def children(self, entity):
         """[(child entity, its field that links to `entity`)]: contact persons and note
@@ -307,6 +352,15 @@ class BusinessSide:
             data[child] = [self.plain(child, found) for found in model.select().where(
                 getattr(model, link) == row.key).order_by(model.key)]
         return json.dumps(data, ensure_ascii=False)
+
+
+class KeyNotMade(Exception):
+    """Kontor cannot give a new business row a key: the key column is too short for the
+    keys Kontor makes, or the database did not assign one. The record is not inserted."""
+
+    def __init__(self, entity):
+        super().__init__(f"{entity}: no key for a new row")
+        self.entity = entity
 
 
 class RowsMissing(Exception):
@@ -475,9 +529,19 @@ class Cycle:
                 batch.clear()
 
         # A: the business table; a bound row whose fingerprint is the agreed one is unchanged
+        keyless = False          # a row without a key seen: its record may be a bound one
         for key, row in self.business.scan(entity):
-            unseen_b.discard(key)
             self.counts.read += 1
+            if row[0] is None or key == "":
+                # a row without a key cannot be told apart from others: never bound, never
+                # deleted; the sync log names it
+                self.counts.errors.append(dict(
+                    entity=entity, record="", **self.who(
+                        entity, self.business.rough_record(entity, row)),
+                    field="", reason="null_key"))
+                keyless = True
+                continue
+            unseen_b.discard(key)
             bhash = fingerprint(row)
             kid = b2k.get(key)
             if kid is not None and bases.get(kid) == bhash:
@@ -508,6 +572,11 @@ class Cycle:
         # C: deletes
         for bkey, kid in list(b2k.items()):
             if kid in handled or (bkey not in unseen_b and kid not in unseen_k):
+                continue
+            if keyless and bkey in unseen_b:
+                # a bound row not found while rows without a key exist may be one of them
+                # (its key emptied): no delete on that evidence
+                self.skipped += 1
                 continue
             batch.append(Item(kontor_id=kid, business_key=bkey, bound=True,
                               business_gone=bkey in unseen_b, kontor_gone=kid in unseen_k))
@@ -752,7 +821,14 @@ class Cycle:
         updates, written = [], []
         for item in items:
             if item.to_business == "insert":
-                item.business_key = business.insert(entity, item.merged)
+                try:
+                    item.business_key = business.insert(entity, item.merged)
+                except KeyNotMade:
+                    item.skip = "no_key"
+                    self.counts.errors.append(dict(
+                        entity=entity, record=str(item.kontor_id),
+                        **self.who(entity, item.merged), field="", reason="no_key"))
+                    continue
                 written.append(item)
             else:
                 row = now.get(item.business_key)
@@ -770,6 +846,9 @@ class Cycle:
             business.update_many(entity, updates)
         if written:
             after = business.current(entity, [i.business_key for i in written])
+            missing = [i for i in written if i.business_key not in after]
+            if missing:      # never bind a key that names no row: roll the batch back
+                raise RowsMissing(entity, len(written), len(written) - len(missing))
             for item in written:
                 item.b_hash = fingerprint(after[item.business_key])
 

@@ -20,7 +20,7 @@ business database from it, so reading, writing, testing a connection and creatin
 database all go through the same names. Nothing here imports Flask.
 """
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from peewee import (
     AutoField,
@@ -117,8 +117,8 @@ class Layout:
 
 class MappingError(ValueError):
     """A mapping file that cannot be used. `code` says what is wrong ("syntax", "section",
-    "unknown_field", "required", "name", "key_type"), `params` the names involved (for the
-    message)."""
+    "unknown_field", "required", "name", "key_type", "duplicate_column": one column for two
+    fields, or for a field and the key), `params` the names involved (for the message)."""
 
     def __init__(self, code, **params):
         super().__init__(f"{code}: {params}")
@@ -177,12 +177,37 @@ def parse_mapping(text: str) -> Layout:
         key_type = section.get("key_type", "integer")
         if key_type not in ("integer", "text"):
             raise MappingError("key_type", section=entity.name)
+        key = _name(section.get("key", "id"), f"{entity.name}.key")
+        mapped = {f.name: _name(columns[f.name], f"{entity.name}.columns.{f.name}")
+                  for f in entity.fields if f.name in columns}
+        # one column holds one field: the same column for two fields (or for a field and
+        # the key) would write one field's value over the other's
+        taken = {key.lower(): "key"}
+        for name, column in mapped.items():
+            if column.lower() in taken:
+                raise MappingError("duplicate_column", section=entity.name, column=column,
+                                   field=taken[column.lower()], other=name)
+            taken[column.lower()] = name
         tables.append(Table(
             entity, _name(section.get("table", entity.table), f"{entity.name}.table"),
-            _name(section.get("key", "id"), f"{entity.name}.key"),
-            {f.name: _name(columns[f.name], f"{entity.name}.columns.{f.name}")
-             for f in entity.fields if f.name in columns}, key_type))
+            key, mapped, key_type))
     return Layout(tuple(tables))
+
+
+def business_fields(layout: Layout, entity: str) -> list:
+    """The synced fields of `entity` as the business database holds them, in the entity's
+    order: a link to a parent whose key is text (key_type = "text") is a text column there
+    (it holds the parent's key), whatever Kontor calls it."""
+    table = layout[entity]
+    found = []
+    for spec in table.entity.fields:
+        if spec.name not in table.columns:
+            continue
+        parent = table.entity.parents.get(spec.name)
+        if parent and layout[parent].key_type == "text":
+            spec = replace(spec, kind=TEXT, max_length=0)
+        found.append(spec)
+    return found
 
 
 def _as_stored(value):
@@ -192,8 +217,8 @@ def _as_stored(value):
 def business_models(layout: Layout, database) -> dict:
     """Peewee models for `layout`'s tables bound to `database` (a Peewee Database):
     {entity name: Model}. Each model's attributes are Kontor's field names plus `key`, the
-    business key; its columns are the layout's. Parent links are plain integer columns (the
-    business database keeps its own constraints)."""
+    business key; its columns are the layout's. Parent links are plain columns of the parent's
+    key type (the business database keeps its own constraints)."""
     def column(spec, name):
         options = {"column_name": name, "null": not spec.required}
         if spec.kind == TEXT:
@@ -216,9 +241,8 @@ def business_models(layout: Layout, database) -> dict:
     for table in layout.tables:
         attributes = {"key": AutoField(column_name=table.key) if table.key_type == "integer"
                       else CharField(max_length=100, primary_key=True, column_name=table.key)}
-        for spec in table.entity.fields:
-            if spec.name in table.columns:
-                attributes[spec.name] = column(spec, table.columns[spec.name])
+        for spec in business_fields(layout, table.entity.name):
+            attributes[spec.name] = column(spec, table.columns[spec.name])
         attributes["Meta"] = type("Meta", (), {"database": database, "table_name": table.table})
         models[table.entity.name] = type(f"Business_{table.entity.name}", (Model,), attributes)
     return models

@@ -164,7 +164,7 @@ def test_superuser_sets_up_the_sync_and_both_sides_changes_meet(browser, sync_se
         page.goto(base_url + "/admin/sync/history?entity=contacts")
         page.get_by_role("link", name=f"See the whole record — {other}").click()
         expect(page.get_by_role("heading", level=1)).to_have_text(f"Contact: {other}")
-        expect(page.locator("table").first).to_contain_text(other)
+        expect(page.locator("dl.facts").first).to_contain_text(other)
         assert_accessible(page, "sync-story-deleted-record")
 
         # an Error line: a value that does not fit, named by the contact, not copied
