@@ -24,6 +24,7 @@ from models import (
     Employee,
     NoteEntry,
     SupportCase,
+    SyncBinding,
     WebAccount,
     Website,
     db,
@@ -56,6 +57,17 @@ def _row_dict(row):
     return {name: (None if value is None else str(value) if not isinstance(
         value, (int, bool, str)) else value)
         for name, value in row.__data__.items()}
+
+
+def _unsynced(model, where):
+    """Lines naming the rows of `model` (ContactPerson or NoteEntry) matching `where` that
+    have no sync binding (added in Kontor and not synced yet)."""
+    entity = "contact_persons" if model is ContactPerson else "note_entries"
+    bound = SyncBinding.select(SyncBinding.kontor_id).where(SyncBinding.entity == entity)
+    rows = model.select().where(where, model.id.not_in(bound)).order_by(model.id)
+    if model is ContactPerson:
+        return [f"{row.name}" for row in rows]
+    return [f"{str(row.created_at)[:16]} {row.text}" for row in rows]
 
 
 class Adapter:
@@ -198,6 +210,11 @@ class Adapter:
         row = self.model.get_or_none(self.model.id == kontor_id)
         return json.dumps(_row_dict(row) if row else {}, ensure_ascii=False)
 
+    def added_since(self, kontor_id):
+        """What was added in Kontor to the record since both sides agreed (persons, notes
+        not synced yet), as lines of text; [] for none (this entity has nothing below it)."""
+        return []
+
     def delete(self, kontor_id):
         """Delete the record. Raises SkipRecord("in_use") when something keeps it."""
         try:
@@ -333,12 +350,23 @@ class Contacts(Adapter):
             .order_by(WebAccount.id).tuples()]
         return json.dumps(data, ensure_ascii=False)
 
+    def added_since(self, kontor_id):
+        """The contact's persons and notes that are not synced yet (added in Kontor since
+        both sides agreed): "Contact person: name", "Note: time text"."""
+        return _unsynced(ContactPerson, ContactPerson.contact == kontor_id) \
+            + _unsynced(NoteEntry, NoteEntry.contact == kontor_id)
+
     def delete(self, kontor_id):
         """Delete the contact (the business database deleted it). Its web accounts are
         unlinked and no longer approved first (kontor.web_accounts.unlink_deleted_contact):
-        no portal account is left approved without a contact."""
-        if SupportCase.select().where(SupportCase.contact == kontor_id).exists():
-            raise SkipRecord("in_use", "support cases")
+        no portal account is left approved without a contact. Raises SkipRecord("in_use",
+        the support cases' numbers) when support cases belong to it (they keep their
+        contact): nothing of the contact is deleted then."""
+        cases = [f"{year}-{seq:04d}" for year, seq in SupportCase.select(
+            SupportCase.year, SupportCase.seq).where(SupportCase.contact == kontor_id)
+            .order_by(SupportCase.year, SupportCase.seq).limit(10).tuples()]
+        if cases:
+            raise SkipRecord("in_use", ", ".join(cases))
         with db.atomic():
             web_accounts.unlink_deleted_contact(kontor_id)
             super().delete(kontor_id)
@@ -389,6 +417,9 @@ class Persons(Adapter):
         values.pop("contact", None)      # a person does not move to another contact
         saving.save_person(None, ContactPerson.get_by_id(kontor_id), values,
                            opened_version=version)
+
+    def added_since(self, kontor_id):
+        return _unsynced(NoteEntry, NoteEntry.person == kontor_id)
 
     def whole(self, kontor_id):
         person = ContactPerson.get_or_none(ContactPerson.id == kontor_id)
