@@ -16,13 +16,14 @@ import json
 from datetime import datetime
 
 from flask_babel import force_locale
+from helpers import text_of
 from sync_helpers import bound_contact, history
 
 from blueprints.sync import record_lines
 from kontor import notes
 from kontor.contacts import saving
 from kontor.sync import engine, service
-from models import AuditEvent, Contact, ContactPerson, NoteEntry, SupportCase, SyncRun
+from models import AuditEvent, Contact, ContactPerson, NoteEntry, SupportCase, SyncRun, User
 
 FIRM = dict(customer_number=20001, kind="company", name="Fjord Rør AS", phone="+47 22 33 44 55",
             city="Oslo", country="NO", active=True)
@@ -242,3 +243,30 @@ def test_a_contact_with_a_support_case_is_kept_whole_and_the_error_says_why(firm
             "database; otherwise Kontor keeps it until the sync is set up again.") in said
     assert not firm.rows("note_entries")          # nothing put back half either
     assert engine.mass_deletes(run) == []
+
+
+# --- 5. sync changes say so; a value is shown as stored ------------------------------------
+
+def test_the_timeline_says_a_change_came_from_the_sync(firm, admin_client):
+    key, contact = first_sync(firm)
+    firm.set("contacts", key, fax="+47 22 33 44 56")
+    assert firm.cycle().status == "ok"
+    view = text_of(admin_client.get(f"/contacts/{contact.id}"))
+    assert "Sync: changed in the business database: Fax" in view
+    assert "Sync (business database)" in view
+    assert "Sync: contact created from the business database" in view
+    # a person's own change still names the person
+    admin_client.get(f"/contacts/{contact.id}")
+    saving.update(contact.id, {"city": "Bergen"}, Contact.get_by_id(contact.id).version,
+                  user=User.get(User.email == "anna@jansen.example").id)
+    view = text_of(admin_client.get(f"/contacts/{contact.id}"))
+    assert "Changed: City" in view
+
+
+def test_an_unfit_value_is_shown_as_stored(firm):
+    key, _contact = first_sync(firm)
+    firm.set("contacts", key, country="Netherlands")
+    run = firm.cycle()
+    assert run.status == "error"
+    said = " ".join(lines_of(run))
+    assert "“Netherlands”" in said and "NETHERLANDS" not in said

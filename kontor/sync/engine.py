@@ -350,6 +350,7 @@ class Item:
     bound: bool = False
     b_rec: dict | None = None
     b_hash: str = ""
+    b_row: tuple | None = None     # the business row as read (the values as stored)
     k_rec: dict | None = None
     k_version: int | None = None
     business_gone: bool = False
@@ -496,7 +497,7 @@ class Cycle:
                 self.error(entity, key, error, self.business.rough_record(entity, row))
                 continue
             batch.append(Item(kontor_id=kid, business_key=key, bound=kid is not None,
-                              b_rec=record, b_hash=bhash))
+                              b_rec=record, b_hash=bhash, b_row=row))
             if len(batch) >= self.batch:
                 flush()
         flush()
@@ -589,6 +590,7 @@ class Cycle:
                 try:
                     item.b_rec = self.business.record(entity, rows[item.business_key])
                     item.b_hash = fingerprint(rows[item.business_key])
+                    item.b_row = rows[item.business_key]
                 except UnfitValue as error:
                     self.error(entity, item.business_key, error, self.business.rough_record(
                         entity, rows[item.business_key]))
@@ -763,7 +765,21 @@ class Cycle:
                     check_fit(spec, value, limit)
                 except UnfitValue as error:
                     error.side = side
+                    if side == "kontor" and item.b_row is not None:
+                        # the value as the business database stores it ("Netherlands", not
+                        # the canonical "NETHERLANDS" that was checked)
+                        stored = self.stored_value(entity, item.b_row, name)
+                        if stored is not None:
+                            error.value = stored
                     raise
+
+    def stored_value(self, entity, row, name):
+        """The value of field `name` in the business row tuple `row` as stored (None when
+        the layout does not read it)."""
+        for spec, value in zip(self.business.fields(entity), row[1:], strict=True):
+            if spec.name == name:
+                return value
+        return None
 
     # --- writing --------------------------------------------------------------------------
     def write(self, adapter, items):

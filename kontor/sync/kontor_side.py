@@ -280,7 +280,7 @@ class Contacts(Adapter):
         number = values.pop("customer_number", None)
         try:
             with db.atomic():
-                return saving.create(values, customer_number=number).id
+                return saving.create(values, customer_number=number, source="sync").id
         except IntegrityError:
             raise SkipRecord("number_taken", str(number)) from None
 
@@ -298,7 +298,7 @@ class Contacts(Adapter):
                 number, next_free = next_free, next_free + 1
             rows.append((number, values))
             numbers.append(number)
-        saving.create_many(rows)
+        saving.create_many(rows, source="sync")
         ids = {}
         for part in chunks(numbers):
             ids.update(Contact.select(Contact.customer_number, Contact.id).where(
@@ -308,7 +308,7 @@ class Contacts(Adapter):
     def update(self, kontor_id, version, record, parents):
         values = self.values(record, parents)
         number = values.pop("customer_number", None)
-        saved = saving.update(kontor_id, values, version)
+        saved = saving.update(kontor_id, values, version, source="sync")
         if number is not None and number != saved.customer_number:
             try:
                 with db.atomic():
@@ -332,7 +332,7 @@ class Contacts(Adapter):
                 self.update(kontor_id, version, record, parents)
             else:
                 plain.append((kontor_id, values, version))
-        saving.update_many(plain)
+        saving.update_many(plain, source="sync")
 
     def whole(self, kontor_id):
         contact = Contact.get_or_none(Contact.id == kontor_id)
