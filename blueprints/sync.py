@@ -3,6 +3,7 @@ Administration → Sync: the settings with Test connection and Activate, the syn
 Restart button, and the sync history with the records a delete took away. The rules live in
 kontor/sync/service.py; these views only word what it answers."""
 import json
+from datetime import datetime
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -100,19 +101,21 @@ RECORD_REASONS = {
 # Records a cycle left out, and what to do (found by a new-user test: errors never pass
 # silently, and the message says what to do)
 IN_USE_LINE = _l("%(record)s was deleted in the business database, but Kontor keeps it, with "
-                 "its contact persons and notes, because the support cases %(cases)s belong "
-                 "to it. If it was deleted by mistake, restore it in the business database; "
-                 "otherwise Kontor keeps it until the sync is set up again.")
-ORPHAN_LINE = _l("%(record)s (business key %(key)s) belongs to %(parent_entity)s %(parent)s, "
-                 "which does not exist in the table %(table)s. It is not synced: correct its "
-                 "%(field)s in the business database, or delete it there.")
+                 "its contact persons and notes, because these support cases belong to it: "
+                 "%(cases)s. If it was deleted by mistake, restore it in the business "
+                 "database; otherwise Kontor keeps it until the sync is set up again.")
+ORPHAN_LINE = _l("%(record)s (business key %(key)s) belongs to %(parent)s, which does not "
+                 "exist in the table %(table)s. It is not synced: correct its %(field)s in "
+                 "the business database, or delete it there.")
+PARENT_ONE = {"contacts": _l("contact %(name)s"),
+              "contact_persons": _l("contact person %(name)s")}
 PARENT_UNBOUND = {
-    "business": _l("%(record)s and others of %(parent_entity)s %(parent)s are not synced, "
-                   "because that record is not synced (see the sync history, for example a "
-                   "customer number that another contact has)."),
-    "kontor": _l("%(record)s and others of %(parent_entity)s %(parent)s are not written to "
-                 "the business database, because that record is not synced (see the sync "
-                 "history, for example a customer number that another contact has)."),
+    "business": _l("%(record)s and others of %(parent)s are not synced, because that record "
+                   "is not synced (see the sync history, for example a customer number that "
+                   "another contact has)."),
+    "kontor": _l("%(record)s and others of %(parent)s are not written to the business "
+                 "database, because that record is not synced (see the sync history, for "
+                 "example a customer number that another contact has)."),
 }
 MASS_DELETE_LINE = _l("%(count)s of the %(total)s synced records of %(entity)s (table "
                       "%(table)s) are missing in the business database. Kontor deleted none "
@@ -243,19 +246,19 @@ def special_line(entry, record):
             "table": entry.get("table", "")}
     if reason == "in_use" and entry.get("value"):
         return str(IN_USE_LINE) % {"record": record, "cases": shown_value(entry["value"])}
-    parent_entity = ENTITY_ONE.get(entry.get("parent_entity"), entry.get("parent_entity", ""))
-    parent = shown_value(entry.get("parent") or entry.get("parent_key", ""))
+    parent = str(PARENT_ONE.get(entry.get("parent_entity"), PARENT_ONE["contacts"]))
     if reason == "orphan":
         return str(ORPHAN_LINE) % {
             "record": record_named(dict(entry, parent="")), "key": entry.get("record", ""),
-            "parent_entity": str(parent_entity).lower(), "parent": shown_value(
-                entry.get("parent_key", "")), "table": entry.get("table", ""),
+            "parent": parent % {"name": shown_value(entry.get("parent_key", ""))},
+            "table": entry.get("table", ""),
             "field": SYNC_FIELD_LABELS.get(entry.get("field"), entry.get("field", ""))}
     if reason == "parent_unbound":
         template = PARENT_UNBOUND.get(entry.get("side"), PARENT_UNBOUND["business"])
-        return str(template) % {"record": record_named(dict(entry, parent="")),
-                                "parent_entity": str(parent_entity).lower(),
-                                "parent": parent}
+        return str(template) % {
+            "record": record_named(dict(entry, parent="")),
+            "parent": parent % {"name": shown_value(entry.get("parent")
+                                                    or entry.get("parent_key", ""))}}
     return None
 
 
@@ -407,11 +410,24 @@ class RunLine:
             if problem.get("code") == "records":
                 self.details = record_lines(problem)
                 self.mass_deletes = service.mass_deletes(run)
-                self.confirmed = problem.get("confirmed")
+                self.confirmed = confirmed_of(problem)
             elif problem.get("code") == "login_refused":     # issue 17 item 3: what to do
                 self.details = [_("If the business database's password was changed, enter "
                                   "the new one under Sync settings, Update password. Until "
                                   "then the sync does not run.")]
+
+
+def confirmed_of(problem):
+    """Who confirmed an Error line's mass deletes and when ({"by", "at": naive UTC}), or
+    None."""
+    confirmed = problem.get("confirmed")
+    if not isinstance(confirmed, dict):
+        return None
+    try:
+        at = datetime.fromisoformat(str(confirmed.get("at", "")))
+    except ValueError:
+        at = None
+    return {"by": str(confirmed.get("by", "")), "at": at}
 
 
 @bp.route("/log")

@@ -238,8 +238,8 @@ def test_a_contact_with_a_support_case_is_kept_whole_and_the_error_says_why(firm
     assert NoteEntry.select().where(NoteEntry.contact == contact.id).count() == 1
     said = lines_of(run)
     assert ("Contact 20001 Fjord Rør AS was deleted in the business database, but Kontor "
-            "keeps it, with its contact persons and notes, because the support cases "
-            "2026-0001 belong to it. If it was deleted by mistake, restore it in the business "
+            "keeps it, with its contact persons and notes, because these support cases belong "
+            "to it: 2026-0001. If it was deleted by mistake, restore it in the business "
             "database; otherwise Kontor keeps it until the sync is set up again.") in said
     assert not firm.rows("note_entries")          # nothing put back half either
     assert engine.mass_deletes(run) == []
