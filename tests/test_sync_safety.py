@@ -23,6 +23,7 @@ from blueprints.sync import record_lines
 from kontor import notes
 from kontor.contacts import saving
 from kontor.sync import engine, service
+from kontor.sync.layout import business_models, parse_mapping
 from models import AuditEvent, Contact, ContactPerson, NoteEntry, SupportCase, SyncRun, User
 
 FIRM = dict(customer_number=20001, kind="company", name="Fjord Rør AS", phone="+47 22 33 44 55",
@@ -270,3 +271,21 @@ def test_an_unfit_value_is_shown_as_stored(firm):
     assert run.status == "error"
     said = " ".join(lines_of(run))
     assert "“Netherlands”" in said and "NETHERLANDS" not in said
+
+
+def test_persons_of_the_default_table_under_a_remapped_contacts_table_are_named(firm):
+    layout = parse_mapping('[contacts]\ntable = "KUNDE"\n[contacts.columns]\n'
+                           'customer_number = "customer_number"\nname = "name"\n')
+    kunde = business_models(layout, firm.database)["contacts"]
+    firm.database.create_tables([kunde])
+    firm.add("contacts", **FIRM)                 # the default table, not synced now
+    old = firm.add("contacts", **dict(FIRM, customer_number=20002, name="Gammel AS"))
+    kunde.insert(customer_number=30001, name="Ny Kunde AS").execute()
+    firm.add("contact_persons", contact_id=old, name="Kari Nordmann", active=True)
+    run = engine.run_cycle(firm.database, layout, node="test-node", first=True)
+    assert run.status == "error"
+    assert Contact.select().count() == 1
+    said = lines_of(run)
+    assert any(line.startswith("Contact person Kari Nordmann (business key")
+               and f"belongs to contact {old}, which does not exist in the table KUNDE" in line
+               for line in said), said
