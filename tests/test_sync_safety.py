@@ -289,3 +289,19 @@ def test_persons_of_the_default_table_under_a_remapped_contacts_table_are_named(
     assert any(line.startswith("Contact person Kari Nordmann (business key")
                and f"belongs to contact {old}, which does not exist in the table KUNDE" in line
                for line in said), said
+
+
+def test_a_kontor_person_edit_against_a_business_delete_of_its_contact_is_a_conflict(firm):
+    key, contact = first_sync(firm)
+    firm.add("contact_persons", contact_id=key, name="Kari Nordmann", active=True)
+    assert firm.cycle().status == "ok"
+    person = ContactPerson.get(ContactPerson.contact == contact.id)
+    saving.save_person(None, person, {"phone": "+47 11 22 33 44"},
+                       opened_version=person.version)
+    firm.models["contact_persons"].delete().execute()
+    firm.delete("contacts", key)
+    run = firm.cycle()
+    assert (run.status, run.conflicts) == ("ok", 1), run.error
+    [kept] = [h for h in history() if h.resolution == "deleted"]
+    assert "Kari Nordmann" in kept.kontor_value
+    assert json.loads(kept.row)["persons"][0]["phone"] == "+47 11 22 33 44"

@@ -24,6 +24,7 @@ from models import (
     Employee,
     NoteEntry,
     SupportCase,
+    SyncBase,
     SyncBinding,
     WebAccount,
     Website,
@@ -352,8 +353,14 @@ class Contacts(Adapter):
 
     def added_since(self, kontor_id):
         """The contact's persons and notes that are not synced yet (added in Kontor since
-        both sides agreed): "Contact person: name", "Note: time text"."""
-        return _unsynced(ContactPerson, ContactPerson.contact == kontor_id) \
+        both sides agreed), and its persons changed since: their names, and the notes'
+        times and texts."""
+        edited = [name for (name,) in ContactPerson.select(ContactPerson.name).join(
+            SyncBase, on=((SyncBase.kontor_id == ContactPerson.id)
+                          & (SyncBase.entity == "contact_persons")))
+            .where(ContactPerson.contact == kontor_id,
+                   ContactPerson.version != SyncBase.kontor_version).tuples()]
+        return _unsynced(ContactPerson, ContactPerson.contact == kontor_id) + edited \
             + _unsynced(NoteEntry, NoteEntry.contact == kontor_id)
 
     def delete(self, kontor_id):
