@@ -1178,8 +1178,9 @@ def run_cycle(business_database, layout, node=None, first=False, interrupt=None,
     except Exception as exc:   # noqa: BLE001 - the log line says what went wrong
         error = _failure(business_database, layout, exc)
     if error is None and cycle.counts.errors:
-        error = {"code": "records", "records": cycle.counts.errors[:50],
-                 "more": max(0, len(cycle.counts.errors) - 50)}
+        # held mass deletes first: they are never among the entries cut off
+        errors = sorted(cycle.counts.errors, key=lambda e: e.get("reason") != "mass_delete")
+        error = {"code": "records", "records": errors[:50], "more": max(0, len(errors) - 50)}
     return _finish(cycle, error)
 
 
