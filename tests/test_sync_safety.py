@@ -17,6 +17,7 @@ from datetime import datetime
 
 from flask_babel import force_locale
 from helpers import text_of
+from peewee import PostgresqlDatabase
 from sync_helpers import bound_contact, history
 
 from blueprints.sync import record_lines
@@ -42,6 +43,18 @@ def lines_of(run):
         return record_lines(json.loads(run.error))
 
 
+def fill(firm, contacts):
+    """The demo rows in the business database; on PostgreSQL its key sequences moved past
+    them (the demo rows bring their own keys), so the sync's inserts get new keys."""
+    firm.fill_demo(contacts)
+    if isinstance(firm.database, PostgresqlDatabase):
+        for model in firm.models.values():
+            table, key = model._meta.table_name, model.key.column_name
+            firm.database.execute_sql(
+                f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{key}'), "
+                f'COALESCE((SELECT MAX("{key}") FROM "{table}"), 0) + 1, false)')
+
+
 def empty_business(firm):
     for entity in ("note_entries", "contact_persons", "contacts"):
         firm.models[entity].delete().execute()
@@ -50,7 +63,7 @@ def empty_business(firm):
 # --- 1. the mass-delete safeguard ------------------------------------------------------------
 
 def test_emptied_business_tables_do_not_wipe_kontor_until_confirmed(firm, superuser):
-    firm.fill_demo(50)
+    fill(firm, 50)
     assert firm.cycle(first=True).status == "ok"
     persons, entries = ContactPerson.select().count(), NoteEntry.select().count()
     assert (Contact.select().count(), persons > 20, entries > 20) == (50, True, True)
@@ -88,14 +101,14 @@ def test_emptied_business_tables_do_not_wipe_kontor_until_confirmed(firm, superu
 
 
 def test_a_confirmation_is_used_once(firm, superuser):
-    firm.fill_demo(30)
+    fill(firm, 30)
     assert firm.cycle(first=True).status == "ok"
     empty_business(firm)
     run = firm.cycle()
     service.confirm_deletes(run.id, superuser)
     assert firm.cycle().status == "ok"
     assert Contact.select().count() == 0
-    firm.fill_demo(30)                       # filled again, bound again, emptied again
+    fill(firm, 30)                       # filled again, bound again, emptied again
     firm.cycle()
     assert Contact.select().count() == 30
     empty_business(firm)
@@ -104,7 +117,7 @@ def test_a_confirmation_is_used_once(firm, superuser):
 
 
 def test_a_few_deletes_need_no_confirmation(firm):
-    firm.fill_demo(30)
+    fill(firm, 30)
     assert firm.cycle(first=True).status == "ok"
     keys = [row["key"] for row in firm.rows("contacts")][:2]
     for key in keys:
@@ -118,7 +131,7 @@ def test_a_few_deletes_need_no_confirmation(firm):
 
 
 def test_the_threshold_is_a_setting(firm):
-    firm.fill_demo(10)
+    fill(firm, 10)
     assert firm.cycle(first=True).status == "ok"
     empty_business(firm)
     run = firm.cycle(mass_delete=(5, 10))
@@ -127,7 +140,7 @@ def test_the_threshold_is_a_setting(firm):
 
 
 def test_a_superuser_confirms_on_the_sync_log(app, firm, admin_client, staff_client):
-    firm.fill_demo(30)
+    fill(firm, 30)
     assert firm.cycle(first=True).status == "ok"
     empty_business(firm)
     run = firm.cycle()
@@ -266,11 +279,11 @@ def test_the_timeline_says_a_change_came_from_the_sync(firm, admin_client):
 
 def test_an_unfit_value_is_shown_as_stored(firm):
     key, _contact = first_sync(firm)
-    firm.set("contacts", key, country="Netherlands")
+    firm.set("contacts", key, country="n1")      # fits a PostgreSQL varchar(2) as well
     run = firm.cycle()
     assert run.status == "error"
     said = " ".join(lines_of(run))
-    assert "“Netherlands”" in said and "NETHERLANDS" not in said
+    assert "“n1”" in said and "N1" not in said
 
 
 def test_persons_of_the_default_table_under_a_remapped_contacts_table_are_named(firm):
