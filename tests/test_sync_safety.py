@@ -318,3 +318,17 @@ def test_a_kontor_person_edit_against_a_business_delete_of_its_contact_is_a_conf
     [kept] = [h for h in history() if h.resolution == "deleted"]
     assert "Kari Nordmann" in kept.kontor_value
     assert json.loads(kept.row)["persons"][0]["phone"] == "+47 11 22 33 44"
+
+
+def test_kontor_persons_of_a_contact_not_bound_are_named_once_per_contact(firm):
+    firm.add("contacts", **FIRM)
+    contact = saving.create({"kind": "company", "name": "Andersen Bygg"},
+                            customer_number=20001)
+    for name in ("Kari Nordmann", "Ola Nordmann"):
+        saving.save_person(contact.id, None, {"name": name})
+    run = firm.cycle(first=True)
+    assert run.status == "error"
+    said = [line for line in lines_of(run) if "are not written" in line]
+    assert len(said) == 1, said
+    assert "of contact 20001 Andersen Bygg are not written to the business database" in said[0]
+    assert not firm.rows("contact_persons")

@@ -1029,12 +1029,21 @@ class Cycle:
                 parent_entity=parent_entity, parent_key=parent_key,
                 table=self.business.layout[parent_entity].table))
             return
+        named = self.who(entity, record)
+        if side == "kontor" and item.kontor_id and parent_entity == "contacts":
+            # Kontor's record: its contact as Kontor names it (it has no business key)
+            found = (Contact.select(Contact.id, Contact.customer_number, Contact.name)
+                     .join(adapter.model, on=(adapter.model.contact == Contact.id))
+                     .where(adapter.model.id == item.kontor_id).tuples().first())
+            if found:
+                parent_key = f"kontor:{found[0]}"
+                named["parent"] = f"{found[1]} {found[2]}"
         if (entity, parent_entity, parent_key, side) in self.parents_named:
             return
         self.parents_named.add((entity, parent_entity, parent_key, side))
         self.counts.errors.append(dict(
             entity=entity, record=str(item.business_key or item.kontor_id),
-            **self.who(entity, record), field=name, reason="parent_unbound", side=side,
+            **named, field=name, reason="parent_unbound", side=side,
             parent_entity=parent_entity, parent_key=parent_key))
 
     def error(self, entity, key, error, record, side="kontor"):
