@@ -113,7 +113,32 @@ RECORD_REASONS = {
     "in_use": _l("it is still in use and cannot be deleted"),
     "no_key": _l("Kontor cannot make a key for it in the business database"),
     "null_key": _l("its row in the business database has no key (the key column is empty)"),
+    "changed_meanwhile": _l("it changed while it was written; the next run syncs it"),
 }
+# Records a cycle left out, and what to do (found by a new-user test: errors never pass
+# silently, and the message says what to do)
+IN_USE_LINE = _l("%(record)s was deleted in the business database, but Kontor keeps it, with "
+                 "its contact persons and notes, because these support cases belong to it: "
+                 "%(cases)s. If it was deleted by mistake, restore it in the business "
+                 "database; otherwise Kontor keeps it until the sync is set up again.")
+ORPHAN_LINE = _l("%(record)s (business key %(key)s) belongs to %(parent)s, which does not "
+                 "exist in the table %(table)s. It is not synced: correct its %(field)s in "
+                 "the business database, or delete it there.")
+PARENT_ONE = {"contacts": _l("contact %(name)s"),
+              "contact_persons": _l("contact person %(name)s")}
+PARENT_UNBOUND = {
+    "business": _l("%(record)s and others of %(parent)s are not synced, because that record "
+                   "is not synced (see the sync history, for example a customer number that "
+                   "another contact has)."),
+    "kontor": _l("%(record)s and others of %(parent)s are not written to the business "
+                 "database, because that record is not synced (see the sync history, for "
+                 "example a customer number that another contact has)."),
+}
+MASS_DELETE_LINE = _l("%(count)s of the %(total)s synced records of %(entity)s (table "
+                      "%(table)s) are missing in the business database. Kontor deleted none "
+                      "of them. If the business database was replaced or emptied by mistake, "
+                      "restore it; if the deletes are intended, confirm them under "
+                      "Administration → Sync, Sync log.")
 # How an Error line names a record (issue 16: by what a person knows it by, never by a key):
 # `name` is the entry's label, `parent` the contact it belongs to ("number name").
 RECORD_NAMES = {
@@ -210,6 +235,10 @@ def record_lines(problem):
                 "record": record, "field": field_name, "problem": said,
                 "value": shown_value(entry.get("value"))})
             continue
+        special = special_line(entry, record)
+        if special:
+            lines.append(special)
+            continue
         reason = RECORD_REASONS.get(entry.get("reason"), entry.get("reason", ""))
         if field:
             lines.append(_("%(record)s, field %(field)s: %(reason)s (“%(value)s”).",
@@ -220,6 +249,34 @@ def record_lines(problem):
     if problem.get("more"):
         lines.append(_("… and %(count)s more.", count=problem["more"]))
     return lines
+
+
+def special_line(entry, record):
+    """The line of a record entry that says more than "record: reason": a mass delete held
+    back, an orphan, a parent not synced, a contact kept because support cases use it;
+    None for the others."""
+    reason = entry.get("reason")
+    if reason == "mass_delete":
+        return str(MASS_DELETE_LINE) % {
+            "count": entry.get("count", ""), "total": entry.get("total", ""),
+            "entity": ENTITY_LABELS.get(entry.get("entity"), entry.get("entity", "")),
+            "table": entry.get("table", "")}
+    if reason == "in_use" and entry.get("value"):
+        return str(IN_USE_LINE) % {"record": record, "cases": shown_value(entry["value"])}
+    parent = str(PARENT_ONE.get(entry.get("parent_entity"), PARENT_ONE["contacts"]))
+    if reason == "orphan":
+        return str(ORPHAN_LINE) % {
+            "record": record_named(dict(entry, parent="")), "key": entry.get("record", ""),
+            "parent": parent % {"name": shown_value(entry.get("parent_key", ""))},
+            "table": entry.get("table", ""),
+            "field": SYNC_FIELD_LABELS.get(entry.get("field"), entry.get("field", ""))}
+    if reason == "parent_unbound":
+        template = PARENT_UNBOUND.get(entry.get("side"), PARENT_UNBOUND["business"])
+        return str(template) % {
+            "record": record_named(dict(entry, parent="")),
+            "parent": parent % {"name": shown_value(entry.get("parent")
+                                                    or entry.get("parent_key", ""))}}
+    return None
 
 
 def described(exception):
@@ -390,15 +447,32 @@ class RunLine:
             if pid is not None else computer
         self.message = ""
         self.details = []
+        self.mass_deletes = []     # held deletes a superuser may confirm
+        self.confirmed = None      # {"by", "at"} once confirmed
         if run.status == "error":
             problem = service.error_of(run)
             self.message = problem_message(problem.get("code", ""), problem)
             if problem.get("code") == "records":
                 self.details = record_lines(problem)
+                self.mass_deletes = service.mass_deletes(run)
+                self.confirmed = confirmed_of(problem)
             elif problem.get("code") == "login_refused":     # issue 17 item 3: what to do
                 self.details = [_("If the business database's password was changed, enter "
                                   "the new one under Sync settings, Update password. Until "
                                   "then the sync does not run.")]
+
+
+def confirmed_of(problem):
+    """Who confirmed an Error line's mass deletes and when ({"by", "at": naive UTC}), or
+    None."""
+    confirmed = problem.get("confirmed")
+    if not isinstance(confirmed, dict):
+        return None
+    try:
+        at = datetime.datetime.fromisoformat(str(confirmed.get("at", "")))
+    except ValueError:
+        at = None
+    return {"by": str(confirmed.get("by", "")), "at": at}
 
 
 @bp.route("/log")
@@ -411,6 +485,22 @@ def log():
                            lines=[RunLine(run, names) for run in page.items],
                            state=service.state(), stopped=service.stopped_since(),
                            restart_form=ActionForm(), run_form=ActionForm())
+
+
+@bp.route("/log/<int:run_id>/confirm-deletes", methods=["POST"])
+@superuser_required
+def confirm_deletes(run_id):
+    """Confirm the deletes an Error line held back (the mass-delete safeguard): the next
+    run applies them, once. Audited."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        service.confirm_deletes(run_id, current_user, ip=request.remote_addr)
+    except service.SyncRefused:
+        flash(_("This line has no deletes to confirm."), "error")
+        return redirect(url_for("sync.log"))
+    flash(_("The deletes are confirmed: the next run applies them."), "success")
+    return redirect(url_for("sync.log"))
 
 
 @bp.route("/restart", methods=["POST"])

@@ -218,6 +218,10 @@ def from_environment(environ=None) -> dict:
                                       DEFAULT_MAIL_INTERVAL_SECONDS),
         "SYNC_SECONDS": _int(env.get("KONTOR_SYNC_SECONDS"), DEFAULT_SYNC_SECONDS),
         "SYNC_LOG_DAYS": _int(env.get("KONTOR_SYNC_LOG_DAYS"), DEFAULT_SYNC_LOG_DAYS),
+        # the sync's mass-delete safeguard: more than this many deletes of an entity's
+        # synced records, and more than this per cent of them, wait for a confirmation
+        "SYNC_MASS_DELETE_MIN": _int(env.get("KONTOR_SYNC_MASS_DELETE_MIN"), 20),
+        "SYNC_MASS_DELETE_PERCENT": _int(env.get("KONTOR_SYNC_MASS_DELETE_PERCENT"), 10),
         "BACKUP_DAYS": _int(env.get("KONTOR_BACKUP_DAYS"), DEFAULT_BACKUP_DAYS),
         "BACKUP_HOUR": min(23, max(0, _int(env.get("KONTOR_BACKUP_HOUR"), DEFAULT_BACKUP_HOUR))),
         "RESTORE_UPLOAD_MAX_MB": _int(env.get("KONTOR_RESTORE_UPLOAD_MAX_MB"),

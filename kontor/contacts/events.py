@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from peewee import JOIN
 
 from kontor import paging, support
+from kontor.contacts.saving import SOURCE_KEY
 from models import (
     ContactChange,
     ContactPerson,
@@ -45,6 +46,7 @@ class Event:
     incoming: object = None      # an IncomingItem imported into the contact, website joined
     order: object = None         # an OrderEvent, with `.order` joined
     sync: object = None          # a SyncConflict (the sync history) of the contact
+    source: str = ""             # a change's source when no user made it ("sync")
 
 
 TIMELINE_ON_PAGE = 10      # the contact page shows the newest; the timeline page the rest
@@ -145,9 +147,12 @@ def timeline(contact, user, page=1, per_page=TIMELINE_ON_PAGE):
     events = [Event(as_datetime(at), "person_note" if person_id else "note", author, text,
                     person=person or "")
               for at, author, text, person_id, person in _TIMELINE_NOTES.rows(contact.id, need)]
-    events += [Event(change.at, "change", change.user.display_name if change.user_id else "",
-                     changes=json.loads(change.changes))
-               for change in _TIMELINE_CHANGES(contact.id, need)]
+    for change in _TIMELINE_CHANGES(contact.id, need):
+        changes = json.loads(change.changes)
+        source = changes.pop(SOURCE_KEY, "")
+        events.append(Event(change.at, "change",
+                            change.user.display_name if change.user_id else "",
+                            changes=changes, source=source))
     cases = _TIMELINE_CASES[support.sees_all(user)](user.id, contact.id, need)
     events += [Event(case.created_at, "case", "", case.subject, case=case) for case in cases]
     account_events = {event.id: event for query in _TIMELINE_WEB_ACCOUNTS

@@ -57,7 +57,17 @@ def _clean(values):
     return clean
 
 
-def create(values, user=None, customer_number=None, form_key=None):
+SOURCE_KEY = "_source"   # in a change's JSON: who made it when no user did ("sync")
+
+
+def _history_json(changes, source=""):
+    """The change-history JSON of `changes` ({field: [old, new]}), marked with `source`
+    ("sync": the change came from the business database) when given."""
+    return json.dumps(dict(changes, **{SOURCE_KEY: source}) if source else changes,
+                      default=str)
+
+
+def create(values, user=None, customer_number=None, form_key=None, source=""):
     """Create a contact from `values` (a dict of FIELDS; others are ignored) with the next
     free customer number, or `customer_number` when given; `user` (an id or None) is recorded
     as its author. Returns the new Contact. Raises IntegrityError when the number given is
@@ -72,7 +82,8 @@ def create(values, user=None, customer_number=None, form_key=None):
                 data = dict(values, customer_number=number)
                 contact = Contact.create(**data, **derived_fields(data), updated_by=user)
                 ContactChange.create(contact=contact, version=1, user=user,
-                                     changes=json.dumps({"created": [None, number]}))
+                                     changes=_history_json({"created": [None, number]},
+                                                           source))
                 return contact
         except IntegrityError:
             if customer_number or attempt == 4:
@@ -80,7 +91,7 @@ def create(values, user=None, customer_number=None, form_key=None):
     raise RuntimeError("unreachable")
 
 
-def create_many(rows, user=None, contact_import=None):
+def create_many(rows, user=None, contact_import=None, source=""):
     """Create many contacts at once, as `create` creates one: `rows` is a list of
     (customer number, values) with `values` a dict of FIELDS (others are ignored) and every
     number given (see kontor/contact_import.py for how they are allocated). Each contact gets
@@ -89,12 +100,12 @@ def create_many(rows, user=None, contact_import=None):
     for the whole list, no query per row (issue 10 item 1). Call it inside a transaction.
     Returns how many were created. Raises IntegrityError when a number is taken (the
     caller's transaction then rolls back)."""
-    statements = insert_statements(rows, user, contact_import)
+    statements = insert_statements(rows, user, contact_import, source)
     run_statements(statements)
     return len(rows)
 
 
-def insert_statements(rows, user=None, contact_import=None):
+def insert_statements(rows, user=None, contact_import=None, source=""):
     """The SQL statements (a list of (sql, params)) that `create_many` runs for the same
     arguments, made without touching the database: a caller makes them before its write
     transaction, so that the transaction only runs them (issue 10 item 1: the write lock is
@@ -114,6 +125,8 @@ def insert_statements(rows, user=None, contact_import=None):
         data.append(dict(merged, **derived_fields(merged, home), updated_by=user,
                          contact_import=contact_import, version=1, created_at=now,
                          updated_at=now))
+    if source not in ("", "sync"):       # written into the SQL text below
+        raise ValueError(f"unknown source {source!r}")
     statements = db_insert_statements(Contact, data)
     numbers = [number for number, _values in rows]
     for start in range(0, len(numbers), MAX_PARAMETERS):
@@ -122,7 +135,8 @@ def insert_statements(rows, user=None, contact_import=None):
         statements.append((
             'INSERT INTO "contact_change" ("contact_id", "version", "user_id", "at", "changes") '
             f"SELECT id, 1, {db.param}, {db.param}, "
-            "'{\"created\": [null, ' || CAST(customer_number AS TEXT) || ']}' "
+            "'{\"created\": [null, ' || CAST(customer_number AS TEXT) || ']"
+            + (f', \"{SOURCE_KEY}\": \"{source}\"' if source else "") + "}' "
             f'FROM "contact" WHERE customer_number IN ({", ".join([db.param] * len(part))})',
             [ContactChange.user.db_value(user), ContactChange.at.db_value(now), *part]))
     return statements
@@ -140,7 +154,7 @@ def _as_text(value):
     return value
 
 
-def update(contact_id, values, opened_version, user=None, contact_import=None):
+def update(contact_id, values, opened_version, user=None, contact_import=None, source=""):
     """Save the edited fields (a dict of FIELDS) if nobody saved since `opened_version`.
     `contact_import`: the id of the import making the change (its history row says so).
 
@@ -161,12 +175,12 @@ def update(contact_id, values, opened_version, user=None, contact_import=None):
             raise EditConflict(current, [])
         insert_rows(ContactChange, [dict(contact=contact_id, version=opened_version + 1,
                                          user=user, at=utcnow(),
-                                         changes=json.dumps(changes, default=str),
+                                         changes=_history_json(changes, source),
                                          contact_import=contact_import)])
     return _existing(contact_id)
 
 
-def update_many(rows, user=None):
+def update_many(rows, user=None, source=""):
     """Save many contacts at once, each as `update` saves one (the sync, issue 16 "Speed"):
     `rows` is a list of (contact id, values, opened version). One query reads them, each
     changed contact is one UPDATE of only the columns that differ (derived ones included:
@@ -200,7 +214,7 @@ def update_many(rows, user=None):
             raise EditConflict(current, [])
         versions[contact_id] = opened_version + 1
         history.append(dict(contact=contact_id, version=opened_version + 1, user=user, at=now,
-                            changes=json.dumps(changes, default=str), contact_import=None))
+                            changes=_history_json(changes, source), contact_import=None))
     insert_rows(ContactChange, history)
     return versions
 
@@ -213,8 +227,15 @@ def _conflict(current, opened_version):
         .join(User, on=(ContactChange.user == User.id), join_type=JOIN.LEFT_OUTER))
         .where(ContactChange.contact == current.id, ContactChange.version > opened_version)
         .order_by(ContactChange.version))
-    return EditConflict(current, [(c.version, c.user, c.at, json.loads(c.changes))
+    return EditConflict(current, [(c.version, c.user, c.at, _without_source(c.changes))
                                   for c in theirs])
+
+
+def _without_source(text):
+    """A change's {field: [old, new]} from its JSON, without the source mark."""
+    changes = json.loads(text)
+    changes.pop(SOURCE_KEY, None)
+    return changes
 
 
 def _changed(current, values, home=None):

@@ -66,6 +66,11 @@ LEASE_TTL = timedelta(minutes=15)     # SPEC section 8: another computer takes o
 BATCH = 200                           # records per write transaction
 PAGE = 1000                           # business rows read per query
 ORDER = ("employees", "contacts", "contact_persons", "note_entries")
+# The mass-delete safeguard (found by a new-user test: emptied business tables wiped Kontor in
+# one cycle): a cycle that would delete more than MASS_DELETE[0] of an entity's synced Kontor
+# records, and more than MASS_DELETE[1] per cent of them, deletes none of them and logs an
+# Error ("mass_delete") until a superuser confirms (kontor.sync.service.confirm_deletes).
+MASS_DELETE = (20, 10)
 
 
 # SYNC.md step 2: per entity, the probes of both sides at the start of this process's last
@@ -399,6 +404,7 @@ class Item:
     bound: bool = False
     b_rec: dict | None = None
     b_hash: str = ""
+    b_row: tuple | None = None     # the business row as read (the values as stored)
     k_rec: dict | None = None
     k_version: int | None = None
     business_gone: bool = False
@@ -430,8 +436,15 @@ class Cycle:
     sync's progress (kontor/sync/first_sync.py)."""
 
     def __init__(self, business: BusinessSide, node, epoch, first=False, interrupt=None,
-                 clock=utcnow, ttl=LEASE_TTL, batch=BATCH, on_progress=None):
+                 clock=utcnow, ttl=LEASE_TTL, batch=BATCH, on_progress=None,
+                 mass_delete=MASS_DELETE):
         self.business = business
+        self.mass_delete = mass_delete
+        # Kontor ids of contacts whose delete is held this cycle (in use, or the mass-delete
+        # safeguard): their persons and notes are kept with them (atomic per record)
+        self.held = set()
+        self.parents_named = set()     # (entity, parent key) summarised in the Error line
+        self.confirmations = []        # (Error line id, entity): mass deletes confirmed
         self.node, self.epoch, self.first = node, epoch, first
         self.interrupt = interrupt or (lambda position: None)
         self.on_progress = on_progress or (lambda entity, finished: None)
@@ -552,7 +565,7 @@ class Cycle:
                 self.error(entity, key, error, self.business.rough_record(entity, row))
                 continue
             batch.append(Item(kontor_id=kid, business_key=key, bound=kid is not None,
-                              b_rec=record, b_hash=bhash))
+                              b_rec=record, b_hash=bhash, b_row=row))
             if len(batch) >= self.batch:
                 flush()
         flush()
@@ -569,7 +582,9 @@ class Cycle:
             if len(batch) >= self.batch:
                 flush()
         flush()
-        # C: deletes
+        # C: deletes; those the business database asks of Kontor pass the mass-delete
+        # safeguard first
+        gone = []
         for bkey, kid in list(b2k.items()):
             if kid in handled or (bkey not in unseen_b and kid not in unseen_k):
                 continue
@@ -578,8 +593,11 @@ class Cycle:
                 # (its key emptied): no delete on that evidence
                 self.skipped += 1
                 continue
-            batch.append(Item(kontor_id=kid, business_key=bkey, bound=True,
-                              business_gone=bkey in unseen_b, kontor_gone=kid in unseen_k))
+            gone.append(Item(kontor_id=kid, business_key=bkey, bound=True,
+                             business_gone=bkey in unseen_b, kontor_gone=kid in unseen_k))
+        gone = self.mass_delete_guard(entity, gone, len(b2k))
+        for item in gone:
+            batch.append(item)
             if len(batch) >= self.batch:
                 flush()
         flush()
@@ -588,6 +606,32 @@ class Cycle:
         if place is not None and after == before:
             _PROBES[entity] = (place, probes)   # a clean quiet pass: the next may trust them
         self.forget_maps(entity)
+
+    def mass_delete_guard(self, entity, items, synced):
+        """The mass-delete safeguard: `items` are the deletes found for `entity`, `synced` the
+        number of its bound records. When the business database has lost more than
+        mass_delete[0] of them and more than mass_delete[1] per cent (emptied or replaced by
+        mistake?), those deletes are left out and named in the run's Error line (reason
+        "mass_delete": how many, of how many, which table), unless a superuser confirmed
+        that many for this entity since (`confirmed_deletes`); then they are applied and the
+        confirmation is used up. Note entries are not counted: an entry deleted in the
+        business database is put back, never deleted in Kontor. Returns the items to do."""
+        kontor_deletes = [i for i in items if i.business_gone and not i.kontor_gone]
+        least, share = self.mass_delete
+        count = len(kontor_deletes)
+        if entity == "note_entries" or count <= least or count * 100 <= share * synced:
+            return items
+        confirmation = confirmed_deletes(entity, count, self.clock())
+        if confirmation is not None:
+            self.confirmations.append((confirmation.id, entity))
+            return items
+        self.counts.errors.append(dict(
+            entity=entity, record="", label="", field="", reason="mass_delete", count=count,
+            total=synced, table=self.business.layout[entity].table))
+        if entity == "contacts":
+            self.held.update(i.kontor_id for i in kontor_deletes)
+        held = {id(i) for i in kontor_deletes}
+        return [i for i in items if id(i) not in held]
 
     def forget_maps(self, done):
         """Free the bindings in memory after the pass over `done` (the served process's
@@ -621,6 +665,7 @@ class Cycle:
                 try:
                     item.b_rec = self.business.record(entity, rows[item.business_key])
                     item.b_hash = fingerprint(rows[item.business_key])
+                    item.b_row = rows[item.business_key]
                 except UnfitValue as error:
                     self.error(entity, item.business_key, error, self.business.rough_record(
                         entity, rows[item.business_key]))
@@ -720,27 +765,38 @@ class Cycle:
             item.to_kontor = "update" if item.merged != k else ""
         elif b is not None:                     # only in the business database
             item.merged = b
-            if item.bound and item.kontor_gone and item.b_hash == item.base_hash:
+            added = self.business_added(entity, item.business_key) \
+                if item.bound and item.kontor_gone else []
+            if item.bound and item.kontor_gone and item.b_hash == item.base_hash \
+                    and not added:
                 item.to_business = "delete"     # deleted in Kontor, untouched here: delete
                 item.history.append(dict(field="", resolution="deleted", label=label,
                                          row=self.business.whole(entity, item.business_key),
                                          conflict=False))
             else:
                 item.to_kontor = "create"       # new, or deleted in Kontor but changed here
-                if item.bound:
+                if item.bound:      # the business side's new persons or notes count as edits
                     item.history.append(dict(field="", resolution="restored", label=label,
-                                             row=self.business.whole(entity, item.business_key)))
+                                             row=self.business.whole(entity, item.business_key),
+                                             business_value="\n".join(added)[:2000] or None))
         elif k is not None:                     # only in Kontor
             item.merged = k
+            if item.bound and self.parent_held(adapter, k):
+                item.skip = "parent_kept"       # kept with its contact (named in the log)
+                return
             if item.bound and entity == "note_entries":
                 item.to_business = "insert"     # entries are never lost: put it back
             elif item.bound:
                 item.to_kontor = "delete"       # deleted in the business database: delete
-                # a conflict only when Kontor changed the record since both agreed (SPEC 8)
-                edited = item.base is None or any(k.get(name, "") != item.base.get(name, "")
-                                                  for name in fields)
+                # a conflict when Kontor changed the record since both agreed, or added
+                # persons or notes to it (SPEC 8: the business side wins, the Kontor row
+                # with what was added is kept in the history and counted as a conflict)
+                added = adapter.added_since(item.kontor_id)
+                edited = item.base is None or bool(added) or any(
+                    k.get(name, "") != item.base.get(name, "") for name in fields)
                 item.history.append(dict(field="", resolution="deleted", label=label,
-                                         row=adapter.whole(item.kontor_id), conflict=edited))
+                                         row=adapter.whole(item.kontor_id), conflict=edited,
+                                         kontor_value="\n".join(added)[:2000] or None))
             else:
                 item.to_business = "insert"
         try:
@@ -752,6 +808,8 @@ class Cycle:
                         raise SkipRecord("parent_missing", name)
         except SkipRecord as skipped:
             item.skip = skipped.reason
+            if skipped.reason == "parent_missing":
+                self.parent_missing(adapter, item, skipped.detail)
             return
         try:
             self.check_fits(adapter, item)
@@ -783,7 +841,21 @@ class Cycle:
                     check_fit(spec, value, limit)
                 except UnfitValue as error:
                     error.side = side
+                    if side == "kontor" and item.b_row is not None:
+                        # the value as the business database stores it ("Netherlands", not
+                        # the canonical "NETHERLANDS" that was checked)
+                        stored = self.stored_value(entity, item.b_row, name)
+                        if stored is not None:
+                            error.value = stored
                     raise
+
+    def stored_value(self, entity, row, name):
+        """The value of field `name` in the business row tuple `row` as stored (None when
+        the layout does not read it)."""
+        for spec, value in zip(self.business.fields(entity), row[1:], strict=True):
+            if spec.name == name:
+                return value
+        return None
 
     # --- writing --------------------------------------------------------------------------
     def write(self, adapter, items):
@@ -919,6 +991,8 @@ class Cycle:
                 self.counts.to_kontor += 1
         except (SkipRecord, Refused, IntegrityError) as error:
             item.skip = getattr(error, "reason", "refused")
+            if adapter.entity == "contacts" and item.to_kontor == "delete":
+                self.held.add(item.kontor_id)     # its persons and notes stay with it
             self.counts.errors.append(dict(
                 entity=adapter.entity, record=str(item.business_key or item.kontor_id),
                 **self.who(adapter.entity, item.merged), field="", reason=item.skip,
@@ -990,6 +1064,74 @@ class Cycle:
         # among the records written (SPEC section 8)
         self.counts.conflicts += sum(1 for entry in entries if entry.get("conflict", True))
 
+    def parent_held(self, adapter, record):
+        """Whether the Kontor record `record` (canonical) belongs to a contact whose delete is
+        held in this cycle (in use, or the mass-delete safeguard): then it is kept with it,
+        neither deleted nor put back (atomic per record: the contact with its persons and
+        notes)."""
+        if not self.held or "contact_id" not in adapter.table.entity.parents:
+            return False
+        self.maps("contacts")
+        return self.b2k["contacts"].get((record or {}).get("contact_id", "")) in self.held
+
+    def business_added(self, entity, business_key):
+        """The business rows belonging to the business record `business_key` that are not
+        bound yet (new persons or notes since both sides agreed), each as a line of text:
+        a Kontor delete of the record against them is a conflict, and the record is
+        restored (SYNC.md step 5)."""
+        lines = []
+        for child, link in self.business.children(entity):
+            model = self.business.models[child]
+            rows = {str(row.key): row for row in model.select().where(
+                getattr(model, link) == self.business.key_value(entity, business_key))}
+            bound = {bkey for part in chunks(list(rows)) for (bkey,) in
+                     SyncBinding.select(SyncBinding.business_key).where(
+                         SyncBinding.entity == child,
+                         SyncBinding.business_key.in_(part)).tuples()}
+            lines += [_child_line(child, self.business.plain(child, row))
+                      for key, row in rows.items() if key not in bound]
+        return lines
+
+    def parent_missing(self, adapter, item, detail):
+        """A record whose contact (or contact person) is not on its side: named in the run's
+        Error line, never skipped silently. When the parent does not exist at all
+        ("orphan"): the record itself, with the parent's key. When the parent exists but is
+        not bound (a customer-number clash reported in the sync history, or not synced yet):
+        one entry per parent ("parent_unbound")."""
+        entity = adapter.entity
+        name, _sep, parent_key = (detail or "").partition("=")
+        parent_entity = adapter.table.entity.parents.get(name)
+        record = item.merged or item.b_rec or item.k_rec or {}
+        if not parent_entity:
+            name = next(iter(adapter.table.entity.parents), "")
+            parent_entity = adapter.table.entity.parents.get(name, "contacts")
+            parent_key = record.get(name, "")
+        side = "business" if item.b_rec is not None else "kontor"
+        if side == "business" and parent_key and not self.business.fetch(
+                parent_entity, [parent_key]):
+            self.counts.errors.append(dict(
+                entity=entity, record=str(item.business_key or item.kontor_id),
+                **self.who(entity, record), field=name, reason="orphan",
+                parent_entity=parent_entity, parent_key=parent_key,
+                table=self.business.layout[parent_entity].table))
+            return
+        named = self.who(entity, record)
+        if side == "kontor" and item.kontor_id and parent_entity == "contacts":
+            # Kontor's record: its contact as Kontor names it (it has no business key)
+            found = (Contact.select(Contact.id, Contact.customer_number, Contact.name)
+                     .join(adapter.model, on=(adapter.model.contact == Contact.id))
+                     .where(adapter.model.id == item.kontor_id).tuples().first())
+            if found:
+                parent_key = f"kontor:{found[0]}"
+                named["parent"] = f"{found[1]} {found[2]}"
+        if (entity, parent_entity, parent_key, side) in self.parents_named:
+            return
+        self.parents_named.add((entity, parent_entity, parent_key, side))
+        self.counts.errors.append(dict(
+            entity=entity, record=str(item.business_key or item.kontor_id),
+            **named, field=name, reason="parent_unbound", side=side,
+            parent_entity=parent_entity, parent_key=parent_key))
+
     def error(self, entity, key, error, record, side="kontor"):
         """A record with a value that does not fit its field where it would be written (or
         that is not the field's kind at all): left out, and named in the run's Error line
@@ -1040,8 +1182,72 @@ class Cycle:
         return self.who("contacts", self.business.rough_record("contacts", row))["label"]
 
 
+CONFIRMATION_HOURS = 24      # a mass-delete confirmation not used within this is void
+
+
+def mass_deletes(run) -> list:
+    """The mass-delete entries of the Error line `run` (a SyncRun): [{"entity", "count",
+    "total", "table", …}]; [] for another line."""
+    try:
+        problem = json.loads(run.error) if run.error else {}
+    except ValueError:
+        return []
+    if not isinstance(problem, dict):
+        return []
+    return [entry for entry in problem.get("records", [])
+            if isinstance(entry, dict) and entry.get("reason") == "mass_delete"]
+
+
+def confirm_mass_deletes(run, user_name, now):
+    """Record on the Error line `run` that a superuser (`user_name`) confirmed its mass
+    deletes at `now` (naive UTC): the next cycle applies up to that many deletes of each
+    entity named, once. Returns the confirmed entries ([] when the line has none: nothing
+    is recorded). The caller audits it."""
+    entries = mass_deletes(run)
+    if not entries:
+        return []
+    problem = json.loads(run.error)
+    problem["confirmed"] = {"by": user_name, "at": now.isoformat(timespec="seconds")}
+    problem.pop("applied", None)
+    with db.atomic():
+        SyncRun.update(error=json.dumps(problem, ensure_ascii=False)).where(
+            SyncRun.id == run.id).execute()
+    return entries
+
+
+def confirmed_deletes(entity, count, now):
+    """The Error line (SyncRun) whose confirmation, not used yet and at most
+    CONFIRMATION_HOURS old at `now`, allows `count` deletes of `entity`; None if none."""
+    since = now - timedelta(hours=CONFIRMATION_HOURS)
+    for run in (SyncRun.select().where(SyncRun.status == "error",
+                                       SyncRun.error.contains('"confirmed"'))
+                .order_by(SyncRun.id.desc()).limit(20)):
+        problem = json.loads(run.error)
+        confirmed = problem.get("confirmed") or {}
+        if entity in (problem.get("applied") or {}) or \
+                confirmed.get("at", "") < since.isoformat(timespec="seconds"):
+            continue
+        for entry in mass_deletes(run):
+            if entry.get("entity") == entity and int(entry.get("count", 0)) >= count:
+                return run
+    return None
+
+
+def use_confirmation(run_id, entity, used_by):
+    """Mark the confirmation of the Error line `run_id` as used for `entity` by the run
+    `used_by` (a later cycle needs a new one)."""
+    run = SyncRun.get_or_none(SyncRun.id == run_id)
+    if run is None:
+        return
+    problem = json.loads(run.error)
+    problem.setdefault("applied", {})[entity] = used_by
+    SyncRun.update(error=json.dumps(problem, ensure_ascii=False)).where(
+        SyncRun.id == run_id).execute()
+
+
 def run_cycle(business_database, layout, node=None, first=False, interrupt=None,
-              clock=utcnow, ttl=LEASE_TTL, batch=BATCH, on_progress=None):
+              clock=utcnow, ttl=LEASE_TTL, batch=BATCH, on_progress=None,
+              mass_delete=MASS_DELETE):
     """Run one cycle if `node` holds (or can take) the sync lease. Returns the SyncRun line
     it wrote (or the earlier quiet line it was folded into), or None when another process
     holds the lease. `business_database` is a connected Peewee database; `layout` its
@@ -1053,7 +1259,7 @@ def run_cycle(business_database, layout, node=None, first=False, interrupt=None,
     epoch = JobLease.get_by_id(LEASE_NAME).epoch
     cycle = Cycle(BusinessSide(business_database, layout), node, epoch, first=first,
                   interrupt=interrupt, clock=clock, ttl=ttl, batch=batch,
-                  on_progress=on_progress)
+                  on_progress=on_progress, mass_delete=mass_delete)
     with db.atomic():
         cycle.run = SyncRun.create(node=node, epoch=epoch, started_at=clock(), first=first)
     error = None
@@ -1069,9 +1275,18 @@ def run_cycle(business_database, layout, node=None, first=False, interrupt=None,
     except Exception as exc:   # noqa: BLE001 - the log line says what went wrong
         error = _failure(business_database, layout, exc)
     if error is None and cycle.counts.errors:
-        error = {"code": "records", "records": cycle.counts.errors[:50],
-                 "more": max(0, len(cycle.counts.errors) - 50)}
+        # held mass deletes first: they are never among the entries cut off
+        errors = sorted(cycle.counts.errors, key=lambda e: e.get("reason") != "mass_delete")
+        error = {"code": "records", "records": errors[:50], "more": max(0, len(errors) - 50)}
     return _finish(cycle, error)
+
+
+def _child_line(entity, record) -> str:
+    """A new person or note as one line of the sync history ("Contact person: name",
+    "Note: text")."""
+    if entity == "note_entries":
+        return f"{record.get('created_at', '')[:16]} {record.get('text', '')}".strip()
+    return record.get("name", "") or record.get("email", "")
 
 
 def _short(text, length=100):
@@ -1110,6 +1325,10 @@ def _finish(cycle, error):
     as JSON: {"code": "records"|"lease_lost"|"failed"|"interrupted", …}). A quiet cycle
     (nothing written, no conflict) after a quiet OK line is folded into that line."""
     counts, run = cycle.counts, cycle.run
+    if not error or error.get("code") == "records":
+        with db.atomic():
+            for confirmed, entity in cycle.confirmations:
+                use_confirmation(confirmed, entity, run.id)
     quiet = not error and not (counts.to_business or counts.to_kontor or counts.conflicts)
     with db.atomic():
         if quiet and not cycle.first:

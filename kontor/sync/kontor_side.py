@@ -24,6 +24,8 @@ from models import (
     Employee,
     NoteEntry,
     SupportCase,
+    SyncBase,
+    SyncBinding,
     WebAccount,
     Website,
     db,
@@ -56,6 +58,17 @@ def _row_dict(row):
     return {name: (None if value is None else str(value) if not isinstance(
         value, (int, bool, str)) else value)
         for name, value in row.__data__.items()}
+
+
+def _unsynced(model, where):
+    """Lines naming the rows of `model` (ContactPerson or NoteEntry) matching `where` that
+    have no sync binding (added in Kontor and not synced yet)."""
+    entity = "contact_persons" if model is ContactPerson else "note_entries"
+    bound = SyncBinding.select(SyncBinding.kontor_id).where(SyncBinding.entity == entity)
+    rows = model.select().where(where, model.id.not_in(bound)).order_by(model.id)
+    if model is ContactPerson:
+        return [f"{row.name}" for row in rows]
+    return [f"{str(row.created_at)[:16]} {row.text}" for row in rows]
 
 
 class Adapter:
@@ -198,6 +211,11 @@ class Adapter:
         row = self.model.get_or_none(self.model.id == kontor_id)
         return json.dumps(_row_dict(row) if row else {}, ensure_ascii=False)
 
+    def added_since(self, kontor_id):
+        """What was added in Kontor to the record since both sides agreed (persons, notes
+        not synced yet), as lines of text; [] for none (this entity has nothing below it)."""
+        return []
+
     def delete(self, kontor_id):
         """Delete the record. Raises SkipRecord("in_use") when something keeps it."""
         try:
@@ -263,7 +281,7 @@ class Contacts(Adapter):
         number = values.pop("customer_number", None)
         try:
             with db.atomic():
-                return saving.create(values, customer_number=number).id
+                return saving.create(values, customer_number=number, source="sync").id
         except IntegrityError:
             raise SkipRecord("number_taken", str(number)) from None
 
@@ -281,7 +299,7 @@ class Contacts(Adapter):
                 number, next_free = next_free, next_free + 1
             rows.append((number, values))
             numbers.append(number)
-        saving.create_many(rows)
+        saving.create_many(rows, source="sync")
         ids = {}
         for part in chunks(numbers):
             ids.update(Contact.select(Contact.customer_number, Contact.id).where(
@@ -291,7 +309,7 @@ class Contacts(Adapter):
     def update(self, kontor_id, version, record, parents):
         values = self.values(record, parents)
         number = values.pop("customer_number", None)
-        saved = saving.update(kontor_id, values, version)
+        saved = saving.update(kontor_id, values, version, source="sync")
         if number is not None and number != saved.customer_number:
             try:
                 with db.atomic():
@@ -315,7 +333,7 @@ class Contacts(Adapter):
                 self.update(kontor_id, version, record, parents)
             else:
                 plain.append((kontor_id, values, version))
-        saving.update_many(plain)
+        saving.update_many(plain, source="sync")
 
     def whole(self, kontor_id):
         contact = Contact.get_or_none(Contact.id == kontor_id)
@@ -333,12 +351,29 @@ class Contacts(Adapter):
             .order_by(WebAccount.id).tuples()]
         return json.dumps(data, ensure_ascii=False)
 
+    def added_since(self, kontor_id):
+        """The contact's persons and notes that are not synced yet (added in Kontor since
+        both sides agreed), and its persons changed since: their names, and the notes'
+        times and texts."""
+        edited = [name for (name,) in ContactPerson.select(ContactPerson.name).join(
+            SyncBase, on=((SyncBase.kontor_id == ContactPerson.id)
+                          & (SyncBase.entity == "contact_persons")))
+            .where(ContactPerson.contact == kontor_id,
+                   ContactPerson.version != SyncBase.kontor_version).tuples()]
+        return _unsynced(ContactPerson, ContactPerson.contact == kontor_id) + edited \
+            + _unsynced(NoteEntry, NoteEntry.contact == kontor_id)
+
     def delete(self, kontor_id):
         """Delete the contact (the business database deleted it). Its web accounts are
         unlinked and no longer approved first (kontor.web_accounts.unlink_deleted_contact):
-        no portal account is left approved without a contact."""
-        if SupportCase.select().where(SupportCase.contact == kontor_id).exists():
-            raise SkipRecord("in_use", "support cases")
+        no portal account is left approved without a contact. Raises SkipRecord("in_use",
+        the support cases' numbers) when support cases belong to it (they keep their
+        contact): nothing of the contact is deleted then."""
+        cases = [f"{year}-{seq:04d}" for year, seq in SupportCase.select(
+            SupportCase.year, SupportCase.seq).where(SupportCase.contact == kontor_id)
+            .order_by(SupportCase.year, SupportCase.seq).limit(10).tuples()]
+        if cases:
+            raise SkipRecord("in_use", ", ".join(cases))
         with db.atomic():
             web_accounts.unlink_deleted_contact(kontor_id)
             super().delete(kontor_id)
@@ -389,6 +424,9 @@ class Persons(Adapter):
         values.pop("contact", None)      # a person does not move to another contact
         saving.save_person(None, ContactPerson.get_by_id(kontor_id), values,
                            opened_version=version)
+
+    def added_since(self, kontor_id):
+        return _unsynced(NoteEntry, NoteEntry.person == kontor_id)
 
     def whole(self, kontor_id):
         person = ContactPerson.get_or_none(ContactPerson.id == kontor_id)

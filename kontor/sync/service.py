@@ -152,6 +152,29 @@ def activate(data_dir, user, password, ip="", timeouts=(20, 12)):
     return state()
 
 
+def mass_deletes(run):
+    """The mass deletes held back on the Error line `run` (kontor.sync.engine)."""
+    return engine.mass_deletes(run)
+
+
+def confirm_deletes(run_id, user, ip="", clock=utcnow):
+    """A superuser confirms the mass deletes an Error line of the sync log held back (the
+    mass-delete safeguard, kontor.sync.engine.mass_delete_guard): the next cycle applies
+    them, once. Audited ("sync.deletes_confirmed", with the counts and tables). Returns the
+    confirmed entries; raises SyncRefused("not_superuser") for anyone else and
+    SyncRefused("nothing_to_confirm") for a line without held deletes."""
+    if not getattr(user, "is_superuser", False):
+        raise SyncRefused("not_superuser")
+    run = SyncRun.get_or_none(SyncRun.id == run_id)
+    entries = engine.confirm_mass_deletes(run, user.email, clock()) if run else []
+    if not entries:
+        raise SyncRefused("nothing_to_confirm")
+    audit.record("sync.deletes_confirmed", user, target=f"sync run {run_id}", ip=ip,
+                 detail="; ".join(f"{e.get('count')} of {e.get('total')} in {e.get('table')}"
+                                  for e in entries))
+    return entries
+
+
 def run_sync(config, clock=utcnow, interrupt=None, node=None):
     """One cycle now, if the sync is active and this process holds (or can take) the sync
     lease. Opens the business database with the stored settings, runs the cycle (the first
@@ -194,7 +217,9 @@ def _run_sync(config, clock, interrupt, node):
             return first_sync.run(database, found.layout, node, clock=clock,
                                   interrupt=interrupt, ttl=ttl)
         return engine.run_cycle(database, found.layout, node=node, clock=clock,
-                                interrupt=interrupt, ttl=ttl)
+                                interrupt=interrupt, ttl=ttl,
+                                mass_delete=(config.get("SYNC_MASS_DELETE_MIN", 20),
+                                             config.get("SYNC_MASS_DELETE_PERCENT", 10)))
     finally:
         database.close()
 
