@@ -682,6 +682,7 @@ def _formatted(spec, value):
 
 
 @bp.app_template_filter("sync_value")
+@per_request
 def sync_value(value, entity, name):
     """A value of the sync history (agreed, Kontor's, the business database's) of field
     `name` of `entity` as the reader reads it: yes/no, the type in words, a time in the
