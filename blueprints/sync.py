@@ -75,6 +75,10 @@ PROBLEMS = {
                               "folder's key changed). Enter the password again."),
     "lease_lost": _l("Another Kontor process took over the sync during this run; it goes on "
                      "from where this one stopped."),
+    "business_locked": _l("The business database is locked by another program (it waited "
+                          "%(seconds)s seconds for it). Nothing was half-written; the next "
+                          "run tries again. If this goes on, close the program that keeps "
+                          "the database locked."),
     "interrupted": _l("The run was interrupted; the next run repeats it."),
     "records": _l("Some records could not be synced:"),
 }
@@ -95,6 +99,13 @@ RECORD_REASONS = {
     "number_taken": _l("another contact has this customer number"),
     "parent_missing": _l("the record it belongs to is not synced"),
     "in_use": _l("it is still in use and cannot be deleted"),
+    "user_access": _l("it was deleted in the business database, but an active user account "
+                      "is linked to it; user access is kept, so the sync does not delete it. Deactivate "
+                      "the account in Kontor (Administration → Users) first, or add the "
+                      "employee to the business database again"),
+    "last_superuser": _l("it was made inactive in the business database, but its account is "
+                         "the last active superuser's, which stays active. Make another user "
+                         "superuser first"),
 }
 # How an Error line names a record (issue 16: by what a person knows it by, never by a key):
 # `name` is the entry's label, `parent` the contact it belongs to ("number name").
@@ -147,7 +158,7 @@ def problem_message(code, params=None):
         params["expected"] = TYPES.get(params.get("expected"), params.get("expected", ""))
     values = {name: params.get(name, "") for name in
               ("path", "table", "entity", "column", "found", "expected", "detail", "section",
-               "field", "where")}
+               "field", "where", "seconds")}
     return str(template) % values
 
 

@@ -105,7 +105,7 @@ def open_business(url: str, password: str = "", create: bool = False):
         if is_network_path(path):
             raise BusinessDatabaseError("network_share", path=str(path))
         database = SqliteDatabase(str(path), pragmas={"journal_mode": "wal",
-                                                      "busy_timeout": 10_000,
+                                                      "busy_timeout": 5_000,
                                                       "foreign_keys": 1})
     else:
         parts = urlsplit(url)
