@@ -100,9 +100,9 @@ RECORD_REASONS = {
     "parent_missing": _l("the record it belongs to is not synced"),
     "in_use": _l("it is still in use and cannot be deleted"),
     "user_access": _l("it was deleted in the business database, but an active user account "
-                      "is linked to it; user access is kept, so the sync does not delete it. Deactivate "
-                      "the account in Kontor (Administration → Users) first, or add the "
-                      "employee to the business database again"),
+                      "is linked to it; user access is kept, so the sync does not delete "
+                      "it. Deactivate the account in Kontor (Administration → Users) "
+                      "first, or add the employee to the business database again"),
     "last_superuser": _l("it was made inactive in the business database, but its account is "
                          "the last active superuser's, which stays active. Make another user "
                          "superuser first"),

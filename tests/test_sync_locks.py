@@ -11,6 +11,7 @@ import time
 import pytest
 from sync_helpers import bound_contact
 
+from blueprints.sync import problem_message
 from kontor.contacts import saving
 from kontor.sync import engine
 from models import Contact
@@ -60,7 +61,6 @@ def test_a_locked_business_database_does_not_block_kontor_writes(firm, monkeypat
 
 
 def test_the_locked_error_line_is_said_plainly(app):
-    from blueprints.sync import problem_message
     with app.test_request_context():
         text = problem_message("business_locked", {"seconds": 5})
     assert "locked by another program" in text and "5" in text

@@ -4,8 +4,9 @@ a business delete of an employee with an active account is refused with an Error
 it (user access is kept, issue 17 item 4), so the only superuser is never unlinked."""
 import json
 
-from helpers import make_user, signed_in
+from helpers import add_employee, make_user, signed_in
 
+from blueprints.sync import record_lines
 from models import Employee, SyncBinding, User, UserSession
 
 
@@ -49,14 +50,12 @@ def test_a_business_delete_of_the_owners_employee_keeps_user_access(app, firm, s
     user = User.get_by_id(superuser.id)
     assert user.employee_id is not None and user.is_active
     assert Employee.get_by_id(user.employee_id).email == "anna@jansen.example"
-    from blueprints.sync import record_lines
     with app.test_request_context():
         text = " ".join(record_lines(json.loads(run.error)))
     assert "anna@jansen.example" in text and "user access is kept" in text
 
 
 def test_a_business_delete_of_an_employee_without_an_account_is_applied(firm, superuser):
-    from helpers import add_employee
     add_employee("Lars Berg", email="lars@jansen.example")
     assert firm.cycle(first=True).status == "ok"
     firm.delete("employees", bound_key("lars@jansen.example"))
