@@ -254,6 +254,15 @@ class ActivateForm(Form):
     submit = SubmitField(_l("Activate the sync"))
 
 
+def stopped_notice_values():
+    """The stopped service notice's values for a sync page: `stopped` (since when, or None)
+    and `stopped_after` (after how many seconds without a run the service counts as
+    stopped: it follows KONTOR_SYNC_SECONDS)."""
+    interval = current_app.config.get("SYNC_SECONDS")
+    return {"stopped": service.stopped_since(interval_seconds=interval),
+            "stopped_after": int(service.stopped_after(interval).total_seconds())}
+
+
 def settings_page(form=None, activate_form=None, status=200, **extra):
     current = service.state()
     if form is None:
@@ -266,7 +275,7 @@ def settings_page(form=None, activate_form=None, status=200, **extra):
         activate_form=activate_form or ActivateForm(formdata=None, prefix="activate"),
         test_form=ActionForm(),
         missing=company_rules.missing_for_readiness(current_company(), current_user),
-        stopped=service.stopped_since(), restart_form=ActionForm(), **extra), status
+        **stopped_notice_values(), restart_form=ActionForm(), **extra), status
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -374,7 +383,7 @@ def log():
     names = service.node_names(run.node for run in page.items)
     return render_template("sync/log.html", page=page,
                            lines=[RunLine(run, names) for run in page.items],
-                           state=service.state(), stopped=service.stopped_since(),
+                           state=service.state(), **stopped_notice_values(),
                            restart_form=ActionForm(), run_form=ActionForm())
 
 

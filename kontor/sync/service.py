@@ -32,6 +32,14 @@ _ONE_CYCLE = threading.Lock()
 STOPPED_AFTER = timedelta(minutes=1)     # issue 16 item 4: a job not run for over a minute
 
 
+def stopped_after(interval_seconds=None) -> timedelta:
+    """How long the sync job may go without a run before the service counts as stopped:
+    a minute (issue 16 item 4), or three intervals when KONTOR_SYNC_SECONDS is longer than
+    20 s (a sync every 5 minutes is not "stopped" a minute after each run).
+    `interval_seconds`: the job's interval (None: the default 15 s)."""
+    return max(STOPPED_AFTER, timedelta(seconds=3 * (interval_seconds or 0)))
+
+
 class SyncRefused(Refused):
     """A sync action that may not happen now. `reason`: "not_superuser", "wrong_password",
     "not_ready" (`missing`: the readiness checklist's codes), "no_access" (a deactivated
@@ -245,9 +253,10 @@ def node_names(node_ids) -> dict:
     return found
 
 
-def stopped_since(clock=utcnow):
+def stopped_since(clock=utcnow, interval_seconds=None):
     """When the sync service stopped, or None while it runs (issue 16 item 4): the sync is
-    active, but the "sync" job has not finished a run for over a minute (its lease's
+    active, but the "sync" job has not finished a run for longer than
+    `stopped_after(interval_seconds)` (a minute, or three intervals; its lease's
     `last_run_at`; the activation time when it never ran), and no cycle is under way (a
     "running" log line started less than the lease's time ago: a long first sync is not a
     stopped service). A naive UTC datetime."""
@@ -257,7 +266,7 @@ def stopped_since(clock=utcnow):
     now = clock()
     lease = JobLease.get_or_none(JobLease.name == engine.LEASE_NAME)
     last = lease.last_run_at if lease is not None else None
-    if last is not None and last >= now - STOPPED_AFTER:
+    if last is not None and last >= now - stopped_after(interval_seconds):
         return None
     running = SyncRun.select().where(SyncRun.status == "running",
                                      SyncRun.started_at >= now - engine.LEASE_TTL).exists()
