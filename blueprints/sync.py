@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length
 from blueprints.contacts import FIELD_LABELS
 from blueprints.filters import per_request
 from blueprints.forms import ActionForm, Form
+from blueprints.profile import locked_out
 from kontor import audit, jobs, versions
 from kontor import company as company_rules
 from kontor.access import superuser_required
@@ -138,6 +139,7 @@ REFUSALS = {
     "not_ready": _l("Complete the checklist first."),
     "no_settings": _l("Save the business database's address first."),
     "active": _l("The sync is active: its settings cannot change while it runs."),
+    "already_active": _l("The sync is already active: there is nothing to activate."),
     "no_access": _l("This user has no access to reactivate this company database."),
 }
 
@@ -339,6 +341,11 @@ def activate():
         service.activate(current_app.config["DATA_DIR"], current_user, form.password.data,
                          ip=request.remote_addr)
     except service.SyncRefused as refused:
+        if refused.reason == "locked":       # too many wrong passwords: as at sign-in
+            return locked_out(current_user._get_current_object(), refused.outcome)
+        if refused.reason == "already_active":
+            flash(str(REFUSALS["already_active"]), "info")
+            return redirect(url_for("sync.settings"), 303)
         if refused.reason == "wrong_password":
             form.password.errors.append(_("This is not your password."))
         elif refused.reason == "connection":

@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
-from kontor import audit, jobs, passwords
+from kontor import audit, jobs, staff_auth
 from kontor import company as company_rules
 from kontor.errors import Refused
 from kontor.sync import engine, nodes, secret
@@ -21,7 +21,7 @@ from kontor.sync.business import (
 )
 from kontor.sync.layout import MappingError, parse_mapping
 from kontor.versions import update_if_unchanged
-from models import Company, JobLease, SyncConflict, SyncNode, SyncRun, SyncState, User, db
+from models import Company, JobLease, SyncConflict, SyncNode, SyncRun, SyncState, db
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.sync")
@@ -124,10 +124,10 @@ def activate(data_dir, user, password, ip=""):
     if not user.is_superuser:
         audit.record("sync.activate.refused", user, detail="not_superuser", ip=ip)
         raise SyncRefused("not_superuser")
-    if not passwords.verify_password(User.get_by_id(user.id).password_hash, password or ""):
-        audit.record("sync.activate.refused", user, detail="wrong_password", ip=ip)
-        raise SyncRefused("wrong_password")
+    check_password(user, password, "sync.activate", ip)
     current = state()
+    if current.active:
+        raise SyncRefused("already_active")
     if current.deactivated_at is not None and current.owner_id != user.id:
         # issue 17 item 4: only the user who was sync owner reactivates
         audit.record("sync.activate.refused", user, detail="no_access", ip=ip)
@@ -135,21 +135,41 @@ def activate(data_dir, user, password, ip=""):
     missing = company_rules.missing_for_readiness(Company.select().first(), user)
     if missing:
         raise SyncRefused("not_ready", missing=missing)
-    if current.active:
-        raise SyncRefused("active")
     try:
         check_stored(data_dir)
     except (BusinessDatabaseError, MappingError, secret.SecretUnreadable) as problem:
         audit.record("sync.activate.refused", user, detail="connection", ip=ip)
         raise SyncRefused("connection", problem=problem) from None
     with db.atomic():
-        SyncState.update(active=True, owner=user.id, activated_at=utcnow(),
-                         first_sync_done_at=None, deactivated_at=None,
-                         version=SyncState.version + 1,
-                         updated_at=utcnow()).where(SyncState.id == 1).execute()
+        # one conditional update: of several activations at once (a double click, two
+        # browsers) exactly one wins; the others are told the sync is active already
+        won = SyncState.update(active=True, owner=user.id, activated_at=utcnow(),
+                               first_sync_done_at=None, deactivated_at=None,
+                               version=SyncState.version + 1, updated_at=utcnow()).where(
+            SyncState.id == 1, SyncState.active == False).execute()  # noqa: E712
+        if not won:
+            raise SyncRefused("already_active")
         audit.record("sync.activate", user, ip=ip,
                      detail="reactivated" if current.deactivated_at else "")
     return state()
+
+
+def check_password(user, password, action, ip=""):
+    """A "confirm with your password" form (activate, change sync owner, deactivate,
+    restore): `user` typed their own `password` to do `action` (an audit action name)?
+    Wrong guesses count toward the same lockout as wrong passwords at sign-in
+    (staff_auth.check_current_password: after config.LOCK_AFTER_FAILURES in a row the
+    account is locked and its sessions end). Raises SyncRefused("wrong_password") or
+    SyncRefused("locked", outcome="locked_now"|"locked"); each refusal is audited as
+    `action`.refused."""
+    outcome = staff_auth.check_current_password(user, password or "")
+    if outcome == "ok":
+        return
+    audit.record(f"{action}.refused", user, ip=ip,
+                 detail="wrong_password" if outcome == "wrong" else outcome)
+    if outcome == "wrong":
+        raise SyncRefused("wrong_password")
+    raise SyncRefused("locked", outcome=outcome)
 
 
 def run_sync(config, clock=utcnow, interrupt=None, node=None):
