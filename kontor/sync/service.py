@@ -6,6 +6,7 @@ Flask; the pages (blueprints/sync.py) and `flask sync-now` call these functions.
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -256,6 +257,29 @@ def syncing_elsewhere(clock=utcnow):
             and lease.expires_at > clock():
         return lease.holder
     return None
+
+
+def wait_for_cycle(since, timeout, clock=utcnow, sleep=time.sleep, poll=0.5):
+    """`flask sync-now` while another Kontor process (the running server) holds the sync
+    lease: that process syncs every KONTOR_SYNC_SECONDS, so wait up to `timeout` seconds for
+    a cycle of it that ends at or after `since` (naive UTC, `clock`'s time) and return its
+    log line (a quiet cycle folded into an earlier line: that line). A cycle under way at
+    `since` may have passed a change made just before, so then the one after it is waited
+    for. None when none ended in time or the sync was deactivated meanwhile."""
+    deadline = time.monotonic() + timeout
+    busy = SyncRun.select().where(SyncRun.status == "running").exists()
+    while True:
+        found = (SyncRun.select().where(SyncRun.finished_at >= since,
+                                        SyncRun.status != "running")
+                 .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc()).first())
+        if found is not None and not busy:
+            return found
+        if found is not None:        # the cycle under way ended: now the next one
+            busy, since = False, found.finished_at + timedelta(microseconds=1)
+            continue
+        if time.monotonic() >= deadline or not state().active:
+            return None
+        sleep(poll)
 
 
 def node_names(node_ids) -> dict:
