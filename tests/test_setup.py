@@ -276,3 +276,13 @@ def test_setup_url_refuses_once_setup_is_done(app, runner):
     assert result.exit_code == 1
     assert "Setup is already done." in result.output
     assert "/setup/" not in result.output
+
+
+def test_the_welcome_is_in_the_language_just_chosen(app, client):
+    raw = tokens.issue("setup")
+    open_link(client, raw)
+    response = client.form("/setup", dict(SETUP, language="nb"),
+                           headers={"Accept-Language": "en"})
+    assert response.status_code == 302
+    page = client.get("/admin/company", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Velkommen til Kontor. Firmaet ditt er satt opp, og du er logget inn." in page
