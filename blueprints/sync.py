@@ -76,8 +76,8 @@ PROBLEMS = {
                               "folder's key changed). Enter the password again."),
     "lease_lost": _l("Another Kontor process took over the sync during this run; it goes on "
                      "from where this one stopped."),
-    "business_locked": _l("The business database is locked by another program (it waited "
-                          "%(seconds)s seconds for it). Nothing was half-written; the next "
+    "business_locked": _l("The business database is locked by another program, longer than "
+                          "the sync waits for it. Nothing was half-written; the next "
                           "run tries again. If this goes on, close the program that keeps "
                           "the database locked."),
     "interrupted": _l("The run was interrupted; the next run repeats it."),
@@ -160,7 +160,7 @@ def problem_message(code, params=None):
         params["expected"] = TYPES.get(params.get("expected"), params.get("expected", ""))
     values = {name: params.get(name, "") for name in
               ("path", "table", "entity", "column", "found", "expected", "detail", "section",
-               "field", "where", "seconds")}
+               "field", "where")}
     return str(template) % values
 
 
@@ -257,12 +257,10 @@ class ActivateForm(Form):
 
 
 def stopped_notice_values():
-    """The stopped service notice's values for a sync page: `stopped` (since when, or None)
-    and `stopped_after` (after how many seconds without a run the service counts as
-    stopped: it follows KONTOR_SYNC_SECONDS)."""
-    interval = current_app.config.get("SYNC_SECONDS")
-    return {"stopped": service.stopped_since(interval_seconds=interval),
-            "stopped_after": int(service.stopped_after(interval).total_seconds())}
+    """The stopped service notice's value for a sync page: `stopped` (since when, or None;
+    the threshold follows KONTOR_SYNC_SECONDS: service.stopped_after)."""
+    return {"stopped": service.stopped_since(
+        interval_seconds=current_app.config.get("SYNC_SECONDS"))}
 
 
 def settings_page(form=None, activate_form=None, status=200, **extra):
