@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 
+import psycopg2
 import pytest
 from sync_helpers import bound_contact
 
@@ -64,3 +65,40 @@ def test_the_locked_error_line_is_said_plainly(app):
     with app.test_request_context():
         text = problem_message("business_locked", {"seconds": 5})
     assert "locked by another program" in text and "the next run tries again" in text
+
+
+def test_a_locked_postgresql_business_row_is_waited_for_briefly_outside_kontors_lock(
+        firm, monkeypatch):
+    if firm.url.startswith("sqlite"):
+        pytest.skip("a row lock held by another connection: the PostgreSQL business database")
+    monkeypatch.setattr(engine, "BUSINESS_LOCK_SECONDS", 3.0)
+    key = firm.add("contacts", **FIRM)
+    assert firm.cycle(first=True).status == "ok"
+    contact = bound_contact(firm, key)
+    other = saving.create({"name": "Jansen B.V.", "city": "Utrecht", "country": "NL"})
+    assert firm.cycle().status == "ok"
+    saving.update(contact.id, {"phone": "+47 99 88 77 66"},
+                  Contact.get_by_id(contact.id).version)
+    holder = psycopg2.connect(firm.url)
+    cursor = holder.cursor()
+    cursor.execute("SELECT * FROM contacts WHERE id = %s FOR UPDATE", (key,))
+    result = {}
+    cycle = threading.Thread(target=lambda: result.update(run=firm.cycle()))
+    try:
+        cycle.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        saving.update(other.id, {"phone": "+31 30 123 45 67"},
+                      Contact.get_by_id(other.id).version)
+        waited = time.monotonic() - started
+        cycle.join(20)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert waited < 2.0, f"a Kontor save waited {waited:.1f} s for the sync"
+    run = result["run"]
+    assert run.status == "error" and json.loads(run.error)["code"] == "business_locked"
+    assert firm.contact(key).phone == "+47 22 33 44 55"
+    run = firm.cycle()
+    assert run.status == "ok", run.error
+    assert firm.contact(key).phone == "+47 99 88 77 66"

@@ -100,8 +100,7 @@ def is_lock_error(error) -> bool:
     "database is locked"/"database table is locked", PostgreSQL's lock_timeout (55P03)."""
     text = str(error).lower()
     return "database is locked" in text or "table is locked" in text \
-        or getattr(getattr(error, "orig", None), "pgcode", None) == "55P03" \
-        or getattr(error, "pgcode", None) == "55P03" or "lock timeout" in text
+        or _pg_lock_timeout(error)
 
 
 class Held:
@@ -173,8 +172,6 @@ class BusinessSide:
             if not held.done:
                 held.done = True
                 transaction.__exit__(type(error), error, None)
-            if isinstance(error, OperationalError) and is_lock_error(error):
-                raise BusinessLocked() from error
             raise
         if not held.done:
             held.commit()
@@ -803,7 +800,12 @@ class Cycle:
         with business.write_lock() as held:
             existing = [i.business_key for i in work
                         if i.to_business and i.to_business != "insert" and i.business_key]
-            now = business.current(entity, existing) if existing else {}
+            try:
+                now = business.current(entity, existing) if existing else {}
+            except OperationalError as error:      # a row lock held too long (PostgreSQL)
+                if is_lock_error(error):
+                    raise BusinessLocked() from error
+                raise
             with db.atomic():
                 self.fence()
                 # Kontor's records still at the counters read? (under the write lock)
@@ -1085,8 +1087,8 @@ def _failure(business_database, layout, exc) -> dict:
     or column of the layout now (dropped or renamed while the sync was active) or a column
     has another type, that problem by name ("table_missing", "column_missing", "wrong_type",
     as Test connection says it); otherwise "failed" with the error's text."""
-    if isinstance(exc, OperationalError) and is_lock_error(exc) and _business_locked(
-            business_database):
+    if isinstance(exc, OperationalError) and is_lock_error(exc) and (
+            _pg_lock_timeout(exc) or _business_locked(business_database)):
         log.warning("sync cycle failed: the business database is locked by another program")
         return {"code": "business_locked", "seconds": int(BUSINESS_LOCK_SECONDS)}
     if isinstance(exc, DatabaseError):
@@ -1099,6 +1101,13 @@ def _failure(business_database, layout, exc) -> dict:
             pass
     log.exception("sync cycle failed")
     return {"code": "failed", "detail": f"{type(exc).__name__}: {exc}"[:1000]}
+
+
+def _pg_lock_timeout(exc) -> bool:
+    """PostgreSQL's lock_timeout (55P03): only the business side's transactions set one."""
+    return "55P03" in (getattr(exc, "pgcode", None) or "",
+                       getattr(getattr(exc, "orig", None), "pgcode", None) or "") \
+        or "lock timeout" in str(exc).lower()
 
 
 def _business_locked(business_database) -> bool:
