@@ -117,7 +117,8 @@ def test_setup_creates_the_company_and_a_signed_in_superuser_linked_to_an_employ
     page = client.get("/admin/company")           # signed in, as a superuser
     assert page.status_code == 200
     body = page.get_data(as_text=True)
-    assert "Your company is set up and you are signed in." in body
+    # in the language chosen in the form (nl), as the page after it
+    assert "Uw bedrijf is ingericht en u bent ingelogd." in body
     assert "Anna Jansen" in body
     assert AuditEvent.get(AuditEvent.action == "setup.done").user_id == user.id
     token = Token.get(Token.purpose == "setup")
