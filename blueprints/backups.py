@@ -28,9 +28,8 @@ from wtforms.validators import DataRequired, Length
 
 from blueprints.forms import ActionForm, Form
 from blueprints.profile import locked_out
-from kontor import alerts, audit, backups, storage, versions
+from kontor import alerts, audit, backups, staff_auth, storage, versions
 from kontor.access import superuser_required
-from kontor.sync import service as sync_service
 from kontor.text import one_line
 from models import User
 
@@ -248,12 +247,13 @@ def restore():
     form.backup.choices = []
     if not form.validate_on_submit():
         return restore_page(form, status=400)
-    try:     # wrong guesses count toward the sign-in's lockout
-        sync_service.check_password(current_user._get_current_object(), form.password.data,
-                                    "backup.restore", ip=request.remote_addr)
-    except sync_service.SyncRefused as refused:
-        if refused.reason == "locked":
-            return locked_out(current_user._get_current_object(), refused.outcome)
+    # wrong guesses count toward the sign-in's lockout
+    outcome = staff_auth.confirm_password(current_user._get_current_object(),
+                                          form.password.data, "backup.restore",
+                                          ip=request.remote_addr)
+    if outcome in ("locked", "locked_now"):
+        return locked_out(current_user._get_current_object(), outcome)
+    if outcome != "ok":
         form.password.errors.append(_("This is not your password."))
         return restore_page(form, status=400)
     upload = request.files.get(form.upload.name)

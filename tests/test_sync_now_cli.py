@@ -21,8 +21,9 @@ def activated(client, firm):
 
 
 def server_holds_the_lease():
+    JobLease.delete().where(JobLease.name == engine.LEASE_NAME).execute()
     JobLease.insert(name=engine.LEASE_NAME, holder="PC-KONTOR:4242:abc", epoch=3,
-                    expires_at=utcnow() + timedelta(minutes=15)).on_conflict_replace().execute()
+                    expires_at=utcnow() + timedelta(minutes=15)).execute()
 
 
 def test_sync_now_waits_for_the_running_kontors_next_cycle(admin_client, firm, runner):

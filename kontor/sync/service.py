@@ -163,11 +163,9 @@ def check_password(user, password, action, ip=""):
     account is locked and its sessions end). Raises SyncRefused("wrong_password") or
     SyncRefused("locked", outcome="locked_now"|"locked"); each refusal is audited as
     `action`.refused."""
-    outcome = staff_auth.check_current_password(user, password or "")
+    outcome = staff_auth.confirm_password(user, password, action, ip)
     if outcome == "ok":
         return
-    audit.record(f"{action}.refused", user, ip=ip,
-                 detail="wrong_password" if outcome == "wrong" else outcome)
     if outcome == "wrong":
         raise SyncRefused("wrong_password")
     raise SyncRefused("locked", outcome=outcome)
