@@ -15,6 +15,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_login import current_user, login_user, logout_user
 from limits import parse_many
 from wtforms import SubmitField
@@ -107,6 +108,7 @@ def login():
             session.clear()
             session.regenerate()
             login_user(user)
+            refresh()      # what this request still says is in the account's language
             note_kept_forms(user.id)   # a form they typed before a timeout is filled in again
             audit.record("login", user=user, ip=request.remote_addr)
             return redirect(next_page or url_for("main.home"))

@@ -27,7 +27,8 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField, Submit
 from wtforms.validators import DataRequired, Length
 
 from blueprints.forms import ActionForm, Form
-from kontor import alerts, audit, backups, passwords, storage, versions
+from blueprints.profile import locked_out
+from kontor import alerts, audit, backups, staff_auth, storage, versions
 from kontor.access import superuser_required
 from kontor.text import one_line
 from models import User
@@ -246,10 +247,13 @@ def restore():
     form.backup.choices = []
     if not form.validate_on_submit():
         return restore_page(form, status=400)
-    if not passwords.verify_password(User.get_by_id(current_user.id).password_hash,
-                                     form.password.data or ""):
-        audit.record("backup.restore.refused", current_user, detail="wrong_password",
-                     ip=request.remote_addr)
+    # wrong guesses count toward the sign-in's lockout
+    outcome = staff_auth.confirm_password(current_user._get_current_object(),
+                                          form.password.data, "backup.restore",
+                                          ip=request.remote_addr)
+    if outcome in ("locked", "locked_now"):
+        return locked_out(current_user._get_current_object(), outcome)
+    if outcome != "ok":
         form.password.errors.append(_("This is not your password."))
         return restore_page(form, status=400)
     upload = request.files.get(form.upload.name)

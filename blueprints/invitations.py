@@ -3,6 +3,7 @@ invitation (anyone holding the link)."""
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_login import current_user, login_user
 from wtforms import SelectField, SubmitField
 
@@ -96,6 +97,7 @@ def accept():
         session.regenerate()
         session["lang"] = user.language
         login_user(user)
+        refresh()      # the welcome below speaks the account's language, not the page's
         audit.record("invitation.accepted", user=user, target=user.email, ip=request.remote_addr)
         flash(_("Welcome to Kontor, %(name)s. Your account is ready.", name=user.display_name),
               "success")

@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_login import login_user
 from wtforms import StringField, SubmitField
 from wtforms.validators import DataRequired, Length
@@ -64,6 +65,7 @@ def start():
         session.clear()
         session.regenerate()
         login_user(user)
+        refresh()      # the welcome below speaks the language just chosen
         audit.record("setup.done", user=user, target=fields["name"], ip=request.remote_addr)
         flash(_("Welcome to Kontor. Your company is set up and you are signed in."), "success")
         return redirect(url_for("admin.company"))

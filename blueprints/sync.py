@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Length
 from blueprints.contacts import FIELD_LABELS
 from blueprints.filters import per_request
 from blueprints.forms import ActionForm, Form
+from blueprints.profile import locked_out
 from blueprints.web_accounts import STATUS_LABELS as ACCOUNT_STATUS_LABELS
 from kontor import audit, jobs, versions
 from kontor import company as company_rules
@@ -89,6 +90,10 @@ PROBLEMS = {
                               "folder's key changed). Enter the password again."),
     "lease_lost": _l("Another Kontor process took over the sync during this run; it goes on "
                      "from where this one stopped."),
+    "business_locked": _l("The business database is locked by another program, longer than "
+                          "the sync waits for it. Nothing was half-written; the next "
+                          "run tries again. If this goes on, close the program that keeps "
+                          "the database locked."),
     "interrupted": _l("The run was interrupted; the next run repeats it."),
     "records": _l("Some records could not be synced:"),
 }
@@ -114,6 +119,13 @@ RECORD_REASONS = {
     "no_key": _l("Kontor cannot make a key for it in the business database"),
     "null_key": _l("its row in the business database has no key (the key column is empty)"),
     "changed_meanwhile": _l("it changed while it was written; the next run syncs it"),
+    "user_access": _l("it was deleted in the business database, but an active user account "
+                      "is linked to it; user access is kept, so the sync does not delete "
+                      "it. Deactivate the account in Kontor (Administration → Users) "
+                      "first, or add the employee to the business database again"),
+    "last_superuser": _l("it was made inactive in the business database, but its account is "
+                         "the last active superuser's, which stays active. Make another user "
+                         "superuser first"),
 }
 # Records a cycle left out, and what to do (found by a new-user test: errors never pass
 # silently, and the message says what to do)
@@ -170,6 +182,7 @@ REFUSALS = {
     "not_ready": _l("Complete the checklist first."),
     "no_settings": _l("Save the business database's address first."),
     "active": _l("The sync is active: its settings cannot change while it runs."),
+    "already_active": _l("The sync is already active: there is nothing to activate."),
     "no_access": _l("This user has no access to reactivate this company database."),
 }
 
@@ -335,6 +348,13 @@ def stored_form(current=None):
     return form
 
 
+def stopped_notice_values():
+    """The stopped service notice's value for a sync page: `stopped` (since when, or None;
+    the threshold follows KONTOR_SYNC_SECONDS: service.stopped_after)."""
+    return {"stopped": service.stopped_since(
+        interval_seconds=current_app.config.get("SYNC_SECONDS"))}
+
+
 def settings_page(form=None, activate_form=None, status=200, **extra):
     current = service.state()
     if form is None:
@@ -347,7 +367,7 @@ def settings_page(form=None, activate_form=None, status=200, **extra):
         activate_form=activate_form or ActivateForm(formdata=None, prefix="activate"),
         test_form=ActionForm(),
         missing=company_rules.missing_for_readiness(current_company(), current_user),
-        stopped=service.stopped_since(), restart_form=ActionForm(), **extra), status
+        **stopped_notice_values(), restart_form=ActionForm(), **extra), status
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -418,6 +438,11 @@ def activate():
         service.activate(current_app.config["DATA_DIR"], current_user, form.password.data,
                          ip=request.remote_addr, timeouts=first_sync_views.timeouts())
     except service.SyncRefused as refused:
+        if refused.reason == "locked":       # too many wrong passwords: as at sign-in
+            return locked_out(current_user._get_current_object(), refused.outcome)
+        if refused.reason == "already_active":
+            flash(str(REFUSALS["already_active"]), "info")
+            return redirect(url_for("sync.settings"), 303)
         if refused.reason == "signed_in":
             form.password.errors.append(str(first_sync_views.SIGNED_IN_REFUSAL))
             form.password.data = ""
@@ -483,7 +508,7 @@ def log():
     names = service.node_names(run.node for run in page.items)
     return render_template("sync/log.html", page=page,
                            lines=[RunLine(run, names) for run in page.items],
-                           state=service.state(), stopped=service.stopped_since(),
+                           state=service.state(), **stopped_notice_values(),
                            restart_form=ActionForm(), run_form=ActionForm())
 
 

@@ -14,6 +14,7 @@ from wtforms.validators import DataRequired, Length
 from blueprints import sync as sync_pages
 from blueprints.filters import per_request
 from blueprints.forms import Form
+from blueprints.profile import locked_out
 from kontor.access import superuser_required
 from kontor.sync import nodes, ownership, service
 from models import User
@@ -137,6 +138,8 @@ def become_owner():
         try:
             ownership.become_owner(current_user, form.password.data, ip=request.remote_addr)
         except service.SyncRefused as refused:
+            if refused.reason == "locked":   # too many wrong passwords: as at sign-in
+                return locked_out(current_user._get_current_object(), refused.outcome)
             form.password.errors.append(str(REFUSALS.get(refused.reason, refused.reason)))
         else:
             flash(_("You are the sync owner now."), "success")
@@ -206,6 +209,8 @@ def deactivate():
                 ownership.check_may_deactivate(current_user, form.password.data,
                                                ip=request.remote_addr)
             except service.SyncRefused as refused:
+                if refused.reason == "locked":   # too many wrong passwords: as at sign-in
+                    return locked_out(current_user._get_current_object(), refused.outcome)
                 form.password.errors.append(str(REFUSALS.get(refused.reason, refused.reason)))
             else:
                 return confirm_page()

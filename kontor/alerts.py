@@ -141,10 +141,13 @@ def sync_problem(now=None, limit=SYNC_QUIET_LIMIT):
     return "failed" if newest is not None and newest.status == "error" else "stopped"
 
 
-def check_sync(now=None):
+def check_sync(now=None, interval_seconds=None):
     """Send the sync alert ("sync_failed" or "sync_stopped") when `sync_problem` finds one,
-    at most once an hour per kind. Returns the problem found, or None."""
-    problem = sync_problem(now)
+    at most once an hour per kind. Returns the problem found, or None. The quiet limit is
+    15 minutes, or three sync intervals (`interval_seconds`, KONTOR_SYNC_SECONDS) when
+    that is longer."""
+    limit = max(SYNC_QUIET_LIMIT, timedelta(seconds=3 * (interval_seconds or 0)))
+    problem = sync_problem(now, limit)
     if problem is not None:
         send_alert(f"sync_{problem}", clock=lambda: now or utcnow())
     return problem
@@ -152,4 +155,4 @@ def check_sync(now=None):
 
 def sync_alert_job(config):
     """The job's body (every minute, under a lease): check the sync and alert."""
-    check_sync()
+    check_sync(interval_seconds=config.get("SYNC_SECONDS"))

@@ -20,6 +20,7 @@ from kontor import migrate as migrations
 from kontor.mail import InvalidAddress, normalise_address, normalise_email
 from kontor.sync import business, demo, first_sync, ownership, service
 from models import db
+from models.clock import utcnow
 
 
 def print_setup_url_if_needed(app):
@@ -134,13 +135,18 @@ def register(app):
         click.echo(f"Its URL for Sync settings: {url}")
 
     @app.cli.command("sync-now")
+    @click.option("--wait", "wait_seconds", type=click.IntRange(0, 3600), default=None,
+                  help="While a running Kontor holds the sync: how many seconds to wait for "
+                       "its next cycle (default: two sync intervals and 30 s).")
     @with_schema
-    def sync_now_command():
+    def sync_now_command(wait_seconds):
         """Run one sync cycle with the business database now and print its counts (the sync
-        must be active: Administration → Sync)."""
+        must be active: Administration → Sync). While a running Kontor holds the sync (it
+        syncs every KONTOR_SYNC_SECONDS), wait for its next cycle and print that one's."""
         with db.connection_context():
             if not service.state().active:
                 raise click.ClickException("The sync is not active (Administration → Sync).")
+            started = utcnow()
             try:
                 if first_sync.running():
                     run = first_sync_with_bar(current_app.config)
@@ -152,8 +158,22 @@ def register(app):
             finally:
                 jobs.release_leases()    # a serving process takes the next cycle at once
             if run is None:
-                raise click.ClickException("Another Kontor process is syncing now; "
-                                           "its next cycle does the work.")
+                # the running Kontor holds the sync (it syncs every KONTOR_SYNC_SECONDS):
+                # wait for its next cycle and print that one's counts
+                seconds = current_app.config.get("SYNC_SECONDS") or 15
+                wait = wait_seconds if wait_seconds is not None else 2 * seconds + 30
+                holder = service.syncing_elsewhere()
+                named = service.node_names([holder])[holder] if holder else None
+                where = f" on {named[0]}" + (f" (pid {named[1]})" if named[1] else "") \
+                    if named else ""
+                click.echo(f"The running Kontor{where} does the sync (every {seconds} s); "
+                           f"waiting up to {wait} s for its next cycle…")
+                run = service.wait_for_cycle(started, wait)
+                if run is None:
+                    raise click.ClickException(
+                        f"No sync cycle ended within {wait} s. The running Kontor{where} "
+                        "holds the sync: see Administration → Sync → Sync log, or stop that "
+                        "Kontor and run sync-now again.")
             click.echo(f"Sync run {run.id}: {run.status.upper()}; read {run.read}, written to "
                        f"the business database {run.to_business}, written to Kontor "
                        f"{run.to_kontor}, conflicts {run.conflicts}.")

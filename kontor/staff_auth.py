@@ -5,7 +5,7 @@ Plain functions over the models; the views in blueprints/auth.py and profile.py 
 """
 from peewee import Case
 
-from kontor import config, passwords, sessions, tokens
+from kontor import audit, config, passwords, sessions, tokens
 from kontor.mail import normalise_email
 from models import Company, User, db
 from models.clock import utcnow
@@ -64,6 +64,20 @@ def check_current_password(user, password):
         outcome = "locked_now" if count_failure(user) else "wrong"
     if outcome != "wrong":
         sessions.end_sessions_of(user.id, "locked")
+    return outcome
+
+
+def confirm_password(user, password, action, ip="") -> str:
+    """A "confirm with your password" form (activate the sync, change sync owner, deactivate,
+    restore a backup): did `user` type their own `password` to do `action` (an audit action
+    name)? The outcome of `check_current_password` ("ok", "wrong", "locked_now", "locked"):
+    wrong guesses count toward the same lockout as at sign-in, and a locked account's
+    sessions end. Each refusal is audited as `action`.refused ("wrong_password",
+    "locked_now" or "locked")."""
+    outcome = check_current_password(user, password or "")
+    if outcome != "ok":
+        audit.record(f"{action}.refused", user, ip=ip,
+                     detail="wrong_password" if outcome == "wrong" else outcome)
     return outcome
 
 

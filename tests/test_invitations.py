@@ -647,3 +647,14 @@ def test_resending_goes_to_the_corrected_address_and_refuses_an_inactive_employe
     page = admin_client.get(refused.headers["Location"])
     assert "This employee is no longer active." in text_of(page)
     assert Invitation.open().where(Invitation.employee == kees.id).count() == 1
+
+
+def test_the_welcome_is_in_the_language_of_the_invitation(
+        admin_client, invitee, superuser, kees, mailbox, app):
+    # the tester's fault: accepted with language nb, the welcome came in English
+    send_invitation(admin_client, kees, language="nb")
+    link = invitation_link(mailbox, "kees@jansen.example")
+    done = accept(invitee, link)
+    assert done.status_code == 302
+    home = text_of(invitee.get("/", headers={"Accept-Language": "en"}))
+    assert "Velkommen til Kontor, Kees Bakker. Kontoen din er klar." in home

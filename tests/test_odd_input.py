@@ -386,8 +386,11 @@ def test_control_characters_and_line_breaks_in_cells_are_cleaned():
 ODD = [HUGE, "²", NUL, "\x00", "x" * 5000, "a\r\nb", "-1", "javascript:alert(1)", "%", ""]
 # a request that would end the walker's own session or rights: still walked, with ids no row
 # has, or (without ids) with an odd CSRF token
+# (the "confirm with your password" forms count wrong passwords toward the lockout, as
+# "Change password" does: ten odd ones would lock the walker out)
 ENDS_OWN_SESSION = {"auth.logout", "admin.end_session", "users.deactivate",
-                    "users.withdraw_superuser", "profile.change_password"}
+                    "users.withdraw_superuser", "profile.change_password", "sync.activate",
+                    "sync_admin.become_owner", "sync_admin.deactivate", "backups.restore"}
 QUERY_NAMES = ["q", "page", "after", "before", "sort", "view", "status", "inactive", "action",
                "next", "employee", "start", "note", "again", "token"]
 

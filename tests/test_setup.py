@@ -117,7 +117,8 @@ def test_setup_creates_the_company_and_a_signed_in_superuser_linked_to_an_employ
     page = client.get("/admin/company")           # signed in, as a superuser
     assert page.status_code == 200
     body = page.get_data(as_text=True)
-    assert "Your company is set up and you are signed in." in body
+    # in the language chosen in the form (nl), as the page after it
+    assert "Uw bedrijf is ingericht en u bent ingelogd." in body
     assert "Anna Jansen" in body
     assert AuditEvent.get(AuditEvent.action == "setup.done").user_id == user.id
     token = Token.get(Token.purpose == "setup")
@@ -276,3 +277,13 @@ def test_setup_url_refuses_once_setup_is_done(app, runner):
     assert result.exit_code == 1
     assert "Setup is already done." in result.output
     assert "/setup/" not in result.output
+
+
+def test_the_welcome_is_in_the_language_just_chosen(app, client):
+    raw = tokens.issue("setup")
+    open_link(client, raw)
+    response = client.form("/setup", dict(SETUP, language="nb"),
+                           headers={"Accept-Language": "en"})
+    assert response.status_code == 302
+    page = client.get("/admin/company", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Velkommen til Kontor. Firmaet ditt er satt opp, og du er logget inn." in page

@@ -137,7 +137,7 @@ def open_business(url: str, password: str = "", create: bool = False, read_only:
             raise BusinessDatabaseError("no_file", path=str(path))
         if is_network_path(path):
             raise BusinessDatabaseError("network_share", path=str(path))
-        pragmas = {"busy_timeout": 10_000}
+        pragmas = {"busy_timeout": 5_000}
         if read_only:
             name = "file:" + quote(str(path.resolve())) + "?mode=ro"
             database = SqliteDatabase(name, uri=True, pragmas=pragmas)

@@ -30,10 +30,18 @@ import hashlib
 import json
 import logging
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from peewee import DatabaseError, IntegrityError, PostgresqlDatabase, SqliteDatabase, fn
+from peewee import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    PostgresqlDatabase,
+    SqliteDatabase,
+    fn,
+)
 
 from kontor import jobs
 from kontor.errors import Refused
@@ -64,6 +72,7 @@ log = logging.getLogger("kontor.sync")
 LEASE_NAME = "sync"
 LEASE_TTL = timedelta(minutes=15)     # SPEC section 8: another computer takes over after this
 BATCH = 200                           # records per write transaction
+BUSINESS_LOCK_SECONDS = 5.0           # how long a batch waits for the business database's lock
 PAGE = 1000                           # business rows read per query
 ORDER = ("employees", "contacts", "contact_persons", "note_entries")
 # The mass-delete safeguard (found by a new-user test: emptied business tables wiped Kontor in
@@ -94,6 +103,32 @@ class LeaseLost(Exception):
     """Another process holds the sync lease now (a newer epoch): this cycle stops writing."""
 
 
+class BusinessLocked(Exception):
+    """The business database stayed locked by another program (SQLite: its write lock; a
+    PostgreSQL row lock) longer than BUSINESS_LOCK_SECONDS: the cycle stops with an Error
+    line saying so and the next cycle tries again."""
+
+
+def is_lock_error(error) -> bool:
+    """Whether a driver error means "locked by someone else, waited in vain": SQLite's
+    "database is locked"/"database table is locked", PostgreSQL's lock_timeout (55P03)."""
+    text = str(error).lower()
+    return "database is locked" in text or "table is locked" in text \
+        or _pg_lock_timeout(error)
+
+
+class Held:
+    """The business write transaction of a batch (BusinessSide.write_lock)."""
+
+    def __init__(self, transaction):
+        self.transaction, self.done = transaction, False
+
+    def commit(self):
+        """Commit the business side now (before Kontor's side)."""
+        self.done = True
+        self.transaction.__exit__(None, None, None)
+
+
 class Interrupted(Exception):
     """Raised by a test's `interrupt` hook to stop a cycle at one write position."""
 
@@ -116,6 +151,44 @@ class BusinessSide:
         if isinstance(self.database, SqliteDatabase):
             return self.database.atomic(lock_type="IMMEDIATE")
         return self.database.atomic()
+
+    @contextmanager
+    def write_lock(self):
+        """The business database's write transaction, begun **before** Kontor's write
+        transaction, so that Kontor's own write lock is never held while the business
+        database is waited for (a desktop program holding it locked must not stop Kontor's
+        users saving). SQLite: BEGIN IMMEDIATE, waiting at most BUSINESS_LOCK_SECONDS
+        (the connection's busy timeout); PostgreSQL: row locks wait at most as long
+        (lock_timeout). Yields a `Held` whose `commit()` commits it early (business side
+        first, then Kontor's, SYNC.md step 6-7); left without it, it commits, or rolls back
+        on an exception. Raises BusinessLocked when the lock cannot be had in time."""
+        sqlite = isinstance(self.database, SqliteDatabase)
+        transaction = self.database.transaction(lock_type="IMMEDIATE") if sqlite \
+            else self.database.transaction()
+        try:
+            if sqlite:
+                self.database.execute_sql(
+                    f"PRAGMA busy_timeout = {int(BUSINESS_LOCK_SECONDS * 1000)}")
+            transaction.__enter__()
+            if not sqlite:
+                self.database.execute_sql(
+                    f"SET LOCAL lock_timeout = '{int(BUSINESS_LOCK_SECONDS * 1000)}ms'")
+        except OperationalError as error:
+            if transaction.db.transaction_depth():
+                transaction.__exit__(type(error), error, None)
+            if is_lock_error(error):
+                raise BusinessLocked() from error
+            raise
+        held = Held(transaction)
+        try:
+            yield held
+        except BaseException as error:
+            if not held.done:
+                held.done = True
+                transaction.__exit__(type(error), error, None)
+            raise
+        if not held.done:
+            held.commit()
 
     def fields(self, entity):
         """The synced fields as the business database holds them (layout.business_fields:
@@ -865,31 +938,44 @@ class Cycle:
         if not work:
             return
         business = self.business
-        with db.atomic():
-            self.fence()
-            # Kontor's records still at the counters read? (under the write lock)
-            ids = [i.kontor_id for i in work if i.kontor_id and i.k_version is not None]
-            now_at = dict(adapter.versions_of(ids)) if ids else {}
-            for item in work:
-                if item.kontor_id and item.k_version is not None \
-                        and now_at.get(item.kontor_id) != item.k_version:
-                    item.skip = "changed_meanwhile"
-            with business.transaction():
+        # The business side's lock first, and its rows to compare-and-set read (locked on
+        # PostgreSQL), before Kontor's write transaction begins: Kontor's write lock is
+        # never held while the business database is waited for (BusinessLocked when it
+        # stays locked). Then, as SYNC.md says, the business side is written and committed
+        # first and Kontor's side after it, in one transaction.
+        with business.write_lock() as held:
+            existing = [i.business_key for i in work
+                        if i.to_business and i.to_business != "insert" and i.business_key]
+            try:
+                now = business.current(entity, existing) if existing else {}
+            except OperationalError as error:      # a row lock held too long (PostgreSQL)
+                if is_lock_error(error):
+                    raise BusinessLocked() from error
+                raise
+            with db.atomic():
+                self.fence()
+                # Kontor's records still at the counters read? (under the write lock)
+                ids = [i.kontor_id for i in work if i.kontor_id and i.k_version is not None]
+                now_at = dict(adapter.versions_of(ids)) if ids else {}
+                for item in work:
+                    if item.kontor_id and item.k_version is not None \
+                            and now_at.get(item.kontor_id) != item.k_version:
+                        item.skip = "changed_meanwhile"
                 self.write_business(entity, [i for i in work
-                                             if not i.skip and i.to_business])
-            self.interrupt("business-commit")
-            self.write_kontor(adapter, [i for i in work if not i.skip])
-            self.interrupt("kontor-commit")
+                                             if not i.skip and i.to_business], now)
+                held.commit()
+                self.interrupt("business-commit")
+                self.write_kontor(adapter, [i for i in work if not i.skip])
+                self.interrupt("kontor-commit")
 
-    def write_business(self, entity, items):
+    def write_business(self, entity, items, now):
         """Compare-and-set the business rows of a batch (SYNC.md step 6), inside the business
         write transaction: the rows to change or delete are read again in one query (locked),
         a row whose fingerprint is no longer the one read is left for the next cycle
         (`item.skip`); the rest are written, the updates in one statement per set of changed
-        fields; then every written row is read once more for its new fingerprint."""
+        fields; then every written row is read once more for its new fingerprint. `now`: the
+        rows to change or delete as read (locked) at the start of the business transaction."""
         business = self.business
-        existing = [i for i in items if i.to_business != "insert"]
-        now = business.current(entity, [i.business_key for i in existing]) if existing else {}
         updates, written = [], []
         for item in items:
             if item.to_business == "insert":
@@ -1272,6 +1358,9 @@ def run_cycle(business_database, layout, node=None, first=False, interrupt=None,
         raise
     except LeaseLost:
         error = {"code": "lease_lost"}
+    except BusinessLocked:
+        log.warning("sync cycle stopped: the business database is locked by another program")
+        error = {"code": "business_locked", "seconds": int(BUSINESS_LOCK_SECONDS)}
     except Exception as exc:   # noqa: BLE001 - the log line says what went wrong
         error = _failure(business_database, layout, exc)
     if error is None and cycle.counts.errors:
@@ -1299,6 +1388,10 @@ def _failure(business_database, layout, exc) -> dict:
     or column of the layout now (dropped or renamed while the sync was active) or a column
     has another type, that problem by name ("table_missing", "column_missing", "wrong_type",
     as Test connection says it); otherwise "failed" with the error's text."""
+    if isinstance(exc, OperationalError) and is_lock_error(exc) and (
+            _pg_lock_timeout(exc) or _business_locked(business_database)):
+        log.warning("sync cycle failed: the business database is locked by another program")
+        return {"code": "business_locked", "seconds": int(BUSINESS_LOCK_SECONDS)}
     if isinstance(exc, DatabaseError):
         try:
             check_layout(business_database, layout, count=False)
@@ -1309,6 +1402,35 @@ def _failure(business_database, layout, exc) -> dict:
             pass
     log.exception("sync cycle failed")
     return {"code": "failed", "detail": f"{type(exc).__name__}: {exc}"[:1000]}
+
+
+def _pg_lock_timeout(exc) -> bool:
+    """PostgreSQL's lock_timeout (55P03): only the business side's transactions set one."""
+    return "55P03" in (getattr(exc, "pgcode", None) or "",
+                       getattr(getattr(exc, "orig", None), "pgcode", None) or "") \
+        or "lock timeout" in str(exc).lower()
+
+
+def _business_locked(business_database) -> bool:
+    """Whether another program holds the business database's write lock now (SQLite: BEGIN
+    IMMEDIATE fails at once), so that a "database is locked" is named as the business
+    database's and not Kontor's. Always False on PostgreSQL (its lock_timeout is caught as
+    BusinessLocked where it happens)."""
+    if not isinstance(business_database, SqliteDatabase):
+        return False
+    try:
+        business_database.execute_sql("PRAGMA busy_timeout = 0")
+        with business_database.atomic(lock_type="IMMEDIATE"):
+            pass
+    except OperationalError as error:
+        return is_lock_error(error)
+    finally:
+        try:
+            business_database.execute_sql(
+                f"PRAGMA busy_timeout = {int(BUSINESS_LOCK_SECONDS * 1000)}")
+        except OperationalError:
+            pass
+    return False
 
 
 def error_line(node, error, clock=utcnow, epoch=0):

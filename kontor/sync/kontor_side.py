@@ -14,7 +14,7 @@ import json
 
 from peewee import IntegrityError
 
-from kontor import employees, notes, web_accounts
+from kontor import employees, notes, users, web_accounts
 from kontor.contacts import saving
 from kontor.matching import normalise_name
 from kontor.sync.values import canon, python_value
@@ -26,6 +26,7 @@ from models import (
     SupportCase,
     SyncBase,
     SyncBinding,
+    User,
     WebAccount,
     Website,
     db,
@@ -239,12 +240,31 @@ class Employees(Adapter):
             raise SkipRecord("duplicate_email", values.get("email", "")) from None
 
     def update(self, kontor_id, version, record, parents):
+        """Save through employees.save as the employee form does: an employee made inactive
+        in the business database loses their account too ("deactivate the account and sign
+        them out now", users.deactivate). Raises SkipRecord("duplicate_email") and
+        SkipRecord("last_superuser") (the last active superuser's account stays: the
+        record waits, named in the Error line)."""
         values = self.values(record, parents)
         try:
             employees.save(Employee.get_by_id(kontor_id), values, opened_version=version,
-                           keep_account=True)
+                           keep_account=False, acting=None)
         except employees.DuplicateEmail:
             raise SkipRecord("duplicate_email", values.get("email", "")) from None
+        except users.AccountActionRefused as refused:
+            raise SkipRecord(refused.reason, values.get("email", "")) from None
+
+    def delete(self, kontor_id):
+        """Delete the employee, unless an active user account is linked to it: user access (users,
+        and the employees they are linked to) is never deleted by the sync (issue 17 item 4;
+        a business delete of the sync owner's employee must not unlink the only superuser).
+        Raises SkipRecord("user_access") then (the Error line names the employee and says
+        what to do), SkipRecord("in_use") as Adapter.delete."""
+        if User.select().where(User.employee == kontor_id,
+                               User.is_active == True).exists():  # noqa: E712
+            found = Employee.get_or_none(Employee.id == kontor_id)
+            raise SkipRecord("user_access", found.email if found else "")
+        super().delete(kontor_id)
 
 
 class Contacts(Adapter):

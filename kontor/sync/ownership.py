@@ -7,11 +7,11 @@ was the owner reactivates it (service.activate enforces that), which is a fresh 
 
 Nothing here imports Flask; the pages (blueprints/sync_admin.py) and the CLI call these.
 """
-from kontor import audit, passwords
+from kontor import audit
 from kontor.sync import secret
 from kontor.sync.business import BusinessDatabaseError, try_connection
 from kontor.sync.layout import MappingError, parse_mapping
-from kontor.sync.service import SyncRefused, state
+from kontor.sync.service import SyncRefused, check_password, state
 from models import (
     Contact,
     ContactPerson,
@@ -36,14 +36,13 @@ SYNCED = ("employees", "contacts", "contact_persons", "note_entries")
 
 def confirm_password(user, password, action, ip=""):
     """Check that `user` (a superuser) typed their own `password` to do `action` (an audit
-    action name). Raises SyncRefused("not_superuser") or ("wrong_password"); each refusal is
+    action name). Raises SyncRefused("not_superuser"), ("wrong_password") or ("locked":
+    too many wrong passwords, as at sign-in; service.check_password); each refusal is
     audited as `action`.refused."""
     if not user.is_superuser:
         audit.record(f"{action}.refused", user, detail="not_superuser", ip=ip)
         raise SyncRefused("not_superuser")
-    if not passwords.verify_password(User.get_by_id(user.id).password_hash, password or ""):
-        audit.record(f"{action}.refused", user, detail="wrong_password", ip=ip)
-        raise SyncRefused("wrong_password")
+    check_password(user, password, action, ip)
 
 
 def become_owner(user, password, ip=""):

@@ -6,10 +6,11 @@ Flask; the pages (blueprints/sync.py) and `flask sync-now` call these functions.
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from kontor import audit, jobs, passwords
+from kontor import audit, jobs, staff_auth
 from kontor import company as company_rules
 from kontor.errors import Refused
 from kontor.sync import engine, first_sync, nodes, secret
@@ -21,7 +22,7 @@ from kontor.sync.business import (
 )
 from kontor.sync.layout import MappingError, parse_mapping
 from kontor.versions import update_if_unchanged
-from models import Company, JobLease, SyncConflict, SyncNode, SyncRun, SyncState, User, db
+from models import Company, JobLease, SyncConflict, SyncNode, SyncRun, SyncState, db
 from models.clock import utcnow
 
 log = logging.getLogger("kontor.sync")
@@ -30,6 +31,14 @@ log = logging.getLogger("kontor.sync")
 # keep them apart.
 _ONE_CYCLE = threading.Lock()
 STOPPED_AFTER = timedelta(minutes=1)     # issue 16 item 4: a job not run for over a minute
+
+
+def stopped_after(interval_seconds=None) -> timedelta:
+    """How long the sync job may go without a run before the service counts as stopped:
+    a minute (issue 16 item 4), or three intervals when KONTOR_SYNC_SECONDS is longer than
+    20 s (a sync every 5 minutes is not "stopped" a minute after each run).
+    `interval_seconds`: the job's interval (None: the default 15 s)."""
+    return max(STOPPED_AFTER, timedelta(seconds=3 * (interval_seconds or 0)))
 
 
 class SyncRefused(Refused):
@@ -119,10 +128,10 @@ def activate(data_dir, user, password, ip="", timeouts=(20, 12)):
     if not user.is_superuser:
         audit.record("sync.activate.refused", user, detail="not_superuser", ip=ip)
         raise SyncRefused("not_superuser")
-    if not passwords.verify_password(User.get_by_id(user.id).password_hash, password or ""):
-        audit.record("sync.activate.refused", user, detail="wrong_password", ip=ip)
-        raise SyncRefused("wrong_password")
+    check_password(user, password, "sync.activate", ip)
     current = state()
+    if current.active:
+        raise SyncRefused("already_active")
     if current.deactivated_at is not None and current.owner_id != user.id:
         # issue 17 item 4: only the user who was sync owner reactivates
         audit.record("sync.activate.refused", user, detail="no_access", ip=ip)
@@ -130,8 +139,6 @@ def activate(data_dir, user, password, ip="", timeouts=(20, 12)):
     missing = company_rules.missing_for_readiness(Company.select().first(), user)
     if missing:
         raise SyncRefused("not_ready", missing=missing)
-    if current.active:
-        raise SyncRefused("active")
     others = first_sync.others_signed_in(user.id, *timeouts)
     if others:
         audit.record("sync.activate.refused", user, ip=ip,
@@ -143,10 +150,14 @@ def activate(data_dir, user, password, ip="", timeouts=(20, 12)):
         audit.record("sync.activate.refused", user, detail="connection", ip=ip)
         raise SyncRefused("connection", problem=problem) from None
     with db.atomic():
-        SyncState.update(active=True, owner=user.id, activated_at=utcnow(),
-                         first_sync_done_at=None, deactivated_at=None,
-                         version=SyncState.version + 1,
-                         updated_at=utcnow()).where(SyncState.id == 1).execute()
+        # one conditional update: of several activations at once (a double click, two
+        # browsers) exactly one wins; the others are told the sync is active already
+        won = SyncState.update(active=True, owner=user.id, activated_at=utcnow(),
+                               first_sync_done_at=None, deactivated_at=None,
+                               version=SyncState.version + 1, updated_at=utcnow()).where(
+            SyncState.id == 1, SyncState.active == False).execute()  # noqa: E712
+        if not won:
+            raise SyncRefused("already_active")
         audit.record("sync.activate", user, ip=ip,
                      detail="reactivated" if current.deactivated_at else "")
     return state()
@@ -173,6 +184,22 @@ def confirm_deletes(run_id, user, ip="", clock=utcnow):
                  detail="; ".join(f"{e.get('count')} of {e.get('total')} in {e.get('table')}"
                                   for e in entries))
     return entries
+
+
+def check_password(user, password, action, ip=""):
+    """A "confirm with your password" form (activate, change sync owner, deactivate,
+    restore): `user` typed their own `password` to do `action` (an audit action name)?
+    Wrong guesses count toward the same lockout as wrong passwords at sign-in
+    (staff_auth.check_current_password: after config.LOCK_AFTER_FAILURES in a row the
+    account is locked and its sessions end). Raises SyncRefused("wrong_password") or
+    SyncRefused("locked", outcome="locked_now"|"locked"); each refusal is audited as
+    `action`.refused."""
+    outcome = staff_auth.confirm_password(user, password, action, ip)
+    if outcome == "ok":
+        return
+    if outcome == "wrong":
+        raise SyncRefused("wrong_password")
+    raise SyncRefused("locked", outcome=outcome)
 
 
 def run_sync(config, clock=utcnow, interrupt=None, node=None):
@@ -261,6 +288,29 @@ def syncing_elsewhere(clock=utcnow):
     return None
 
 
+def wait_for_cycle(since, timeout, clock=utcnow, sleep=time.sleep, poll=0.5):
+    """`flask sync-now` while another Kontor process (the running server) holds the sync
+    lease: that process syncs every KONTOR_SYNC_SECONDS, so wait up to `timeout` seconds for
+    a cycle of it that ends at or after `since` (naive UTC, `clock`'s time) and return its
+    log line (a quiet cycle folded into an earlier line: that line). A cycle under way at
+    `since` may have passed a change made just before, so then the one after it is waited
+    for. None when none ended in time or the sync was deactivated meanwhile."""
+    deadline = time.monotonic() + timeout
+    busy = SyncRun.select().where(SyncRun.status == "running").exists()
+    while True:
+        found = (SyncRun.select().where(SyncRun.finished_at >= since,
+                                        SyncRun.status != "running")
+                 .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc()).first())
+        if found is not None and not busy:
+            return found
+        if found is not None:        # the cycle under way ended: now the next one
+            busy, since = False, found.finished_at + timedelta(microseconds=1)
+            continue
+        if time.monotonic() >= deadline or not state().active:
+            return None
+        sleep(poll)
+
+
 def node_names(node_ids) -> dict:
     """{node id: (computer name, process id or None)} for the nodes of sync log lines: the
     registered SyncNode when there is one, else read from the id itself (jobs.NODE_ID is
@@ -276,9 +326,10 @@ def node_names(node_ids) -> dict:
     return found
 
 
-def stopped_since(clock=utcnow):
+def stopped_since(clock=utcnow, interval_seconds=None):
     """When the sync service stopped, or None while it runs (issue 16 item 4): the sync is
-    active, but the "sync" job has not finished a run for over a minute (its lease's
+    active, but the "sync" job has not finished a run for longer than
+    `stopped_after(interval_seconds)` (a minute, or three intervals; its lease's
     `last_run_at`; the activation time when it never ran), and no cycle is under way (a
     "running" log line started less than the lease's time ago: a long first sync is not a
     stopped service). A naive UTC datetime."""
@@ -288,7 +339,7 @@ def stopped_since(clock=utcnow):
     now = clock()
     lease = JobLease.get_or_none(JobLease.name == engine.LEASE_NAME)
     last = lease.last_run_at if lease is not None else None
-    if last is not None and last >= now - STOPPED_AFTER:
+    if last is not None and last >= now - stopped_after(interval_seconds):
         return None
     running = SyncRun.select().where(SyncRun.status == "running",
                                      SyncRun.started_at >= now - engine.LEASE_TTL).exists()
