@@ -23,6 +23,7 @@ from wtforms import SubmitField
 from blueprints import first_sync as first_sync_views
 from blueprints.common import safe_next
 from blueprints.forms import Form, LoginForm, NewPasswordForm, email_field, note_kept_forms
+from blueprints.lockout import send_lock_notice
 from kontor import audit, config, emails, staff_auth, tokens
 from kontor.access import public
 from kontor.extensions import limiter
@@ -75,13 +76,6 @@ def forget_wrong_guesses(email):
     key = "email:" + normalise_email(email)
     for item in parse_many(current_app.config["LOGIN_LIMIT_PER_EMAIL"]):
         limiter.limiter.clear(item, *([prefix] if prefix else []), key, GUESS_SCOPE)
-
-
-def send_lock_notice(user):
-    """Tell the account's owner it is locked and that "Forgot password" opens it."""
-    emails.queue("account_locked", user.email, emails.language_for(user), "notice",
-                 failures=config.LOCK_AFTER_FAILURES,
-                 link=emails.link(url_for("auth.forgot")))
 
 
 def login_page(form, next_page, status=200):

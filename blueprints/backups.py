@@ -27,7 +27,7 @@ from wtforms import HiddenField, PasswordField, SelectField, StringField, Submit
 from wtforms.validators import DataRequired, Length
 
 from blueprints.forms import ActionForm, Form
-from blueprints.profile import locked_out
+from blueprints.lockout import locked_out
 from kontor import alerts, audit, backups, staff_auth, storage, versions
 from kontor.access import superuser_required
 from kontor.text import one_line

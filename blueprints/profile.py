@@ -4,12 +4,13 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from wtforms import BooleanField, PasswordField, SubmitField
 from wtforms.validators import DataRequired
 
-from blueprints.auth import guessing_limit, limit, send_lock_notice
+from blueprints.auth import guessing_limit, limit
 from blueprints.forms import Form, NewPasswordForm, language_field
+from blueprints.lockout import locked_out
 from kontor import audit, emails, incoming_notice, staff_auth
 from kontor.extensions import limiter
 from models import User
@@ -121,16 +122,3 @@ def change_password():
             flash(_("Your password is changed. Your other sessions were signed out."), "success")
             return redirect(url_for("profile.show"))
     return render(language, password, status=400)
-
-
-def locked_out(user, outcome):
-    """Too many wrong current passwords: the account is locked and every session ended."""
-    if outcome == "locked_now":
-        audit.record("account.locked", user=user, target=user.email, ip=request.remote_addr)
-        send_lock_notice(user)
-    logout_user()
-    session.clear()
-    session.regenerate()
-    flash(_("Your account is locked after too many wrong passwords. \"Forgot password\" opens "
-            "it again."), "error")
-    return redirect(url_for("auth.login"))

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, Length
 from blueprints.contacts import FIELD_LABELS
 from blueprints.filters import per_request
 from blueprints.forms import ActionForm, Form
-from blueprints.profile import locked_out
+from blueprints.lockout import locked_out
 from blueprints.web_accounts import STATUS_LABELS as ACCOUNT_STATUS_LABELS
 from kontor import audit, jobs, versions
 from kontor import company as company_rules

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length
 from blueprints import sync as sync_pages
 from blueprints.filters import per_request
 from blueprints.forms import Form
-from blueprints.profile import locked_out
+from blueprints.lockout import locked_out
 from kontor.access import superuser_required
 from kontor.sync import nodes, ownership, service
 from models import User
