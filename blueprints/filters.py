@@ -97,6 +97,7 @@ AUDIT_ACTION_LABELS = {
     "backup.sessions_ended": _l("Sessions ended for a restore"),
     "sync.activate": _l("Sync activated"),
     "sync.activate.refused": _l("Sync activation refused"),
+    "sync.deletes_confirmed": _l("Mass deletes of the sync confirmed"),
     "sync.deactivate": _l("Sync deactivated and Kontor's copies of the business data deleted"),
     "sync.deactivate.refused": _l("Sync deactivation refused"),
     "sync.node": _l("Sync computer chosen"),

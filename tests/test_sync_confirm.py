@@ -24,9 +24,12 @@ def save_settings(client, firm):
 
 
 def activate(client, firm):
+    """Activate the sync and let its first sync finish (meanwhile only the owner may work:
+    issue 17 item 1)."""
     save_settings(client, firm)
     response = client.form("/admin/sync/activate", {"activate-password": PASSWORD})
     assert response.status_code == 302, text_of(response)[:800]
+    assert service.run_sync(client.application.config).status == "ok"
 
 
 def guesses_lock_the_account(client, user, url, field):
