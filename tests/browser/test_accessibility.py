@@ -412,8 +412,8 @@ def first_sync_server(server_factory, browser):
     context.close()
     now = server.timestamp(utcnow())
     server.sql("INSERT INTO sync_state (id, business_url, business_password, mapping, active, "
-               "owner_id, node, activated_at, version, updated_at) "
-               "VALUES (1, 'sqlite:////srv/firm.db', '', '', ?, 1, '', ?, 1, ?)",
+               "owner_id, node, activated_at, version, updated_at, taken_over_from) "
+               "VALUES (1, 'sqlite:////srv/firm.db', '', '', ?, 1, '', ?, 1, ?, '')",
                (True, now, now))
     for entity, done, total in (("employees", 9, 9), ("contacts", 1200, 5000),
                                 ("contact_persons", 0, 10032), ("note_entries", 0, 7432)):
