@@ -84,11 +84,6 @@ class BackupRefused(Refused):
       this one does not know);
     - "failed": the restore failed half-way and changed nothing (`detail`)."""
 
-    def __init__(self, reason, **details):
-        super().__init__(reason)
-        for name, value in details.items():
-            setattr(self, name, value)
-
 
 @dataclass
 class BackupFile:

@@ -49,11 +49,6 @@ class SyncRefused(Refused):
     "connection" (`problem`: the BusinessDatabaseError or MappingError), "signed_in"
     (`others`: first_sync.SignedIn of everyone else signed in)."""
 
-    def __init__(self, reason, **details):
-        super().__init__(reason)
-        for name, value in details.items():
-            setattr(self, name, value)
-
 
 @dataclass
 class Connection:
